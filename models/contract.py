@@ -1,0 +1,159 @@
+"""The engine contract between core/ and models/ (see DESIGN.md, "The engine contract").
+
+Plain data only: core/ builds these, an Engine consumes them. Nothing here imports torch,
+so core/ and its tests can use the contract without the neural stack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+SAMPLE_RATE = 22050
+"""Rate of every waveform an engine returns."""
+
+SEMANTIC_TOKENS_PER_SECOND = 50
+MEL_HOP = 256
+
+EMOTION_NAMES: tuple[str, ...] = (
+    "happy",
+    "angry",
+    "sad",
+    "afraid",
+    "disgusted",
+    "melancholic",
+    "surprised",
+    "calm",
+)
+
+
+class EmotionSource(str, Enum):
+    VOICE = "voice"  # the timbre prompt's own delivery
+    REFERENCE = "reference"  # a reference clip (by default the original line's audio)
+    VECTOR = "vector"  # 8 weights in EMOTION_NAMES order
+    TEXT = "text"  # a description, turned into a vector by the text-to-emotion model
+
+
+class DurationMode(str, Enum):
+    EXACT = "exact"  # exactly T tokens / F frames / N samples
+    NATURAL = "natural"  # free pace, time-fitted when close enough, else flagged
+    FREE = "free"  # free pace, no fitting at all (official release behaviour)
+
+
+@dataclass(frozen=True)
+class EmotionSpec:
+    source: EmotionSource = EmotionSource.VOICE
+    # REFERENCE: mono float32 audio and its sample rate
+    reference_audio: np.ndarray | None = field(default=None, compare=False, repr=False)
+    reference_rate: int = 0
+    vector: tuple[float, ...] | None = None
+    text: str | None = None
+    alpha: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.alpha <= 1.0:
+            raise ValueError(f"emotion alpha must be in [0, 1], got {self.alpha}")
+        if self.source is EmotionSource.VECTOR:
+            if self.vector is None or len(self.vector) != len(EMOTION_NAMES):
+                raise ValueError(f"an emotion vector needs {len(EMOTION_NAMES)} weights")
+        if self.source is EmotionSource.TEXT and not (self.text or "").strip():
+            raise ValueError("a text emotion needs a description")
+        if self.source is EmotionSource.REFERENCE and (
+            self.reference_audio is None or self.reference_rate <= 0
+        ):
+            raise ValueError("a reference emotion needs audio and its sample rate")
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Decoding settings of the T2S model."""
+
+    do_sample: bool = True
+    temperature: float = 0.8
+    top_k: int = 30
+    top_p: float = 0.8
+    repetition_penalty: float = 10.0
+    num_beams: int = 1
+    length_penalty: float = 0.0
+    max_tokens: int = 1500
+    diffusion_steps: int = 25
+    cfg_rate: float = 0.7
+
+    @classmethod
+    def official(cls) -> Sampling:
+        """The official IndexTTS2 release defaults (3-beam sampling)."""
+        return cls(num_beams=3)
+
+    @classmethod
+    def greedy(cls) -> Sampling:
+        return cls(do_sample=False, top_k=1, num_beams=1)
+
+
+@dataclass
+class VoiceHandle:
+    """An engine-prepared voice. `data` is engine-private (tensors); `key` identifies it."""
+
+    key: str
+    data: Any = field(repr=False, default=None)
+
+
+@dataclass(frozen=True)
+class SynthesisRequest:
+    text: str
+    voice: VoiceHandle
+    emotion: EmotionSpec = field(default_factory=EmotionSpec)
+    duration_s: float | None = None  # None: free pace
+    mode: DurationMode = DurationMode.EXACT
+    sampling: Sampling = field(default_factory=Sampling)
+    seed: int = 0
+
+    def target_samples(self) -> int | None:
+        if self.duration_s is None:
+            return None
+        return round(self.duration_s * SAMPLE_RATE)
+
+
+@dataclass
+class SynthesisResult:
+    audio: np.ndarray | None  # float32 mono at SAMPLE_RATE; None when the request failed
+    target_samples: int | None
+    error: str | None = None
+    flagged: str | None = None  # e.g. "natural pace 1.4x outside [0.8, 1.25]"
+    timings: dict[str, float] = field(default_factory=dict)
+    tokens: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.audio is not None and self.error is None
+
+
+ProgressFn = Callable[[int, int], None]  # (requests done, requests total)
+
+
+class Engine(Protocol):
+    """What core/ needs from a speech engine."""
+
+    name: str
+
+    def prepare_voice(self, audio: np.ndarray, sample_rate: int) -> VoiceHandle: ...
+
+    def synthesize(
+        self,
+        requests: Sequence[SynthesisRequest],
+        progress: ProgressFn | None = None,
+    ) -> list[SynthesisResult]: ...
+
+
+class ModelFilesMissing(FileNotFoundError):
+    """Raised when the model directory lacks files; the message says how to get them."""
+
+    def __init__(self, model_dir: Path, missing: Sequence[str], hint: str) -> None:
+        self.model_dir = Path(model_dir)
+        self.missing = list(missing)
+        lines = "\n".join(f"  - {m}" for m in self.missing)
+        super().__init__(f"model files missing in {self.model_dir}:\n{lines}\n{hint}")

@@ -1,0 +1,81 @@
+"""Parity checks of our IndexTTS2 implementation against official reference fixtures.
+
+A fixture directory is laid out like ../shared/reference (one folder per stage with
+manifest.json, inputs.npz and outputs.npz, plus checkpoints/ and keys/). Each stage lives in
+its own module `models.parity.stage_<name>` exposing `run(root: Path) -> list[Check]`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+STAGES: tuple[str, ...] = (
+    "keys",
+    "text",
+    "gpt",
+    "emotion",
+    "semantic",
+    "campplus",
+    "mel",
+    "s2m",
+    "vocoder",
+    "e2e",
+)
+
+DEFAULT_TOL = 1e-4
+
+
+@dataclass
+class Check:
+    stage: str
+    name: str
+    max_abs_diff: float  # 0 for exact (integer / key) comparisons that matched
+    tolerance: float
+    passed: bool
+    detail: str = ""
+
+
+def compare(stage: str, name: str, ours, expected, tol: float = DEFAULT_TOL) -> Check:
+    """Max-abs-diff check of two arrays (tensors are converted); shapes must agree."""
+    a = _to_numpy(ours)
+    b = _to_numpy(expected)
+    if a.shape != b.shape:
+        return Check(stage, name, float("inf"), tol, False, f"shape {a.shape} != {b.shape}")
+    if a.size == 0:
+        return Check(stage, name, 0.0, tol, True)
+    if np.issubdtype(b.dtype, np.integer) or b.dtype == bool:
+        diff = float(np.max(np.abs(a.astype(np.int64) - b.astype(np.int64))))
+        return Check(stage, name, diff, 0.0, diff == 0.0, "" if diff == 0 else "integers differ")
+    diff = float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64))))
+    return Check(stage, name, diff, tol, bool(diff <= tol))
+
+
+def exact(stage: str, name: str, ok: bool, detail: str = "") -> Check:
+    return Check(stage, name, 0.0 if ok else float("inf"), 0.0, ok, detail)
+
+
+def _to_numpy(x) -> np.ndarray:
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def load_arrays(root: Path, folder: str) -> dict[str, np.ndarray]:
+    """All arrays of a fixture folder (inputs and outputs merged; names are unique)."""
+    out: dict[str, np.ndarray] = {}
+    for fname in ("inputs.npz", "outputs.npz"):
+        p = Path(root) / folder / fname
+        if p.exists():
+            with np.load(p) as z:
+                out.update({k: z[k] for k in z.files})
+    return out
+
+
+def run_stage(root: Path, stage: str) -> list[Check]:
+    import importlib
+
+    module = importlib.import_module(f"models.parity.stage_{stage}")
+    return module.run(Path(root))

@@ -1,0 +1,49 @@
+"""python -m models.parity DIR [--stages a,b,...]: compare our stages with a fixture set."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from pathlib import Path
+
+import torch
+
+from models.parity import STAGES, Check, run_stage
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m models.parity", description=__doc__)
+    ap.add_argument("dir", type=Path, help="fixture directory laid out like shared/reference")
+    ap.add_argument("--stages", default=",".join(STAGES), help="comma-separated stage names")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (1 = as the fixtures)")
+    args = ap.parse_args(argv)
+    if not args.dir.is_dir():
+        print(f"error: {args.dir} is not a directory", file=sys.stderr)
+        return 2
+    stages = [s.strip() for s in args.stages.split(",") if s.strip()]
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        print(f"error: unknown stage(s) {', '.join(unknown)}; known: {', '.join(STAGES)}")
+        return 2
+    torch.set_num_threads(args.threads)
+    all_ok = True
+    for stage in stages:
+        try:
+            checks = run_stage(args.dir, stage)
+        except Exception as exc:  # a stage that crashes fails, the others still run
+            traceback.print_exc()
+            checks = [Check(stage, "run", float("inf"), 0.0, False, f"{type(exc).__name__}: {exc}")]
+        stage_ok = bool(checks) and all(c.passed for c in checks)
+        all_ok &= stage_ok
+        worst = max((c.max_abs_diff for c in checks), default=float("inf"))
+        print(f"[{'PASS' if stage_ok else 'FAIL'}] {stage:9s} max|diff| {worst:.3g} ({len(checks)} checks)")
+        for c in checks:
+            if not c.passed or "-v" in sys.argv:
+                print(f"    {'ok ' if c.passed else 'BAD'} {c.name}: {c.max_abs_diff:.3g} (tol {c.tolerance:g}) {c.detail}")
+    print("all stages pass" if all_ok else "some stages FAIL")
+    return 0 if all_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""Shared fixtures. Everything is offline: media is generated, models are the tiny
+official-format reference checkpoints in ../shared/reference."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _find_reference() -> Path | None:
+    env = os.environ.get("DUBSMITH_REFERENCE")
+    candidates = [Path(env)] if env else []
+    candidates += [REPO.parent / "shared" / "reference", REPO / "shared" / "reference"]
+    for c in candidates:
+        if (c / "README.md").exists() and (c / "checkpoints").is_dir():
+            return c
+    return None
+
+
+REFERENCE = _find_reference()
+
+
+@pytest.fixture(scope="session")
+def reference_dir() -> Path:
+    if REFERENCE is None:
+        pytest.fail("reference fixtures not found: expected ../shared/reference or DUBSMITH_REFERENCE")
+    return REFERENCE
+
+
+def _resolve_stub(path: Path) -> Path:
+    """shared/ carries symbolic links as small text files holding the relative target."""
+    if path.is_file() and path.stat().st_size < 512:
+        try:
+            text = path.read_text().strip()
+        except UnicodeDecodeError:
+            return path
+        if text.startswith("..") and "\n" not in text:
+            target = (path.parent / text).resolve()
+            if target.exists():
+                return target
+    return path
+
+
+def materialize_model_dir(src: Path, dst: Path) -> Path:
+    """Rebuild src (a model dir whose links became stub files) in dst as real symlinks."""
+    for p in sorted(src.rglob("*")):
+        rel = p.relative_to(src)
+        if p.is_dir() and not p.is_symlink():
+            (dst / rel).mkdir(parents=True, exist_ok=True)
+            continue
+        target = _resolve_stub(p)
+        (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+        (dst / rel).symlink_to(target.resolve())
+    return dst
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(reference_dir: Path, tmp_path_factory) -> Path:
+    """The reference model_dir/ as a real model directory (holding indextts2/)."""
+    dst = tmp_path_factory.mktemp("model_dir")
+    return materialize_model_dir(reference_dir / "model_dir", dst)
