@@ -1,0 +1,191 @@
+"""Render lines through an engine, with a content-hash take cache on disk.
+
+A take's key hashes everything that changes its audio (engine, text, voice, emotion,
+target length, mode, sampling, seed), so editing one line re-renders only that line and
+re-running a dub re-uses every unchanged take.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from models.contract import (
+    SAMPLE_RATE,
+    Engine,
+    SynthesisRequest,
+    SynthesisResult,
+)
+
+
+class Cancelled(Exception):
+    """The user cancelled; partial work is kept (takes already cached stay cached)."""
+
+
+class CancelToken:
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def check(self) -> None:
+        if self._event.is_set():
+            raise Cancelled("cancelled")
+
+
+def _audio_digest(audio: np.ndarray | None) -> str:
+    if audio is None:
+        return ""
+    return hashlib.sha256(np.ascontiguousarray(audio, dtype=np.float32).tobytes()).hexdigest()
+
+
+def take_key(engine_id: str, req: SynthesisRequest) -> str:
+    emo = req.emotion
+    payload = {
+        "engine": engine_id,
+        "text": req.text,
+        "voice": req.voice.key,
+        "emotion": {
+            "source": emo.source.value,
+            "vector": list(emo.vector) if emo.vector else None,
+            "text": emo.text,
+            "alpha": emo.alpha,
+            "ref": _audio_digest(emo.reference_audio),
+            "ref_rate": emo.reference_rate,
+        },
+        "samples": req.target_samples(),
+        "mode": req.mode.value,
+        "sampling": asdict(req.sampling),
+        "seed": req.seed,
+    }
+    blob = json.dumps(payload, sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:32]
+
+
+@dataclass
+class Take:
+    key: str
+    audio: np.ndarray
+    target_samples: int | None
+    cached: bool
+    flagged: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class TakeCache:
+    """WAV files named by take key, plus a small JSON sidecar (flags, timings)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def path(self, key: str) -> Path:
+        return self.folder / f"{key}.wav"
+
+    def get(self, key: str) -> Take | None:
+        p = self.path(key)
+        meta_p = p.with_suffix(".json")
+        if not p.exists() or not meta_p.exists():
+            return None
+        try:
+            audio, rate = sf.read(p, dtype="float32")
+            meta = json.loads(meta_p.read_text())
+        except Exception:  # a damaged cache entry is just a miss
+            return None
+        if rate != SAMPLE_RATE:
+            return None
+        return Take(key, audio, meta.get("target_samples"), True, meta.get("flagged"), {})
+
+    def put(self, key: str, result: SynthesisResult) -> Take:
+        assert result.audio is not None
+        p = self.path(key)
+        tmp = p.with_name(p.name + ".tmp.wav")
+        sf.write(tmp, result.audio.astype(np.float32), SAMPLE_RATE, subtype="FLOAT")
+        tmp.replace(p)
+        meta = {"target_samples": result.target_samples, "flagged": result.flagged}
+        meta_tmp = p.with_suffix(".json.tmp")
+        meta_tmp.write_text(json.dumps(meta))
+        meta_tmp.replace(p.with_suffix(".json"))
+        return Take(key, result.audio, result.target_samples, False, result.flagged, result.timings)
+
+
+@dataclass
+class RenderOutcome:
+    takes: list[Take | None]  # per request, None when it failed
+    errors: dict[int, str]  # request position -> message
+    rendered: int  # how many were synthesised (not from the cache)
+
+
+def render(
+    engine: Engine,
+    requests: Sequence[SynthesisRequest],
+    cache: TakeCache | None,
+    *,
+    engine_id: str | None = None,
+    batch_size: int = 8,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: CancelToken | None = None,
+) -> RenderOutcome:
+    """Render requests, serving unchanged takes from the cache.
+
+    The engine is called in chunks so that cancellation is honoured between chunks and
+    finished takes reach the cache (and survive a crash) as soon as they exist.
+    """
+    eid = engine_id or getattr(engine, "name", type(engine).__name__)
+    keys = [take_key(eid, r) for r in requests]
+    takes: list[Take | None] = [None] * len(requests)
+    errors: dict[int, str] = {}
+    todo: list[int] = []
+    for i, k in enumerate(keys):
+        hit = cache.get(k) if cache else None
+        if hit is not None and (
+            requests[i].target_samples() is None or len(hit.audio) == requests[i].target_samples()
+        ):
+            takes[i] = hit
+        else:
+            todo.append(i)
+    done = len(requests) - len(todo)
+    total = len(requests)
+    if progress:
+        progress(done, total)
+    for start in range(0, len(todo), max(1, batch_size)):
+        if cancel:
+            cancel.check()
+        chunk = todo[start : start + batch_size]
+        t0 = time.perf_counter()
+        results = engine.synthesize([requests[i] for i in chunk])
+        elapsed = time.perf_counter() - t0
+        if len(results) != len(chunk):
+            raise RuntimeError(
+                f"engine returned {len(results)} results for {len(chunk)} requests"
+            )
+        for i, res in zip(chunk, results, strict=True):
+            if not res.ok:
+                errors[i] = res.error or "the engine returned no audio"
+                continue
+            want = requests[i].target_samples()
+            if want is not None and len(res.audio) != want:
+                errors[i] = f"engine returned {len(res.audio)} samples, {want} were requested"
+                continue
+            res.timings.setdefault("wall", elapsed / len(chunk))
+            takes[i] = cache.put(keys[i], res) if cache else Take(
+                keys[i], res.audio, res.target_samples, False, res.flagged, res.timings
+            )
+        done += len(chunk)
+        if progress:
+            progress(done, total)
+    rendered = sum(1 for i in todo if takes[i] is not None)
+    return RenderOutcome(takes, errors, rendered)
