@@ -1,0 +1,474 @@
+"""Probe media files and extract their original audio (ffmpeg/ffprobe binaries).
+
+ffprobe runs through ffmpeg-python's ``ffmpeg.probe``; ffmpeg commands are built as
+argument lists (never shell strings) and run with subprocess so that their stderr
+can be quoted in errors.
+
+Public API::
+
+    class MediaError(Exception)                   # message names the file, quotes ffmpeg
+    check_ffmpeg() -> None                        # raises MediaError with an install hint
+    probe(path: Path, count_frames: bool = False) -> MediaInfo
+    extract_audio(video: Path, workdir: Path, stream_index: int | None = None)
+        -> ExtractedAudio | None                  # None: the video has no audio stream
+    run_ffmpeg(args: list[str], path: Path, what: str) -> subprocess.CompletedProcess
+    ffmpeg_error_tail(stderr: str, lines: int = 6) -> str
+
+    @dataclass MediaInfo: path, format_name, duration_s, size_bytes, bit_rate, start_time_s,
+        streams: list[StreamInfo]; properties video, audio_streams, subtitle_streams,
+        has_audio, fps, fps_fraction, frame_count; method audio_stream(index=None)
+    @dataclass StreamInfo: index, kind ("video"|"audio"|"subtitle"|"data"|"attachment"),
+        codec, language, title, default, duration_s, and per kind: width, height,
+        fps, fps_fraction, avg_fps, avg_fps_fraction, frame_count; sample_rate, channels,
+        channel_layout
+    @dataclass ExtractedAudio: source, stream_index, duration_s, channels, channel_layout,
+        master_path (48 kHz float WAV, original channels, round(duration*48000) samples),
+        mono16k_path, mono22k_path (float mono working copies), num_samples;
+        load_master() / load_mono16k() / load_mono22k() -> np.ndarray
+
+``MediaInfo.duration_s`` is the container duration: the length the dubbed track and
+the mixdown timeline are cut to.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import ffmpeg
+import numpy as np
+
+from core.audio import (
+    downmix_mono,
+    fit_length,
+    read_wav,
+    resample_to_length,
+    samples_for,
+    write_wav,
+)
+
+MASTER_RATE = 48000
+WORK_RATES = (16000, 22050)
+_CACHE_VERSION = 1
+
+_INSTALL_HINT = (
+    "Dubsmith needs the ffmpeg and ffprobe programs. Install them with your package "
+    "manager (Debian/Ubuntu: 'sudo apt install ffmpeg'; macOS: 'brew install ffmpeg'; "
+    "Windows: 'winget install ffmpeg') or put them on PATH."
+)
+
+
+class MediaError(Exception):
+    """A media file could not be read or written; the message names the file."""
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def check_ffmpeg() -> None:
+    """Raise MediaError with an install hint unless ffmpeg and ffprobe are on PATH."""
+    missing = [tool for tool in ("ffmpeg", "ffprobe") if shutil.which(tool) is None]
+    if missing:
+        raise MediaError(f"{' and '.join(missing)} not found. {_INSTALL_HINT}")
+
+
+def ffmpeg_error_tail(stderr: str | bytes, lines: int = 6) -> str:
+    """The last meaningful lines of ffmpeg's stderr (the reason is always at the end)."""
+    if isinstance(stderr, bytes):
+        stderr = stderr.decode("utf-8", errors="replace")
+    kept = [ln.rstrip() for ln in stderr.splitlines() if ln.strip()]
+    # Progress lines ("size=... time=...") say nothing about the failure.
+    kept = [ln for ln in kept if not ln.lstrip().startswith(("size=", "frame=", "video:"))]
+    return "\n".join(kept[-lines:])
+
+
+def _describe_failure(path: Path, what: str, stderr: str | bytes) -> str:
+    tail = ffmpeg_error_tail(stderr)
+    reason = ""
+    low = tail.lower()
+    if "invalid data found" in low or "moov atom not found" in low:
+        reason = " (the file is damaged or is not a media file)"
+    elif "no space left on device" in low:
+        reason = " (the disk is full)"
+    msg = f"Could not {what} '{path}'{reason}."
+    if tail:
+        msg += "\nffmpeg said:\n" + "\n".join("  " + ln for ln in tail.splitlines())
+    return msg
+
+
+def run_ffmpeg(
+    args: list[str], path: Path, what: str, stdout: int | None = subprocess.DEVNULL
+) -> subprocess.CompletedProcess:
+    """Run an ffmpeg/ffprobe argument list; on failure raise MediaError naming ``path``."""
+    check_ffmpeg()
+    try:
+        proc = subprocess.run(args, stdout=stdout, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    except OSError as exc:  # binary vanished, or not executable
+        raise MediaError(f"Could not {what} '{path}': {exc}. {_INSTALL_HINT}") from exc
+    if proc.returncode != 0:
+        raise MediaError(_describe_failure(path, what, proc.stderr))
+    return proc
+
+
+def _parse_rate(text: str | None) -> tuple[float | None, str | None]:
+    """'30000/1001' -> (29.97..., '30000/1001'); '0/0' or missing -> (None, None)."""
+    if not text or text in ("0/0", "0/1"):
+        return None, None
+    try:
+        frac = Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        return None, None
+    if frac <= 0:
+        return None, None
+    return float(frac), f"{frac.numerator}/{frac.denominator}"
+
+
+def _float(value) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+# --------------------------------------------------------------------------- probe
+
+
+@dataclass
+class StreamInfo:
+    index: int  # absolute stream index in the file (for -map 0:<index>)
+    kind: str  # video | audio | subtitle | data | attachment
+    codec: str | None
+    language: str | None = None
+    title: str | None = None
+    default: bool = False
+    duration_s: float | None = None
+    # video
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None  # r_frame_rate
+    fps_fraction: str | None = None
+    avg_fps: float | None = None  # avg_frame_rate
+    avg_fps_fraction: str | None = None
+    frame_count: int | None = None
+    attached_pic: bool = False
+    # audio
+    sample_rate: int | None = None
+    channels: int | None = None
+    channel_layout: str | None = None
+
+
+@dataclass
+class MediaInfo:
+    path: Path
+    format_name: str
+    duration_s: float  # container duration
+    size_bytes: int
+    bit_rate: int | None
+    start_time_s: float
+    streams: list[StreamInfo] = field(default_factory=list)
+
+    @property
+    def video(self) -> StreamInfo | None:
+        """The main picture (cover-art streams are not a picture)."""
+        for s in self.streams:
+            if s.kind == "video" and not s.attached_pic:
+                return s
+        return None
+
+    @property
+    def audio_streams(self) -> list[StreamInfo]:
+        return [s for s in self.streams if s.kind == "audio"]
+
+    @property
+    def subtitle_streams(self) -> list[StreamInfo]:
+        return [s for s in self.streams if s.kind == "subtitle"]
+
+    @property
+    def has_audio(self) -> bool:
+        return bool(self.audio_streams)
+
+    @property
+    def fps(self) -> float | None:
+        v = self.video
+        return (v.fps or v.avg_fps) if v else None
+
+    @property
+    def fps_fraction(self) -> str | None:
+        v = self.video
+        return (v.fps_fraction or v.avg_fps_fraction) if v else None
+
+    @property
+    def frame_count(self) -> int | None:
+        v = self.video
+        return v.frame_count if v else None
+
+    def audio_stream(self, index: int | None = None) -> StreamInfo | None:
+        """The audio stream with absolute index ``index``; default: the default-flagged
+        one, else the first. None when there is no audio at all."""
+        streams = self.audio_streams
+        if index is not None:
+            for s in streams:
+                if s.index == index:
+                    return s
+            raise MediaError(f"'{self.path}' has no audio stream with index {index}.")
+        if not streams:
+            return None
+        return next((s for s in streams if s.default), streams[0])
+
+
+def _stream_from_json(js: dict) -> StreamInfo:
+    tags = {k.lower(): v for k, v in (js.get("tags") or {}).items()}
+    disp = js.get("disposition") or {}
+    kind = js.get("codec_type", "data")
+    lang = tags.get("language")
+    info = StreamInfo(
+        index=int(js["index"]),
+        kind=kind,
+        codec=js.get("codec_name"),
+        language=None if lang in (None, "", "und") else lang,
+        title=tags.get("title"),
+        default=bool(disp.get("default")),
+        duration_s=_float(js.get("duration")),
+    )
+    if kind == "video":
+        info.width, info.height = _int(js.get("width")), _int(js.get("height"))
+        info.fps, info.fps_fraction = _parse_rate(js.get("r_frame_rate"))
+        info.avg_fps, info.avg_fps_fraction = _parse_rate(js.get("avg_frame_rate"))
+        info.attached_pic = bool(disp.get("attached_pic"))
+        # MP4 stores nb_frames; Matroska only via a statistics tag; counting packets
+        # (probe(count_frames=True)) is exact but reads the whole file.
+        frames = _int(js.get("nb_read_packets")) or _int(js.get("nb_frames"))
+        if frames is None:
+            for key, value in tags.items():
+                if key.startswith("number_of_frames"):
+                    frames = _int(value)
+                    break
+        info.frame_count = frames
+        if info.duration_s is None:
+            dur = tags.get("duration") or next(
+                (v for k, v in tags.items() if k.startswith("duration")), None
+            )
+            info.duration_s = _parse_hms(dur)
+    elif kind == "audio":
+        info.sample_rate = _int(js.get("sample_rate"))
+        info.channels = _int(js.get("channels"))
+        info.channel_layout = js.get("channel_layout")
+        if info.duration_s is None:
+            info.duration_s = _parse_hms(tags.get("duration"))
+    return info
+
+
+def _parse_hms(text: str | None) -> float | None:
+    """Matroska's 'HH:MM:SS.nnnnnnnnn' duration tag."""
+    if not text:
+        return None
+    try:
+        h, m, s = text.split(":")
+        return int(h) * 3600 + int(m) * 60 + float(s)
+    except ValueError:
+        return None
+
+
+def probe(path: Path, count_frames: bool = False) -> MediaInfo:
+    """Streams and container facts of a media file.
+
+    Raises MediaError for a missing file, a file ffprobe cannot read, or a file with
+    no streams at all. ``count_frames`` counts video packets exactly (reads the file).
+    """
+    check_ffmpeg()
+    path = Path(path)
+    if not path.exists():
+        raise MediaError(f"Media file not found: '{path}'.")
+    if not path.is_file():
+        raise MediaError(f"Not a file: '{path}'.")
+    quiet = {"hide_banner": None, "loglevel": "error"}
+    kwargs = {"count_packets": None, "select_streams": "v"} if count_frames else {}
+    try:
+        data = ffmpeg.probe(str(path), **quiet, **kwargs)
+        if count_frames:  # select_streams limits the listing; probe again for all
+            counted = {s["index"]: s.get("nb_read_packets") for s in data.get("streams", [])}
+            data = ffmpeg.probe(str(path), **quiet)
+            for s in data.get("streams", []):
+                if s["index"] in counted:
+                    s["nb_read_packets"] = counted[s["index"]]
+    except ffmpeg.Error as exc:
+        raise MediaError(_describe_failure(path, "read", exc.stderr)) from exc
+    except json.JSONDecodeError as exc:
+        raise MediaError(f"Could not read '{path}': ffprobe gave no usable answer.") from exc
+    fmt = data.get("format") or {}
+    streams = [_stream_from_json(s) for s in data.get("streams", [])]
+    if not streams:
+        raise MediaError(f"'{path}' holds no audio or video streams (not a media file?).")
+    duration = _float(fmt.get("duration"))
+    if duration is None:
+        known = [s.duration_s for s in streams if s.duration_s]
+        duration = max(known) if known else 0.0
+    return MediaInfo(
+        path=path,
+        format_name=fmt.get("format_name", ""),
+        duration_s=duration,
+        size_bytes=_int(fmt.get("size")) or path.stat().st_size,
+        bit_rate=_int(fmt.get("bit_rate")),
+        start_time_s=_float(fmt.get("start_time")) or 0.0,
+        streams=streams,
+    )
+
+
+def require_video(info: MediaInfo) -> StreamInfo:
+    """The picture stream, or MediaError: a dub needs a picture to sit under."""
+    if info.video is None:
+        raise MediaError(f"'{info.path}' has no video stream; Dubsmith dubs videos.")
+    return info.video
+
+
+# --------------------------------------------------------------------------- extract
+
+
+@dataclass
+class ExtractedAudio:
+    source: Path
+    stream_index: int
+    duration_s: float
+    channels: int
+    channel_layout: str | None
+    master_path: Path  # 48 kHz float WAV, original channels
+    mono16k_path: Path
+    mono22k_path: Path
+    num_samples: int  # master length == round(duration_s * 48000)
+    sample_rate: int = MASTER_RATE
+
+    def load_master(self) -> np.ndarray:
+        audio, _ = read_wav(self.master_path)
+        return audio
+
+    def load_mono16k(self) -> np.ndarray:
+        return read_wav(self.mono16k_path)[0]
+
+    def load_mono22k(self) -> np.ndarray:
+        return read_wav(self.mono22k_path)[0]
+
+
+def _source_key(video: Path, stream_index: int) -> dict:
+    st = video.stat()
+    return {
+        "version": _CACHE_VERSION,
+        "source": str(video.resolve()),
+        "size": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "stream_index": stream_index,
+    }
+
+
+def _cached(manifest: Path, key: dict) -> ExtractedAudio | None:
+    try:
+        data = json.loads(manifest.read_text())
+    except (OSError, ValueError):
+        return None
+    if data.get("key") != key:
+        return None
+    try:
+        ex = data["audio"]
+        result = ExtractedAudio(
+            **{
+                **ex,
+                "source": Path(ex["source"]),
+                "master_path": Path(ex["master_path"]),
+                "mono16k_path": Path(ex["mono16k_path"]),
+                "mono22k_path": Path(ex["mono22k_path"]),
+            }
+        )
+    except (KeyError, TypeError):
+        return None
+    paths = (result.master_path, result.mono16k_path, result.mono22k_path)
+    return result if all(p.is_file() for p in paths) else None
+
+
+def extract_audio(
+    video: Path, workdir: Path, stream_index: int | None = None
+) -> ExtractedAudio | None:
+    """Decode one audio stream once into a 48 kHz master and mono 16k/22.05k copies.
+
+    The master keeps the original channels and has exactly round(duration * 48000)
+    samples, where duration is the container's: ffmpeg's ``aresample=async=1:
+    first_pts=0`` fills gaps and drops overlaps by timestamp, so a damaged stream
+    cannot drift against the picture, then the tail is padded/trimmed. The working
+    copies are downmixed and soxr-resampled here, from the master, so all three agree.
+    Files are reused when ``workdir`` already holds them for the same input (path,
+    size and mtime) and stream. Returns None for a video without audio.
+    """
+    video = Path(video)
+    info = probe(video)
+    require_video(info)
+    stream = info.audio_stream(stream_index)
+    if stream is None:
+        return None
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    key = _source_key(video, stream.index)
+    stem = f"original_a{stream.index}"
+    manifest = workdir / f"{stem}.json"
+    hit = _cached(manifest, key)
+    if hit is not None:
+        return hit
+
+    channels = stream.channels or 2
+    compiled = (
+        ffmpeg.input(str(video))[str(stream.index)]
+        .output(
+            "pipe:",
+            format="f32le",
+            acodec="pcm_f32le",
+            ac=channels,
+            ar=MASTER_RATE,
+            af="aresample=async=1:first_pts=0",
+            vn=None,
+            sn=None,
+            dn=None,
+        )
+        .compile()
+    )
+    # Global options must precede the inputs (ffmpeg ignores trailing ones).
+    args = [compiled[0], "-hide_banner", "-nostdin", "-loglevel", "error", *compiled[1:]]
+    proc = run_ffmpeg(args, video, "extract the audio of", stdout=subprocess.PIPE)
+    master = np.frombuffer(proc.stdout, dtype=np.float32).reshape(-1, channels)
+    master = fit_length(master, samples_for(info.duration_s, MASTER_RATE))
+    if not np.isfinite(master).all():  # a broken decoder frame must not poison the mix
+        master = np.nan_to_num(master, nan=0.0, posinf=0.0, neginf=0.0)
+
+    master_path = write_wav(workdir / f"{stem}_48k.wav", master, MASTER_RATE)
+    mono = downmix_mono(master, stream.channel_layout)
+    paths = {}
+    for rate in WORK_RATES:
+        length = samples_for(master.shape[0] / MASTER_RATE, rate)
+        work = resample_to_length(mono, MASTER_RATE, rate, length)
+        name = f"{stem}_{'16k' if rate == 16000 else '22k'}_mono.wav"
+        paths[rate] = write_wav(workdir / name, work, rate)
+
+    result = ExtractedAudio(
+        source=video.resolve(),
+        stream_index=stream.index,
+        duration_s=info.duration_s,
+        channels=channels,
+        channel_layout=stream.channel_layout,
+        master_path=master_path,
+        mono16k_path=paths[16000],
+        mono22k_path=paths[22050],
+        num_samples=int(master.shape[0]),
+    )
+    record = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(result).items()}
+    tmp = manifest.with_suffix(".json.part")
+    tmp.write_text(json.dumps({"key": key, "audio": record}, indent=1))
+    os.replace(tmp, manifest)
+    return result
