@@ -1,0 +1,242 @@
+"""Text normalisation as IndexTTS2 does it: numbers, dates, money, units and abbreviations are
+spelled out before tokenisation, and punctuation is reduced to the few marks the BPE knows.
+
+The heavy lifting is WeTextProcessing 1.0.4.1 (pynini FSTs), the exact version the official
+code pins; its output differs between versions ("666" -> "六六六" in 1.0.4.1, "六百六十六" in
+1.2.0), so the version is part of the model's behaviour. Everything runs offline: the English
+FSTs and the Chinese tagger ship inside the package, and the Chinese verbaliser (which the
+official code builds with erhua and interjection removal off) is compiled in memory in under a
+second instead of being cached on disk.
+
+Around the FSTs sit the official guards, reimplemented here: pinyin with tone digits, Chinese
+names joined by "·"/"-" and hyphenated technical terms ("GPT-5", "F5-TTS") are replaced by
+placeholders so the normaliser cannot read them as numbers or minus signs, and "<字|读音>"
+pronunciation annotations pass through untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+WETEXT_REQUIREMENT = "WeTextProcessing==1.0.4.1"  # brings pynini==2.1.6
+
+# Punctuation folding applied after normalisation, in this order (the order matters: the
+# regex alternation tries the keys left to right, so e.g. "，" wins over "，，，").
+CHAR_REPLACEMENTS: dict[str, str] = {
+    "：": ",",
+    "；": ",",
+    ";": ",",
+    "，": ",",
+    "。": ".",
+    "！": "!",
+    "？": "?",
+    "\n": " ",
+    "·": "-",
+    "、": ",",
+    "...": "…",
+    ",,,": "…",
+    "，，，": "…",
+    "……": "…",
+    "“": "'",
+    "”": "'",
+    '"': "'",
+    "‘": "'",
+    "’": "'",
+    "（": "'",
+    "）": "'",
+    "(": "'",
+    ")": "'",
+    "《": "'",
+    "》": "'",
+    "【": "'",
+    "】": "'",
+    "[": "'",
+    "]": "'",
+    "—": "-",
+    "～": "-",
+    "~": "-",
+    "「": "'",
+    "」": "'",
+    ":": ",",
+}
+# The Chinese branch also turns a left-over "$" into a pause (the zh FSTs do not read it).
+ZH_CHAR_REPLACEMENTS: dict[str, str] = {"$": ".", **CHAR_REPLACEMENTS}
+
+PINYIN_TONE = re.compile(
+    r"(?<![a-z])((?:[bpmfdtnlgkhjqxzcsryw]|[zcs]h)?(?:[aeiouüv]|[ae]i|u[aio]|ao|ou|i[aue]|[uüv]e"
+    r"|[uvü]ang?|uai|[aeiuv]n|[aeio]ng|ia[no]|i[ao]ng)|ng|er)([1-5])",
+    re.IGNORECASE,
+)
+CHINESE_NAME = re.compile(r"[\u4e00-\u9fff]+(?:[-·—][\u4e00-\u9fff]+){1,2}", re.IGNORECASE)
+TECH_TERM = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)+")
+# Only these 's contractions are expanded: "John's" stays a possessive.
+ENGLISH_CONTRACTION = re.compile(
+    r"(what|where|who|which|how|t?here|it|s?he|that|this)'s", re.IGNORECASE
+)
+PRONUNCIATION_ANNOTATION = re.compile(r"<([^|>\n]+)\|([^>\n]+)>")
+EMAIL = re.compile(r"^[a-zA-Z0-9]+@[a-zA-Z0-9]+\.[a-zA-Z]+$")
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+_LATIN = re.compile(r"[a-zA-Z]")
+_HYPHEN_PLACEHOLDER = re.compile(r"\s*<H>\s*")
+
+
+def uses_chinese_branch(text: str) -> bool:
+    """Which normaliser the official code picks: Chinese for any Han character, for text
+    without Latin letters, for a bare e-mail address, and for pinyin with tone digits."""
+    if _HAN.search(text) or not _LATIN.search(text) or EMAIL.match(text):
+        return True
+    return PINYIN_TONE.search(text) is not None
+
+
+def _alpha_tag(n: int) -> str:
+    """0 -> a, 25 -> z, 26 -> aa: placeholder names made of letters only, which every FST
+    copies verbatim (digits would be read out)."""
+    tag = ""
+    while True:
+        tag = chr(ord("a") + n % 26) + tag
+        n = n // 26 - 1
+        if n < 0:
+            return tag
+
+
+def correct_pinyin(pinyin: str) -> str:
+    """After j/q/x, "u"/"ü" is written "v" in the BPE vocabulary (xuan4 -> XVAN4)."""
+    if pinyin[0] not in "jqxJQX":
+        return pinyin
+    fixed = re.sub(r"([jqx])[uü](n|e|an)*(\d)", r"\g<1>v\g<2>\g<3>", pinyin, flags=re.IGNORECASE)
+    return fixed.upper()
+
+
+@dataclass
+class _Placeholders:
+    """Substrings swapped out before the FSTs run and swapped back afterwards."""
+
+    originals: dict[str, str]  # placeholder -> original text
+
+    def restore(self, text: str, transform: Callable[[str], str] = lambda s: s) -> str:
+        for key, original in self.originals.items():
+            text = text.replace(key, transform(original))
+        return text
+
+
+def _protect(text: str, found: Iterable[str], template: str) -> tuple[str, _Placeholders]:
+    # Longest first, so that a term containing a shorter one is replaced whole.
+    unique = sorted(set(found), key=lambda s: (-len(s), s))
+    originals: dict[str, str] = {}
+    for i, term in enumerate(unique):
+        key = template.format(_alpha_tag(i))
+        originals[key] = term
+        text = text.replace(term, key)
+    return text, _Placeholders(originals)
+
+
+def _protect_annotations(text: str) -> tuple[str, _Placeholders]:
+    originals: dict[str, str] = {}
+
+    def swap(m: re.Match[str]) -> str:
+        key = f"PRONPLACEHOLDER{_alpha_tag(len(originals))}PRONPLACEHOLDER"
+        originals[key] = m.group(0)
+        return key
+
+    return PRONUNCIATION_ANNOTATION.sub(swap, text), _Placeholders(originals)
+
+
+def _protect_tech_terms(text: str) -> tuple[str, bool]:
+    """GPT-5-nano -> GPT<H>5<H>nano: the digits are still read, the hyphens are not minus signs."""
+    terms = sorted(set(TECH_TERM.findall(text)), key=lambda s: (-len(s), s))
+    for term in terms:
+        text = text.replace(term, term.replace("-", "<H>"))
+    return text, bool(terms)
+
+
+def _fold_punctuation(text: str, table: dict[str, str]) -> str:
+    pattern = re.compile("|".join(re.escape(k) for k in table))
+    return pattern.sub(lambda m: table[m.group()], text)
+
+
+class NormalizerUnavailable(RuntimeError):
+    pass
+
+
+def _load_wetext() -> tuple[Callable[[str], str], Callable[[str], str]]:
+    """(zh, en) normalise functions from WeTextProcessing, configured as the official code."""
+    try:
+        from importlib_resources import files
+        from pynini import Fst
+        from tn.chinese.normalizer import Normalizer as ZhNormalizer
+        from tn.english.normalizer import Normalizer as EnNormalizer
+    except ImportError as exc:
+        raise NormalizerUnavailable(
+            f"text normalisation needs the {WETEXT_REQUIREMENT} package (with pynini); "
+            "install it or create the front-end with normalize=False"
+        ) from exc
+
+    class OfficialZh(ZhNormalizer):
+        # The official code asks for remove_interjections=False, remove_erhua=False. Those
+        # options only change the verbaliser, so the shipped tagger is the one it would build;
+        # loading it and compiling only the verbaliser avoids a 20 s build and a disk cache.
+        def build_fst(self, prefix: str, cache_dir: object, overwrite_cache: bool) -> None:
+            self.tagger = Fst.read(str(files("tn") / f"{prefix}_tagger.fst")).optimize()
+            self.build_verbalizer()
+            self.verbalizer = self.verbalizer.optimize()
+
+    # WeTextProcessing adds a stream handler per instance and logs at INFO; keep it quiet.
+    for name in ("wetext-zh_normalizer", "wetext-en_normalizer"):
+        logging.getLogger(name).disabled = True
+    zh = OfficialZh(remove_interjections=False, remove_erhua=False)
+    en = EnNormalizer(overwrite_cache=False)
+    return zh.normalize, en.normalize
+
+
+class TextNormalizer:
+    """Official IndexTTS2 text normalisation (TextNormalizer with an empty glossary)."""
+
+    def __init__(self) -> None:
+        self._zh, self._en = _load_wetext()
+
+    def normalize(self, text: str) -> str:
+        text, annotations = _protect_annotations(text)
+        if uses_chinese_branch(text):
+            result = self._normalize_zh(text)
+        else:
+            result = self._normalize_en(text)
+        return annotations.restore(result)
+
+    def _normalize_zh(self, text: str) -> str:
+        text = ENGLISH_CONTRACTION.sub(r"\1 is", text)
+        protected, has_terms = _protect_tech_terms(text.rstrip())
+        protected, pinyin = _protect(
+            protected, ("".join(m) for m in PINYIN_TONE.findall(protected)), "<pinyin_{}>"
+        )
+        protected, names = _protect(protected, CHINESE_NAME.findall(protected), "<n_{}>")
+        try:
+            result = self._zh(protected)
+        except Exception:  # an FST failure must not lose the line: speak it unnormalised
+            log.warning(
+                "Chinese normaliser failed on %r; using the text as is", text, exc_info=True
+            )
+            result = protected
+        result = names.restore(result)
+        result = pinyin.restore(result, correct_pinyin)
+        if has_terms:
+            result = _HYPHEN_PLACEHOLDER.sub("-", result)
+        return _fold_punctuation(result, ZH_CHAR_REPLACEMENTS)
+
+    def _normalize_en(self, text: str) -> str:
+        text = ENGLISH_CONTRACTION.sub(r"\1 is", text)
+        protected, has_terms = _protect_tech_terms(text)
+        try:
+            result = self._en(protected)
+            if has_terms:
+                result = _HYPHEN_PLACEHOLDER.sub("-", result)
+        except Exception:  # as the official code: fall back to the (contraction-expanded) text
+            log.warning(
+                "English normaliser failed on %r; using the text as is", text, exc_info=True
+            )
+            result = text
+        return _fold_punctuation(result, CHAR_REPLACEMENTS)
