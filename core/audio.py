@@ -17,7 +17,7 @@ Public API::
 from __future__ import annotations
 
 import os
-import tempfile
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -46,8 +46,8 @@ def write_wav(path: Path, audio: np.ndarray, sample_rate: int, subtype: str = "F
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
+    # Not mkstemp: its 0600 mode would stick to the final file.
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.part"
     try:
         # RF64 kicks in automatically beyond 4 GB so long masters stay valid.
         sf.write(
@@ -55,7 +55,7 @@ def write_wav(path: Path, audio: np.ndarray, sample_rate: int, subtype: str = "F
         )
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return path
 

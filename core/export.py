@@ -1,0 +1,211 @@
+"""Mux the dubbed soundtrack under the untouched picture with ffmpeg.
+
+The video stream is copied bit for bit (``-c:v copy``); the dub is encoded to AAC
+(192k, 48 kHz) as audio track 1 and made the default; the original audio can follow
+as track 2 (copied, not default) and a subtitle file as a text track (mov_text in
+MP4; SRT/ASS copied in MKV). The container follows the output's extension (.mp4,
+.m4v, .mov -> MP4 family; .mkv -> Matroska). ffmpeg writes a temp file beside the
+output which is renamed over it only when complete; the input is never overwritten.
+
+Public API::
+
+    class ExportError(MediaError)
+    @dataclass ExportOptions: dub_language="und", dub_title="Dub",
+        include_original=False, original_stream_index=None (default audio stream),
+        original_language=None (keep the file's), original_title="Original",
+        subtitles: Path | None = None, subtitle_language=None, subtitle_title=None,
+        audio_bitrate="192k", title=None (container title)
+    container_for(path: Path) -> str                        # "mp4" | "matroska"
+    build_mux_args(video, dub_audio, tmp_out, muxer, options, info) -> list[str]
+    export_video(video: Path, dub_audio: Path, out: Path,
+                 options: ExportOptions | None = None) -> Path
+
+``dub_audio`` is any file ffmpeg reads (normally ``mixdown.write_mix``'s WAV).
+Language codes are ISO 639-2 (``eng``, ``fra``), as both containers store them.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import subprocess
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.media import MediaError, MediaInfo, check_ffmpeg, ffmpeg_error_tail, probe, require_video
+
+_CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
+_TEXT_SUBS_COPYABLE_MKV = {".srt": "srt", ".ass": "ass", ".ssa": "ass"}
+_ENOSPC_HINT = "There is not enough free disk space in '{folder}' to write '{out}'."
+
+
+class ExportError(MediaError):
+    """The output could not be written; the message names it and quotes ffmpeg."""
+
+
+@dataclass
+class ExportOptions:
+    dub_language: str = "und"
+    dub_title: str | None = "Dub"
+    include_original: bool = False
+    original_stream_index: int | None = None
+    original_language: str | None = None
+    original_title: str | None = "Original"
+    subtitles: Path | None = None
+    subtitle_language: str | None = None
+    subtitle_title: str | None = None
+    audio_bitrate: str = "192k"
+    title: str | None = None
+
+
+def container_for(path: Path) -> str:
+    """The ffmpeg muxer for an output name; ExportError for anything else."""
+    ext = Path(path).suffix.lower()
+    if ext not in _CONTAINERS:
+        known = ", ".join(sorted(_CONTAINERS))
+        raise ExportError(f"Cannot write '{path}': unknown video type '{ext}'. Use one of {known}.")
+    return _CONTAINERS[ext]
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _title_args(spec: str, title: str, muxer: str) -> list[str]:
+    args = [f"-metadata:s:{spec}", f"title={title}"]
+    if muxer in ("mp4", "mov"):  # MP4 players show the track handler's name
+        args += [f"-metadata:s:{spec}", f"handler_name={title}"]
+    return args
+
+
+def build_mux_args(
+    video: Path, dub_audio: Path, tmp_out: Path, muxer: str, options: ExportOptions, info: MediaInfo
+) -> list[str]:
+    """The ffmpeg argument list (inputs: 0 video, 1 dub, 2 subtitles) writing ``muxer``."""
+    video_stream = require_video(info)
+    args = ["ffmpeg", "-hide_banner", "-nostdin", "-y", "-loglevel", "error"]
+    args += ["-i", str(video), "-i", str(dub_audio)]
+    if options.subtitles is not None:
+        args += ["-i", str(options.subtitles)]
+    # Explicit maps only: nothing of the input rides along by accident.
+    args += ["-map", f"0:{video_stream.index}", "-map", "1:a:0"]
+    original = None
+    if options.include_original:
+        original = info.audio_stream(options.original_stream_index)
+        if original is None:
+            raise ExportError(f"'{video}' has no original audio to include as a second track.")
+        args += ["-map", f"0:{original.index}"]
+    if options.subtitles is not None:
+        args += ["-map", "2:s:0"]
+    args += ["-map_metadata", "0", "-map_chapters", "0"]
+
+    args += ["-c:v", "copy"]
+    args += ["-c:a:0", "aac", "-b:a:0", options.audio_bitrate, "-ar:a:0", "48000"]
+    args += ["-metadata:s:a:0", f"language={options.dub_language or 'und'}"]
+    if options.dub_title:
+        args += _title_args("a:0", options.dub_title, muxer)
+    args += ["-disposition:a:0", "default"]
+    if original is not None:
+        args += ["-c:a:1", "copy", "-disposition:a:1", "0"]
+        lang = options.original_language or original.language
+        if lang:
+            args += ["-metadata:s:a:1", f"language={lang}"]
+        if options.original_title:
+            args += _title_args("a:1", options.original_title, muxer)
+    if options.subtitles is not None:
+        if muxer == "matroska":
+            ext = Path(options.subtitles).suffix.lower()
+            args += ["-c:s:0", "copy" if ext in _TEXT_SUBS_COPYABLE_MKV else "srt"]
+        else:
+            args += ["-c:s:0", "mov_text"]
+        args += ["-disposition:s:0", "0"]
+        if options.subtitle_language:
+            args += ["-metadata:s:s:0", f"language={options.subtitle_language}"]
+        if options.subtitle_title:
+            args += _title_args("s:0", options.subtitle_title, muxer)
+    if options.title:
+        args += ["-metadata", f"title={options.title}"]
+    if muxer in ("mp4", "mov"):
+        # Index at the front: players can start before the whole file has arrived.
+        args += ["-movflags", "+faststart"]
+    args += ["-f", muxer, str(tmp_out)]
+    return args
+
+
+def _check_space(out: Path, info: MediaInfo, options: ExportOptions) -> None:
+    """Fail before a long mux when the disk clearly cannot hold the result."""
+    rate = options.audio_bitrate.lower()
+    bitrate = int(float(rate[:-1]) * 1000) if rate.endswith("k") else int(float(rate))
+    need = info.size_bytes + int(info.duration_s * bitrate / 8)
+    try:
+        free = shutil.disk_usage(out.parent).free
+    except OSError:
+        return
+    if free < need:
+        raise ExportError(
+            _ENOSPC_HINT.format(folder=out.parent, out=out.name)
+            + f" About {need / 1e6:.0f} MB are needed, {free / 1e6:.0f} MB are free."
+        )
+
+
+def export_video(
+    video: Path, dub_audio: Path, out: Path, options: ExportOptions | None = None
+) -> Path:
+    """Write ``out``: the input's picture with the dub (and extras) as its audio.
+
+    Raises ExportError when ``out`` would overwrite an input, the extension is not a
+    known container, ffmpeg fails (its message quoted) or the disk is full. The
+    output appears only complete: a temp file beside it is renamed at the end and
+    removed on any failure.
+    """
+    check_ffmpeg()
+    options = options or ExportOptions()
+    video, dub_audio, out = Path(video), Path(dub_audio), Path(out)
+    muxer = container_for(out)
+    inputs = [video, dub_audio] + ([Path(options.subtitles)] if options.subtitles else [])
+    for src in inputs:
+        if not src.exists():
+            raise ExportError(f"Cannot export: input file not found: '{src}'.")
+        if _same_file(out, src):
+            raise ExportError(f"Refusing to write '{out}': it is an input of this export ({src}).")
+    if not out.parent.is_dir():
+        raise ExportError(f"Cannot write '{out}': folder '{out.parent}' does not exist.")
+    info = probe(video)
+    _check_space(out, info, options)
+
+    # A fresh hidden name that ffmpeg creates itself (so the file gets the usual
+    # permissions, unlike mkstemp's 0600).
+    tmp = out.parent / f".{out.name}.{uuid.uuid4().hex[:12]}.part"
+    try:
+        args = build_mux_args(video, dub_audio, tmp, muxer, options, info)
+        try:
+            proc = subprocess.run(
+                args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            )
+        except OSError as exc:
+            raise ExportError(f"Could not run ffmpeg to write '{out}': {exc}") from exc
+        if proc.returncode != 0:
+            stderr = proc.stderr.decode("utf-8", errors="replace")
+            if "No space left on device" in stderr:
+                raise ExportError(_ENOSPC_HINT.format(folder=out.parent, out=out.name))
+            raise ExportError(
+                f"Could not write '{out}'.\nffmpeg said:\n"
+                + "\n".join("  " + ln for ln in ffmpeg_error_tail(stderr).splitlines())
+            )
+        try:
+            os.replace(tmp, out)
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise ExportError(_ENOSPC_HINT.format(folder=out.parent, out=out.name)) from exc
+            raise ExportError(f"Could not move the finished export to '{out}': {exc}") from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return out

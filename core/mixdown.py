@@ -1,0 +1,257 @@
+"""Place rendered clips on the 48 kHz timeline, mix them with the original, normalise.
+
+A clip (engine output: float32 mono at 22050 Hz) is resampled with soxr to exactly
+round(len * 48000 / 22050) samples and starts at sample round(start_ms * 48). The
+original soundtrack (the 48 kHz master from ``core.media``) is kept under the dub in
+``duck`` mode, lowered by ``duck_db`` under each clip with short ramps that lie inside
+the clip's span (outside every span the original is untouched), or dropped in
+``replace`` mode. The mix is then brought to -16 LUFS integrated (pyloudnorm) and
+scaled down if its true peak (4x oversampled with soxr) would exceed -1 dBTP, so it
+never clips. The output is stereo, exactly round(duration_s * 48000) samples long.
+
+Public API::
+
+    MIX_RATE = 48000
+    class Background(StrEnum): DUCK = "duck"; REPLACE = "replace"
+    @dataclass MixSettings: background=Background.DUCK, duck_db=-12.0, ramp_ms=50.0,
+        target_lufs=-16.0, true_peak_dbtp=-1.0, normalize=True
+    @dataclass Clip: start_ms: float, audio: np.ndarray, sample_rate=22050, line_id=None
+    @dataclass Placement: line_id, start_sample, length, clip_length, truncated; properties
+        end_sample, start_ms, duration_ms
+    @dataclass MixResult: audio (n, 2) float32, dub (n,) float32 (the dub bus, same gain),
+        placements, gain_db, loudness_lufs, true_peak_dbtp, sample_rate;
+        property num_samples
+    place_clip(clip) -> tuple[int, np.ndarray]          # start sample, 48 kHz audio
+    duck_envelope(placements, num_samples, duck_db, ramp_ms) -> np.ndarray
+    true_peak_dbtp(audio: np.ndarray, rate=48000) -> float
+    mixdown(clips, duration_s, original=None, settings=MixSettings(),
+            original_layout=None) -> MixResult
+    write_mix(result, path) -> Path                      # stereo float WAV (atomic)
+    write_dub(result, path) -> Path                      # the dub bus alone, mono
+    write_stems(result, clips, folder, name="line_{index:04d}.wav") -> list[Path]
+
+``original`` may be None (a video without audio): the output is the dub alone.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+import numpy as np
+import pyloudnorm
+import soxr
+
+from core.audio import resample_to_length, samples_for, to_stereo, write_wav
+
+MIX_RATE = 48000
+CLIP_RATE = 22050
+_TP_OVERSAMPLE = 4
+_TP_CHUNK = MIX_RATE * 20  # true-peak in pieces: a 2 h film at 192 kHz would not fit
+
+
+class Background(StrEnum):
+    DUCK = "duck"  # the original stays, lowered under each dubbed line
+    REPLACE = "replace"  # the original is dropped (a separated music bed may come later)
+
+
+@dataclass
+class MixSettings:
+    background: Background = Background.DUCK
+    duck_db: float = -12.0
+    ramp_ms: float = 50.0
+    target_lufs: float = -16.0
+    true_peak_dbtp: float = -1.0
+    normalize: bool = True
+
+
+@dataclass
+class Clip:
+    start_ms: float  # the line's span start
+    audio: np.ndarray  # float32 mono
+    sample_rate: int = CLIP_RATE
+    line_id: object = None
+
+
+@dataclass
+class Placement:
+    line_id: object
+    start_sample: int  # at 48 kHz on the output timeline: round(start_ms * 48)
+    length: int  # samples at 48 kHz actually on the timeline
+    clip_length: int  # round(len22k * 48000 / 22050): the whole resampled clip
+    truncated: bool = False  # part of the clip fell outside the video and was cut
+
+    @property
+    def end_sample(self) -> int:
+        return self.start_sample + self.length
+
+    @property
+    def start_ms(self) -> float:
+        return self.start_sample * 1000.0 / MIX_RATE
+
+    @property
+    def duration_ms(self) -> float:
+        return self.length * 1000.0 / MIX_RATE
+
+
+@dataclass
+class MixResult:
+    audio: np.ndarray  # (n, 2) float32, normalised
+    dub: np.ndarray  # (n,) float32 dub bus with the same gain as in the mix
+    placements: list[Placement] = field(default_factory=list)
+    gain_db: float = 0.0
+    loudness_lufs: float = float("-inf")  # after normalisation
+    true_peak_dbtp: float = float("-inf")
+    sample_rate: int = MIX_RATE
+
+    @property
+    def num_samples(self) -> int:
+        return int(self.audio.shape[0])
+
+
+def place_clip(clip: Clip) -> tuple[int, np.ndarray]:
+    """The clip's start sample and its audio at 48 kHz with the rule length."""
+    audio = np.asarray(clip.audio, dtype=np.float32)
+    if audio.ndim != 1:
+        raise ValueError(f"clip {clip.line_id!r}: expected mono audio, got shape {audio.shape}")
+    length = int(round(audio.shape[0] * MIX_RATE / clip.sample_rate))
+    start = int(round(clip.start_ms * MIX_RATE / 1000.0))
+    return start, resample_to_length(audio, clip.sample_rate, MIX_RATE, length)
+
+
+def duck_envelope(
+    placements: Sequence[Placement], num_samples: int, duck_db: float, ramp_ms: float
+) -> np.ndarray:
+    """Gain for the original: 1 outside every clip, 10^(duck_db/20) inside, with
+    linear-in-dB ramps that lie inside the clip so nothing outside a span changes."""
+    env = np.ones(num_samples, dtype=np.float32)
+    floor = 10 ** (duck_db / 20)
+    for p in placements:
+        a, b = max(p.start_sample, 0), min(p.end_sample, num_samples)
+        if b <= a:
+            continue
+        n = b - a
+        ramp = min(int(round(ramp_ms * MIX_RATE / 1000)), n // 2)
+        seg = np.full(n, floor, dtype=np.float32)
+        if ramp > 0:
+            shape = 10 ** (np.linspace(0.0, duck_db, ramp, dtype=np.float64) / 20)
+            seg[:ramp] = shape
+            seg[n - ramp :] = shape[::-1]
+        # Overlapping clips: the deeper duck wins.
+        np.minimum(env[a:b], seg, out=env[a:b])
+    return env
+
+
+def true_peak_dbtp(audio: np.ndarray, rate: int = MIX_RATE) -> float:
+    """Inter-sample peak estimate: 4x oversampling with soxr, streamed in chunks."""
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim == 1:
+        audio = audio[:, None]
+    if audio.shape[0] == 0:
+        return float("-inf")
+    stream = soxr.ResampleStream(rate, rate * _TP_OVERSAMPLE, audio.shape[1], dtype="float32")
+    peak = float(np.max(np.abs(audio)))  # the samples themselves are on the curve too
+    for i in range(0, audio.shape[0], _TP_CHUNK):
+        chunk = audio[i : i + _TP_CHUNK]
+        last = i + _TP_CHUNK >= audio.shape[0]
+        up = stream.resample_chunk(chunk, last=last)
+        if up.size:
+            peak = max(peak, float(np.max(np.abs(up))))
+    return 20 * math.log10(peak) if peak > 0 else float("-inf")
+
+
+def _integrated_loudness(audio: np.ndarray) -> float:
+    # pyloudnorm needs at least one 400 ms gating block.
+    if audio.shape[0] < int(0.4 * MIX_RATE) + 1:
+        return float("-inf")
+    return float(pyloudnorm.Meter(MIX_RATE).integrated_loudness(audio))
+
+
+def mixdown(
+    clips: Sequence[Clip],
+    duration_s: float,
+    original: np.ndarray | None = None,
+    settings: MixSettings | None = None,
+    original_layout: str | None = None,
+) -> MixResult:
+    """Build the dubbed soundtrack of a video lasting ``duration_s``.
+
+    ``original``: the 48 kHz master (n,) or (n, ch), or None. It is padded/trimmed to
+    the timeline. Clips may overlap (they add); a clip past the end is cut and its
+    placement marked ``truncated``; a clip starting before 0 is cut at the front.
+    """
+    settings = settings or MixSettings()
+    n = samples_for(duration_s, MIX_RATE)
+    dub = np.zeros(n, dtype=np.float32)
+    placements: list[Placement] = []
+    for clip in clips:
+        start, audio = place_clip(clip)
+        a, b = max(start, 0), min(start + audio.shape[0], n)
+        if b > a:
+            dub[a:b] += audio[a - start : b - start]
+        placements.append(
+            Placement(
+                line_id=clip.line_id,
+                start_sample=a,
+                length=max(b - a, 0),
+                clip_length=audio.shape[0],
+                truncated=(b - a) < audio.shape[0],
+            )
+        )
+
+    mix = np.repeat(dub[:, None], 2, axis=1)
+    if original is not None and Background(settings.background) is Background.DUCK:
+        bed = to_stereo(np.asarray(original, dtype=np.float32), original_layout)
+        bed = bed[:n] if bed.shape[0] >= n else np.pad(bed, [(0, n - bed.shape[0]), (0, 0)])
+        env = duck_envelope(placements, n, settings.duck_db, settings.ramp_ms)
+        mix += bed * env[:, None]
+
+    gain = 1.0
+    loudness = _integrated_loudness(mix)
+    if settings.normalize and math.isfinite(loudness):
+        gain = 10 ** ((settings.target_lufs - loudness) / 20)
+    peak = true_peak_dbtp(mix) + 20 * math.log10(gain) if gain > 0 else float("-inf")
+    if peak > settings.true_peak_dbtp:
+        # Scaling down costs loudness but never clips; a limiter would colour the dub.
+        gain *= 10 ** ((settings.true_peak_dbtp - peak) / 20)
+        peak = settings.true_peak_dbtp
+    mix *= np.float32(gain)
+    dub *= np.float32(gain)
+    return MixResult(
+        audio=mix,
+        dub=dub,
+        placements=placements,
+        gain_db=20 * math.log10(gain) if gain > 0 else float("-inf"),
+        loudness_lufs=loudness + 20 * math.log10(gain) if math.isfinite(loudness) else loudness,
+        true_peak_dbtp=peak,
+    )
+
+
+def write_mix(result: MixResult, path: Path) -> Path:
+    """The full mix as a stereo 48 kHz float WAV (what export encodes)."""
+    return write_wav(Path(path), result.audio, result.sample_rate)
+
+
+def write_dub(result: MixResult, path: Path) -> Path:
+    """The dub bus alone (all clips, no original), mono, same gain as the mix."""
+    return write_wav(Path(path), result.dub, result.sample_rate)
+
+
+def write_stems(
+    result: MixResult, clips: Sequence[Clip], folder: Path, name: str = "line_{index:04d}.wav"
+) -> list[Path]:
+    """Each clip as its own 48 kHz mono WAV at the mix gain, for an editor's DAW.
+
+    ``name`` is formatted with ``index`` (position in ``clips``) and ``line_id``.
+    """
+    folder = Path(folder)
+    gain = np.float32(10 ** (result.gain_db / 20)) if math.isfinite(result.gain_db) else 0
+    paths = []
+    for index, clip in enumerate(clips):
+        _, audio = place_clip(clip)
+        path = folder / name.format(index=index, line_id=clip.line_id)
+        paths.append(write_wav(path, audio * gain, result.sample_rate))
+    return paths
