@@ -72,9 +72,16 @@ class SemanticEncoder:
     """w2v-BERT 2.0 front end: 16 kHz audio -> normalised layer-17 features."""
 
     def __init__(
-        self, extractor, model: nn.Module, mean: Tensor, std: Tensor, device: torch.device
+        self,
+        extractor,
+        model: nn.Module,
+        mean: Tensor,
+        std: Tensor,
+        device: torch.device,
+        loaded_layers: int | None = None,
     ):
         self.extractor = extractor
+        self.loaded_layers = loaded_layers  # encoder layers in the checkpoint (we keep 17)
         self.model = model
         self.mean = mean
         self.std = std
@@ -108,7 +115,7 @@ class SemanticEncoder:
         device = torch.device(device)
         mean = stats["mean"].to(device, torch.float32)
         std = torch.sqrt(stats["var"].to(device, torch.float32))
-        return cls(extractor, model.to(device).eval(), mean, std, device)
+        return cls(extractor, model.to(device).eval(), mean, std, device, n_layers)
 
     def extract(self, audio_16k: AudioBatch) -> tuple[Tensor, Tensor, Tensor]:
         """Feature-extractor output for a batch, padded like the extractor pads.
