@@ -1,0 +1,563 @@
+"""core.subtitles: every format with real-world quirks, encodings, warnings, merging."""
+
+from __future__ import annotations
+
+import codecs
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from subfixtures import (
+    ASS_HEADER,
+    SSA_HEADER,
+    Line,
+    ass_dialogue,
+    fake_mp4_bytes,
+    srt,
+    ssa_dialogue,
+    vtt_time,
+    write,
+)
+
+from core.subtitles import (
+    SUBTITLE_EXTENSIONS,
+    Cue,
+    SubtitleDoc,
+    SubtitleError,
+    SubtitleWarning,
+    clean_text,
+    find_subtitles_for,
+    load_subtitles,
+    parse_subtitle_text,
+)
+
+
+def kinds(doc: SubtitleDoc, cue: int | None) -> set[str]:
+    return {w.kind for w in doc.warnings if w.cue == cue}
+
+
+# --------------------------------------------------------------------------- SRT
+
+
+def test_srt_bom_crlf_html_tags(tmp_path: Path) -> None:
+    lines = [
+        Line(1000, 2500, "<i>Where were you</i>\nlast night?"),
+        Line(3000, 4200, '<font color="#ffff00">I was <b>home</b>.</font>'),
+        Line(5000, 6000, "{\\an8}Tom &amp; Jerry"),
+    ]
+    path = write(tmp_path, "movie.srt", "\ufeff" + srt(lines, newline="\r\n"))
+    doc = load_subtitles(path)
+    assert doc.format == "srt"
+    assert doc.encoding == "utf-8-sig"
+    assert [c.index for c in doc.cues] == [1, 2, 3]
+    assert [(c.start_ms, c.end_ms) for c in doc.cues] == [(ln.start_ms, ln.end_ms) for ln in lines]
+    assert [c.text for c in doc.cues] == [
+        "Where were you last night?",
+        "I was home.",
+        "Tom & Jerry",
+    ]
+    assert doc.cues[0].raw == "<i>Where were you</i>\nlast night?"
+    assert all("\r" not in c.raw for c in doc.cues)
+    assert all(c.usable and c.speaker_hint is None for c in doc.cues)
+    assert doc.warnings == []
+    assert doc.cues[0].duration_ms == 1500
+
+
+def test_srt_blank_line_inside_cue_keeps_text(tmp_path: Path) -> None:
+    content = "1\n00:00:01,000 --> 00:00:02,000\nfirst\n\nstill first\n\n2\n00:00:03,000 --> 00:00:04,000\nsecond\n"
+    doc = load_subtitles(write(tmp_path, "a.srt", content))
+    assert [c.text for c in doc.cues] == ["first still first", "second"]
+
+
+# --------------------------------------------------------------------------- ASS / SSA
+
+
+def test_ass_overrides_drawing_linebreaks_and_names(tmp_path: Path) -> None:
+    events = (
+        ass_dialogue(1000, 3000, "{\\i1}Hello{\\i0}\\Nthere,\\hfriend", name="Alice")
+        + "Comment: 0,0:00:01.50,0:00:02.00,Default,,0,0,0,,translator note\n"
+        + ass_dialogue(3500, 4500, "{\\an8\\p1}m 0 0 l 100 0 100 100 0 100{\\p0}EXIT", style="Sign")
+        + ass_dialogue(
+            5000, 6000, "{\\k20}Ka{\\k30}ra{\\k25}o{\\fad(200,200)}ke{comment}", name=" Bob "
+        )
+        + ass_dialogue(7000, 8000, "{\\p1}m 0 0 l 5 5", name="Bob")
+    )
+    doc = load_subtitles(write(tmp_path, "ep01.ass", ASS_HEADER + events))
+    assert doc.format == "ass"
+    assert [c.text for c in doc.cues] == ["Hello there, friend", "EXIT", "Karaoke", ""]
+    assert [c.speaker_hint for c in doc.cues] == ["Alice", None, "Bob", "Bob"]
+    assert [(c.start_ms, c.end_ms) for c in doc.cues] == [
+        (1000, 3000),
+        (3500, 4500),
+        (5000, 6000),
+        (7000, 8000),
+    ]
+    assert doc.cues[1].raw.startswith("{\\an8\\p1}m 0 0")
+    # A drawing-only event has no words: kept, marked unusable, named in a warning.
+    assert not doc.cues[3].usable
+    assert kinds(doc, 4) == {"empty"}
+
+
+def test_ssa_v4(tmp_path: Path) -> None:
+    events = ssa_dialogue(0, 1200, "{\\b1}Old{\\b0} format\\Nstill works", name="Narrator")
+    doc = load_subtitles(write(tmp_path, "old.ssa", SSA_HEADER + events))
+    assert doc.format == "ssa"
+    assert doc.cues[0].text == "Old format still works"
+    assert doc.cues[0].speaker_hint == "Narrator"
+    assert (doc.cues[0].start_ms, doc.cues[0].end_ms) == (0, 1200)
+
+
+# --------------------------------------------------------------------------- WebVTT
+
+VTT = f"""WEBVTT - made by hand
+Kind: captions
+Language: en
+
+STYLE
+::cue(.yellow) {{ color: yellow; }}
+
+REGION
+id:fred width:40%
+
+NOTE a comment
+that spans two lines
+
+intro
+{vtt_time(1000)} --> {vtt_time(2500)} position:10%,line-left align:start size:35% line:0
+<v Alice>Hello <c.yellow>there</c>,</v>
+<v Bob>my <00:00:02.000>friend &amp; &lt;neighbour&gt;</v>
+
+NOTE between cues
+
+00:03.000 --> 00:04.000 align:end
+<v.loud Bob Smith>Hi!</v>
+
+3
+{vtt_time(5000)} --> {vtt_time(6000)}
+<ruby>漢<rt>かん</rt>字</ruby> and <lang fr>voilà</lang>&nbsp;done
+"""
+
+
+def test_vtt_blocks_settings_voices_spans(tmp_path: Path) -> None:
+    doc = load_subtitles(write(tmp_path, "clip.vtt", VTT))
+    assert doc.format == "vtt"
+    assert [(c.start_ms, c.end_ms) for c in doc.cues] == [(1000, 2500), (3000, 4000), (5000, 6000)]
+    assert [c.text for c in doc.cues] == [
+        "Hello there, my friend & <neighbour>",
+        "Hi!",
+        "漢字 and voilà done",
+    ]
+    # The first voice of a cue is its speaker hint.
+    assert [c.speaker_hint for c in doc.cues] == ["Alice", "Bob Smith", None]
+    assert "NOTE" not in " ".join(c.raw for c in doc.cues)
+    assert "<v Alice>" in doc.cues[0].raw
+    assert doc.warnings == []
+
+
+def test_vtt_without_header_is_read_as_vtt(tmp_path: Path) -> None:
+    content = f"{vtt_time(0)} --> {vtt_time(900)} align:start\n<v Eve>Hi</v>\n"
+    doc = load_subtitles(write(tmp_path, "noheader.vtt", content))
+    assert doc.format == "vtt"
+    assert doc.cues[0].speaker_hint == "Eve"
+    assert kinds(doc, None) == {"format"}
+
+
+# --------------------------------------------------------------------------- MicroDVD
+
+MICRODVD_FRAMES = [(25, 50, "{y:i}Frame|based"), (75, 100, "second"), (1000, 1024, "later")]
+
+
+def microdvd_text(declare: float | None = None) -> str:
+    head = f"{{1}}{{1}}{declare}\n" if declare else ""
+    return head + "".join(f"{{{a}}}{{{b}}}{t}\n" for a, b, t in MICRODVD_FRAMES)
+
+
+@pytest.mark.parametrize("fps", [25.0, 23.976])
+def test_microdvd_with_video_fps(tmp_path: Path, fps: float) -> None:
+    doc = load_subtitles(write(tmp_path, "film.sub", microdvd_text()), fps=fps)
+    assert doc.format == "microdvd"
+    assert doc.fps == fps
+    expected = [(round(a * 1000 / fps), round(b * 1000 / fps)) for a, b, _ in MICRODVD_FRAMES]
+    got = [(c.start_ms, c.end_ms) for c in doc.cues]
+    assert all(
+        abs(g - e) <= 1
+        for gp, ep in zip(got, expected, strict=True)
+        for g, e in zip(gp, ep, strict=True)
+    )
+    assert [c.text for c in doc.cues] == ["Frame based", "second", "later"]
+
+
+def test_microdvd_declared_fps_line_is_not_a_cue(tmp_path: Path) -> None:
+    path = write(tmp_path, "film.sub", microdvd_text(declare=23.976))
+    for fps in (None, 23.976):
+        doc = load_subtitles(path, fps=fps)
+        assert len(doc.cues) == len(MICRODVD_FRAMES)
+        assert doc.fps == pytest.approx(23.976)
+        assert doc.warnings == []
+    # A video at another rate: the file's statement wins, and the mismatch is reported.
+    doc = load_subtitles(path, fps=25.0)
+    assert doc.fps == pytest.approx(23.976)
+    assert kinds(doc, None) == {"fps"}
+
+
+def test_microdvd_without_fps_is_a_clear_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "nofps.sub", microdvd_text())
+    with pytest.raises(SubtitleError) as err:
+        load_subtitles(path)
+    assert "nofps.sub" in str(err.value)
+    assert "frame rate" in str(err.value)
+
+
+# --------------------------------------------------------------------------- TTML
+
+
+TTML = """<?xml version="1.0" encoding="UTF-8"?>
+<tt xmlns="http://www.w3.org/ns/ttml" xmlns:tts="http://www.w3.org/ns/ttml#styling"
+    xmlns:ttp="http://www.w3.org/ns/ttml#parameter" xmlns:ttm="http://www.w3.org/ns/ttml#metadata"
+    ttp:frameRate="25" ttp:tickRate="10000000" xml:lang="en">
+  <head>
+    <metadata><ttm:title>Test</ttm:title>
+      <ttm:agent xml:id="a1" type="character"><ttm:name type="full">Alice Liddell</ttm:name></ttm:agent>
+    </metadata>
+  </head>
+  <body>
+    <div>
+      <p begin="00:00:01.000" end="00:00:02.500" ttm:agent="a1">Clock <span tts:color="yellow">time</span><br/>two lines</p>
+      <p begin="00:00:03:05" end="00:00:04:00">Clock with frames</p>
+      <p begin="5.5s" dur="1500ms">Offset seconds</p>
+      <p begin="200f" end="225f">Offset frames</p>
+      <p begin="100000000t" end="115000000t">Ticks &amp; more</p>
+    </div>
+    <div begin="60s">
+      <p begin="1s" end="2s">Relative to its div</p>
+      <p begin="0.05h" end="3.05m">hours <span tts:ruby="text">ignored</span>x</p>
+    </div>
+  </body>
+</tt>
+"""
+
+
+def test_ttml_clock_offset_frames_ticks(tmp_path: Path) -> None:
+    doc = load_subtitles(write(tmp_path, "show.ttml", TTML))
+    assert doc.format == "ttml"
+    spans = [(c.start_ms, c.end_ms) for c in doc.cues]
+    assert spans[:5] == [
+        (1000, 2500),
+        (3000 + 5 * 1000 // 25, 4000),  # hh:mm:ss:ff at ttp:frameRate 25
+        (5500, 7000),  # begin + dur
+        (8000, 9000),  # 200f and 225f at 25 fps
+        (10000, 11500),  # ticks at 10 MHz
+    ]
+    assert spans[5] == (61000, 62000)  # times nest inside the div's begin
+    assert spans[6] == (60000 + 180000, 60000 + 183000)  # 0.05h, 3.05m
+    assert doc.cues[0].text == "Clock time two lines"
+    assert doc.cues[0].speaker_hint == "Alice Liddell"
+    assert doc.cues[4].text == "Ticks & more"
+    assert doc.cues[6].text == "hours x"
+    assert "<br/>" in doc.cues[0].raw and "<span" in doc.cues[0].raw
+
+
+def test_ttml_frame_rate_multiplier_and_default_tick_rate(tmp_path: Path) -> None:
+    content = (
+        '<tt xmlns="http://www.w3.org/ns/ttml" xmlns:ttp="http://www.w3.org/ns/ttml#parameter"'
+        ' ttp:frameRate="30" ttp:frameRateMultiplier="1000 1001"><body><div>'
+        '<p begin="30f" end="60f">ntsc</p><p begin="90t" end="120t">ticks are frames</p>'
+        "</div></body></tt>"
+    )
+    doc = load_subtitles(write(tmp_path, "ntsc.dfxp", content))
+    rate = 30 * 1000 / 1001
+    assert [(c.start_ms, c.end_ms) for c in doc.cues] == [
+        (round(30 / rate * 1000), round(60 / rate * 1000)),
+        (round(90 / rate * 1000), round(120 / rate * 1000)),
+    ]
+
+
+def test_ttml_bad_time_expression(tmp_path: Path) -> None:
+    content = TTML.replace('end="3.05m"', 'end="3m1s"')  # one metric per offset time only
+    with pytest.raises(SubtitleError, match="show.ttml.*3m1s"):
+        load_subtitles(write(tmp_path, "show.ttml", content))
+
+
+def test_ttml_with_doctype_is_refused(tmp_path: Path) -> None:
+    bomb = '<?xml version="1.0"?><!DOCTYPE tt [<!ENTITY a "aaaa">]><tt xmlns="http://www.w3.org/ns/ttml"><body><div><p begin="0s" end="1s">&a;</p></div></body></tt>'
+    with pytest.raises(SubtitleError, match="evil.ttml"):
+        load_subtitles(write(tmp_path, "evil.ttml", bomb))
+
+
+# --------------------------------------------------------------------------- encodings
+
+TEXTS = {
+    "fr": ["Où est la forêt ?", "Élodie a déjà mangé la crème brûlée.", "« Ça va », dit François."],
+    "cs": ["Příliš žluťoučký kůň", "úpěl ďábelské ódy.", "Řekni mi, kde je nádraží."],
+    "ru": ["Съешь же ещё этих мягких", "французских булок,", "да выпей чаю."],
+    "zh": ["你好，世界。", "我们今天去公园散步吧。", "这是一个测试字幕文件。"],
+    "zh-hant": ["你好，世界。", "我們今天去公園散步吧。", "這是一個測試字幕檔案。"],
+    "ja": ["こんにちは、世界。", "今日は公園を散歩しましょう。", "これはテスト字幕です。"],
+    "ko": ["안녕하세요, 세계.", "오늘은 공원을 산책합시다.", "이것은 시험 자막입니다."],
+}
+
+ENCODINGS = [
+    ("fr", "utf-8"),
+    ("zh", "utf-8-sig"),
+    ("ja", "utf-16-le"),
+    ("fr", "utf-16-be"),
+    ("fr", "cp1252"),
+    ("cs", "cp1250"),
+    ("ru", "cp1251"),
+    ("zh", "gb18030"),
+    ("zh-hant", "big5"),
+    ("ja", "shift_jis"),
+    ("ko", "euc-kr"),
+]
+
+
+@pytest.mark.parametrize(("lang", "encoding"), ENCODINGS)
+def test_encodings_round_trip(tmp_path: Path, lang: str, encoding: str) -> None:
+    texts = TEXTS[lang]
+    lines = [Line(1000 * i, 1000 * i + 800, t) for i, t in enumerate(texts, start=1)]
+    content = srt(lines, newline="\r\n")
+    if encoding.startswith("utf-16"):
+        data = (codecs.BOM_UTF16_LE if encoding.endswith("le") else codecs.BOM_UTF16_BE) + (
+            content.encode(encoding)
+        )
+    else:
+        data = content.encode(encoding)
+    doc = load_subtitles(write(tmp_path, f"{lang}.srt", data))
+    assert [c.text for c in doc.cues] == texts
+    # The recorded encoding is one that really decodes these bytes to this text.
+    body = data[2:] if encoding.startswith("utf-16") else data
+    assert body.decode(doc.encoding).lstrip("\ufeff").replace("\r\n", "\n") == content.replace(
+        "\r\n", "\n"
+    )
+    assert not kinds(doc, None)
+
+
+def test_utf16_without_bom(tmp_path: Path) -> None:
+    content = srt([Line(0, 900, "Grüße aus Köln")])
+    doc = load_subtitles(write(tmp_path, "a.srt", content.encode("utf-16-le")))
+    assert doc.cues[0].text == "Grüße aus Köln"
+    assert doc.encoding == "utf-16-le"
+
+
+def test_utf8_with_a_broken_byte_warns_on_that_cue(tmp_path: Path) -> None:
+    lines = [Line(0, 900, "déjà vu"), Line(1000, 1900, "BROKEN"), Line(2000, 2900, "café crème")]
+    data = srt(lines).encode("utf-8").replace(b"BROKEN", b"bro\xffken")
+    doc = load_subtitles(write(tmp_path, "a.srt", data))
+    assert doc.encoding == "utf-8"
+    assert doc.cues[0].text == "déjà vu" and doc.cues[2].text == "café crème"
+    assert doc.cues[1].text == "bro\ufffdken"  # the text is kept, the damage is reported
+    assert kinds(doc, 2) == {"encoding"}
+    assert "encoding" in kinds(doc, None)
+    assert not kinds(doc, 1) and not kinds(doc, 3)
+
+
+# --------------------------------------------------------------------------- warnings
+
+
+def test_each_warning_kind_names_its_cue(tmp_path: Path) -> None:
+    lines = [
+        Line(1000, 2000, "fine"),
+        Line(3000, 4000, "<i></i>"),  # empty after cleaning
+        Line(5000, 5000, "zero"),
+        Line(7000, 6000, "negative"),
+        Line(8000, 9000, "first"),
+        Line(8650, 9500, "overlapping"),
+        Line(9600, 10500, "crosses the end"),
+        Line(11000, 12000, "after the end"),
+        Line(12500, 13000, "damaged \ufffd text"),
+    ]
+    doc = load_subtitles(write(tmp_path, "w.srt", srt(lines)), video_duration_ms=10_000)
+    assert kinds(doc, 1) == set()
+    assert kinds(doc, 2) == {"empty"}
+    assert kinds(doc, 3) == {"zero-length"}
+    assert kinds(doc, 4) == {"negative"}
+    assert kinds(doc, 5) == set()
+    assert kinds(doc, 6) == {"overlap"}
+    assert kinds(doc, 7) == {"past-end"}
+    assert kinds(doc, 8) == {"past-end"}
+    assert kinds(doc, 9) == {"past-end", "encoding"}
+    assert [c.usable for c in doc.cues] == [True, False, False, False, True, True, True, True, True]
+    # Nothing is dropped: every cue is in the document, the unusable ones are skipped.
+    assert len(doc.cues) == len(lines)
+    assert [c.index for c in doc.usable_cues()] == [1, 5, 6, 7, 8, 9]
+    (overlap,) = [w for w in doc.warnings if w.kind == "overlap"]
+    assert str(overlap) == "cue 6: overlaps cue 5 by 350 ms"
+    assert str(doc.warnings_for(4)[0]).startswith("cue 4: ")
+
+
+def test_out_of_order_cues(tmp_path: Path) -> None:
+    lines = [Line(5000, 6000, "second"), Line(1000, 2000, "first")]
+    doc = load_subtitles(write(tmp_path, "o.srt", srt(lines)))
+    assert [c.index for c in doc.cues] == [1, 2]
+    assert [c.text for c in doc.usable_cues()] == ["first", "second"]
+    assert kinds(doc, None) == {"order"}
+    assert not kinds(doc, 1) and not kinds(doc, 2)
+
+
+def test_ass_without_styles_is_read_by_extension_with_warning(tmp_path: Path) -> None:
+    content = "[Script Info]\nScriptType: v4.00+\n\n[Events]\nFormat: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\n"
+    content += ass_dialogue(0, 1000, "no styles section", name="Ann")
+    doc = load_subtitles(write(tmp_path, "bare.ass", content))
+    assert doc.cues[0].text == "no styles section"
+    assert kinds(doc, None) == {"unknown-format"}
+
+
+def test_warning_str_file_level() -> None:
+    w = SubtitleWarning(None, "encoding", "bad bytes")
+    assert str(w) == "bad bytes"
+    assert str(SubtitleWarning(12, "overlap", "overlaps cue 11 by 350 ms")) == (
+        "cue 12: overlaps cue 11 by 350 ms"
+    )
+
+
+# --------------------------------------------------------------------------- merging
+
+
+def test_merge_split_sentences(tmp_path: Path) -> None:
+    lines = [
+        Line(1000, 2000, "I think that"),  # continues into 2 (gap 200 ms)
+        Line(2200, 3000, "we should"),  # continues into 3 (gap 300 ms: still merged)
+        Line(3300, 4000, "go home."),
+        Line(4100, 5000, "Then"),  # gap 400 ms to 5: not merged
+        Line(5400, 6000, "later."),
+        Line(6100, 7000, "<i></i>"),  # empty: not usable, not merged
+        Line(7050, 8000, "Are you sure?"),  # ends a sentence: not merged with 8
+        Line(8050, 9000, "Yes"),
+    ]
+    path = write(tmp_path, "m.srt", srt(lines))
+    plain = load_subtitles(path)
+    doc = load_subtitles(path, merge_split_sentences=True)
+    assert [(c.index, c.sources) for c in doc.cues] == [
+        (1, (1, 2, 3)),
+        (4, ()),
+        (5, ()),
+        (6, ()),
+        (7, ()),
+        (8, ()),
+    ]
+    merged = doc.cues[0]
+    assert (merged.start_ms, merged.end_ms) == (1000, 4000)
+    assert merged.text == "I think that we should go home."
+    assert merged.raw.splitlines() == [c.raw for c in plain.cues[:3]]
+    assert not doc.cues[3].usable
+    assert doc.warnings == plain.warnings
+
+
+def test_merge_respects_speakers(tmp_path: Path) -> None:
+    content = (
+        "WEBVTT\n\n"
+        f"{vtt_time(0)} --> {vtt_time(1000)}\n<v Ann>So you</v>\n\n"
+        f"{vtt_time(1100)} --> {vtt_time(2000)}\n<v Ben>never came</v>\n\n"
+        f"{vtt_time(2100)} --> {vtt_time(3000)}\n<v Ben>back」</v>\n\n"
+        f"{vtt_time(3100)} --> {vtt_time(4000)}\n<v Ben>to town。」</v>\n\n"
+        f"{vtt_time(4100)} --> {vtt_time(5000)}\n<v Ben>Right…</v>\n\n"
+        f"{vtt_time(5100)} --> {vtt_time(6000)}\n<v Ben>Right!</v>\n"
+    )
+    doc = parse_subtitle_text(content, merge_split_sentences=True)
+    assert [c.sources for c in doc.cues] == [(), (2, 3, 4), (), ()]
+    assert doc.cues[1].text == "never came back」 to town。」"
+    assert doc.cues[1].speaker_hint == "Ben"
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_garbage_text_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "notes.srt", "Shopping list:\n- milk\n- eggs\n\nCall Bob at 5.\n")
+    with pytest.raises(SubtitleError) as err:
+        load_subtitles(path)
+    assert "notes.srt" in str(err.value)
+
+
+def test_unknown_extension_and_content(tmp_path: Path) -> None:
+    path = write(tmp_path, "readme.txt", "just some words\nand more words\n")
+    with pytest.raises(SubtitleError, match="readme.txt"):
+        load_subtitles(path)
+
+
+@pytest.mark.parametrize("name", ["movie.mp4.srt", "video.sub", "clip.vtt"])
+def test_binary_file(tmp_path: Path, name: str) -> None:
+    path = write(tmp_path, name, fake_mp4_bytes())
+    with pytest.raises(SubtitleError) as err:
+        load_subtitles(path)
+    assert name in str(err.value) and "binary" in str(err.value)
+
+
+def test_empty_and_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(SubtitleError, match="empty.srt"):
+        load_subtitles(write(tmp_path, "empty.srt", b"\r\n"))
+    with pytest.raises(SubtitleError, match="absent.srt"):
+        load_subtitles(tmp_path / "absent.srt")
+
+
+def test_header_only_vtt_has_no_cues_warning(tmp_path: Path) -> None:
+    doc = load_subtitles(write(tmp_path, "h.vtt", "WEBVTT\n\nNOTE nothing yet\n"))
+    assert doc.cues == [] and kinds(doc, None) == {"no-cues"}
+
+
+# --------------------------------------------------------------------------- clean_text
+
+
+@pytest.mark.parametrize(
+    ("raw", "fmt", "text", "speaker"),
+    [
+        ("<v Speaker>Hi <c.x.y>you</c></v>", "vtt", "Hi you", "Speaker"),
+        ("<v.a.b  Mary  Jane >Hi</v>", "vtt", "Hi", "Mary Jane"),
+        ("<v Speaker>Hi</v>", "srt", "Hi", None),  # voices are a WebVTT notion
+        ("a <00:00:01.000>b<01:02.500> c", "vtt", "a b c", None),
+        ("{\\pos(1,2)}x\\Ny\\hz", "ass", "x y z", None),
+        ("line\\none", "ass", "line one", None),
+        ("a{\\p2}m 1 1{\\p0} b{\\p1}l 2 2", "ass", "a b", None),
+        ("&lt;b&gt; is bold", "srt", "<b> is bold", None),
+        ("  many\t\n spaces\u00a0here ", "srt", "many spaces here", None),
+        ("I <3 you > her", "srt", "I <3 you > her", None),
+        ("{not an override} text", "srt", "{not an override} text", None),
+    ],
+)
+def test_clean_text(raw: str, fmt: str, text: str, speaker: str | None) -> None:
+    assert clean_text(raw, fmt) == (text, speaker)
+
+
+_PLAIN = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="<>{}&\\"),
+    max_size=60,
+)
+
+
+@given(_PLAIN, st.sampled_from(["srt", "vtt", "ass", "microdvd"]))
+def test_clean_text_leaves_plain_text_alone(text: str, fmt: str) -> None:
+    cleaned, speaker = clean_text(text, fmt)
+    assert cleaned == " ".join(text.split())
+    assert speaker is None
+
+
+@given(st.lists(_PLAIN.filter(lambda t: t.strip()), min_size=1, max_size=4))
+def test_clean_text_strips_markup_around_plain_text(parts: list[str]) -> None:
+    wrapped = "\\N".join(f"{{\\i1}}<b>{p}</b>{{\\i0}}" for p in parts)
+    cleaned, _ = clean_text(wrapped, "ass")
+    assert cleaned == " ".join(" ".join(parts).split())
+
+
+# --------------------------------------------------------------------------- finding the file
+
+
+def test_find_subtitles_for(tmp_path: Path) -> None:
+    video = write(tmp_path, "My.Movie.2024.mp4", fake_mp4_bytes(64))
+    assert find_subtitles_for(video) is None
+    write(tmp_path, "Other.srt", srt([Line(0, 1, "x")]))
+    write(tmp_path, "My.Movie.2024.xml", "<config><a/></config>")  # not TTML
+    write(tmp_path, "My.Movie.2024.sub", b"\x00\x00\x01\xba" + bytes(64))  # VobSub pictures
+    assert find_subtitles_for(video) is None
+    tagged = write(tmp_path, "My.Movie.2024.en.VTT", "WEBVTT\n")
+    assert find_subtitles_for(video) == tagged
+    exact = write(tmp_path, "My.Movie.2024.ass", ASS_HEADER)
+    assert find_subtitles_for(video) == exact
+    exact_srt = write(tmp_path, "My.Movie.2024.SRT", srt([Line(0, 1, "x")]))
+    assert find_subtitles_for(video) == exact_srt  # .srt ranks first
+    assert all(ext.startswith(".") for ext in SUBTITLE_EXTENSIONS)
+
+
+def test_cue_duration_property() -> None:
+    cue = Cue(index=1, start_ms=1200, end_ms=1000, text="x", speaker_hint=None, raw="x")
+    assert cue.duration_ms == -200 and cue.usable and cue.sources == ()
