@@ -1,0 +1,75 @@
+"""Small building blocks shared by the S2M modules."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+def sequence_mask(lengths: Tensor, max_length: int | None = None) -> Tensor:
+    """[B] lengths -> [B, T] bool, True on valid frames."""
+    if max_length is None:
+        max_length = int(lengths.max())
+    steps = torch.arange(max_length, device=lengths.device, dtype=lengths.dtype)
+    return steps.unsqueeze(0) < lengths.unsqueeze(1)
+
+
+def _weight_norm(v: Tensor, g: Tensor) -> Tensor:
+    # torch.nn.utils.weight_norm(dim=0): w = g * v / ||v||, the norm over all dims but 0.
+    dims = tuple(range(1, v.dim()))
+    return v * (g / torch.linalg.vector_norm(v, dim=dims, keepdim=True))
+
+
+class WeightNormLinear(nn.Module):
+    """nn.Linear under weight norm, stored as `weight_g`/`weight_v` like the checkpoints."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
+        super().__init__()
+        self.weight_g = nn.Parameter(torch.ones(out_features, 1))
+        self.weight_v = nn.Parameter(torch.empty(out_features, in_features))
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+        nn.init.kaiming_uniform_(self.weight_v, a=math.sqrt(5))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.linear(x, _weight_norm(self.weight_v, self.weight_g), self.bias)
+
+
+class WeightNormConv1d(nn.Module):
+    """Unpadded nn.Conv1d under weight norm (`weight_g`/`weight_v`); callers pad."""
+
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: int, dilation: int = 1
+    ) -> None:
+        super().__init__()
+        self.dilation = dilation
+        self.kernel_size = kernel_size
+        self.weight_g = nn.Parameter(torch.ones(out_channels, 1, 1))
+        self.weight_v = nn.Parameter(torch.empty(out_channels, in_channels, kernel_size))
+        self.bias = nn.Parameter(torch.zeros(out_channels))
+        nn.init.kaiming_uniform_(self.weight_v, a=math.sqrt(5))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.conv1d(
+            x, _weight_norm(self.weight_v, self.weight_g), self.bias, dilation=self.dilation
+        )
+
+
+def reflect_pad(x: Tensor, left: int, right: int, lengths: Tensor | None = None) -> Tensor:
+    """Reflect-pad [B, C, T] in time, each row at its own valid length.
+
+    With `lengths` (< T for padded rows), row b is padded as if it ended at lengths[b]: the
+    frames after it get the reflection of its last frames. Its valid outputs then equal those
+    of the row computed alone, which is what makes batching rows of different lengths exact.
+    Frames further out are filled with clamped garbage that callers mask.
+    """
+    B, C, T = x.shape
+    if lengths is None or bool((lengths >= T).all()):
+        return F.pad(x, (left, right), mode="reflect")
+    t = torch.arange(-left, T + right, device=x.device)
+    idx = t.abs().unsqueeze(0).expand(B, -1)
+    end = lengths.to(x.device).long().unsqueeze(1)
+    idx = torch.where(idx >= end, 2 * (end - 1) - idx, idx).clamp(0, T - 1)
+    return x.gather(2, idx.unsqueeze(1).expand(B, C, -1))
