@@ -1,0 +1,438 @@
+"""Batched KV-cached decoding of semantic codes, and the GPT latent pass (H_GPT) for S2M.
+
+    settings = DecodeSettings.official()        # release defaults: 3-beam sampling, rep 10
+    codes = generate(model, conds, text_ids, settings, targets=[None, 120], seeds=[1, 2])
+    h_gpt = latents(model, conds, text_ids, codes)   # list of [N_i, D]
+
+- conds: one [34, D] (or [1, 34, D]) tensor per request, from T2S.conds(); text_ids: one 1-D
+  tensor of BPE ids per request (no start/stop needed). Requests may differ in text length and
+  voice: prompts are left-padded and masked; positions are per row, so a request decodes the
+  same codes alone or in a batch (up to float rounding in the attention sums).
+- targets[i] = None: free mode, the stop token ends the row (or settings.max_tokens, which
+  counts the stop token as the official max_mel_tokens does). targets[i] = T: exact mode,
+  the stop token is forbidden before T and forced at T, so exactly T codes come back.
+- seeds[i] seeds a per-request torch.Generator, so sampling does not depend on the batch.
+- Returned codes never include the stop token. decode() gives the details (stopped or cut
+  by the length bound, per-step processed scores for parity checks).
+
+Semantics follow the official IndexTTS2 path (GPT2InferenceModel + HF generate):
+- Prompt: [conds; text; start code], the start code at semantic position 0; the k-th
+  generated code is fed at position k + 1 (the official get_fixed_embedding offset).
+- Repetition penalty (HF RepetitionPenaltyLogitsProcessor) over all previous ids *including*
+  the prompt's fake ids, i.e. code 1 and the start code are penalised from the first step.
+- Sampling warpers in HF order: temperature, top-k, top-p (min 2 tokens kept with beams).
+- Beams (num_beams > 1) follow HF beam search / beam sample: log-softmax, processors, add
+  beam scores, pick 2 * num_beams candidates (top-k, or multinomial without replacement then
+  sorted), finished hypotheses scored sum_logprob / len ** length_penalty, HF's is_done rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from models.t2s.gpt2 import prefix_mask
+from models.t2s.model import T2S
+
+
+@dataclass(frozen=True)
+class DecodeSettings:
+    do_sample: bool = True
+    temperature: float = 0.8
+    top_k: int = 30
+    top_p: float = 0.8
+    repetition_penalty: float = 10.0
+    num_beams: int = 1
+    length_penalty: float = 0.0
+    max_tokens: int = 1500  # free mode bound, stop token included (official max_mel_tokens)
+    # The start code cannot be turned into audio (vq2emb has no row for it). The official code
+    # does not forbid it; our default does.
+    suppress_start: bool = True
+
+    @classmethod
+    def official(cls) -> DecodeSettings:
+        """IndexTTS2 release defaults: beam sampling, 3 beams, rep 10, top-p 0.8, top-k 30."""
+        return cls(num_beams=3, suppress_start=False)
+
+    @classmethod
+    def greedy(cls, repetition_penalty: float = 10.0, max_tokens: int = 1500) -> DecodeSettings:
+        return cls(do_sample=False, repetition_penalty=repetition_penalty, max_tokens=max_tokens)
+
+    @classmethod
+    def from_sampling(cls, s) -> DecodeSettings:
+        """From models.contract.Sampling (duck-typed, so this module needs no contract import)."""
+        return cls(
+            do_sample=bool(s.do_sample),
+            temperature=float(s.temperature),
+            top_k=int(s.top_k),
+            top_p=float(s.top_p),
+            repetition_penalty=float(s.repetition_penalty),
+            num_beams=int(s.num_beams),
+            length_penalty=float(s.length_penalty),
+            max_tokens=int(s.max_tokens),
+        )
+
+
+@dataclass
+class Decoded:
+    codes: Tensor  # (N,) int64, without the stop token
+    stopped: bool  # False when cut by max_tokens (the official code warns in that case)
+    scores: Tensor | None = field(default=None, repr=False)  # (steps, V) processed scores
+
+
+# ---- logits processing ------------------------------------------------------------------------
+def apply_repetition_penalty(scores: Tensor, seen: Tensor, penalty: float) -> Tensor:
+    if penalty == 1.0:
+        return scores
+    penalised = torch.where(scores < 0, scores * penalty, scores / penalty)
+    return torch.where(seen, penalised, scores)
+
+
+def apply_warpers(scores: Tensor, s: DecodeSettings, min_keep: int) -> Tensor:
+    if s.temperature != 1.0:
+        scores = scores / s.temperature
+    if s.top_k and s.top_k > 0:
+        k = min(max(s.top_k, min_keep), scores.shape[-1])
+        kth = torch.topk(scores, k, dim=-1).values[..., -1:]
+        scores = scores.masked_fill(scores < kth, -float("inf"))
+    if s.top_p < 1.0:
+        sorted_scores, order = torch.sort(scores, descending=False, dim=-1)
+        cum = sorted_scores.softmax(dim=-1).cumsum(dim=-1)
+        remove = cum <= (1 - s.top_p)
+        remove[..., -min_keep:] = False
+        scores = scores.masked_fill(remove.scatter(-1, order, remove), -float("inf"))
+    return scores
+
+
+# ---- prompt --------------------------------------------------------------------------------
+def _prompts(model: T2S, conds: Sequence[Tensor], text_ids: Sequence[Tensor]) -> list[Tensor]:
+    """Per request: [conds; text embeddings; start code at position 0] -> (P_i, D)."""
+    cfg = model.cfg
+    dev = model.mel_head.weight.device
+    start = torch.tensor([[cfg.start_mel_token]], device=dev)
+    start_emb = model.mel_embed(start, 0)[0]
+    out = []
+    for c, t in zip(conds, text_ids, strict=True):
+        c = c.reshape(-1, c.shape[-1]).to(dev)
+        out.append(torch.cat((c, model.text_embedding_sequence(t.to(dev)), start_emb)))
+    return out
+
+
+def _left_pad(seqs: list[Tensor]) -> tuple[Tensor, Tensor]:
+    length = max(s.shape[0] for s in seqs)
+    x = seqs[0].new_zeros(len(seqs), length, seqs[0].shape[-1])
+    valid = torch.zeros(len(seqs), length, dtype=torch.bool, device=x.device)
+    for i, s in enumerate(seqs):
+        x[i, length - s.shape[0] :] = s
+        valid[i, length - s.shape[0] :] = True
+    return x, valid
+
+
+# ---- decoding ------------------------------------------------------------------------------
+@torch.inference_mode()
+def decode(
+    model: T2S,
+    conds: Sequence[Tensor],
+    text_ids: Sequence[Tensor],
+    settings: DecodeSettings,
+    targets: Sequence[int | None] | None = None,
+    seeds: Sequence[int] | None = None,
+    record_scores: bool = False,
+) -> list[Decoded]:
+    n = len(conds)
+    targets = list(targets) if targets is not None else [None] * n
+    seeds = list(seeds) if seeds is not None else [0] * n
+    if not (len(text_ids) == len(targets) == len(seeds) == n):
+        raise ValueError("conds, text_ids, targets and seeds must have one entry per request")
+    if n == 0:
+        return []
+    cfg = model.cfg
+    for t in targets:
+        if t is not None and not 1 <= t:
+            raise ValueError(f"target token count must be >= 1, got {t}")
+    budgets = [t if t is not None else settings.max_tokens for t in targets]
+    max_new = max(budgets)
+    if max_new + 1 > cfg.mel_positions:
+        raise ValueError(
+            f"{max_new} tokens exceed the semantic position table ({cfg.mel_positions} rows)"
+        )
+    x, valid = _prompts_batch(model, conds, text_ids)
+    dev = x.device
+    gens = [torch.Generator(device=dev).manual_seed(int(s)) for s in seeds]
+    prompt_len = x.shape[1]
+    cache = model.gpt.new_cache(n, prompt_len + max_new)
+    valid = torch.cat((valid, torch.ones(n, max_new, dtype=torch.bool, device=dev)), dim=1)
+    hidden = model.gpt(x, prefix_mask(valid, 0, prompt_len), cache, 0)
+    logits = model.mel_logits(hidden[:, -1])
+
+    seen = torch.zeros(n, cfg.number_mel_codes, dtype=torch.bool, device=dev)
+    seen[:, 1] = True  # fake prompt ids are all 1 ...
+    seen[:, cfg.start_mel_token] = True  # ... plus the start code
+    step_args = _StepArgs(model, cache, valid, prompt_len, targets, budgets, settings)
+    if settings.num_beams > 1:
+        return _beam_decode(step_args, logits, seen, gens)
+    return _sample_decode(step_args, logits, seen, gens, record_scores)
+
+
+def _prompts_batch(model: T2S, conds, text_ids) -> tuple[Tensor, Tensor]:
+    return _left_pad(_prompts(model, conds, text_ids))
+
+
+@dataclass
+class _StepArgs:
+    model: T2S
+    cache: object
+    valid: Tensor
+    prompt_len: int
+    targets: list[int | None]
+    budgets: list[int]
+    settings: DecodeSettings
+
+    def constrain(self, scores: Tensor, step: int, row_targets: list[int | None]) -> Tensor:
+        cfg = self.model.cfg
+        if self.settings.suppress_start:
+            scores[:, cfg.start_mel_token] = -float("inf")
+        for i, t in enumerate(row_targets):
+            if t is not None and step < t:
+                scores[i, cfg.stop_mel_token] = -float("inf")
+        return scores
+
+    def feed(self, tokens: Tensor, step: int) -> Tensor:
+        """Feed the codes chosen at `step` (0-based) and return the next logits."""
+        m = self.model
+        # The (step+1)-th generated code sits at semantic position step + 2 (official offset).
+        x = m.mel_embed(tokens[:, None], step + 2)
+        pos = self.prompt_len + step
+        mask = self.valid[:, None, None, : pos + 1]
+        return m.mel_logits(m.gpt(x, mask, self.cache, pos)[:, -1])
+
+
+def _sample_decode(a: _StepArgs, logits: Tensor, seen: Tensor, gens, record: bool) -> list[Decoded]:
+    s, cfg = a.settings, a.model.cfg
+    n = logits.shape[0]
+    stop = cfg.stop_mel_token
+    out_codes: list[list[int]] = [[] for _ in range(n)]
+    stopped = [False] * n
+    done = [False] * n
+    steps_scores: list[Tensor] = []
+    for step in range(max(a.budgets)):
+        scores = apply_repetition_penalty(logits.float(), seen, s.repetition_penalty)
+        scores = a.constrain(scores, step, a.targets)
+        if s.do_sample:
+            scores = apply_warpers(scores, s, min_keep=1)
+            probs = scores.softmax(dim=-1)
+            tokens = torch.cat(
+                [torch.multinomial(probs[i], 1, generator=gens[i]) for i in range(n)]
+            )
+        else:
+            tokens = scores.argmax(dim=-1)
+        if record:
+            steps_scores.append(scores.clone())
+        for i in range(n):
+            if done[i]:
+                continue
+            tok = int(tokens[i])
+            if tok == stop:
+                done[i] = stopped[i] = True
+                continue
+            out_codes[i].append(tok)
+            # Free mode: max_tokens counts the stop token, as the official bound does.
+            if a.targets[i] is not None and len(out_codes[i]) == a.targets[i]:
+                done[i] = stopped[i] = True  # the stop is forced at T: no need to decode it
+            elif a.targets[i] is None and len(out_codes[i]) >= a.budgets[i]:
+                done[i] = True
+        if all(done):
+            break
+        tokens = torch.where(torch.tensor(done, device=tokens.device), stop, tokens)
+        seen[torch.arange(n), tokens] = True
+        logits = a.feed(tokens, step)
+    result = []
+    for i in range(n):
+        sc = torch.stack([x[i] for x in steps_scores]) if record else None
+        result.append(Decoded(torch.tensor(out_codes[i], dtype=torch.long), stopped[i], sc))
+    return result
+
+
+@dataclass
+class _Hyp:
+    score: float
+    codes: list[int]
+    stopped: bool
+
+
+class _BeamHyps:
+    """HF BeamHypotheses (early_stopping=False)."""
+
+    def __init__(self, num_beams: int, length_penalty: float) -> None:
+        self.num_beams, self.lp = num_beams, length_penalty
+        self.beams: list[_Hyp] = []
+        self.worst = 1e9
+
+    def add(self, codes: list[int], sum_logprobs: float, gen_len: int, stopped: bool) -> None:
+        score = sum_logprobs / (gen_len**self.lp)
+        if len(self.beams) < self.num_beams or score > self.worst:
+            self.beams.append(_Hyp(score, codes, stopped))
+            if len(self.beams) > self.num_beams:
+                ranked = sorted((h.score, j) for j, h in enumerate(self.beams))
+                del self.beams[ranked[0][1]]
+                self.worst = ranked[1][0]
+            else:
+                self.worst = min(score, self.worst)
+
+    def is_done(self, best_sum_logprobs: float, gen_len: int) -> bool:
+        if len(self.beams) < self.num_beams:
+            return False
+        return self.worst >= best_sum_logprobs / (gen_len**self.lp)
+
+
+def _pick_candidates(cand: Tensor, k: int, do_sample: bool, gen) -> tuple[Tensor, Tensor]:
+    """cand: (nb * V,) scores -> k (score, flat index) pairs, best first."""
+    if not do_sample:
+        return torch.topk(cand, k)
+    probs = cand.softmax(dim=-1)
+    nonzero = int((probs > 0).sum())
+    idx = torch.multinomial(probs, min(k, nonzero), replacement=False, generator=gen)
+    if idx.numel() < k:
+        # HF would raise here; fill with the best remaining candidates (scores -inf).
+        rest = cand.clone()
+        rest[idx] = float("inf")
+        extra = torch.topk(
+            rest.masked_fill(rest == float("inf"), -float("inf")), k - idx.numel()
+        ).indices
+        idx = torch.cat((idx, extra))
+    vals = cand[idx]
+    order = torch.sort(vals, descending=True).indices
+    return vals[order], idx[order]
+
+
+def _beam_decode(a: _StepArgs, logits: Tensor, seen: Tensor, gens) -> list[Decoded]:
+    s, cfg = a.settings, a.model.cfg
+    nb, n = s.num_beams, logits.shape[0]
+    stop, vocab = cfg.stop_mel_token, cfg.number_mel_codes
+    rows = n * nb
+    # Every beam starts from the same prompt: expand prefill results instead of recomputing.
+    expand = torch.arange(n, device=logits.device).repeat_interleave(nb)
+    a.cache.k = [k[expand] for k in a.cache.k]
+    a.cache.v = [v[expand] for v in a.cache.v]
+    a.valid = a.valid[expand]
+    logits, seen = logits[expand], seen[expand]
+    row_targets = [a.targets[r // nb] for r in range(rows)]
+    beam_scores = torch.zeros(n, nb, device=logits.device)
+    beam_scores[:, 1:] = -1e9
+    beam_scores = beam_scores.view(-1)
+    histories: list[list[int]] = [[] for _ in range(rows)]
+    hyps = [_BeamHyps(nb, s.length_penalty) for _ in range(n)]
+    done = [False] * n
+    max_new = max(a.budgets)
+    for step in range(max_new):
+        scores = F.log_softmax(logits.float(), dim=-1)
+        scores = apply_repetition_penalty(scores, seen, s.repetition_penalty)
+        scores = a.constrain(scores, step, row_targets)
+        if s.do_sample:
+            scores = apply_warpers(scores, s, min_keep=2)
+        cand = (scores + beam_scores[:, None]).view(n, nb * vocab)
+        next_scores = torch.zeros(rows, device=logits.device)
+        next_tokens = torch.full((rows,), stop, dtype=torch.long, device=logits.device)
+        parents = torch.zeros(rows, dtype=torch.long, device=logits.device)
+        gen_len = step + 1
+        for b in range(n):
+            base = b * nb
+            if done[b]:
+                parents[base : base + nb] = base
+                continue
+            vals, idx = _pick_candidates(cand[b], 2 * nb, s.do_sample, gens[b])
+            filled = 0
+            for rank, (v, flat) in enumerate(zip(vals.tolist(), idx.tolist(), strict=True)):
+                parent, tok = base + flat // vocab, flat % vocab
+                if tok == stop:
+                    if rank >= nb:
+                        continue
+                    hyps[b].add(list(histories[parent]), v, gen_len, stopped=True)
+                else:
+                    next_scores[base + filled] = v
+                    next_tokens[base + filled] = tok
+                    parents[base + filled] = parent
+                    filled += 1
+                if filled == nb:
+                    break
+            done[b] = hyps[b].is_done(float(vals.max()), gen_len)
+        beam_scores = next_scores
+        histories = [
+            histories[int(p)] + [int(t)]
+            for p, t in zip(parents.tolist(), next_tokens.tolist(), strict=True)
+        ]
+        seen = seen[parents]
+        seen[torch.arange(rows), next_tokens] = True
+        # Exact targets: after T codes the stop is forced; every live beam ends here.
+        for b in range(n):
+            t = a.targets[b]
+            if not done[b] and t is not None and gen_len == t:
+                for r in range(b * nb, b * nb + nb):
+                    hyps[b].add(list(histories[r]), float(beam_scores[r]), gen_len, stopped=True)
+                done[b] = True
+            elif not done[b] and t is None and gen_len >= a.budgets[b]:
+                for r in range(b * nb, b * nb + nb):
+                    hyps[b].add(list(histories[r]), float(beam_scores[r]), gen_len, stopped=False)
+                done[b] = True
+        if all(done):
+            break
+        if step > 0:
+            a.cache.reorder(parents, a.prompt_len, a.prompt_len + step)
+        logits = a.feed(next_tokens, step)
+    out = []
+    for b in range(n):
+        best = max(hyps[b].beams, key=lambda h: h.score)
+        out.append(Decoded(torch.tensor(best.codes, dtype=torch.long), best.stopped))
+    return out
+
+
+def generate(
+    model: T2S,
+    conds: Sequence[Tensor],
+    text_ids: Sequence[Tensor],
+    settings: DecodeSettings,
+    targets: Sequence[int | None] | None = None,
+    seeds: Sequence[int] | None = None,
+) -> list[Tensor]:
+    """Semantic codes per request (1-D int64, stop token excluded)."""
+    return [d.codes for d in decode(model, conds, text_ids, settings, targets, seeds)]
+
+
+# ---- GPT latent pass ---------------------------------------------------------------------------
+@torch.inference_mode()
+def latents(
+    model: T2S, conds: Sequence[Tensor], text_ids: Sequence[Tensor], codes: Sequence[Tensor]
+) -> list[Tensor]:
+    """H_GPT per request: UnifiedVoice.forward(...) for the codes -> (N_i, D).
+
+    The sequence is [conds; start, text, stop; start, codes, stop] with positions from 0 in
+    both segments; the result is final_norm(hidden) at [start, codes] (stop dropped), as the
+    official forward returns `mel_logits[:, :-2]` of its latent.
+    """
+    cfg = model.cfg
+    dev = model.mel_head.weight.device
+    seqs, mel_lens = [], []
+    for c, t, k in zip(conds, text_ids, codes, strict=True):
+        c = c.reshape(-1, c.shape[-1]).to(dev)
+        text = t.reshape(-1).long().to(dev)
+        text_seq = F.pad(
+            F.pad(text, (1, 0), value=cfg.start_text_token), (0, 1), value=cfg.stop_text_token
+        )
+        text_emb = model.text_embedding(text_seq) + model.text_pos_embedding(
+            torch.arange(text_seq.shape[0], device=dev)
+        )
+        mel = k.reshape(-1).long().to(dev)
+        mel_seq = F.pad(
+            F.pad(mel, (1, 0), value=cfg.start_mel_token), (0, 1), value=cfg.stop_mel_token
+        )
+        mel_emb = model.mel_embed(mel_seq[None], torch.arange(mel_seq.shape[0], device=dev))[0]
+        seqs.append(torch.cat((c, text_emb, mel_emb)))
+        mel_lens.append(mel.shape[0])
+    x, valid = _left_pad(seqs)
+    hidden = model.final_norm(model.gpt(x, prefix_mask(valid, 0, x.shape[1])))
+    total = x.shape[1]
+    return [hidden[i, total - (m + 2) : total - 2].clone() for i, m in enumerate(mel_lens)]
