@@ -95,12 +95,15 @@ def _batch_checks(model: T2S, conds, text, a) -> list[Check]:
         batched = decode(model, cond_list, texts, settings, seeds=[1, 2, 3])
         single = [
             decode(model, [c], [t], settings, seeds=[s])[0]
-            for c, t, s in zip(cond_list, texts, [1, 2, 3])
+            for c, t, s in zip(cond_list, texts, [1, 2, 3], strict=True)
         ]
-        same = all(torch.equal(b.codes, s.codes) for b, s in zip(batched, single))
+        same = all(torch.equal(b.codes, s.codes) for b, s in zip(batched, single, strict=True))
         checks.append(exact(STAGE, f"batched_equals_single_{name}", same))
     lat_b = latents(model, cond_list, texts, [d.codes for d in batched])
-    lat_s = [latents(model, [c], [t], [d.codes])[0] for c, t, d in zip(cond_list, texts, batched)]
-    worst = max(float((x - y).abs().max()) for x, y in zip(lat_b, lat_s))
+    lat_s = [
+        latents(model, [c], [t], [d.codes])[0]
+        for c, t, d in zip(cond_list, texts, batched, strict=True)
+    ]
+    worst = max(float((x - y).abs().max()) for x, y in zip(lat_b, lat_s, strict=True))
     checks.append(Check(STAGE, "batched_latents_equal_single", worst, 1e-4, worst <= 1e-4))
     return checks
