@@ -16,6 +16,7 @@ from __future__ import annotations
 import codecs
 import html
 import re
+import warnings as warnings_module
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -385,9 +386,25 @@ def _microdvd_declared_fps(text: str) -> tuple[float | None, str]:
             except ValueError:
                 return None, text
             if fps > 0:
-                return fps, "\n".join(lines[:i] + lines[i + 1 :])
+                # Blank it rather than drop it so line numbers in warnings stay true.
+                return fps, "\n".join(lines[:i] + [""] + lines[i + 1 :])
         return None, text
     return None, text
+
+
+def _microdvd_skipped_lines(text: str) -> list[SubtitleWarning]:
+    # pysubs2 passes over lines it cannot read (no end frame, no text) without a word.
+    skipped = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if line.strip() and not pysubs2.formats.microdvd.MICRODVD_LINE.match(line):
+            skipped.append(
+                SubtitleWarning(
+                    None,
+                    "skipped-line",
+                    f"line {number} is not a MicroDVD cue and was not read: {line.strip()[:60]!r}",
+                )
+            )
+    return skipped
 
 
 def _read_with_pysubs2(
@@ -423,10 +440,18 @@ def _read_with_pysubs2(
                 " converted to time, or convert the file to SRT."
             )
         kwargs["fps"] = used_fps
-    try:
-        subs = pysubs2.SSAFile.from_string(text, format_=fmt, **kwargs)
-    except pysubs2.exceptions.Pysubs2Error as err:
-        raise SubtitleError(f"{name}: not a readable {fmt} file ({err}).") from err
+        warnings += _microdvd_skipped_lines(text)
+    with warnings_module.catch_warnings(record=True) as caught:
+        warnings_module.simplefilter("always")
+        try:
+            subs = pysubs2.SSAFile.from_string(text, format_=fmt, **kwargs)
+        except (pysubs2.exceptions.Pysubs2Error, ValueError, IndexError, KeyError) as err:
+            raise SubtitleError(
+                f"{name}: not a readable {fmt.upper()} file ({err}). Repair the line it names"
+                " in a subtitle editor, or export the subtitles again."
+            ) from err
+    for message in dict.fromkeys(str(w.message) for w in caught):
+        warnings.append(SubtitleWarning(None, "reader", f"{fmt.upper()} reader: {message}"))
     cues = []
     for event in subs.events:
         if event.is_comment:
@@ -761,6 +786,9 @@ def parse_subtitle_text(
     content alone does not tell the format."""
     path = Path(path) if path is not None else Path("<text>")
     name = path.name
+    if fmt_hint is not None:
+        fmt_hint = fmt_hint.lower().lstrip(".")
+        fmt_hint = _EXTENSION_FORMAT.get("." + fmt_hint, fmt_hint)
     text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     warnings: list[SubtitleWarning] = []
     if not text.strip():
@@ -783,7 +811,7 @@ def parse_subtitle_text(
         warnings.append(
             SubtitleWarning(None, "format", "the WEBVTT header is missing; read as WebVTT")
         )
-    elif fmt_hint is not None and fmt_hint != fmt and (fmt_hint, fmt) != ("ass", "ssa"):
+    elif fmt_hint is not None and fmt_hint != fmt and {fmt_hint, fmt} != {"ass", "ssa"}:
         warnings.append(
             SubtitleWarning(
                 None, "format", f"the extension says {fmt_hint} but the content is {fmt}"
@@ -910,19 +938,22 @@ def find_subtitles_for(video: Path) -> Path | None:
     except OSError:
         return None
     rank = {ext: i for i, ext in enumerate(SUBTITLE_EXTENSIONS)}
-    exact: list[tuple[int, str, Path]] = []
-    tagged: list[tuple[int, str, Path]] = []
+    exact: list[tuple[int, int, str, Path]] = []
+    tagged: list[tuple[int, int, str, Path]] = []
     for p in siblings:
         ext = p.suffix.lower()
         if ext not in rank:
             continue
         stem = p.name[: -len(p.suffix)]
-        if stem == video.stem:
-            exact.append((rank[ext], p.name, p))
-        elif stem.startswith(video.stem + "."):
-            tagged.append((rank[ext], p.name, p))
+        # Editors on macOS and Windows do not see case; "Movie.SRT" belongs to "movie.mp4".
+        # Among equals, the same case wins.
+        case_rank = 0 if stem.startswith(video.stem) else 1
+        if stem.casefold() == video.stem.casefold():
+            exact.append((rank[ext], case_rank, p.name, p))
+        elif stem.casefold().startswith(video.stem.casefold() + "."):
+            tagged.append((rank[ext], case_rank, p.name, p))
     for group in (exact, tagged):
-        for _, _, p in sorted(group):
+        for *_, p in sorted(group):
             if _looks_like_text_subtitle(p):
                 return p
     return None

@@ -6,7 +6,7 @@ import codecs
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from subfixtures import (
     ASS_HEADER,
@@ -199,6 +199,15 @@ def test_microdvd_declared_fps_line_is_not_a_cue(tmp_path: Path) -> None:
     doc = load_subtitles(path, fps=25.0)
     assert doc.fps == pytest.approx(23.976)
     assert kinds(doc, None) == {"fps"}
+
+
+def test_microdvd_unreadable_lines_are_reported(tmp_path: Path) -> None:
+    content = microdvd_text(declare=25.0) + "{1200}{}no end frame\n{1300}{1350}\n"
+    doc = load_subtitles(write(tmp_path, "odd.sub", content))
+    assert len(doc.cues) == len(MICRODVD_FRAMES)
+    skipped = [w for w in doc.warnings if w.kind == "skipped-line"]
+    # Numbered as an editor shows the file: the frame-rate line is line 1.
+    assert [w.message.split()[1] for w in skipped] == ["5", "6"]
 
 
 def test_microdvd_without_fps_is_a_clear_error(tmp_path: Path) -> None:
@@ -496,6 +505,65 @@ def test_header_only_vtt_has_no_cues_warning(tmp_path: Path) -> None:
     assert doc.cues == [] and kinds(doc, None) == {"no-cues"}
 
 
+_PIECES = [
+    "WEBVTT\n",
+    "[Script Info]\n",
+    "[V4+ Styles]\nFormat: Name\nStyle: a\n",
+    "[Events]\nFormat: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\n",
+    "Dialogue: 0,0:00:01.00,0:00:02.00,Default,,0,0,0,,hi\n",
+    "Dialogue: 0,0:00:01.00,oops,Default,,0,0,0,,hi\n",
+    "00:00:01,000 --> 00:00:02,000\n",
+    "00:00:01.000 --> \n",
+    "{1}{25}hi\n",
+    "{1}{1}x\n",
+    "<tt xmlns='http://www.w3.org/ns/ttml'><body><p begin='1s' end='2s'>a</p></body></tt>",
+    "<tt><body><p begin='bad'>a",
+    "NOTE x\n",
+    "1\n",
+    "\n",
+    "<v Al>text</v>\n",
+    "{\\p1}m 0 0",
+]
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(st.sampled_from(_PIECES), min_size=1, max_size=8),
+    st.sampled_from(["a.srt", "a.ass", "a.ssa", "a.vtt", "a.sub", "a.ttml", "a.xml", "a.txt", "a"]),
+    st.sampled_from([None, 25.0]),
+)
+def test_any_text_reads_or_raises_subtitle_error(
+    tmp_path: Path, pieces: list[str], name: str, fps: float | None
+) -> None:
+    path = write(tmp_path, name, "".join(pieces))
+    try:
+        doc = load_subtitles(path, fps=fps, merge_split_sentences=True)
+    except SubtitleError as err:
+        assert name in str(err)
+        return
+    for cue in doc.cues:
+        assert cue.usable == (bool(cue.text) and cue.end_ms > cue.start_ms)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.binary(min_size=1, max_size=300))
+def test_any_bytes_read_or_raise_subtitle_error(tmp_path: Path, data: bytes) -> None:
+    try:
+        load_subtitles(write(tmp_path, "x.srt", data))
+    except SubtitleError as err:
+        assert "x.srt" in str(err)
+
+
+def test_format_hint_accepts_extensions() -> None:
+    content = "{1}{25}one\n"
+    assert parse_subtitle_text(content, ".sub", fps=25.0).format == "microdvd"
+    assert parse_subtitle_text(content, "SUB", fps=25.0).cues[0].end_ms == 1000
+
+
 # --------------------------------------------------------------------------- clean_text
 
 
@@ -553,8 +621,10 @@ def test_find_subtitles_for(tmp_path: Path) -> None:
     assert find_subtitles_for(video) == tagged
     exact = write(tmp_path, "My.Movie.2024.ass", ASS_HEADER)
     assert find_subtitles_for(video) == exact
-    exact_srt = write(tmp_path, "My.Movie.2024.SRT", srt([Line(0, 1, "x")]))
-    assert find_subtitles_for(video) == exact_srt  # .srt ranks first
+    exact_srt = write(tmp_path, "my.movie.2024.SRT", srt([Line(0, 1, "x")]))
+    assert find_subtitles_for(video) == exact_srt  # .srt ranks first; case is not a barrier
+    same_case = write(tmp_path, "My.Movie.2024.srt", srt([Line(0, 1, "x")]))
+    assert find_subtitles_for(video) == same_case
     assert all(ext.startswith(".") for ext in SUBTITLE_EXTENSIONS)
 
 
