@@ -272,7 +272,8 @@ _BRACE_BLOCK = re.compile(r"\{([^{}]*)\}")
 _DRAWING = re.compile(r"\\p(\d+)")
 _VTT_VOICE = re.compile(r"<v(?:\.[^\s>]*)?\s+([^>]+)>")
 _RUBY_ANNOTATION = re.compile(r"<(rt|rp)\b[^>]*>.*?</\1\s*>", re.DOTALL | re.IGNORECASE)
-_HTML_TAG = re.compile(r"</?\s*[A-Za-z][^<>]*>")
+# A tag name touches its "<"; "a < b > c" is text, not a tag.
+_HTML_TAG = re.compile(r"</?[A-Za-z][\w.:-]*(?:\s[^<>]*)?/?>")
 _TIMESTAMP_TAG = re.compile(r"<\d[\d:.]*>")
 
 
@@ -407,12 +408,33 @@ def _microdvd_skipped_lines(text: str) -> list[SubtitleWarning]:
     return skipped
 
 
+def _unread_timing_lines(text: str, fmt: str) -> list[SubtitleWarning]:
+    # A timing line pysubs2 cannot read does not start a cue: its text would end up in the
+    # previous cue. Name those lines so the editor can fix them.
+    reader = (
+        pysubs2.formats.webvtt.WebVTTFormat if fmt == "vtt" else pysubs2.formats.subrip.SubripFormat
+    )
+    found = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if "-->" in line and len(reader.TIMESTAMP.findall(line)) < 2:
+            found.append(
+                SubtitleWarning(
+                    None,
+                    "bad-timing",
+                    f"line {number} looks like a timing line but cannot be read: {line.strip()[:60]!r}",
+                )
+            )
+    return found
+
+
 def _read_with_pysubs2(
     text: str, fmt: str, fps: float | None, name: str
 ) -> tuple[list[_RawCue], float | None, list[SubtitleWarning]]:
     warnings: list[SubtitleWarning] = []
     used_fps = None
     kwargs: dict[str, object] = {}
+    if fmt in ("srt", "vtt"):
+        warnings += _unread_timing_lines(text, fmt)
     if fmt == "vtt":
         text = _vtt_cue_blocks_only(text)
     if fmt in ("srt", "vtt"):

@@ -70,6 +70,19 @@ def test_srt_blank_line_inside_cue_keeps_text(tmp_path: Path) -> None:
     assert [c.text for c in doc.cues] == ["first still first", "second"]
 
 
+def test_srt_unreadable_timing_line_is_reported(tmp_path: Path) -> None:
+    content = (
+        "1\n00:00:01,000 --> 00:00:02,000\nfirst\n\n"
+        "2\n00:00:03:000 --> 00:00:04:000\nsecond\n\n"
+        "3\n00:00:05,000 --> 00:00:06,000\nthird\n"
+    )
+    doc = load_subtitles(write(tmp_path, "t.srt", content))
+    (bad,) = [w for w in doc.warnings if w.kind == "bad-timing"]
+    assert bad.cue is None and bad.message.startswith("line 6 ")
+    # The words are not lost: they stay in the document (inside the cue before).
+    assert "second" in " ".join(c.text for c in doc.cues)
+
+
 # --------------------------------------------------------------------------- ASS / SSA
 
 
@@ -580,6 +593,8 @@ def test_format_hint_accepts_extensions() -> None:
         ("&lt;b&gt; is bold", "srt", "<b> is bold", None),
         ("  many\t\n spaces\u00a0here ", "srt", "many spaces here", None),
         ("I <3 you > her", "srt", "I <3 you > her", None),
+        ("x < y and z > w", "vtt", "x < y and z > w", None),
+        ('<font face="Arial" color=#fff>A</font><br/>B', "srt", "AB", None),
         ("{not an override} text", "srt", "{not an override} text", None),
     ],
 )
