@@ -18,7 +18,7 @@ Public API::
         streams: list[StreamInfo]; properties video, audio_streams, subtitle_streams,
         has_audio, fps, fps_fraction, frame_count; method audio_stream(index=None)
     @dataclass StreamInfo: index, kind ("video"|"audio"|"subtitle"|"data"|"attachment"),
-        codec, language, title, default, duration_s, and per kind: width, height,
+        codec, language, title, default, duration_s, start_time_s, and per kind: width, height,
         fps, fps_fraction, avg_fps, avg_fps_fraction, frame_count; sample_rate, channels,
         channel_layout
     @dataclass ExtractedAudio: source, stream_index, duration_s, channels, channel_layout,
@@ -154,6 +154,7 @@ class StreamInfo:
     title: str | None = None
     default: bool = False
     duration_s: float | None = None
+    start_time_s: float | None = None  # first timestamp on the container's clock
     # video
     width: int | None = None
     height: int | None = None
@@ -241,6 +242,7 @@ def _stream_from_json(js: dict) -> StreamInfo:
         title=tags.get("title"),
         default=bool(disp.get("default")),
         duration_s=_float(js.get("duration")),
+        start_time_s=_float(js.get("start_time")),
     )
     if kind == "video":
         info.width, info.height = _int(js.get("width")), _int(js.get("height"))
