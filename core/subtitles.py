@@ -32,6 +32,7 @@ __all__ = [
     "SubtitleWarning",
     "clean_text",
     "detect_encoding",
+    "ends_sentence",
     "find_subtitles_for",
     "load_subtitles",
     "parse_subtitle_text",
