@@ -3,14 +3,17 @@
 Public API (used by models/engine.py):
 
     SemanticEncoder.load(w2v_dir, stats_pt, device="cpu", dtype=torch.float32)
-    SemanticEncoder(audio_16k) -> SemanticFeatures(feats [B, T, C] float32, mask [B, T] bool)
+    SemanticEncoder(audio_16k, batched=None) -> SemanticFeatures(feats [B, T, C] float32, mask [B, T] bool)
         audio_16k: one mono 16 kHz waveform (1-D np.ndarray / Tensor) or a sequence of them.
         feats = (hidden_states[17] - mean) / sqrt(var), as IndexTTS2.get_emb.
         mask marks the frames a prompt alone would give (T_i = ceil(fbank frames / 2)). Note
         that for an odd fbank count the official code keeps a last frame whose w2v-BERT
         attention mask is 0; it is kept here too, so mask.sum(1) is the official T.
         Single prompt: B = 1, mask all True, feats identical to the official spk_cond_emb.
-        A batch: row i, cut to mask[i], equals the prompt run alone (within float rounding).
+        A batch: row i, cut to mask[i], equals the prompt run alone (within float rounding);
+        feats are 0 past mask[i]. batched=True pads the prompts into one w2v-BERT batch
+        (attention mask; layer outputs of valid frames do not see the padding), False runs
+        them one by one, None (default) batches on an accelerator only.
     SemanticEncoder.extract(audio_16k) -> (input_features [B, T, 160], attention_mask [B, T], lengths [B])
     SemanticEncoder.hidden17(input_features, attention_mask) -> raw layer-17 output [B, T, C]
 
@@ -162,11 +165,24 @@ class SemanticEncoder:
         return (hidden - self.mean) / self.std
 
     @torch.inference_mode()
-    def __call__(self, audio_16k: AudioBatch) -> SemanticFeatures:
-        input_features, attention_mask, lengths = self.extract(audio_16k)
-        feats = self.normalise(self.hidden17(input_features, attention_mask))
-        mask = torch.arange(feats.shape[1])[None, :] < lengths[:, None]
-        return SemanticFeatures(feats, mask.to(feats.device))
+    def __call__(self, audio_16k: AudioBatch, batched: bool | None = None) -> SemanticFeatures:
+        """Normalised layer-17 features of one prompt or several.
+
+        batched=None runs several prompts as one padded batch on an accelerator and one by
+        one on the CPU (where padding only adds work). Both give the same result layout.
+        """
+        waves = _as_waves(audio_16k)
+        if batched is None:
+            batched = self.device.type != "cpu"
+        if batched or len(waves) == 1:
+            input_features, attention_mask, lengths = self.extract(waves)
+            feats = self.normalise(self.hidden17(input_features, attention_mask))
+        else:
+            rows = [self.__call__(w, batched=True).feats[0] for w in waves]
+            lengths = torch.tensor([r.shape[0] for r in rows])
+            feats = nn.utils.rnn.pad_sequence(rows, batch_first=True)
+        mask = (torch.arange(feats.shape[1])[None, :] < lengths[:, None]).to(feats.device)
+        return SemanticFeatures(feats.masked_fill(~mask[..., None], 0.0), mask)
 
 
 # --------------------------------------------------------------------------- codec

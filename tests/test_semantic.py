@@ -64,11 +64,13 @@ def _fbank_frames(n_samples: int) -> int:
     return 1 + (n_samples - 400) // 160
 
 
-def test_batched_features_and_codes_equal_single_prompts(encoder, codec, arrays):
+@pytest.mark.parametrize("batched", [True, False])
+def test_batched_features_and_codes_equal_single_prompts(encoder, codec, arrays, batched):
     wav = arrays["wav_16k"]
     prompts = [wav[:20000], wav, wav[3000:30161], wav[100:5000]]
     assert {_fbank_frames(len(p)) % 2 for p in prompts} == {0, 1}  # both odd and even counts
-    batch = encoder(prompts)
+    batch = encoder(prompts, batched=batched)
+    assert not batch.feats[~batch.mask].any()
     codes, quantized = codec.quantize(batch.feats, batch.mask)
     assert batch.feats.shape[0] == len(prompts) and codes.shape == batch.mask.shape
     for i, p in enumerate(prompts):

@@ -42,11 +42,12 @@ def test_fbank_accepts_tensors(wav):
     assert torch.equal(kaldi_fbank(torch.from_numpy(wav)), kaldi_fbank(wav))
 
 
-def test_batched_styles_equal_single_prompts(style, wav):
+@pytest.mark.parametrize("batched", [True, False, None])
+def test_batched_styles_equal_single_prompts(style, wav, batched):
     # Lengths chosen to cover: a partial 100-frame CAM segment, odd and even frame counts
     # after the stride-2 TDNN, and a prompt shorter than one segment.
     prompts = [wav[:9000], wav, wav[4000:25000], wav[1000:33333]]
-    batch = style(prompts)
+    batch = style(prompts, batched=batched)
     assert batch.shape == (len(prompts), 192)
     for i, p in enumerate(prompts):
         single = style(p)

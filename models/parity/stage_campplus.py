@@ -32,7 +32,7 @@ def run(root: Path) -> list[Check]:
     # ... and end to end from the wave.
     checks.append(compare(STAGE, "style_from_wave", style(wav), a["style"]))
     # In a padded batch with two shorter prompts, the full prompt is still the official result.
-    batch = style([wav[:20000], wav, wav[7000:40000]])
+    batch = style([wav[:20000], wav, wav[7000:40000]], batched=True)
     checks.append(compare(STAGE, "style_batched_row1", batch[1:2], a["style"]))
     checks.append(
         exact(STAGE, "style_batched_shape", tuple(batch.shape) == (3, 192), str(tuple(batch.shape)))

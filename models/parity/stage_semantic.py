@@ -51,7 +51,7 @@ def run(root: Path) -> list[Check]:
 
     # Batched with two shorter prompts (one with an odd fbank frame count): row 0 must still
     # be the official result.
-    batch = encoder([wav, wav[:20000], wav[3000:30161]])
+    batch = encoder([wav, wav[:20000], wav[3000:30161]], batched=True)
     t = a["semantic_emb"].shape[1]
     checks.append(
         compare(STAGE, "semantic_emb_batched_row0", batch.feats[:1, :t], a["semantic_emb"])
