@@ -1,0 +1,676 @@
+"""The dubbing project: lines, speakers, emotions, takes and export settings.
+
+A project is saved as versioned JSON next to its video (`movie.mp4` ->
+`movie.dubsmith.json`), written atomically so a crash never leaves half a file. A file
+this version cannot read (newer schema, corrupt JSON) is never overwritten silently: it is
+left untouched, a timestamped backup copy is made, and `ProjectError` says what happened.
+
+Paths inside the project folder are stored relative to it (the folder can be moved or
+shared); other paths are stored absolute. In memory every path is as given or, after
+loading, absolute.
+
+Keys this version does not know are kept in each object's `extra` and written back, so a
+file touched by a newer minor release of the same schema loses nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from models.contract import EMOTION_NAMES, DurationMode
+
+SCHEMA_VERSION = 1
+FORMAT_NAME = "dubsmith-project"
+PROJECT_SUFFIX = ".dubsmith.json"
+
+# Distinct, readable on dark and light timelines; speakers beyond these cycle.
+SPEAKER_COLOURS = (
+    "#4e79a7",
+    "#f28e2b",
+    "#e15759",
+    "#76b7b2",
+    "#59a14f",
+    "#edc948",
+    "#b07aa1",
+    "#ff9da7",
+    "#9c755f",
+    "#bab0ac",
+)
+
+
+class ProjectError(Exception):
+    """A project file cannot be read or written; the message is meant for the user."""
+
+
+def project_path_for(video: str | os.PathLike[str]) -> Path:
+    """`movie.mp4` -> `movie.dubsmith.json` in the same folder."""
+    video = Path(video)
+    return video.with_name(video.stem + PROJECT_SUFFIX)
+
+
+class EmotionMode(StrEnum):
+    VOICE = "voice"  # the speaker prompt's own delivery
+    ORIGINAL = "original"  # the original actor's audio of this very line
+    REFERENCE = "reference"  # a reference audio file
+    VECTOR = "vector"  # the eight sliders
+    TEXT = "text"  # a description, turned into a vector by the text-to-emotion model
+
+
+class BackgroundMode(StrEnum):
+    DUCK = "duck"  # keep the original track under the dub, lowered by duck_db
+    REPLACE = "replace"  # drop the original dialogue track altogether
+
+
+# --- (de)serialisation helpers --------------------------------------------------------------
+
+
+def _path_out(p: Path | None, base: Path | None) -> str | None:
+    """Relative (POSIX separators) when inside `base`, else absolute."""
+    if p is None:
+        return None
+    if base is None:
+        return str(p)
+    absolute = Path(os.path.abspath(p))
+    try:
+        return absolute.relative_to(Path(os.path.abspath(base))).as_posix()
+    except ValueError:
+        return str(absolute)
+
+
+def _path_in(s: Any, base: Path | None) -> Path | None:
+    if s is None:
+        return None
+    if not isinstance(s, str):
+        raise TypeError(f"expected a path string, got {type(s).__name__}")
+    p = Path(s)
+    if base is not None and not p.is_absolute():
+        p = Path(os.path.abspath(base)) / p
+    return p
+
+
+def _split(data: Any, known: set[str], what: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    if not isinstance(data, dict):
+        raise TypeError(f"{what} must be an object, got {type(data).__name__}")
+    extra = {k: v for k, v in data.items() if k not in known}
+    return data, copy.deepcopy(extra)
+
+
+def _opt_int(v: Any) -> int | None:
+    return None if v is None else _int(v)
+
+
+def _int(v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise TypeError(f"expected an integer, got {v!r}")
+    return v
+
+
+def _float(v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise TypeError(f"expected a number, got {v!r}")
+    return float(v)
+
+
+def _str(v: Any) -> str:
+    if not isinstance(v, str):
+        raise TypeError(f"expected a string, got {v!r}")
+    return v
+
+
+def _opt_str(v: Any) -> str | None:
+    return None if v is None else _str(v)
+
+
+# --- the model ------------------------------------------------------------------------------
+
+
+@dataclass
+class Emotion:
+    mode: EmotionMode = EmotionMode.ORIGINAL
+    vector: tuple[float, ...] = (0.0,) * len(EMOTION_NAMES)  # EMOTION_NAMES order
+    text: str = ""
+    reference_path: Path | None = None
+    alpha: float = 1.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        """Raise ValueError with a message an editor understands."""
+        if len(self.vector) != len(EMOTION_NAMES):
+            raise ValueError(
+                f"an emotion vector has {len(EMOTION_NAMES)} values "
+                f"({', '.join(EMOTION_NAMES)}), got {len(self.vector)}"
+            )
+        for name, v in zip(EMOTION_NAMES, self.vector, strict=True):
+            if not isinstance(v, int | float) or not 0.0 <= v <= 1.0:
+                raise ValueError(f"emotion '{name}' must be between 0 and 1, got {v}")
+        if not isinstance(self.alpha, int | float) or not 0.0 <= self.alpha <= 1.0:
+            raise ValueError(f"emotion strength (alpha) must be between 0 and 1, got {self.alpha}")
+        if self.mode is EmotionMode.TEXT and not self.text.strip():
+            raise ValueError("a text emotion needs a description, e.g. 'quietly furious'")
+        if self.mode is EmotionMode.REFERENCE and self.reference_path is None:
+            raise ValueError("a reference emotion needs a reference audio file")
+
+    def to_dict(self, base: Path | None) -> dict[str, Any]:
+        return {
+            **copy.deepcopy(self.extra),
+            "mode": self.mode.value,
+            "vector": dict(zip(EMOTION_NAMES, self.vector, strict=True)),
+            "text": self.text,
+            "reference_path": _path_out(self.reference_path, base),
+            "alpha": self.alpha,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, base: Path | None) -> Emotion:
+        d, extra = _split(data, {"mode", "vector", "text", "reference_path", "alpha"}, "emotion")
+        raw = d.get("vector", {})
+        if isinstance(raw, dict):  # keyed by name: robust to a reordering of the names
+            vector = tuple(_float(raw.get(name, 0.0)) for name in EMOTION_NAMES)
+        else:
+            vector = tuple(_float(v) for v in raw)
+        return cls(
+            mode=EmotionMode(d.get("mode", EmotionMode.ORIGINAL.value)),
+            vector=vector,
+            text=_str(d.get("text", "")),
+            reference_path=_path_in(d.get("reference_path"), base),
+            alpha=_float(d.get("alpha", 1.0)),
+            extra=extra,
+        )
+
+
+@dataclass
+class Take:
+    """One rendering of a line, kept so the editor can compare and go back."""
+
+    when: datetime
+    key: str  # content hash of everything that shaped the audio
+    cache_path: Path  # the rendered WAV
+    requested_samples: int | None  # None: free pace
+    rendered_samples: int
+    duration_mode: DurationMode
+    flag: str | None = None
+    seed: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self, base: Path | None) -> dict[str, Any]:
+        return {
+            **copy.deepcopy(self.extra),
+            "when": self.when.isoformat(),
+            "key": self.key,
+            "cache_path": _path_out(self.cache_path, base),
+            "requested_samples": self.requested_samples,
+            "rendered_samples": self.rendered_samples,
+            "duration_mode": self.duration_mode.value,
+            "flag": self.flag,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, base: Path | None) -> Take:
+        known = {
+            "when",
+            "key",
+            "cache_path",
+            "requested_samples",
+            "rendered_samples",
+            "duration_mode",
+            "flag",
+            "seed",
+        }
+        d, extra = _split(data, known, "take")
+        cache_path = _path_in(d["cache_path"], base)
+        if cache_path is None:
+            raise TypeError("a take needs its cache path")
+        return cls(
+            when=datetime.fromisoformat(_str(d["when"])),
+            key=_str(d["key"]),
+            cache_path=cache_path,
+            requested_samples=_opt_int(d.get("requested_samples")),
+            rendered_samples=_int(d["rendered_samples"]),
+            duration_mode=DurationMode(d.get("duration_mode", DurationMode.EXACT.value)),
+            flag=_opt_str(d.get("flag")),
+            seed=_int(d.get("seed", 0)),
+            extra=extra,
+        )
+
+
+@dataclass
+class Speaker:
+    id: str
+    name: str
+    prompt_path: Path | None = None  # the timbre prompt WAV; None until one is chosen
+    colour: str = SPEAKER_COLOURS[0]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self, base: Path | None) -> dict[str, Any]:
+        return {
+            **copy.deepcopy(self.extra),
+            "id": self.id,
+            "name": self.name,
+            "prompt_path": _path_out(self.prompt_path, base),
+            "colour": self.colour,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, base: Path | None) -> Speaker:
+        d, extra = _split(data, {"id", "name", "prompt_path", "colour"}, "speaker")
+        return cls(
+            id=_str(d["id"]),
+            name=_str(d.get("name", d["id"])),
+            prompt_path=_path_in(d.get("prompt_path"), base),
+            colour=_str(d.get("colour", SPEAKER_COLOURS[0])),
+            extra=extra,
+        )
+
+
+@dataclass
+class Line:
+    index: int  # the cue's number in the subtitle file
+    start_ms: int
+    end_ms: int
+    text: str
+    speaker_id: str | None = None
+    emotion: Emotion = field(default_factory=Emotion)
+    duration_mode: DurationMode = DurationMode.EXACT
+    takes: list[Take] = field(default_factory=list)  # oldest first
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def duration_ms(self) -> int:
+        return self.end_ms - self.start_ms
+
+    @property
+    def latest_take(self) -> Take | None:
+        return self.takes[-1] if self.takes else None
+
+    def to_dict(self, base: Path | None) -> dict[str, Any]:
+        return {
+            **copy.deepcopy(self.extra),
+            "index": self.index,
+            "start_ms": self.start_ms,
+            "end_ms": self.end_ms,
+            "text": self.text,
+            "speaker_id": self.speaker_id,
+            "emotion": self.emotion.to_dict(base),
+            "duration_mode": self.duration_mode.value,
+            "takes": [t.to_dict(base) for t in self.takes],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, base: Path | None) -> Line:
+        known = {
+            "index",
+            "start_ms",
+            "end_ms",
+            "text",
+            "speaker_id",
+            "emotion",
+            "duration_mode",
+            "takes",
+        }
+        d, extra = _split(data, known, "line")
+        takes = d.get("takes", [])
+        if not isinstance(takes, list):
+            raise TypeError("a line's takes must be a list")
+        return cls(
+            index=_int(d["index"]),
+            start_ms=_int(d["start_ms"]),
+            end_ms=_int(d["end_ms"]),
+            text=_str(d["text"]),
+            speaker_id=_opt_str(d.get("speaker_id")),
+            emotion=Emotion.from_dict(d.get("emotion", {}), base),
+            duration_mode=DurationMode(d.get("duration_mode", DurationMode.EXACT.value)),
+            takes=[Take.from_dict(t, base) for t in takes],
+            extra=extra,
+        )
+
+
+@dataclass
+class ModelSettings:
+    device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", ...
+    model_dir: Path | None = None  # None: the default model directory
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self, base: Path | None) -> dict[str, Any]:
+        # The model directory is a machine setting, never relative to a project.
+        return {
+            **copy.deepcopy(self.extra),
+            "device": self.device,
+            "model_dir": None if self.model_dir is None else str(self.model_dir),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, base: Path | None) -> ModelSettings:
+        d, extra = _split(data, {"device", "model_dir"}, "model settings")
+        return cls(
+            device=_str(d.get("device", "auto")),
+            model_dir=_path_in(d.get("model_dir"), None),
+            extra=extra,
+        )
+
+
+_PROJECT_KEYS = {
+    "format",
+    "schema",
+    "video_path",
+    "subtitle_path",
+    "language",
+    "output_path",
+    "model",
+    "background_mode",
+    "duck_db",
+    "keep_original_track",
+    "speakers",
+    "lines",
+}
+
+
+@dataclass
+class Project:
+    video_path: Path | None = None
+    subtitle_path: Path | None = None
+    language: str | None = None  # the dub's language (that of the subtitles)
+    output_path: Path | None = None
+    model: ModelSettings = field(default_factory=ModelSettings)
+    background_mode: BackgroundMode = BackgroundMode.DUCK
+    duck_db: float = -12.0  # how far the original track is lowered under the dub
+    keep_original_track: bool = False  # also mux the original audio as a second track
+    speakers: list[Speaker] = field(default_factory=list)
+    lines: list[Line] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+    # Where the project was loaded from / last saved to; not part of its content.
+    path: Path | None = field(default=None, compare=False, repr=False)
+
+    # -- small conveniences --
+
+    def speaker(self, speaker_id: str | None) -> Speaker | None:
+        return next((s for s in self.speakers if s.id == speaker_id), None)
+
+    def add_speaker(self, name: str | None = None, prompt_path: Path | None = None) -> Speaker:
+        """A new speaker with a fresh id (S1, S2, ...) and the next free colour."""
+        taken = {s.id for s in self.speakers}
+        n = 1
+        while f"S{n}" in taken:
+            n += 1
+        used = {s.colour for s in self.speakers}
+        free = [c for c in SPEAKER_COLOURS if c not in used]
+        colour = free[0] if free else SPEAKER_COLOURS[len(self.speakers) % len(SPEAKER_COLOURS)]
+        speaker = Speaker(f"S{n}", name or f"Speaker {n}", prompt_path, colour)
+        self.speakers.append(speaker)
+        return speaker
+
+    def default_path(self) -> Path:
+        if self.path is not None:
+            return self.path
+        if self.video_path is None:
+            raise ProjectError("the project has no video yet, so it has nowhere to be saved")
+        return project_path_for(self.video_path)
+
+    def validate(self) -> None:
+        """Raise ValueError on settings the pipeline cannot use."""
+        if not math.isfinite(self.duck_db) or self.duck_db > 0:
+            raise ValueError(f"duck level must be a finite number of dB <= 0, got {self.duck_db}")
+        for line in self.lines:
+            if line.start_ms < 0 or line.end_ms < line.start_ms:
+                raise ValueError(f"line {line.index}: bad span {line.start_ms}..{line.end_ms} ms")
+            if line.speaker_id is not None and self.speaker(line.speaker_id) is None:
+                raise ValueError(f"line {line.index}: unknown speaker '{line.speaker_id}'")
+            try:
+                line.emotion.validate()
+            except ValueError as e:
+                raise ValueError(f"line {line.index}: {e}") from None
+
+    # -- JSON --
+
+    def to_dict(self, base: Path | None = None) -> dict[str, Any]:
+        """JSON-ready content; paths inside `base` (the project folder) become relative."""
+        return {
+            **copy.deepcopy(self.extra),
+            "format": FORMAT_NAME,
+            "schema": SCHEMA_VERSION,
+            "video_path": _path_out(self.video_path, base),
+            "subtitle_path": _path_out(self.subtitle_path, base),
+            "language": self.language,
+            "output_path": _path_out(self.output_path, base),
+            "model": self.model.to_dict(base),
+            "background_mode": self.background_mode.value,
+            "duck_db": self.duck_db,
+            "keep_original_track": self.keep_original_track,
+            "speakers": [s.to_dict(base) for s in self.speakers],
+            "lines": [line.to_dict(base) for line in self.lines],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, base: Path | None = None) -> Project:
+        """Build from `to_dict` output of this schema. Raises KeyError/TypeError/ValueError."""
+        d, extra = _split(data, _PROJECT_KEYS, "a project")
+        speakers, lines = d.get("speakers", []), d.get("lines", [])
+        if not isinstance(speakers, list) or not isinstance(lines, list):
+            raise TypeError("speakers and lines must be lists")
+        keep = d.get("keep_original_track", False)
+        if not isinstance(keep, bool):
+            raise TypeError(f"keep_original_track must be true or false, got {keep!r}")
+        return cls(
+            video_path=_path_in(d.get("video_path"), base),
+            subtitle_path=_path_in(d.get("subtitle_path"), base),
+            language=_opt_str(d.get("language")),
+            output_path=_path_in(d.get("output_path"), base),
+            model=ModelSettings.from_dict(d.get("model", {}), base),
+            background_mode=BackgroundMode(d.get("background_mode", BackgroundMode.DUCK.value)),
+            duck_db=_float(d.get("duck_db", -12.0)),
+            keep_original_track=keep,
+            speakers=[Speaker.from_dict(s, base) for s in speakers],
+            lines=[Line.from_dict(x, base) for x in lines],
+            extra=extra,
+        )
+
+    # -- undo support --
+
+    def snapshot(self) -> dict[str, Any]:
+        """A deep, independent copy of the content (paths absolute), for undo stacks."""
+        return self.to_dict(None)
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        """Put the content back to a `snapshot()`; `path` is kept."""
+        other = Project.from_dict(copy.deepcopy(snapshot), None)
+        for name in self.__dataclass_fields__:
+            if name != "path":
+                setattr(self, name, getattr(other, name))
+
+    # -- files --
+
+    def save(self, path: str | os.PathLike[str] | None = None) -> Path:
+        """Write atomically to `path` (default: where it came from, else next to the video)."""
+        target = Path(path) if path is not None else self.default_path()
+        save_project(self, target)
+        self.path = target
+        return target
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Project:
+        return load_project(path)
+
+
+# --- files ----------------------------------------------------------------------------------
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write via a temp file in the same folder, fsync, then os.replace: all or nothing."""
+    path = Path(path)
+    folder = path.parent
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        # mkstemp makes the file private (0600); keep the old file's mode, or a normal one.
+        try:
+            mode = path.stat().st_mode & 0o777
+        except FileNotFoundError:
+            mode = 0o644
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(folder)
+
+
+def _fsync_dir(folder: Path) -> None:
+    # Makes the rename itself durable on POSIX; directories cannot be opened on Windows.
+    if os.name != "posix":
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def backup_copy(path: Path) -> Path:
+    """Copy `path` to `<name>.bak-<timestamp>` beside it (never overwriting a backup)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    candidate = path.with_name(f"{path.name}.bak-{stamp}")
+    n = 1
+    while candidate.exists():
+        candidate = path.with_name(f"{path.name}.bak-{stamp}-{n}")
+        n += 1
+    shutil.copy2(path, candidate)
+    return candidate
+
+
+def _unreadable(path: Path, why: str) -> ProjectError:
+    try:
+        kept = f"; a copy was kept as {backup_copy(path).name}"
+    except OSError as e:
+        kept = f"; no backup copy could be made ({e})"
+    return ProjectError(f"{path} {why}{kept}")
+
+
+def save_project(project: Project, path: str | os.PathLike[str]) -> None:
+    path = Path(path)
+    try:
+        text = json.dumps(
+            project.to_dict(path.parent), ensure_ascii=False, indent=1, allow_nan=False
+        )
+    except (TypeError, ValueError) as e:
+        raise ProjectError(f"cannot save {path}: {e}") from e
+    try:
+        atomic_write_bytes(path, (text + "\n").encode("utf-8"))
+    except OSError as e:
+        raise ProjectError(f"cannot save {path}: {e}") from e
+
+
+def load_project(path: str | os.PathLike[str]) -> Project:
+    """Read a project file. Unreadable files are left as they are, with a backup copy."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise ProjectError(f"cannot read {path}: {e}") from e
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise _unreadable(path, "is not a Dubsmith project (not UTF-8 text)") from None
+    except json.JSONDecodeError as e:
+        raise _unreadable(
+            path, f"is corrupt (bad JSON at line {e.lineno}, column {e.colno})"
+        ) from None
+    if not isinstance(data, dict) or data.get("format", FORMAT_NAME) != FORMAT_NAME:
+        raise _unreadable(path, "is not a Dubsmith project")
+    schema = data.get("schema")
+    if isinstance(schema, bool) or not isinstance(schema, int) or schema < 1:
+        raise _unreadable(path, f"is corrupt (bad schema version {schema!r})")
+    if schema > SCHEMA_VERSION:
+        raise _unreadable(
+            path,
+            f"was made by a newer Dubsmith (schema {schema}, this one reads up to "
+            f"{SCHEMA_VERSION}); update Dubsmith",
+        )
+    try:
+        project = Project.from_dict(data, path.parent)
+    except (KeyError, TypeError, ValueError) as e:
+        what = f"missing field {e}" if isinstance(e, KeyError) else str(e)
+        raise _unreadable(path, f"is corrupt ({what})") from None
+    project.path = path
+    return project
+
+
+# --- autosave -------------------------------------------------------------------------------
+
+
+class Autosaver:
+    """Saves a project once it has had unsaved changes for `interval_s` seconds.
+
+    No timers or threads: the GUI calls `maybe_save()` from a timer tick, the CLI after each
+    step, and `flush()` before quitting. Measuring from the first unsaved change coalesces a
+    burst of edits into one save, yet a steady stream of edits is still saved every
+    `interval_s`. A failed save keeps the project dirty and is retried an interval later.
+    """
+
+    def __init__(
+        self,
+        project: Project,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        interval_s: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.project = project
+        self.path = None if path is None else Path(path)
+        self.interval_s = interval_s
+        self.clock = clock
+        self.dirty_since: float | None = None
+        self.saves = 0
+
+    @property
+    def dirty(self) -> bool:
+        return self.dirty_since is not None
+
+    def mark_dirty(self, now: float | None = None) -> None:
+        if self.dirty_since is None:
+            self.dirty_since = self.clock() if now is None else now
+
+    def maybe_save(self, now: float | None = None) -> bool:
+        """Save if dirty for at least `interval_s`; True when it saved."""
+        if self.dirty_since is None:
+            return False
+        now = self.clock() if now is None else now
+        if now - self.dirty_since < self.interval_s:
+            return False
+        return self._save(now)
+
+    def flush(self) -> bool:
+        """Save now if there are unsaved changes; True when it saved."""
+        if self.dirty_since is None:
+            return False
+        return self._save(self.clock())
+
+    def _save(self, now: float) -> bool:
+        try:
+            self.project.save(self.path)
+        except Exception:
+            self.dirty_since = now  # retry after another interval, not on every tick
+            raise
+        self.dirty_since = None
+        self.saves += 1
+        return True
