@@ -169,9 +169,7 @@ def render(
         results = engine.synthesize([requests[i] for i in chunk])
         elapsed = time.perf_counter() - t0
         if len(results) != len(chunk):
-            raise RuntimeError(
-                f"engine returned {len(results)} results for {len(chunk)} requests"
-            )
+            raise RuntimeError(f"engine returned {len(results)} results for {len(chunk)} requests")
         for i, res in zip(chunk, results, strict=True):
             if not res.ok:
                 errors[i] = res.error or "the engine returned no audio"
@@ -181,8 +179,10 @@ def render(
                 errors[i] = f"engine returned {len(res.audio)} samples, {want} were requested"
                 continue
             res.timings.setdefault("wall", elapsed / len(chunk))
-            takes[i] = cache.put(keys[i], res) if cache else Take(
-                keys[i], res.audio, res.target_samples, False, res.flagged, res.timings
+            takes[i] = (
+                cache.put(keys[i], res)
+                if cache
+                else Take(keys[i], res.audio, res.target_samples, False, res.flagged, res.timings)
             )
         done += len(chunk)
         if progress:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -32,14 +32,14 @@ EMOTION_NAMES: tuple[str, ...] = (
 )
 
 
-class EmotionSource(str, Enum):
+class EmotionSource(StrEnum):
     VOICE = "voice"  # the timbre prompt's own delivery
     REFERENCE = "reference"  # a reference clip (by default the original line's audio)
     VECTOR = "vector"  # 8 weights in EMOTION_NAMES order
     TEXT = "text"  # a description, turned into a vector by the text-to-emotion model
 
 
-class DurationMode(str, Enum):
+class DurationMode(StrEnum):
     EXACT = "exact"  # exactly T tokens / F frames / N samples
     NATURAL = "natural"  # free pace, time-fitted when close enough, else flagged
     FREE = "free"  # free pace, no fitting at all (official release behaviour)

@@ -31,7 +31,9 @@ REFERENCE = _find_reference()
 @pytest.fixture(scope="session")
 def reference_dir() -> Path:
     if REFERENCE is None:
-        pytest.fail("reference fixtures not found: expected ../shared/reference or DUBSMITH_REFERENCE")
+        pytest.fail(
+            "reference fixtures not found: expected ../shared/reference or DUBSMITH_REFERENCE"
+        )
     return REFERENCE
 
 

@@ -52,7 +52,11 @@ def test_download_fills_the_official_layout(tmp_path):
 
 def test_download_skips_present_files_and_optional(tmp_path):
     calls: list = []
-    kw = dict(fetch_file=_fake_fetch_file(calls), fetch_folder=_fake_fetch_folder(calls), log=lambda s: None)
+    kw = dict(
+        fetch_file=_fake_fetch_file(calls),
+        fetch_folder=_fake_fetch_folder(calls),
+        log=lambda s: None,
+    )
     download_models.download(tmp_path, include_optional=False, **kw)
     assert not (tmp_path / "indextts2/qwen0.6bemo4-merge").exists()
     calls.clear()
@@ -66,7 +70,9 @@ def test_failed_download_leaves_nothing_half_written(tmp_path):
         raise ConnectionError("network unreachable")
 
     with pytest.raises(ConnectionError):
-        download_models.download(tmp_path, fetch_file=broken, fetch_folder=broken, log=lambda s: None)
+        download_models.download(
+            tmp_path, fetch_file=broken, fetch_folder=broken, log=lambda s: None
+        )
     assert not (tmp_path / "indextts2/config.yaml").exists()
     assert not list(tmp_path.rglob("partial"))
 

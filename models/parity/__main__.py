@@ -37,10 +37,14 @@ def main(argv: list[str] | None = None) -> int:
         stage_ok = bool(checks) and all(c.passed for c in checks)
         all_ok &= stage_ok
         worst = max((c.max_abs_diff for c in checks), default=float("inf"))
-        print(f"[{'PASS' if stage_ok else 'FAIL'}] {stage:9s} max|diff| {worst:.3g} ({len(checks)} checks)")
+        print(
+            f"[{'PASS' if stage_ok else 'FAIL'}] {stage:9s} max|diff| {worst:.3g} ({len(checks)} checks)"
+        )
         for c in checks:
             if not c.passed or "-v" in sys.argv:
-                print(f"    {'ok ' if c.passed else 'BAD'} {c.name}: {c.max_abs_diff:.3g} (tol {c.tolerance:g}) {c.detail}")
+                print(
+                    f"    {'ok ' if c.passed else 'BAD'} {c.name}: {c.max_abs_diff:.3g} (tol {c.tolerance:g}) {c.detail}"
+                )
     print("all stages pass" if all_ok else "some stages FAIL")
     return 0 if all_ok else 1
 

@@ -39,9 +39,11 @@ def _case_checks(front: TextFrontEnd, case: dict[str, Any], normalizer_ok: bool)
     cid, text = case["id"], case["text"]
     checks: list[Check] = []
     if normalizer_ok:
-        normalized = front.normalize(text)
-        checks.append(_field(cid, "normalized", normalized, case["normalized"]))
         tokenized = front.encode(text)
+        # A single character skips normalisation inside encode; the fixture still records
+        # what the normaliser makes of it.
+        normalized = front.normalize(text) if case["bypasses_normalizer"] else tokenized.normalized
+        checks.append(_field(cid, "normalized", normalized, case["normalized"]))
     else:
         # Tokenizer-only parity: start from the official normaliser's output.
         normalized = case["normalized"]
@@ -77,7 +79,7 @@ def run(root: Path) -> list[Check]:
     bpe = root / "checkpoints" / "bpe.model"
     checks: list[Check] = []
     try:
-        front = TextFrontEnd(bpe, normalize=True)
+        front = TextFrontEnd(bpe, normalize=True, improved_english=False)
         normalizer_ok = True
     except NormalizerUnavailable as exc:
         checks.append(exact(STAGE, "normalizer", False, str(exc)))

@@ -1,0 +1,529 @@
+"""One dub from end to end: read, extract, voices, render, mix, export.
+
+The same functions serve the CLI (progress bars) and the GUI (worker threads): progress
+is reported through a callback `progress(step, done, total)` and every long step checks a
+`CancelToken`. Nothing is written next to the input except the requested output and the
+project file; working files live in a per-video work folder in the user cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from core import project as proj
+from core.audio import read_wav
+from core.export import ExportOptions, export_video
+from core.media import ExtractedAudio, MediaError, MediaInfo, extract_audio, probe, require_video
+from core.mixdown import Background, Clip, MixSettings, mixdown, write_dub, write_mix, write_stems
+from core.render import CancelToken, Take, TakeCache, render
+from core.subtitles import Cue, SubtitleDoc, SubtitleError, find_subtitles_for, load_subtitles
+from core.timing import Timing, plan_line
+from core.voices import (
+    VoiceError,
+    VoicePrompt,
+    assign_speakers,
+    cut_prompt,
+    line_reference,
+    prompt_from_file,
+    speaker_names,
+)
+from models.contract import (
+    SAMPLE_RATE,
+    DurationMode,
+    EmotionSource,
+    EmotionSpec,
+    Engine,
+    Sampling,
+    SynthesisRequest,
+    VoiceHandle,
+)
+
+ProgressFn = Callable[[str, int, int], None]
+EngineFactory = Callable[[Path | None, str], Engine]
+
+STEPS = ("read", "extract", "voices", "render", "mix", "export")
+
+
+class InputError(Exception):
+    """The video or subtitles cannot be used; the message says which and why."""
+
+
+class EngineUnavailable(Exception):
+    """No speech engine can be loaded (model files missing, engine not installed)."""
+
+
+@dataclass
+class DubOptions:
+    output: Path
+    subtitles: Path | None = None
+    model_dir: Path | None = None
+    device: str = "cpu"
+    voices: dict[str, Path] = field(default_factory=dict)  # speaker id -> prompt file
+    background: str = "duck"
+    duck_db: float = -12.0
+    keep_original_track: bool = False
+    subtitle_track: bool = False
+    emotion: str = "original"  # "original" (each line's own audio) or "voice"
+    mode: DurationMode = DurationMode.EXACT
+    sampling: Sampling = field(default_factory=Sampling)
+    seed: int = 0
+    stems_dir: Path | None = None
+    dub_wav: Path | None = None
+    report_path: Path | None = None
+    work_dir: Path | None = None
+    language: str | None = None  # ISO 639-2 tag of the dub track
+    batch_size: int = 8
+    save_project: bool = True
+
+
+@dataclass
+class Inputs:
+    video: Path
+    media: MediaInfo
+    subtitles: SubtitleDoc
+
+
+@dataclass
+class LineReport:
+    index: int
+    speaker: str
+    text: str
+    span_start_ms: int
+    span_end_ms: int
+    duration_mode: str
+    target_samples_22k: int | None
+    rendered_samples_22k: int | None
+    placed_at_48k: int | None
+    cached: bool = False
+    pace: float | None = None
+    flag: str | None = None
+    error: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class DubReport:
+    video: Path
+    output: Path | None
+    lines: list[LineReport]
+    warnings: list[str]
+    wall_s: float = 0.0
+    step_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> list[LineReport]:
+        return [r for r in self.lines if r.error]
+
+    def to_json(self) -> dict:
+        audio_s = sum((r.rendered_samples_22k or 0) for r in self.lines) / SAMPLE_RATE
+        return {
+            "video": str(self.video),
+            "output": str(self.output) if self.output else None,
+            "lines": [asdict(r) for r in self.lines],
+            "warnings": self.warnings,
+            "totals": {
+                "lines": len(self.lines),
+                "rendered": sum(1 for r in self.lines if r.rendered_samples_22k and not r.cached),
+                "cached": sum(1 for r in self.lines if r.cached),
+                "failed": len(self.failed),
+                "wall_s": round(self.wall_s, 3),
+                "audio_s": round(audio_s, 3),
+                "steps_s": {k: round(v, 3) for k, v in self.step_s.items()},
+            },
+        }
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def read_inputs(video: Path, subtitles: Path | None = None) -> Inputs:
+    """Probe the video and read its subtitles (found next to it when not given)."""
+    video = Path(video)
+    if not video.exists():
+        raise InputError(f"video not found: {video}")
+    try:
+        media = probe(video)
+        require_video(media)
+    except MediaError as exc:
+        raise InputError(str(exc)) from exc
+    if subtitles is None:
+        subtitles = find_subtitles_for(video)
+        if subtitles is None:
+            raise InputError(
+                f"no subtitles found next to {video.name} (looked for {video.stem}.srt, "
+                f".ass, .vtt, ...); pass the subtitle file after the video"
+            )
+    try:
+        doc = load_subtitles(
+            Path(subtitles),
+            fps=media.fps,
+            video_duration_ms=round(media.duration_s * 1000) if media.duration_s else None,
+        )
+    except SubtitleError as exc:
+        raise InputError(str(exc)) from exc
+    return Inputs(video, media, doc)
+
+
+def default_work_dir(video: Path) -> Path:
+    """Per-video scratch folder in the user cache, never next to the input."""
+    base = os.environ.get("DUBSMITH_CACHE_DIR")
+    if base:
+        root = Path(base)
+    else:
+        from platformdirs import user_cache_dir
+
+        root = Path(user_cache_dir("Dubsmith", appauthor=False))
+    digest = hashlib.sha256(str(Path(video).resolve()).encode()).hexdigest()[:16]
+    return root / "work" / f"{Path(video).stem[:40]}-{digest}"
+
+
+def default_engine_factory(model_dir: Path | None, device: str) -> Engine:
+    """The IndexTTS2 engine on the model directory (clear errors when it is incomplete)."""
+    from models.layout import default_model_dir, locate
+
+    model_dir = Path(model_dir) if model_dir else default_model_dir()
+    locate(model_dir).check(model_dir)  # ModelFilesMissing lists what to download
+    try:
+        from models.engine import IndexTTS2Engine
+    except ImportError as exc:
+        raise EngineUnavailable(f"the IndexTTS2 engine cannot be loaded: {exc}") from exc
+    return IndexTTS2Engine.load(model_dir, device=device)
+
+
+# --- the dub -----------------------------------------------------------------------------------
+
+
+def _noop(step: str, done: int, total: int) -> None:
+    pass
+
+
+def _emotion_for(
+    cue: Cue, options: DubOptions, mono22k: np.ndarray | None, warnings: list[str]
+) -> EmotionSpec:
+    if options.emotion == "original" and mono22k is not None:
+        ref = line_reference(mono22k, SAMPLE_RATE, cue.start_ms, cue.end_ms)
+        if len(ref) >= SAMPLE_RATE // 4:  # under 0.25 s there is no delivery to copy
+            return EmotionSpec(
+                EmotionSource.REFERENCE, reference_audio=ref, reference_rate=SAMPLE_RATE
+            )
+        warnings.append(
+            f"cue {cue.index}: too short for its own emotion reference; using the voice's"
+        )
+    return EmotionSpec(EmotionSource.VOICE)
+
+
+def _voice_prompts(
+    cues: list[Cue],
+    speakers: dict[int, str],
+    options: DubOptions,
+    mono22k: np.ndarray | None,
+    all_cues: list[Cue],
+) -> dict[str, VoicePrompt]:
+    prompts: dict[str, VoicePrompt] = {}
+    needed = sorted(set(speakers[c.index] for c in cues))
+    unknown = sorted(set(options.voices) - set(needed))
+    if unknown:
+        raise VoiceError(
+            f"--voice names speaker(s) not in the subtitles: {', '.join(unknown)}; "
+            f"speakers are: {', '.join(needed)}"
+        )
+    missing = []
+    for sid in needed:
+        if sid in options.voices:
+            prompts[sid] = prompt_from_file(sid, options.voices[sid], read_wav_any)
+        elif mono22k is None:
+            missing.append(sid)
+        else:
+            own = [c for c in cues if speakers[c.index] == sid]
+            prompts[sid] = cut_prompt(sid, mono22k, SAMPLE_RATE, own, all_cues)
+    if missing:
+        raise VoiceError(
+            "the video has no audio, so voices must come from files: give "
+            + " ".join(f"--voice '{s}=sample.wav'" for s in missing)
+        )
+    return prompts
+
+
+def read_wav_any(path: Path) -> tuple[np.ndarray, int]:
+    """Read a voice sample: WAV/FLAC/OGG directly, anything else through ffmpeg."""
+    try:
+        return read_wav(path)
+    except Exception:
+        from core.media import run_ffmpeg
+
+        tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"dubsmith-voice-{os.getpid()}.wav"
+        try:
+            run_ffmpeg(
+                ["-y", "-i", str(path), "-ac", "1", "-ar", str(SAMPLE_RATE), str(tmp)],
+                Path(path),
+                "decode a voice sample",
+            )
+            return read_wav(tmp)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
+def _update_project(
+    inputs: Inputs,
+    options: DubOptions,
+    cues: list[Cue],
+    speakers: dict[int, str],
+    names: dict[str, str],
+    takes: dict[int, tuple[Take, Path]],
+    warnings: list[str],
+) -> None:
+    path = proj.project_path_for(inputs.video)
+    try:
+        project = proj.load_project(path) if path.exists() else proj.Project()
+    except proj.ProjectError as exc:
+        warnings.append(f"{exc}; starting a fresh project file")
+        project = proj.Project()
+    project.video_path = inputs.video.resolve()
+    project.subtitle_path = inputs.subtitles.path.resolve()
+    project.output_path = Path(options.output).resolve()
+    project.background_mode = proj.BackgroundMode(options.background)
+    project.duck_db = options.duck_db
+    project.keep_original_track = options.keep_original_track
+    project.model.device = options.device
+    project.model.model_dir = options.model_dir
+    for sid, name in names.items():
+        if project.speaker(sid) is None:
+            sp = proj.Speaker(id=sid, name=name)
+            sp.colour = proj.SPEAKER_COLOURS[len(project.speakers) % len(proj.SPEAKER_COLOURS)]
+            project.speakers.append(sp)
+        if sid in options.voices:
+            project.speaker(sid).prompt_path = options.voices[sid].resolve()
+    by_index = {ln.index: ln for ln in project.lines}
+    for c in cues:
+        line = by_index.get(c.index)
+        if line is None:
+            line = proj.Line(index=c.index, start_ms=c.start_ms, end_ms=c.end_ms, text=c.text)
+            project.lines.append(line)
+            by_index[c.index] = line
+        line.start_ms, line.end_ms, line.text = c.start_ms, c.end_ms, c.text
+        line.speaker_id = speakers[c.index]
+        line.duration_mode = options.mode
+        if c.index in takes:
+            take, wav = takes[c.index]
+            if not line.takes or line.takes[-1].key != take.key:
+                line.takes.append(
+                    proj.Take(
+                        when=datetime.now(),
+                        key=take.key,
+                        cache_path=wav,
+                        requested_samples=take.target_samples,
+                        rendered_samples=len(take.audio),
+                        duration_mode=options.mode,
+                        flag=take.flagged,
+                        seed=options.seed,
+                    )
+                )
+    project.lines.sort(key=lambda ln: (ln.start_ms, ln.index))
+    try:
+        project.save(path)
+    except (OSError, proj.ProjectError) as exc:
+        warnings.append(f"could not save the project file {path}: {exc}")
+
+
+def dub(
+    video: Path,
+    options: DubOptions,
+    *,
+    engine_factory: EngineFactory = default_engine_factory,
+    progress: ProgressFn = _noop,
+    cancel: CancelToken | None = None,
+) -> DubReport:
+    """Dub `video` into options.output. Raises InputError, VoiceError, EngineUnavailable,
+    ModelFilesMissing, MediaError (export) or Cancelled; a line that fails to render is
+    reported in the result and left silent."""
+    cancel = cancel or CancelToken()
+    t_start = time.perf_counter()
+    step_s: dict[str, float] = {}
+    video = Path(video)
+    out = Path(options.output)
+    if out.exists() and out.resolve() == video.resolve():
+        raise InputError(f"the output {out} is the input video; choose another output file")
+    try:
+        Background(options.background)
+    except ValueError as exc:
+        raise InputError(
+            f"unknown background mode '{options.background}' (duck or replace)"
+        ) from exc
+
+    # read
+    t0 = time.perf_counter()
+    progress("read", 0, 1)
+    inputs = read_inputs(video, options.subtitles)
+    warnings = [str(w) for w in inputs.subtitles.warnings]
+    cues = inputs.subtitles.usable_cues()
+    if not cues:
+        raise InputError(f"{inputs.subtitles.path.name} has no usable lines to dub")
+    video_end_ms = round(inputs.media.duration_s * 1000)
+    timings: dict[int, Timing] = {}
+    for i, c in enumerate(cues):
+        nxt = cues[i + 1].start_ms if i + 1 < len(cues) else None
+        t = plan_line(c.start_ms, c.end_ms, c.text, next_start_ms=nxt, video_end_ms=video_end_ms)
+        timings[c.index] = t
+        if t.flag:
+            warnings.append(f"cue {c.index}: {t.flag}")
+    cues = [c for c in cues if timings[c.index].samples_22k > 0]
+    speakers = assign_speakers(cues)
+    names = speaker_names(cues)
+    progress("read", 1, 1)
+    step_s["read"] = time.perf_counter() - t0
+    cancel.check()
+
+    # the engine is loaded before the long extraction so a missing model fails fast
+    engine = engine_factory(options.model_dir, options.device)
+
+    # extract
+    t0 = time.perf_counter()
+    progress("extract", 0, 1)
+    work = Path(options.work_dir) if options.work_dir else default_work_dir(video)
+    work.mkdir(parents=True, exist_ok=True)
+    extracted: ExtractedAudio | None = extract_audio(video, work / "audio")
+    mono22k = extracted.load_mono22k() if extracted else None
+    if extracted is None:
+        warnings.append(
+            "the video has no audio track: voices come from --voice files, emotion from the voices"
+        )
+    progress("extract", 1, 1)
+    step_s["extract"] = time.perf_counter() - t0
+    cancel.check()
+
+    # voices
+    t0 = time.perf_counter()
+    prompts = _voice_prompts(cues, speakers, options, mono22k, inputs.subtitles.cues)
+    handles: dict[str, VoiceHandle] = {}
+    for n, (sid, prompt) in enumerate(sorted(prompts.items())):
+        progress("voices", n, len(prompts))
+        cancel.check()
+        handles[sid] = engine.prepare_voice(prompt.audio, prompt.sample_rate)
+    progress("voices", len(prompts), len(prompts))
+    step_s["voices"] = time.perf_counter() - t0
+
+    # render
+    t0 = time.perf_counter()
+    requests = [
+        SynthesisRequest(
+            text=c.text,
+            voice=handles[speakers[c.index]],
+            emotion=_emotion_for(c, options, mono22k, warnings),
+            duration_s=timings[c.index].samples_22k / SAMPLE_RATE,
+            mode=options.mode,
+            sampling=options.sampling,
+            seed=options.seed + c.index,
+        )
+        for c in cues
+    ]
+    cache = TakeCache(work / "takes")
+    outcome = render(
+        engine,
+        requests,
+        cache,
+        batch_size=options.batch_size,
+        progress=lambda d, t: progress("render", d, t),
+        cancel=cancel,
+    )
+    step_s["render"] = time.perf_counter() - t0
+    cancel.check()
+
+    # mix
+    t0 = time.perf_counter()
+    progress("mix", 0, 1)
+    clips = [
+        Clip(
+            start_ms=timings[c.index].span.start_ms,
+            audio=take.audio,
+            sample_rate=SAMPLE_RATE,
+            line_id=c.index,
+        )
+        for c, take in zip(cues, outcome.takes, strict=True)
+        if take is not None
+    ]
+    original = extracted.load_master() if extracted else None
+    settings = MixSettings(background=Background(options.background), duck_db=options.duck_db)
+    mix = mixdown(
+        clips,
+        inputs.media.duration_s,
+        original,
+        settings,
+        extracted.channel_layout if extracted else None,
+    )
+    mix_path = write_mix(mix, work / "mix.wav")
+    if options.dub_wav:
+        write_dub(mix, Path(options.dub_wav))
+    if options.stems_dir:
+        write_stems(mix, clips, Path(options.stems_dir))
+    progress("mix", 1, 1)
+    step_s["mix"] = time.perf_counter() - t0
+    cancel.check()
+
+    # export
+    t0 = time.perf_counter()
+    progress("export", 0, 1)
+    export_video(
+        video,
+        mix_path,
+        out,
+        ExportOptions(
+            dub_language=options.language or "und",
+            include_original=options.keep_original_track and extracted is not None,
+            subtitles=inputs.subtitles.path if options.subtitle_track else None,
+        ),
+    )
+    progress("export", 1, 1)
+    step_s["export"] = time.perf_counter() - t0
+
+    placements = {p.line_id: p for p in mix.placements}
+    lines: list[LineReport] = []
+    takes_for_project: dict[int, tuple[Take, Path]] = {}
+    for pos, (c, take) in enumerate(zip(cues, outcome.takes, strict=True)):
+        t = timings[c.index]
+        place = placements.get(c.index)
+        lines.append(
+            LineReport(
+                index=c.index,
+                speaker=speakers[c.index],
+                text=c.text,
+                span_start_ms=t.span.start_ms,
+                span_end_ms=t.span.end_ms,
+                duration_mode=options.mode.value,
+                target_samples_22k=requests[pos].target_samples(),
+                rendered_samples_22k=len(take.audio) if take else None,
+                placed_at_48k=place.start_sample if place else None,
+                cached=bool(take and take.cached),
+                pace=round(t.pace, 3) if np.isfinite(t.pace) else None,
+                flag=(take.flagged if take else None) or t.flag,
+                error=outcome.errors.get(pos),
+                timings=dict(take.timings) if take else {},
+            )
+        )
+        if take is not None:
+            takes_for_project[c.index] = (take, cache.path(take.key))
+    for pos, msg in sorted(outcome.errors.items()):
+        warnings.append(f"cue {cues[pos].index}: not rendered ({msg}); left silent")
+
+    if options.save_project:
+        _update_project(inputs, options, cues, speakers, names, takes_for_project, warnings)
+    report = DubReport(video, out, lines, warnings, time.perf_counter() - t_start, step_s)
+    if options.report_path:
+        write_report(report, Path(options.report_path))
+    return report
+
+
+def write_report(report: DubReport, path: Path) -> Path:
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+    tmp.replace(path)
+    return path

@@ -1,0 +1,185 @@
+"""The command line on generated media: exit codes, messages, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.cli import EXIT_INPUT, EXIT_MODELS, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, main
+from tests import mediagen
+from tests.tone_engine import ToneEngine
+
+ASS = """[Script Info]
+ScriptType: v4.00+
+
+[V4+ Styles]
+Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, Shadow, Alignment, MarginL, MarginR, MarginV, Encoding
+Style: Default,Arial,20,&H00FFFFFF,&H000000FF,&H00000000,&H00000000,0,0,0,0,100,100,0,0,1,2,2,2,10,10,10,1
+
+[Events]
+Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text
+Dialogue: 0,0:00:01.00,0:00:03.40,Default,Ann,0,0,0,,{\\i1}Where have you been\\Nall this time?{\\i0}
+Dialogue: 0,0:00:05.00,0:00:07.40,Default,Bob,0,0,0,,I was waiting for the morning train.
+Dialogue: 0,0:00:10.00,0:00:12.40,Default,Ann,0,0,0,,The train never came, did it?
+Dialogue: 0,0:00:15.00,0:00:17.40,Default,Bob,0,0,0,,No. So I walked the whole way home.
+Dialogue: 0,0:00:20.00,0:00:22.40,Default,Ann,0,0,0,,Then we should eat something.
+Dialogue: 0,0:00:22.00,0:00:22.00,Default,Ann,0,0,0,,{\\p1}m 0 0 l 10 10{\\p0}
+"""
+
+
+@pytest.fixture(scope="module")
+def movie(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("climovie")
+    video = folder / "scene.mp4"
+    mediagen.make_test_video(video, duration_s=24)
+    (folder / "scene.ass").write_text(ASS, encoding="utf-8")
+    return video
+
+
+def _factory(engine):
+    return lambda model_dir, device: engine
+
+
+def test_dub_with_speakers_from_ass(movie, tmp_path, capsys):
+    engine = ToneEngine()
+    out = tmp_path / "dub.mkv"
+    report = tmp_path / "report.json"
+    code = main(
+        [
+            "dub",
+            str(movie),
+            "-o",
+            str(out),
+            "--work-dir",
+            str(tmp_path / "w"),
+            "--no-progress",
+            "--keep-original-track",
+            "--report",
+            str(report),
+        ],
+        engine_factory=_factory(engine),
+    )
+    assert code == EXIT_OK, capsys.readouterr().err
+    assert len(engine.voices) == 2  # Ann and Bob get their own prompts
+    streams = json.loads(
+        subprocess.run(
+            ["ffprobe", "-v", "error", "-show_streams", "-of", "json", str(out)],
+            capture_output=True,
+            check=True,
+            text=True,
+        ).stdout
+    )["streams"]
+    assert [s["codec_type"] for s in streams] == ["video", "audio", "audio"]
+    data = json.loads(report.read_text())
+    assert data["totals"]["lines"] == 5
+    assert {ln["speaker"] for ln in data["lines"]} == {"ann", "bob"}
+    err = capsys.readouterr().err
+    assert "cue 6" in err  # the zero-length drawing cue is reported, not dropped silently
+
+
+def test_partial_failure_exit_code(movie, tmp_path):
+    engine = ToneEngine(fail_texts=["Then we should eat something."])
+    code = main(
+        [
+            "dub",
+            str(movie),
+            "-o",
+            str(tmp_path / "o.mp4"),
+            "--work-dir",
+            str(tmp_path / "w"),
+            "--no-progress",
+        ],
+        engine_factory=_factory(engine),
+    )
+    assert code == EXIT_PARTIAL
+
+
+def test_missing_models_say_how_to_get_them(movie, tmp_path, capsys):
+    code = main(
+        [
+            "dub",
+            str(movie),
+            "-o",
+            str(tmp_path / "o.mp4"),
+            "--model-dir",
+            str(tmp_path / "none"),
+            "--work-dir",
+            str(tmp_path / "w"),
+            "--no-progress",
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == EXIT_MODELS
+    assert "indextts2/gpt.pth" in err and "download_models.py" in err
+    assert not (tmp_path / "o.mp4").exists()
+
+
+@pytest.mark.parametrize("kind", ["truncated", "garbage", "text"])
+def test_corrupt_video_is_a_clear_error(kind, tmp_path, capsys):
+    bad = mediagen.make_corrupt_file(tmp_path / f"bad_{kind}.mp4", kind)
+    (tmp_path / f"bad_{kind}.srt").write_text("1\n00:00:01,000 --> 00:00:02,000\nHi.\n")
+    code = main(
+        ["dub", str(bad), "-o", str(tmp_path / "o.mp4"), "--no-progress"],
+        engine_factory=_factory(ToneEngine()),
+    )
+    err = capsys.readouterr().err
+    assert code == EXIT_INPUT
+    assert bad.name in err and "Traceback" not in err
+
+
+def test_bad_voice_argument_and_unknown_speaker(movie, tmp_path, capsys):
+    assert (
+        main(["dub", str(movie), "-o", str(tmp_path / "o.mp4"), "--voice", "nobody"]) == EXIT_USAGE
+    )
+    code = main(
+        [
+            "dub",
+            str(movie),
+            "-o",
+            str(tmp_path / "o.mp4"),
+            "--voice",
+            f"Zed={movie}",
+            "--work-dir",
+            str(tmp_path / "w"),
+            "--no-progress",
+        ],
+        engine_factory=_factory(ToneEngine()),
+    )
+    assert code == EXIT_INPUT
+    assert "zed" in capsys.readouterr().err
+
+
+def test_inspect_json(movie, capsys):
+    assert main(["inspect", str(movie), "--json"]) == EXIT_OK
+    data = json.loads(capsys.readouterr().out)
+    kinds = [s["kind"] for s in data["media"]["streams"]]
+    assert kinds == ["video", "audio"]
+    assert data["lines"][0] == {
+        "index": 1,
+        "start_ms": 1000,
+        "end_ms": 3400,
+        "speaker": "Ann",
+        "text": "Where have you been all this time?",
+        "usable": True,
+    }
+    assert any(w.startswith("cue 6:") for w in data["warnings"])
+
+
+def test_inspect_text_lists_lines(movie, capsys):
+    assert main(["inspect", str(movie.with_suffix(".ass"))]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "[Bob] I was waiting for the morning train." in out
+
+
+def test_console_script_runs_without_traceback(tmp_path):
+    """The installed entry point, as a user runs it."""
+    exe = Path(sys.executable).with_name("dubsmith")
+    proc = subprocess.run(
+        [str(exe), "inspect", str(tmp_path / "missing.mp4")], capture_output=True, text=True
+    )
+    assert proc.returncode == EXIT_INPUT
+    assert "not found" in proc.stderr and "Traceback" not in proc.stderr

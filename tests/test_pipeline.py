@@ -1,0 +1,218 @@
+"""The whole dub with the tone test double in place of IndexTTS2, on generated media."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from core.pipeline import DubOptions, InputError, dub
+from core.render import Cancelled, CancelToken
+from tests import mediagen
+from tests.tone_engine import ToneEngine, tone_frequency
+
+
+@pytest.fixture(scope="module")
+def movie(tmp_path_factory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("movie")
+    video = folder / "movie.mp4"
+    mediagen.make_test_video(video, duration_s=24, srt_path=folder / "movie.srt")
+    return video, folder / "movie.srt"
+
+
+def _factory(engine):
+    return lambda model_dir, device: engine
+
+
+def _decode(path: Path, stream: str = "a:0") -> np.ndarray:
+    raw = subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-i",
+            str(path),
+            "-map",
+            f"0:{stream}",
+            "-f",
+            "f32le",
+            "-ac",
+            "1",
+            "-ar",
+            "48000",
+            "-",
+        ],
+        check=True,
+        capture_output=True,
+    ).stdout
+    return np.frombuffer(raw, dtype=np.float32)
+
+
+def _frames(path: Path) -> list[str]:
+    out = subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-i",
+            str(path),
+            "-map",
+            "0:v:0",
+            "-c",
+            "copy",
+            "-f",
+            "framemd5",
+            "-",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return [ln.split(",")[-1].strip() for ln in out.splitlines() if not ln.startswith("#")]
+
+
+def test_dub_end_to_end(movie, tmp_path):
+    video, srt = movie
+    before = set(video.parent.iterdir())
+    out = tmp_path / "out" / "dubbed.mp4"
+    out.parent.mkdir()
+    engine = ToneEngine()
+    report = dub(
+        video,
+        DubOptions(
+            output=out,
+            work_dir=tmp_path / "work",
+            report_path=tmp_path / "r.json",
+            stems_dir=tmp_path / "stems",
+        ),
+        engine_factory=_factory(engine),
+    )
+    assert out.exists() and not report.failed
+    # every usable cue was rendered exactly as long as its span
+    assert len(report.lines) == 5
+    for ln in report.lines:
+        assert (
+            ln.rendered_samples_22k
+            == ln.target_samples_22k
+            == round((ln.span_end_ms - ln.span_start_ms) / 1000 * 22050)
+        )
+        assert ln.placed_at_48k == round(ln.span_start_ms * 48)
+    # the video stream is copied untouched
+    assert _frames(out) == _frames(video)
+    # nothing but the project file appeared next to the input
+    after = set(video.parent.iterdir())
+    assert {p.name for p in after - before} <= {"movie.dubsmith.json"}
+    project = json.loads((video.parent / "movie.dubsmith.json").read_text())
+    assert len(project["lines"]) == 5 and all(ln["takes"] for ln in project["lines"])
+    # each line's tone begins at its span start (within 1 ms) in the stem-free dub
+    audio = _decode(out)
+    for ln in report.lines:
+        f = tone_frequency(ln.index)  # seed = options.seed + cue index
+        start = ln.placed_at_48k
+        seg = audio[start : start + 4800]
+        spectrum = np.abs(np.fft.rfft(seg * np.hanning(len(seg))))
+        peak = np.fft.rfftfreq(len(seg), 1 / 48000)[np.argmax(spectrum)]
+        assert abs(peak - f) < 15, (ln.index, peak, f)
+    assert len(list((tmp_path / "stems").glob("*.wav"))) == 5
+    rep = json.loads((tmp_path / "r.json").read_text())
+    assert (
+        rep["totals"]["lines"] == 5
+        and rep["lines"][0]["placed_at_48k"] == report.lines[0].placed_at_48k
+    )
+
+
+def test_second_run_uses_the_take_cache(movie, tmp_path):
+    video, _ = movie
+    engine = ToneEngine()
+    opts = DubOptions(output=tmp_path / "a.mp4", work_dir=tmp_path / "work", save_project=False)
+    dub(video, opts, engine_factory=_factory(engine))
+    assert len(engine.rendered) == 5
+    engine2 = ToneEngine()
+    opts.output = tmp_path / "b.mp4"
+    report = dub(video, opts, engine_factory=_factory(engine2))
+    assert engine2.rendered == [] and all(ln.cached for ln in report.lines)
+
+
+def test_failed_line_is_reported_and_left_silent(movie, tmp_path):
+    video, _ = movie
+    engine = ToneEngine(fail_texts=["The train never came, did it?"])
+    report = dub(
+        video,
+        DubOptions(output=tmp_path / "o.mp4", work_dir=tmp_path / "w", save_project=False),
+        engine_factory=_factory(engine),
+    )
+    assert [ln.index for ln in report.failed] == [3]
+    assert any("cue 3: not rendered" in w for w in report.warnings)
+    assert (tmp_path / "o.mp4").exists()
+
+
+def test_cancel_stops_before_writing(movie, tmp_path):
+    video, _ = movie
+    token = CancelToken()
+
+    def progress(step, done, total):
+        if step == "render":
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        dub(
+            video,
+            DubOptions(output=tmp_path / "o.mp4", work_dir=tmp_path / "w", save_project=False),
+            engine_factory=_factory(ToneEngine()),
+            progress=progress,
+            cancel=token,
+        )
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_video_without_audio_needs_voice_files(tmp_path):
+    video = mediagen.make_silent_video(tmp_path / "silent.mp4", duration_s=6)
+    (tmp_path / "silent.srt").write_text("1\n00:00:01,000 --> 00:00:03,000\nHello there.\n")
+    from core.voices import VoiceError
+
+    with pytest.raises(VoiceError, match="--voice"):
+        dub(
+            video,
+            DubOptions(output=tmp_path / "o.mp4", work_dir=tmp_path / "w", save_project=False),
+            engine_factory=_factory(ToneEngine()),
+        )
+    sample = tmp_path / "voice.wav"
+    t = np.arange(48000 * 2) / 48000
+    sf.write(sample, (0.2 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 48000)
+    report = dub(
+        video,
+        DubOptions(
+            output=tmp_path / "o.mp4",
+            work_dir=tmp_path / "w",
+            save_project=False,
+            voices={"speaker": sample},
+        ),
+        engine_factory=_factory(ToneEngine()),
+    )
+    assert len(report.lines) == 1 and (tmp_path / "o.mp4").exists()
+
+
+def test_missing_subtitles_is_a_clear_input_error(tmp_path):
+    video = mediagen.make_silent_video(tmp_path / "lonely.mp4", duration_s=2)
+    with pytest.raises(InputError, match="no subtitles found next to lonely.mp4"):
+        dub(
+            video,
+            DubOptions(output=tmp_path / "o.mp4", work_dir=tmp_path / "w"),
+            engine_factory=_factory(ToneEngine()),
+        )
+
+
+def test_output_equal_to_input_is_refused(movie, tmp_path):
+    video, _ = movie
+    with pytest.raises(InputError, match="is the input video"):
+        dub(
+            video,
+            DubOptions(output=video, work_dir=tmp_path / "w"),
+            engine_factory=_factory(ToneEngine()),
+        )
