@@ -14,7 +14,7 @@ from typing import Literal
 
 from sentencepiece import SentencePieceProcessor
 
-from models.text_normalize import TextNormalizer
+from models.text_normalize import Language, TextNormalizer
 
 # Ranges the official pre-tokeniser treats as CJK (taken from NLTK): Hangul Jamo, CJK radicals
 # to Yi, Hangul syllables, compatibility ideographs and forms, half-width forms, and the
@@ -53,13 +53,22 @@ class Tokenized:
 
 
 class TextFrontEnd:
-    def __init__(self, bpe_model: Path, normalize: bool = True) -> None:
+    """Text -> BPE pieces and ids for the T2S model.
+
+    normalize=False is the official pipeline with a pass-through normaliser (as in the e2e
+    reference). improved_english (default on) fixes a few English readings of the official
+    normaliser (see TextNormalizer); off gives ids identical to the official front-end.
+    `language` ("zh"/"en"/None) decides how digit-only text is read; None is official.
+    """
+
+    def __init__(
+        self, bpe_model: Path, normalize: bool = True, improved_english: bool = True
+    ) -> None:
         bpe_model = Path(bpe_model)
         if not bpe_model.is_file():
             raise FileNotFoundError(f"BPE model not found: {bpe_model}")
         self._sp = SentencePieceProcessor(model_file=str(bpe_model))
-        # normalize=False is the official pipeline with a pass-through normaliser.
-        self._normalizer = TextNormalizer() if normalize else None
+        self._normalizer = TextNormalizer(improved_english) if normalize else None
 
     @property
     def vocab_size(self) -> int:
@@ -73,27 +82,27 @@ class TextFrontEnd:
     bos_id: int = 0
     eos_id: int = 1
 
-    def normalize(self, text: str) -> str:
-        return self._normalizer.normalize(text) if self._normalizer else text
+    def normalize(self, text: str, language: Language | None = None) -> str:
+        return self._normalizer.normalize(text, language) if self._normalizer else text
 
-    def _prepare(self, text: str) -> tuple[str, str]:
+    def _prepare(self, text: str, language: Language | None) -> tuple[str, str]:
         """(normalised text, the string given to SentencePiece)."""
         if len(text.strip()) == 1:
             # Official special case: a single character goes to SentencePiece raw (no
             # normalisation, no upper-casing).
             return text, text
-        normalized = self.normalize(text)
+        normalized = self.normalize(text, language)
         return normalized, split_cjk_chars(normalized)
 
-    def tokenize(self, text: str) -> list[str]:
+    def tokenize(self, text: str, language: Language | None = None) -> list[str]:
         if not text:
             return []
-        return self._sp.Encode(self._prepare(text)[1], out_type=str)
+        return self._sp.Encode(self._prepare(text, language)[1], out_type=str)
 
-    def encode(self, text: str) -> Tokenized:
+    def encode(self, text: str, language: Language | None = None) -> Tokenized:
         if not text:
             return Tokenized([], [], [], "")
-        normalized, prepared = self._prepare(text)
+        normalized, prepared = self._prepare(text, language)
         pieces = self._sp.Encode(prepared, out_type=str)
         ids = self.pieces_to_ids(pieces)
         unknown = [p for p, i in zip(pieces, ids, strict=True) if i == self.unk_id]

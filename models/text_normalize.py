@@ -16,10 +16,12 @@ pronunciation annotations pass through untouched.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Literal
 
 log = logging.getLogger(__name__)
 
@@ -159,12 +161,52 @@ def _fold_punctuation(text: str, table: dict[str, str]) -> str:
     return pattern.sub(lambda m: table[m.group()], text)
 
 
+# Money with two decimals is read "five point two dollars" by WeTextProcessing 1.0.4.1; people
+# say "five dollars and twenty cents". Amounts followed by a scale word ("$3.50 million") stay
+# decimals.
+_MONEY_WITH_CENTS = re.compile(
+    r"(?P<cur>[$£€])(?P<int>\d{1,3}(?:,\d{3})+|\d+)\.(?P<frac>\d{2})(?!\d)"
+    r"(?!\s*(?:hundred|thousand|million|billion|trillion|[kKmMbB]n?)\b)"
+)
+_MINOR_UNIT = {"$": ("cent", "cents"), "€": ("cent", "cents"), "£": ("penny", "pence")}
+_SPACE_BEFORE_PUNCT = re.compile(r" +(?=[,.!?])")
+# "1,250" is read "thousand two hundred and fifty" (the "one" is lost) by 1.0.4.1's English
+# cardinal rules; money ("$1,250"), decimals and ordinals are read correctly and left alone.
+_ONE_THOUSAND_GROUPED = re.compile(r"(?<![\d,.$£€])1,(\d{3})(?!\d|,\d|\.\d|st\b|nd\b|rd\b|th\b)")
+
+
+def _spell_one_thousand(text: str) -> str:
+    def swap(m: re.Match[str]) -> str:
+        rest = int(m[1])
+        if rest == 0:
+            return "one thousand"
+        return f"one thousand {'and ' if rest < 100 else ''}{rest}"
+
+    return _ONE_THOUSAND_GROUPED.sub(swap, text)
+
+
+def _spell_money_with_cents(text: str) -> str:
+    def swap(m: re.Match[str]) -> str:
+        major, minor = m["int"], int(m["frac"])
+        singular, plural = _MINOR_UNIT[m["cur"]]
+        cents = f"{minor} {singular if minor == 1 else plural}"
+        if minor == 0:
+            return f"{m['cur']}{major}"
+        if major.replace(",", "") == "0":
+            return cents
+        return f"{m['cur']}{major} and {cents}"
+
+    return _MONEY_WITH_CENTS.sub(swap, text)
+
+
 class NormalizerUnavailable(RuntimeError):
     pass
 
 
+@functools.cache
 def _load_wetext() -> tuple[Callable[[str], str], Callable[[str], str]]:
-    """(zh, en) normalise functions from WeTextProcessing, configured as the official code."""
+    """(zh, en) normalise functions from WeTextProcessing, configured as the official code.
+    Loaded once per process (a few seconds); the FSTs are only read afterwards."""
     try:
         from importlib_resources import files
         from pynini import Fst
@@ -193,18 +235,32 @@ def _load_wetext() -> tuple[Callable[[str], str], Callable[[str], str]]:
     return zh.normalize, en.normalize
 
 
+Language = Literal["zh", "en"]
+
+
 class TextNormalizer:
-    """Official IndexTTS2 text normalisation (TextNormalizer with an empty glossary)."""
+    """Official IndexTTS2 text normalisation (TextNormalizer with an empty glossary).
 
-    def __init__(self) -> None:
+    improved_english=True (the default) departs from the official output where WeTextProcessing
+    1.0.4.1 reads English wrongly or oddly: money with cents ("$5.20" -> "five dollars and
+    twenty cents", officially "five point two dollars"), "1,250" (officially "thousand two
+    hundred and fifty") and the stray space the date rules leave before a comma. Chinese text
+    is never affected. Pass False to get exactly the official text and ids.
+    """
+
+    def __init__(self, improved_english: bool = True) -> None:
         self._zh, self._en = _load_wetext()
+        self.improved_english = improved_english
 
-    def normalize(self, text: str) -> str:
+    def normalize(self, text: str, language: Language | None = None) -> str:
+        """`language` decides only for text with neither Han characters nor Latin letters
+        ("1999", "100%"), which the official code always reads in Chinese; a dub into English
+        passes "en". None keeps the official choice."""
         text, annotations = _protect_annotations(text)
-        if uses_chinese_branch(text):
-            result = self._normalize_zh(text)
-        else:
-            result = self._normalize_en(text)
+        chinese = uses_chinese_branch(text)
+        if language is not None and not _HAN.search(text) and not _LATIN.search(text):
+            chinese = language == "zh"
+        result = self._normalize_zh(text) if chinese else self._normalize_en(text)
         return annotations.restore(result)
 
     def _normalize_zh(self, text: str) -> str:
@@ -229,6 +285,8 @@ class TextNormalizer:
 
     def _normalize_en(self, text: str) -> str:
         text = ENGLISH_CONTRACTION.sub(r"\1 is", text)
+        if self.improved_english:
+            text = _spell_one_thousand(_spell_money_with_cents(text))
         protected, has_terms = _protect_tech_terms(text)
         try:
             result = self._en(protected)
@@ -239,4 +297,7 @@ class TextNormalizer:
                 "English normaliser failed on %r; using the text as is", text, exc_info=True
             )
             result = text
-        return _fold_punctuation(result, CHAR_REPLACEMENTS)
+        result = _fold_punctuation(result, CHAR_REPLACEMENTS)
+        if self.improved_english:
+            result = _SPACE_BEFORE_PUNCT.sub("", result)
+        return result
