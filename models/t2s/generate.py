@@ -82,6 +82,7 @@ class Decoded:
     codes: Tensor  # (N,) int64, without the stop token
     stopped: bool  # False when cut by max_tokens (the official code warns in that case)
     scores: Tensor | None = field(default=None, repr=False)  # (steps, V) processed scores
+    beam_score: float | None = None  # beams: the hypothesis score (sum of processed log-probs)
 
 
 # ---- logits processing ------------------------------------------------------------------------
@@ -386,7 +387,9 @@ def _beam_decode(a: _StepArgs, logits: Tensor, seen: Tensor, gens) -> list[Decod
     out = []
     for b in range(n):
         best = max(hyps[b].beams, key=lambda h: h.score)
-        out.append(Decoded(torch.tensor(best.codes, dtype=torch.long), best.stopped))
+        out.append(
+            Decoded(torch.tensor(best.codes, dtype=torch.long), best.stopped, beam_score=best.score)
+        )
     return out
 
 
