@@ -9,7 +9,8 @@ Public API (used by models/engine.py):
         mask marks the frames a prompt alone would give (T_i = ceil(fbank frames / 2)). Note
         that for an odd fbank count the official code keeps a last frame whose w2v-BERT
         attention mask is 0; it is kept here too, so mask.sum(1) is the official T.
-        Single prompt: B = 1, mask all True, feats identical to the official spk_cond_emb.
+        Single prompt: B = 1, mask all True, feats = the official spk_cond_emb (within 1e-4).
+        SemanticFeatures unpacks as `feats, mask = encoder(audio)`; .lengths = mask.sum(1).
         A batch: row i, cut to mask[i], equals the prompt run alone (within float rounding);
         feats are 0 past mask[i]. batched=True pads the prompts into one w2v-BERT batch
         (attention mask; layer outputs of valid frames do not see the padding), False runs
@@ -17,7 +18,7 @@ Public API (used by models/engine.py):
     SemanticEncoder.extract(audio_16k) -> (input_features [B, T, 160], attention_mask [B, T], lengths [B])
     SemanticEncoder.hidden17(input_features, attention_mask) -> raw layer-17 output [B, T, C]
 
-    SemanticCodec.load(safetensors, cfg=None)  (cfg: the config.yaml `semantic_codec` section;
+    SemanticCodec.load(safetensors, cfg=None, device="cpu")  (cfg: the config.yaml `semantic_codec` section;
         without it the widths are read from the tensor shapes)
     codec.quantize(feats [B, T, H], mask=None) -> (codes [B, T] int64, quantized [B, T, H])
         (codes [N, B, T] if the codec had N > 1 quantizers, like the official squeeze).
