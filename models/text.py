@@ -71,6 +71,11 @@ class TextFrontEnd:
         self._normalizer = TextNormalizer(improved_english) if normalize else None
 
     @property
+    def normalizer_backend(self) -> str | None:
+        """Which normaliser package runs ("wetextprocessing" is the official pinned one)."""
+        return self._normalizer.backend if self._normalizer else None
+
+    @property
     def vocab_size(self) -> int:
         return self._sp.GetPieceSize()
 

@@ -6,7 +6,8 @@ code pins; its output differs between versions ("666" -> "六六六" in 1.0.4.1,
 1.2.0), so the version is part of the model's behaviour. Everything runs offline: the English
 FSTs and the Chinese tagger ship inside the package, and the Chinese verbaliser (which the
 official code builds with erhua and interjection removal off) is compiled in memory in under a
-second instead of being cached on disk.
+second instead of being cached on disk. Where pynini cannot be installed (it has no Windows
+wheels) the `wetext` package, which the official code uses there, is the fallback.
 
 Around the FSTs sit the official guards, reimplemented here: pinyin with tone digits, Chinese
 names joined by "·"/"-" and hyphenated technical terms ("GPT-5", "F5-TTS") are replaced by
@@ -203,20 +204,15 @@ class NormalizerUnavailable(RuntimeError):
     pass
 
 
-@functools.cache
-def _load_wetext() -> tuple[Callable[[str], str], Callable[[str], str]]:
-    """(zh, en) normalise functions from WeTextProcessing, configured as the official code.
-    Loaded once per process (a few seconds); the FSTs are only read afterwards."""
-    try:
-        from importlib_resources import files
-        from pynini import Fst
-        from tn.chinese.normalizer import Normalizer as ZhNormalizer
-        from tn.english.normalizer import Normalizer as EnNormalizer
-    except ImportError as exc:
-        raise NormalizerUnavailable(
-            f"text normalisation needs the {WETEXT_REQUIREMENT} package (with pynini); "
-            "install it or create the front-end with normalize=False"
-        ) from exc
+NormalizeFns = tuple[Callable[[str], str], Callable[[str], str]]  # (zh, en)
+
+
+def _load_wetextprocessing() -> NormalizeFns:
+    """WeTextProcessing 1.0.4.1 on pynini, configured as the official code on Linux."""
+    from importlib_resources import files
+    from pynini import Fst
+    from tn.chinese.normalizer import Normalizer as ZhNormalizer
+    from tn.english.normalizer import Normalizer as EnNormalizer
 
     class OfficialZh(ZhNormalizer):
         # The official code asks for remove_interjections=False, remove_erhua=False. Those
@@ -235,6 +231,41 @@ def _load_wetext() -> tuple[Callable[[str], str], Callable[[str], str]]:
     return zh.normalize, en.normalize
 
 
+def _load_wetext_runtime() -> NormalizeFns:
+    """The `wetext` package (prebuilt FSTs on kaldifst), which the official code uses where
+    pynini has no wheels (Windows, macOS). Its FSTs come from a newer WeTextProcessing, so a
+    few readings differ from the pinned version ("666" -> "六百六十六")."""
+    from wetext import Normalizer
+
+    zh = Normalizer(remove_erhua=False, lang="zh", operator="tn")
+    en = Normalizer(lang="en", operator="tn")
+    return zh.normalize, en.normalize
+
+
+BACKENDS: dict[str, Callable[[], NormalizeFns]] = {
+    "wetextprocessing": _load_wetextprocessing,
+    "wetext": _load_wetext_runtime,
+}
+
+
+@functools.cache
+def load_backend(name: str | None = None) -> tuple[str, NormalizeFns]:
+    """(backend name, (zh, en) normalise functions); loaded once per process (a few seconds),
+    the FSTs are only read afterwards. None takes the first installed of BACKENDS, the
+    official pinned version first."""
+    names = [name] if name else list(BACKENDS)
+    errors = []
+    for candidate in names:
+        try:
+            return candidate, BACKENDS[candidate]()
+        except ImportError as exc:
+            errors.append(f"{candidate}: {exc}")
+    raise NormalizerUnavailable(
+        f"text normalisation needs {WETEXT_REQUIREMENT} (Linux) or wetext (elsewhere); "
+        f"install one or create the front-end with normalize=False ({'; '.join(errors)})"
+    )
+
+
 Language = Literal["zh", "en"]
 
 
@@ -248,8 +279,8 @@ class TextNormalizer:
     is never affected. Pass False to get exactly the official text and ids.
     """
 
-    def __init__(self, improved_english: bool = True) -> None:
-        self._zh, self._en = _load_wetext()
+    def __init__(self, improved_english: bool = True, backend: str | None = None) -> None:
+        self.backend, (self._zh, self._en) = load_backend(backend)
         self.improved_english = improved_english
 
     def normalize(self, text: str, language: Language | None = None) -> str:

@@ -81,6 +81,15 @@ def run(root: Path) -> list[Check]:
     try:
         front = TextFrontEnd(bpe, normalize=True, improved_english=False)
         normalizer_ok = True
+        backend = front.normalizer_backend
+        checks.append(
+            exact(
+                STAGE,
+                "normalizer",
+                backend == "wetextprocessing",
+                f"backend {backend}: the reference used WeTextProcessing 1.0.4.1",
+            )
+        )
     except NormalizerUnavailable as exc:
         checks.append(exact(STAGE, "normalizer", False, str(exc)))
         front = TextFrontEnd(bpe, normalize=False)
