@@ -14,7 +14,7 @@ Public API::
         include_original=False, original_stream_index=None (default audio stream),
         original_language=None (keep the file's), original_title="Original",
         subtitles: Path | None = None, subtitle_language=None, subtitle_title=None,
-        audio_bitrate="192k", title=None (container title)
+        audio_bitrate="192k", aac_coder="twoloop" | "fast", title=None (container title)
     container_for(path: Path) -> str                        # "mp4" | "matroska"
     build_mux_args(video, dub_audio, tmp_out, muxer, options, info) -> list[str]
     export_video(video: Path, dub_audio: Path, out: Path,
@@ -57,6 +57,9 @@ class ExportOptions:
     subtitle_language: str | None = None
     subtitle_title: str | None = None
     audio_bitrate: str = "192k"
+    # ffmpeg's AAC rate control: "twoloop" (its default, best quality) or "fast"
+    # (about 1.5x quicker to encode, slightly worse at low bitrates).
+    aac_coder: str = "twoloop"
     title: str | None = None
 
 
@@ -108,6 +111,7 @@ def build_mux_args(
 
     args += ["-c:v", "copy"]
     args += ["-c:a:0", "aac", "-b:a:0", options.audio_bitrate, "-ar:a:0", "48000"]
+    args += ["-aac_coder", options.aac_coder]
     args += ["-metadata:s:a:0", f"language={options.dub_language or 'und'}"]
     if options.dub_title:
         args += _title_args("a:0", options.dub_title, muxer)

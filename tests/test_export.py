@@ -8,13 +8,13 @@ import subprocess
 from collections import namedtuple
 from pathlib import Path
 
-import mediagen
 import numpy as np
 import pytest
 
 from core.export import ExportError, ExportOptions, export_video
 from core.media import probe
 from core.mixdown import Clip, mixdown, write_mix
+from tests import mediagen
 
 DURATION = 8.0
 TONE_START_MS = 2000.0

@@ -6,7 +6,6 @@ import os
 import subprocess
 from pathlib import Path
 
-import mediagen
 import numpy as np
 import pytest
 import soundfile as sf
@@ -14,6 +13,7 @@ import soxr
 
 from core.audio import read_wav
 from core.media import MediaError, check_ffmpeg, extract_audio, probe
+from tests import mediagen
 
 LINE_START_S = 1.0
 OFFSET_S = 0.5

@@ -13,6 +13,7 @@ from core.mixdown import (
     Clip,
     MixSettings,
     mixdown,
+    true_peak_dbtp,
     write_dub,
     write_mix,
     write_stems,
@@ -195,3 +196,20 @@ def test_stems_and_dub_files(tmp_path):
     assert rate == 48000
     np.testing.assert_array_equal(mix, res.audio)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dub.wav", "mix.wav", "stems"]
+
+
+def test_true_peak_finds_inter_sample_peaks():
+    # A 12 kHz sine sampled at 48 kHz with a 45 degree phase: every sample sits at
+    # +-0.707, the waveform between them reaches 1.0 (+3 dB over the sample peak).
+    n = 48000 * 3
+    x = np.sin(2 * np.pi * 12000 * np.arange(n) / 48000 + np.pi / 4).astype(np.float32)
+    x[: 48000 * 2] *= 0.1  # quieter blocks that the search may skip
+    sample_peak_db = 20 * np.log10(np.abs(x).max())
+    assert sample_peak_db == pytest.approx(-3.01, abs=0.01)
+    assert true_peak_dbtp(x) == pytest.approx(
+        reference_true_peak_db(x[48000 * 2 + 2000 : -2000]), abs=0.05
+    )
+    assert true_peak_dbtp(x) == pytest.approx(0.0, abs=0.1)
+    # Stereo input, peak in the second channel only.
+    st = np.stack([x * 0.5, x], axis=1)
+    assert true_peak_dbtp(st) == pytest.approx(true_peak_dbtp(x), abs=1e-6)
