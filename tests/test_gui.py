@@ -1,0 +1,52 @@
+"""The main window offscreen: open a generated video, dub with the tone double, cancel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from app.gui import MainWindow  # noqa: E402
+from tests import mediagen  # noqa: E402
+from tests.tone_engine import ToneEngine  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def movie(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("guimovie")
+    video = folder / "clip.mp4"
+    mediagen.make_test_video(
+        video, duration_s=12, lines=mediagen.DEFAULT_LINES[:2], srt_path=folder / "clip.srt"
+    )
+    return video
+
+
+def test_open_and_dub(qtbot, movie, tmp_path, monkeypatch):
+    monkeypatch.setenv("DUBSMITH_CACHE_DIR", str(tmp_path / "cache"))
+    engine = ToneEngine()
+    win = MainWindow(engine_factory=lambda d, dev: engine)
+    qtbot.addWidget(win)
+    assert win.open_video(movie)
+    assert win.table.rowCount() == 2
+    assert win.table.item(1, 4).text() == "I was waiting for the morning train."
+    out = tmp_path / "gui.mp4"
+    win.output_edit.setText(str(out))
+    win.start_dub()
+    assert not win.dub_btn.isEnabled() and win.cancel_btn.isEnabled()
+    qtbot.waitUntil(lambda: win.worker is None, timeout=60_000)
+    assert out.exists()
+    assert win.progress.value() == 100
+    assert win.last_report is not None and len(win.last_report.lines) == 2
+    assert "Wrote" in win.statusBar().currentMessage()
+
+
+def test_open_error_is_shown_not_raised(qtbot, tmp_path, monkeypatch):
+    shown = []
+    monkeypatch.setattr("app.gui.QMessageBox.warning", lambda *a: shown.append(a[2]))
+    win = MainWindow()
+    qtbot.addWidget(win)
+    assert not win.open_video(tmp_path / "nope.mp4")
+    assert shown and "not found" in shown[0]
+    assert not win.dub_btn.isEnabled()
