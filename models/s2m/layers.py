@@ -23,7 +23,28 @@ def _weight_norm(v: Tensor, g: Tensor) -> Tensor:
     return v * (g / torch.linalg.vector_norm(v, dim=dims, keepdim=True))
 
 
-class WeightNormLinear(nn.Module):
+class _WeightNorm(nn.Module):
+    """Holds `weight_g`/`weight_v` (the checkpoint layout) and, outside training, caches the
+    folded weight until either parameter changes (in place, or by being replaced/moved)."""
+
+    weight_g: nn.Parameter
+    weight_v: nn.Parameter
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._cache: tuple[tuple, Tensor] | None = None
+
+    def weight(self) -> Tensor:
+        if self.training or torch.is_grad_enabled():
+            return _weight_norm(self.weight_v, self.weight_g)
+        v, g = self.weight_v, self.weight_g
+        key = (v.data_ptr(), g.data_ptr(), v._version, g._version, v.dtype, v.device)
+        if self._cache is None or self._cache[0] != key:
+            self._cache = (key, _weight_norm(v, g))
+        return self._cache[1]
+
+
+class WeightNormLinear(_WeightNorm):
     """nn.Linear under weight norm, stored as `weight_g`/`weight_v` like the checkpoints."""
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
@@ -34,10 +55,10 @@ class WeightNormLinear(nn.Module):
         nn.init.kaiming_uniform_(self.weight_v, a=math.sqrt(5))
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.linear(x, _weight_norm(self.weight_v, self.weight_g), self.bias)
+        return F.linear(x, self.weight(), self.bias)
 
 
-class WeightNormConv1d(nn.Module):
+class WeightNormConv1d(_WeightNorm):
     """Unpadded nn.Conv1d under weight norm (`weight_g`/`weight_v`); callers pad."""
 
     def __init__(
