@@ -239,3 +239,11 @@ def test_reflect_pad_per_row_equals_row_alone(lengths: list[int], left: int, rig
     for b, n in enumerate(lengths):
         alone = F.pad(x[b : b + 1, :, :n], (left, right), mode="reflect")
         assert torch.equal(padded[b : b + 1, :, : n + left + right], alone)
+
+
+def test_loads_from_a_model_dir(tiny_model_dir: Path, reference_dir: Path) -> None:
+    d = tiny_model_dir / "indextts2"
+    model = S2M.load(d / "s2mel.pth", d / "config.yaml")
+    a = load_arrays(reference_dir, "e2e")
+    out = model.gpt_latent_to_cond(torch.from_numpy(a["gpt_latent"]))
+    np.testing.assert_allclose(out.numpy(), a["gpt_layer_out"], atol=TOL)
