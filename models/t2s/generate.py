@@ -28,6 +28,7 @@ Semantics follow the official IndexTTS2 path (GPT2InferenceModel + HF generate):
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -143,7 +144,10 @@ def decode(
     targets: Sequence[int | None] | None = None,
     seeds: Sequence[int] | None = None,
     record_scores: bool = False,
+    timings: dict[str, float] | None = None,
 ) -> list[Decoded]:
+    """See the module docstring. `timings`, when given, receives prefill_s, decode_s, steps."""
+    t_start = time.perf_counter()
     n = len(conds)
     targets = list(targets) if targets is not None else [None] * n
     seeds = list(seeds) if seeds is not None else [0] * n
@@ -169,14 +173,21 @@ def decode(
     valid = torch.cat((valid, torch.ones(n, max_new, dtype=torch.bool, device=dev)), dim=1)
     hidden = model.gpt(x, prefix_mask(valid, 0, prompt_len), cache, 0)
     logits = model.mel_logits(hidden[:, -1])
+    t_prefill = time.perf_counter()
 
     seen = torch.zeros(n, cfg.number_mel_codes, dtype=torch.bool, device=dev)
     seen[:, 1] = True  # fake prompt ids are all 1 ...
     seen[:, cfg.start_mel_token] = True  # ... plus the start code
     step_args = _StepArgs(model, cache, valid, prompt_len, targets, budgets, settings)
     if settings.num_beams > 1:
-        return _beam_decode(step_args, logits, seen, gens)
-    return _sample_decode(step_args, logits, seen, gens, record_scores)
+        out = _beam_decode(step_args, logits, seen, gens)
+    else:
+        out = _sample_decode(step_args, logits, seen, gens, record_scores)
+    if timings is not None:
+        timings["prefill_s"] = t_prefill - t_start
+        timings["decode_s"] = time.perf_counter() - t_prefill
+        timings["steps"] = float(step_args.steps)
+    return out
 
 
 def _prompts_batch(model: T2S, conds, text_ids) -> tuple[Tensor, Tensor]:
@@ -192,6 +203,7 @@ class _StepArgs:
     targets: list[int | None]
     budgets: list[int]
     settings: DecodeSettings
+    steps: int = 0  # decode steps fed so far (timings)
 
     def constrain(self, scores: Tensor, step: int, row_targets: list[int | None]) -> Tensor:
         cfg = self.model.cfg
@@ -205,6 +217,7 @@ class _StepArgs:
     def feed(self, tokens: Tensor, step: int) -> Tensor:
         """Feed the codes chosen at `step` (0-based) and return the next logits."""
         m = self.model
+        self.steps += 1
         # The (step+1)-th generated code sits at semantic position step + 2 (official offset).
         x = m.mel_embed(tokens[:, None], step + 2)
         pos = self.prompt_len + step
