@@ -1,0 +1,598 @@
+"""The IndexTTS2 engine: text + voice + emotion + duration -> 22050 Hz audio, in batches.
+
+    engine = IndexTTS2Engine.load(model_dir, device="cuda")     # ModelFilesMissing if incomplete
+    voice = engine.prepare_voice(audio, sample_rate)            # cached per prompt (audio hash)
+    results = engine.synthesize([SynthesisRequest(...), ...], progress)
+
+One request runs through the official IndexTTS2 chain:
+  text front-end -> segments (<= 120 tokens) -> T2S codes (per segment) -> GPT latents ->
+  S2M condition (vq2emb(codes) + gpt_layer(latent), length-regulated per segment, the
+  segments joined without silence) -> CFM from the voice's prompt mel -> BigVGAN.
+
+Duration (models.duration):
+- exact: T = round(50 d) tokens split over the segments in proportion to their text tokens
+  (stop forbidden before, forced at each share), F = round(d * 22050 / 256) frames split in
+  proportion to the tokens, the waveform trimmed / padded to round(d * 22050) samples;
+- natural: free decoding, then the same F frames and samples; flagged when the natural
+  length is outside [0.8, 1.25] of the slot (it is fitted anyway: the slot is fixed);
+- free, or no duration: the official rule, (codes * 1.72) frames per segment.
+
+Batches: requests are grouped by voice and length and rendered up to `max_batch` at a time;
+T2S and S2M batches are further split by decoding / diffusion settings. Every random draw
+is seeded per request (T2S sampling with `seed + segment`, the CFM noise with `seed`), so a
+request renders the same alone or in a batch (up to float rounding). On CUDA out-of-memory a
+batch is halved and retried; a request that still cannot be rendered fails alone.
+
+Device and precision: float32 on the CPU; on CUDA the models stay float32 and run under
+autocast in bfloat16 (float16 where bf16 is unsupported), or the dtype given to load().
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from models.config import IndexTTSConfig, load_config
+from models.contract import (
+    DurationMode,
+    EmotionSource,
+    EmotionSpec,
+    ModelFilesMissing,
+    ProgressFn,
+    SynthesisRequest,
+    SynthesisResult,
+    VoiceHandle,
+)
+from models.duration import (
+    NATURAL_FIT_RANGE,
+    LengthPlan,
+    fit_to_samples,
+    pace_ratio,
+    split_exact,
+    within_fit_range,
+)
+from models.emotion import EmotionMatrices, TextEmotion, vector_to_emovec
+from models.layout import IndexTTS2Files, locate
+from models.s2m import S2M, official_target_frames
+from models.semantic import SemanticCodec, SemanticEncoder, load_codec_config
+from models.speaker import SpeakerStyle
+from models.t2s import T2S, DecodeSettings, decode, latents
+from models.text import TextFrontEnd
+from models.vocoder import Vocoder
+from models.voice import Voice, prepare_voice, reference_emovec, voice_key
+
+log = logging.getLogger(__name__)
+
+MAX_SEGMENT_TOKENS = 120  # the official max_text_tokens_per_segment
+STAGES = ("text", "emotion", "t2s", "latent", "s2m", "vocoder")
+
+
+@dataclass
+class Parts:
+    """The loaded models of one engine."""
+
+    cfg: IndexTTSConfig
+    text: TextFrontEnd
+    t2s: T2S
+    s2m: S2M
+    semantic: SemanticEncoder
+    codec: SemanticCodec
+    style: SpeakerStyle
+    vocoder: Vocoder
+    emotion_mats: EmotionMatrices
+    text_emotion: TextEmotion
+    qwen_dir: Path
+    device: torch.device
+
+
+@dataclass
+class Job:
+    """One request on its way through the chain (engine-internal; the e2e parity stage
+    drives it directly)."""
+
+    index: int
+    request: SynthesisRequest
+    voice: Voice
+    segments: list[list[int]]  # text ids per segment
+    emovec: Tensor  # [1, D]
+    token_targets: list[int | None]  # per segment; None = free decoding
+    plan: LengthPlan | None  # exact / natural: the slot
+    decode: DecodeSettings
+    noise: Tensor | None = None  # [80, P + F] to inject (parity); None = seeded draw
+    trace: dict[str, Any] | None = None  # filled with intermediates when not None
+    codes: list[Tensor] = field(default_factory=list)
+    latents: list[Tensor] = field(default_factory=list)
+    seg_frames: list[int] = field(default_factory=list)
+    mel: Tensor | None = None
+    audio: np.ndarray | None = None
+    flagged: str | None = None
+    error: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def add_time(self, stage: str, seconds: float) -> None:
+        self.timings[stage] = self.timings.get(stage, 0.0) + seconds
+
+
+class RequestError(ValueError):
+    """A request that cannot be rendered; the message is shown to the editor."""
+
+
+def _pick_dtype(device: torch.device, dtype: torch.dtype | str | None) -> torch.dtype:
+    if isinstance(dtype, str):
+        names = {"fp32": torch.float32, "float32": torch.float32, "fp16": torch.float16}
+        names |= {"float16": torch.float16, "bf16": torch.bfloat16, "bfloat16": torch.bfloat16}
+        if dtype not in names:
+            raise ValueError(f"unknown dtype {dtype!r} (fp32, fp16 or bf16)")
+        dtype = names[dtype]
+    if device.type != "cuda":
+        if dtype not in (None, torch.float32):
+            log.info("%s requested on %s: the CPU runs in float32", dtype, device)
+        return torch.float32
+    if dtype is None:
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return dtype
+
+
+def _hash_audio(audio: np.ndarray, rate: int) -> str:
+    data = np.ascontiguousarray(np.asarray(audio, dtype=np.float32))
+    return f"{rate}-{hashlib.sha256(data.tobytes()).hexdigest()[:24]}"
+
+
+def _is_oom(exc: BaseException) -> bool:
+    return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower()
+
+
+class IndexTTS2Engine:
+    name = "indextts2"
+
+    def __init__(self, parts: Parts, dtype: torch.dtype = torch.float32) -> None:
+        self.parts = parts
+        self.dtype = dtype
+        self.max_batch = 8 if parts.device.type == "cuda" else 4
+        self.max_segment_tokens = MAX_SEGMENT_TOKENS
+        self.split_mode = "clean"  # every text piece exactly once (see TextFrontEnd)
+        self.duration_embedding = "paper"  # exact mode: p = W_sem[T] in the duration slot
+        self._voices: OrderedDict[str, Voice] = OrderedDict()
+        self._ref_emovecs: OrderedDict[str, Tensor] = OrderedDict()
+        self._text_vectors: dict[str, list[float]] = {}
+        self.voice_cache_size = 64
+        self.reference_cache_size = 256
+
+    # ---- loading ------------------------------------------------------------------------
+    @classmethod
+    def load(
+        cls,
+        model_dir: Path,
+        device: str | torch.device = "cpu",
+        dtype: torch.dtype | str | None = None,
+        normalize_text: bool = True,
+    ) -> IndexTTS2Engine:
+        """Load every model of an IndexTTS2 folder (model_dir/indextts2 or a checkpoints/
+        folder itself). Raises ModelFilesMissing naming every missing file."""
+        files = locate(Path(model_dir)).check(Path(model_dir))
+        return cls.from_files(files, device=device, dtype=dtype, normalize_text=normalize_text)
+
+    @classmethod
+    def from_files(
+        cls,
+        files: IndexTTS2Files,
+        device: str | torch.device = "cpu",
+        dtype: torch.dtype | str | None = None,
+        normalize_text: bool = True,
+    ) -> IndexTTS2Engine:
+        missing = files.missing()
+        if missing:
+            files.check()  # raises with the download hint
+        dev = torch.device(device)
+        cfg = load_config(files.config)
+        parts = Parts(
+            cfg=cfg,
+            text=TextFrontEnd(files.bpe, normalize=normalize_text),
+            t2s=T2S.load(files.gpt, cfg.gpt, device=dev),
+            s2m=S2M.load(files.s2mel, cfg.raw, device=dev),
+            semantic=SemanticEncoder.load(files.w2v_bert, files.w2v_stats, device=dev),
+            codec=SemanticCodec.load(
+                files.semantic_codec, load_codec_config(files.config), device=dev
+            ),
+            style=SpeakerStyle.load(files.campplus, device=dev),
+            vocoder=Vocoder.load(files.bigvgan, device=dev),
+            emotion_mats=EmotionMatrices.load(files.spk_matrix, files.emo_matrix, cfg.emo_num),
+            text_emotion=TextEmotion(files.qwen_emotion, device=dev),
+            qwen_dir=files.qwen_emotion,
+            device=dev,
+        )
+        return cls(parts, _pick_dtype(dev, dtype))
+
+    def _autocast(self):
+        if self.parts.device.type == "cuda" and self.dtype != torch.float32:
+            return torch.autocast("cuda", dtype=self.dtype)
+        return contextlib.nullcontext()
+
+    # ---- voices -------------------------------------------------------------------------
+    def prepare_voice(self, audio: np.ndarray, sample_rate: int) -> VoiceHandle:
+        key = voice_key(audio, sample_rate)
+        voice = self._voices.get(key)
+        if voice is None:
+            with self._autocast():
+                voice = prepare_voice(self.parts, audio, sample_rate)
+            self._voices[key] = voice
+            while len(self._voices) > self.voice_cache_size:
+                self._voices.popitem(last=False)
+        else:
+            self._voices.move_to_end(key)
+        return VoiceHandle(key=key, data=voice)
+
+    def _voice_of(self, handle: VoiceHandle) -> Voice:
+        if isinstance(handle.data, Voice):
+            return handle.data
+        voice = self._voices.get(handle.key)
+        if voice is None:
+            raise RequestError(f"voice {handle.key} was not prepared by this engine")
+        return voice
+
+    # ---- emotion ------------------------------------------------------------------------
+    def emotion_vector(self, voice: Voice, spec: EmotionSpec) -> Tensor:
+        """The emotion vector [1, D] added to the voice's latents for this request."""
+        p = self.parts
+        if spec.source is EmotionSource.VOICE:
+            return voice.own_emovec
+        if spec.source is EmotionSource.REFERENCE:
+            emo = self._reference(spec.reference_audio, spec.reference_rate)
+            base = voice.base_emovec
+            return base + spec.alpha * (emo - base)
+        if spec.source is EmotionSource.VECTOR:
+            weights = list(spec.vector or ())
+        elif spec.source is EmotionSource.TEXT:
+            weights = self._text_weights(spec.text or "")
+        else:  # pragma: no cover - the enum is closed
+            raise RequestError(f"unknown emotion source {spec.source}")
+        return vector_to_emovec(weights, voice.style, p.emotion_mats, voice.own_emovec, spec.alpha)
+
+    def _reference(self, audio: np.ndarray | None, rate: int) -> Tensor:
+        if audio is None:
+            raise RequestError("a reference emotion needs audio")
+        key = _hash_audio(audio, rate)
+        emo = self._ref_emovecs.get(key)
+        if emo is None:
+            try:
+                emo = reference_emovec(self.parts, audio, rate)
+            except ValueError as exc:
+                raise RequestError(str(exc)) from exc
+            self._ref_emovecs[key] = emo
+            while len(self._ref_emovecs) > self.reference_cache_size:
+                self._ref_emovecs.popitem(last=False)
+        return emo
+
+    def _text_weights(self, text: str) -> list[float]:
+        if text in self._text_vectors:
+            return self._text_vectors[text]
+        qwen = self.parts.qwen_dir
+        if not (qwen / "config.json").is_file():
+            raise RequestError(
+                f"emotion from a text description needs the optional Qwen text-to-emotion "
+                f"model, which is missing ({qwen} not found). Download it with: python "
+                f"installer/download_models.py --model-dir <model dir> (it is the "
+                f"qwen0.6bemo4-merge folder of IndexTeam/IndexTTS-2), or use the emotion "
+                f"sliders or a reference clip instead."
+            )
+        try:
+            weights = self.parts.text_emotion.to_vector(text)
+        except ModelFilesMissing as exc:
+            raise RequestError(str(exc)) from exc
+        self._text_vectors[text] = weights
+        return weights
+
+    # ---- requests -> jobs ---------------------------------------------------------------
+    def text_segments(self, text: str) -> list[list[int]]:
+        fe = self.parts.text
+        tok = fe.encode(text)
+        if tok.unknown:
+            log.warning("text has pieces outside the vocabulary: %s", " ".join(tok.unknown))
+        if not tok.pieces:
+            raise RequestError("the line has no text to speak")
+        segs = fe.split_segments(tok.pieces, self.max_segment_tokens, mode=self.split_mode)
+        return [fe.pieces_to_ids(s) for s in segs if s]
+
+    def make_job(self, index: int, req: SynthesisRequest) -> Job:
+        t0 = time.perf_counter()
+        voice = self._voice_of(req.voice)
+        segments = self.text_segments(req.text)
+        t1 = time.perf_counter()
+        with self._autocast():
+            emovec = self.emotion_vector(voice, req.emotion).float()
+        t2 = time.perf_counter()
+
+        plan = None
+        if req.duration_s is not None and req.mode is not DurationMode.FREE:
+            plan = LengthPlan.for_duration(req.duration_s)
+        if plan is not None and req.mode is DurationMode.EXACT:
+            if plan.tokens < len(segments) or plan.frames < len(segments):
+                raise RequestError(
+                    f"{req.duration_s:.3f} s is too short for a line of {len(segments)} segments"
+                )
+            targets: list[int | None] = list(split_exact(plan.tokens, [len(s) for s in segments]))
+        else:
+            targets = [None] * len(segments)
+        limit = self.parts.cfg.gpt.max_mel_tokens
+        if any(t is not None and t > limit for t in targets):
+            raise RequestError(
+                f"{req.duration_s:.2f} s of speech for this text exceeds what the model renders "
+                f"in one segment ({limit} tokens = {limit / 50:.1f} s); split the line"
+            )
+        settings = DecodeSettings.from_sampling(req.sampling)
+        if settings.max_tokens > limit:
+            # The semantic position table ends there (config max_mel_tokens).
+            settings = dataclasses.replace(settings, max_tokens=limit)
+        job = Job(
+            index=index,
+            request=req,
+            voice=voice,
+            segments=segments,
+            emovec=emovec,
+            token_targets=targets,
+            plan=plan,
+            decode=settings,
+        )
+        job.add_time("text", t1 - t0)
+        job.add_time("emotion", t2 - t1)
+        return job
+
+    # ---- synthesis ----------------------------------------------------------------------
+    def synthesize(
+        self, requests: Sequence[SynthesisRequest], progress: ProgressFn | None = None
+    ) -> list[SynthesisResult]:
+        total = len(requests)
+        results: list[SynthesisResult | None] = [None] * total
+        jobs: list[Job] = []
+        for i, req in enumerate(requests):
+            try:
+                jobs.append(self.make_job(i, req))
+            except Exception as exc:  # noqa: BLE001 - one bad request must not sink the rest
+                results[i] = SynthesisResult(None, req.target_samples(), error=_message(exc))
+        done = sum(r is not None for r in results)
+        if progress:
+            progress(done, total)
+        # Same voice together (its prompt is shared), then similar lengths (less padding).
+        jobs.sort(key=lambda j: (j.voice.key, self._length_key(j)))
+        for start in range(0, len(jobs), max(1, self.max_batch)):
+            chunk = jobs[start : start + self.max_batch]
+            self.render_jobs(chunk)
+            for job in chunk:
+                results[job.index] = self._result(job)
+            done += len(chunk)
+            if progress:
+                progress(done, total)
+        return [r for r in results if r is not None]
+
+    @staticmethod
+    def _length_key(job: Job) -> int:
+        if job.plan is not None:
+            return job.plan.tokens
+        return sum(len(s) for s in job.segments) * 4  # about 4 codes per text token
+
+    def _result(self, job: Job) -> SynthesisResult:
+        want = job.request.target_samples() if job.plan is not None else None
+        if job.error is not None or job.audio is None:
+            return SynthesisResult(
+                None,
+                job.request.target_samples(),
+                error=job.error or "rendering produced no audio",
+                timings=dict(job.timings),
+            )
+        return SynthesisResult(
+            job.audio,
+            want,
+            flagged=job.flagged,
+            timings={k: round(v, 6) for k, v in job.timings.items()},
+            tokens=sum(int(c.numel()) for c in job.codes),
+        )
+
+    def render_jobs(self, jobs: list[Job]) -> None:
+        """Render jobs in place; halve the batch on out-of-memory, isolate failures."""
+        live = [j for j in jobs if j.error is None]
+        if not live:
+            return
+        try:
+            with self._autocast():
+                self._render(live)
+        except Exception as exc:  # noqa: BLE001
+            oom = _is_oom(exc)
+            if oom and self.parts.device.type == "cuda":
+                torch.cuda.empty_cache()
+            if len(live) == 1:
+                live[0].error = (
+                    "out of GPU memory even alone; try a shorter line or voice prompt"
+                    if oom
+                    else _message(exc)
+                )
+                log.warning("request %d failed: %s", live[0].index, live[0].error)
+                return
+            if not oom:
+                log.info("a batch of %d failed (%s); rendering it in halves", len(live), exc)
+            for job in live:  # start the halves afresh
+                job.codes, job.latents, job.seg_frames = [], [], []
+                job.mel, job.audio, job.flagged = None, None, None
+            half = len(live) // 2
+            self.render_jobs(live[:half])
+            self.render_jobs(live[half:])
+
+    def _render(self, jobs: list[Job]) -> None:
+        self._run_t2s(jobs)
+        self._run_lengths(jobs)
+        self._run_s2m([j for j in jobs if j.error is None])
+        self._run_vocoder([j for j in jobs if j.error is None])
+
+    # ---- stages -------------------------------------------------------------------------
+    def _conds(self, job: Job) -> list[Tensor]:
+        t2s = self.parts.t2s
+        out = []
+        for target in job.token_targets:
+            c = t2s.conds(
+                job.voice.spk_latents,
+                job.emovec,
+                duration_tokens=target,
+                duration_embedding=self.duration_embedding if target is not None else "speed",
+            )
+            out.append(c[0])
+        return out
+
+    def _run_t2s(self, jobs: list[Job]) -> None:
+        t2s = self.parts.t2s
+        groups: dict[DecodeSettings, list[Job]] = {}
+        for j in jobs:
+            groups.setdefault(j.decode, []).append(j)
+        for settings, group in groups.items():
+            items = [(j, k) for j in group for k in range(len(j.segments))]
+            conds = {j.index: self._conds(j) for j in group}
+            item_conds = [conds[j.index][k] for j, k in items]
+            texts = [torch.tensor(j.segments[k], dtype=torch.long) for j, k in items]
+            t0 = time.perf_counter()
+            decoded = decode(
+                t2s,
+                item_conds,
+                texts,
+                settings,
+                targets=[j.token_targets[k] for j, k in items],
+                seeds=[j.request.seed + k for j, k in items],
+            )
+            t1 = time.perf_counter()
+            codes = [d.codes for d in decoded]
+            keep = [i for i, c in enumerate(codes) if c.numel() > 0]
+            lat = latents(
+                t2s,
+                [item_conds[i] for i in keep],
+                [texts[i] for i in keep],
+                [codes[i] for i in keep],
+            )
+            lat_of = dict(zip(keep, lat, strict=True))
+            t2 = time.perf_counter()
+            for j in group:
+                j.codes, j.latents = [], []
+            for i, (j, _k) in enumerate(items):
+                j.codes.append(codes[i])
+                j.latents.append(lat_of.get(i, torch.zeros(0, t2s.dim)))
+                if not decoded[i].stopped and j.token_targets[_k] is None:
+                    log.warning(
+                        "request %d: generation stopped at max_tokens (%d)",
+                        j.index,
+                        settings.max_tokens,
+                    )
+            for j in group:
+                j.add_time("t2s", (t1 - t0) / len(group))
+                j.add_time("latent", (t2 - t1) / len(group))
+                if j.trace is not None:
+                    j.trace["conds"] = conds[j.index]
+                    j.trace["codes"] = list(j.codes)
+                    j.trace["latents"] = list(j.latents)
+
+    def _run_lengths(self, jobs: list[Job]) -> None:
+        """Mel frames per segment (see the module docstring), or an error for the job."""
+        for j in jobs:
+            counts = [int(c.numel()) for c in j.codes]
+            if sum(counts) == 0:
+                j.error = "the T2S model produced no speech tokens for this line"
+                continue
+            natural = [official_target_frames(n) if n else 0 for n in counts]
+            if j.plan is None:
+                j.seg_frames = natural
+                continue
+            spoken = [i for i, n in enumerate(counts) if n > 0]
+            if j.plan.frames < len(spoken):
+                j.error = f"{j.request.duration_s:.3f} s is too short for this line"
+                continue
+            shares = split_exact(j.plan.frames, [counts[i] for i in spoken])
+            j.seg_frames = [0] * len(counts)
+            for i, f in zip(spoken, shares, strict=True):
+                j.seg_frames[i] = f
+            if j.request.mode is DurationMode.NATURAL:
+                ratio = pace_ratio(sum(natural), j.plan.frames)
+                if not within_fit_range(ratio):
+                    lo, hi = NATURAL_FIT_RANGE
+                    j.flagged = (
+                        f"natural length {ratio:.2f}x the slot, outside [{lo}, {hi}]; "
+                        f"time-fitted anyway"
+                    )
+
+    def _target_cond(self, job: Job) -> Tensor:
+        """vq2emb(codes) + gpt_layer(latent), regulated per segment, joined: [F, C]."""
+        p = self.parts
+        conds = []
+        for codes, lat, frames in zip(job.codes, job.latents, job.seg_frames, strict=True):
+            if frames == 0 or codes.numel() == 0:
+                continue
+            emb = p.codec.vq2emb(codes[None].to(p.device))  # [1, H, N]
+            gl = p.s2m.gpt_latent_to_cond(lat[None].to(p.device))  # [1, N, H]
+            s_infer = emb.transpose(1, 2).float() + gl.float()
+            cond = p.s2m.regulate(s_infer, [frames])[0]
+            conds.append(cond.float())
+            if job.trace is not None:
+                job.trace.setdefault("vq2emb", []).append(emb)
+                job.trace.setdefault("gpt_layer", []).append(gl)
+                job.trace.setdefault("s_infer", []).append(s_infer)
+                job.trace.setdefault("cond", []).append(cond)
+        return torch.cat(conds, dim=0)
+
+    def _noise(self, job: Job, frames: int) -> Tensor:
+        total = job.voice.prompt_frames + frames
+        if job.noise is not None:
+            return job.noise
+        gen = torch.Generator(device="cpu").manual_seed(int(job.request.seed))
+        return torch.randn([self.parts.s2m.cfg.dit.in_channels, total], generator=gen)
+
+    def _run_s2m(self, jobs: list[Job]) -> None:
+        s2m = self.parts.s2m
+        groups: dict[tuple[int, float], list[Job]] = {}
+        for j in jobs:
+            s = j.request.sampling
+            groups.setdefault((int(s.diffusion_steps), float(s.cfg_rate)), []).append(j)
+        for (steps, rate), group in groups.items():
+            t0 = time.perf_counter()
+            targets = [self._target_cond(j) for j in group]
+            mels = s2m.synthesize(
+                [j.voice.prompt_cond for j in group],
+                [j.voice.ref_mel[0] for j in group],
+                [j.voice.style[0] for j in group],
+                targets,
+                steps=steps,
+                cfg_rate=rate,
+                noise=[self._noise(j, t.shape[0]) for j, t in zip(group, targets, strict=True)],
+            )
+            dt = time.perf_counter() - t0
+            for j, mel in zip(group, mels, strict=True):
+                j.mel = mel
+                j.add_time("s2m", dt / len(group))
+                if j.trace is not None:
+                    j.trace["target_cond"] = targets[group.index(j)]
+                    j.trace["mel"] = mel
+
+    def _run_vocoder(self, jobs: list[Job]) -> None:
+        if not jobs:
+            return
+        t0 = time.perf_counter()
+        waves = self.parts.vocoder([j.mel.float() for j in jobs])
+        dt = time.perf_counter() - t0
+        for j, wave in zip(jobs, waves, strict=True):
+            if j.trace is not None:
+                j.trace["wave"] = wave
+            if j.plan is not None:
+                wave = fit_to_samples(wave, j.plan.samples)
+            j.audio = np.ascontiguousarray(wave, dtype=np.float32)
+            j.add_time("vocoder", dt / len(jobs))
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, (RequestError, ModelFilesMissing)):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
