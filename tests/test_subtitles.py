@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from subfixtures import (
+from tests.subfixtures import (
     ASS_HEADER,
     SSA_HEADER,
     Line,

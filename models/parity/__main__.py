@@ -17,6 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("dir", type=Path, help="fixture directory laid out like shared/reference")
     ap.add_argument("--stages", default=",".join(STAGES), help="comma-separated stage names")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1 = as the fixtures)")
+    ap.add_argument("-v", "--verbose", action="store_true", help="print every check")
     args = ap.parse_args(argv)
     if not args.dir.is_dir():
         print(f"error: {args.dir} is not a directory", file=sys.stderr)
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
             f"[{'PASS' if stage_ok else 'FAIL'}] {stage:9s} max|diff| {worst:.3g} ({len(checks)} checks)"
         )
         for c in checks:
-            if not c.passed or "-v" in sys.argv:
+            if not c.passed or args.verbose:
                 print(
                     f"    {'ok ' if c.passed else 'BAD'} {c.name}: {c.max_abs_diff:.3g} (tol {c.tolerance:g}) {c.detail}"
                 )
