@@ -55,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--keep-original-track", action="store_true")
     d.add_argument("--subtitle-track", action="store_true", help="also mux the subtitles")
     d.add_argument("--emotion", choices=("original", "voice"), default="original")
+    d.add_argument(
+        "--merge-split-sentences",
+        action="store_true",
+        help="join consecutive cues of one speaker that split a sentence",
+    )
     d.add_argument("--mode", choices=("exact", "natural"), default="exact")
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--language", default=None, help="ISO 639-2 tag of the dub track (eng, fra...)")
@@ -136,6 +141,7 @@ def cmd_dub(args, engine_factory=None) -> int:
         report_path=args.report,
         work_dir=args.work_dir,
         language=args.language,
+        merge_split_sentences=args.merge_split_sentences,
     )
     cancel = CancelToken()
 

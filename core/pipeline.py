@@ -83,6 +83,7 @@ class DubOptions:
     language: str | None = None  # ISO 639-2 tag of the dub track
     batch_size: int = 8
     save_project: bool = True
+    merge_split_sentences: bool = False  # join cues that split one sentence
 
 
 @dataclass
@@ -145,7 +146,9 @@ class DubReport:
 # --- reading ---------------------------------------------------------------------------------
 
 
-def read_inputs(video: Path, subtitles: Path | None = None) -> Inputs:
+def read_inputs(
+    video: Path, subtitles: Path | None = None, *, merge_split_sentences: bool = False
+) -> Inputs:
     """Probe the video and read its subtitles (found next to it when not given)."""
     video = Path(video)
     if not video.exists():
@@ -167,6 +170,7 @@ def read_inputs(video: Path, subtitles: Path | None = None) -> Inputs:
             Path(subtitles),
             fps=media.fps,
             video_duration_ms=round(media.duration_s * 1000) if media.duration_s else None,
+            merge_split_sentences=merge_split_sentences,
         )
     except SubtitleError as exc:
         raise InputError(str(exc)) from exc
@@ -362,7 +366,9 @@ def dub(
     # read
     t0 = time.perf_counter()
     progress("read", 0, 1)
-    inputs = read_inputs(video, options.subtitles)
+    inputs = read_inputs(
+        video, options.subtitles, merge_split_sentences=options.merge_split_sentences
+    )
     warnings = [str(w) for w in inputs.subtitles.warnings]
     cues = inputs.subtitles.usable_cues()
     if not cues:

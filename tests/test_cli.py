@@ -183,3 +183,39 @@ def test_console_script_runs_without_traceback(tmp_path):
     )
     assert proc.returncode == EXIT_INPUT
     assert "not found" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_merge_split_sentences(tmp_path):
+    video = mediagen.make_test_video(tmp_path / "m.mp4", duration_s=8, lines=())
+    (tmp_path / "m.srt").write_text(
+        "1\n00:00:01,000 --> 00:00:02,500\nI was waiting for\n\n"
+        "2\n00:00:02,600 --> 00:00:04,000\nthe morning train.\n"
+    )
+    sample = tmp_path / "voice.wav"
+    import numpy as np
+    import soundfile as sf
+
+    sf.write(sample, (0.1 * np.sin(np.arange(48000 * 2) / 10)).astype(np.float32), 48000)
+    report = tmp_path / "r.json"
+    args = [
+        "dub",
+        str(video),
+        "-o",
+        str(tmp_path / "o.mp4"),
+        "--work-dir",
+        str(tmp_path / "w"),
+        "--no-progress",
+        "--voice",
+        f"speaker={sample}",
+        "--report",
+        str(report),
+    ]
+    engine = ToneEngine()
+    assert main(args + ["--merge-split-sentences"], engine_factory=_factory(engine)) == EXIT_OK
+    lines = json.loads(report.read_text())["lines"]
+    assert [(ln["index"], ln["span_start_ms"], ln["span_end_ms"]) for ln in lines] == [
+        (1, 1000, 4000)
+    ]
+    assert engine.rendered == ["I was waiting for the morning train."]
+    assert main(args, engine_factory=_factory(ToneEngine())) == EXIT_OK
+    assert len(json.loads(report.read_text())["lines"]) == 2
