@@ -295,6 +295,12 @@ class IndexTTS2Engine:
         return weights
 
     # ---- requests -> jobs ---------------------------------------------------------------
+    @property
+    def segment_limit(self) -> int:
+        """Text tokens per segment: 120 (official), or less if the text position table of
+        the checkpoint is shorter (max_text_tokens; 80 in the tiny test models)."""
+        return min(self.max_segment_tokens, self.parts.cfg.gpt.max_text_tokens)
+
     def text_segments(self, text: str) -> list[list[int]]:
         fe = self.parts.text
         tok = fe.encode(text)
@@ -302,7 +308,7 @@ class IndexTTS2Engine:
             log.warning("text has pieces outside the vocabulary: %s", " ".join(tok.unknown))
         if not tok.pieces:
             raise RequestError("the line has no text to speak")
-        segs = fe.split_segments(tok.pieces, self.max_segment_tokens, mode=self.split_mode)
+        segs = fe.split_segments(tok.pieces, self.segment_limit, mode=self.split_mode)
         return [fe.pieces_to_ids(s) for s in segs if s]
 
     def make_job(self, index: int, req: SynthesisRequest) -> Job:
@@ -326,11 +332,16 @@ class IndexTTS2Engine:
         else:
             targets = [None] * len(segments)
         limit = self.parts.cfg.gpt.max_mel_tokens
+        flagged = None
         if any(t is not None and t > limit for t in targets):
-            raise RequestError(
-                f"{req.duration_s:.2f} s of speech for this text exceeds what the model renders "
-                f"in one segment ({limit} tokens = {limit / 50:.1f} s); split the line"
+            # The semantic position table ends at `limit`: decode that many and let S2M
+            # stretch them to the slot (frames and samples stay exact).
+            longest = max(t for t in targets if t is not None)
+            flagged = (
+                f"slot needs {longest} tokens in one segment, the model renders at most "
+                f"{limit}; speech stretched {longest / limit:.2f}x"
             )
+            targets = [None if t is None else min(t, limit) for t in targets]
         settings = DecodeSettings.from_sampling(req.sampling)
         if settings.max_tokens > limit:
             # The semantic position table ends there (config max_mel_tokens).
@@ -344,6 +355,7 @@ class IndexTTS2Engine:
             token_targets=targets,
             plan=plan,
             decode=settings,
+            flagged=flagged,
         )
         job.add_time("text", t1 - t0)
         job.add_time("emotion", t2 - t1)
@@ -423,7 +435,7 @@ class IndexTTS2Engine:
                 log.info("a batch of %d failed (%s); rendering it in halves", len(live), exc)
             for job in live:  # start the halves afresh
                 job.codes, job.latents, job.seg_frames = [], [], []
-                job.mel, job.audio, job.flagged = None, None, None
+                job.mel, job.audio = None, None
             half = len(live) // 2
             self.render_jobs(live[:half])
             self.render_jobs(live[half:])
