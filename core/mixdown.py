@@ -5,7 +5,7 @@ round(len * 48000 / 22050) samples and starts at sample round(start_ms * 48). Th
 original soundtrack (the 48 kHz master from ``core.media``) is kept under the dub in
 ``duck`` mode, lowered by ``duck_db`` under each clip with short ramps that lie inside
 the clip's span (outside every span the original is untouched), or dropped in
-``replace`` mode. The mix is then brought to -16 LUFS integrated (pyloudnorm) and
+``replace`` mode. The mix is then brought to -16 LUFS integrated (BS.1770 via core.loudness) and
 scaled down if its true peak (4x oversampled with soxr) would exceed -1 dBTP (then to
 -1.2 dBTP, a margin for the estimate), so it never clips. The output is stereo,
 exactly round(duration_s * 48000) samples long.
@@ -43,10 +43,10 @@ from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
-import pyloudnorm
 import soxr
 
 from core.audio import resample_to_length, samples_for, to_stereo, write_wav
+from core.loudness import integrated_loudness
 
 MIX_RATE = 48000
 CLIP_RATE = 22050
@@ -183,10 +183,7 @@ def true_peak_dbtp(audio: np.ndarray, rate: int = MIX_RATE) -> float:
 
 
 def _integrated_loudness(audio: np.ndarray) -> float:
-    # pyloudnorm needs at least one 400 ms gating block.
-    if audio.shape[0] < int(0.4 * MIX_RATE) + 1:
-        return float("-inf")
-    return float(pyloudnorm.Meter(MIX_RATE).integrated_loudness(audio))
+    return integrated_loudness(audio, MIX_RATE)
 
 
 def mixdown(
