@@ -60,6 +60,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="join consecutive cues of one speaker that split a sentence",
     )
+    d.add_argument(
+        "--extend-into-silence",
+        type=int,
+        default=0,
+        metavar="MS",
+        help="let a line run up to MS ms into the silence after its cue (never into the next)",
+    )
     d.add_argument("--mode", choices=("exact", "natural"), default="exact")
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--language", default=None, help="ISO 639-2 tag of the dub track (eng, fra...)")
@@ -142,6 +149,7 @@ def cmd_dub(args, engine_factory=None) -> int:
         work_dir=args.work_dir,
         language=args.language,
         merge_split_sentences=args.merge_split_sentences,
+        extend_into_silence_ms=max(0, args.extend_into_silence),
     )
     cancel = CancelToken()
 

@@ -25,8 +25,9 @@ from core.export import ExportOptions, export_video
 from core.media import ExtractedAudio, MediaError, MediaInfo, extract_audio, probe, require_video
 from core.mixdown import Background, Clip, MixSettings, mixdown, write_dub, write_mix, write_stems
 from core.render import CancelToken, Take, TakeCache, render
+from core.silence import silence_until_ms
 from core.subtitles import Cue, SubtitleDoc, SubtitleError, find_subtitles_for, load_subtitles
-from core.timing import Timing, plan_line
+from core.timing import Timing, plan_lines
 from core.voices import (
     VoiceError,
     VoicePrompt,
@@ -84,6 +85,7 @@ class DubOptions:
     batch_size: int = 8
     save_project: bool = True
     merge_split_sentences: bool = False  # join cues that split one sentence
+    extend_into_silence_ms: int = 0  # let a line run this far into the silence after its cue
 
 
 @dataclass
@@ -208,6 +210,31 @@ def default_engine_factory(model_dir: Path | None, device: str) -> Engine:
 
 def _noop(step: str, done: int, total: int) -> None:
     pass
+
+
+def _plan(
+    cues: list[Cue],
+    options: DubOptions,
+    inputs: Inputs,
+    extracted: ExtractedAudio | None,
+    warnings: list[str],
+) -> dict[int, Timing]:
+    """Each line's span and counts; spans grow into following silence when asked."""
+    silences = None
+    if options.extend_into_silence_ms > 0 and extracted is not None:
+        silences = silence_until_ms(extracted.load_mono16k(), 16000, [c.end_ms for c in cues])
+    planned = plan_lines(
+        cues,
+        silences_until_ms=silences,
+        extend_ms=options.extend_into_silence_ms,
+        video_end_ms=round(inputs.media.duration_s * 1000),
+    )
+    timings = {}
+    for c, t in zip(cues, planned, strict=True):
+        timings[c.index] = t
+        if t.flag:
+            warnings.append(f"cue {c.index}: {t.flag}")
+    return timings
 
 
 def _emotion_for(
@@ -373,15 +400,6 @@ def dub(
     cues = inputs.subtitles.usable_cues()
     if not cues:
         raise InputError(f"{inputs.subtitles.path.name} has no usable lines to dub")
-    video_end_ms = round(inputs.media.duration_s * 1000)
-    timings: dict[int, Timing] = {}
-    for i, c in enumerate(cues):
-        nxt = cues[i + 1].start_ms if i + 1 < len(cues) else None
-        t = plan_line(c.start_ms, c.end_ms, c.text, next_start_ms=nxt, video_end_ms=video_end_ms)
-        timings[c.index] = t
-        if t.flag:
-            warnings.append(f"cue {c.index}: {t.flag}")
-    cues = [c for c in cues if timings[c.index].samples_22k > 0]
     speakers = assign_speakers(cues)
     names = speaker_names(cues)
     progress("read", 1, 1)
@@ -405,6 +423,9 @@ def dub(
     progress("extract", 1, 1)
     step_s["extract"] = time.perf_counter() - t0
     cancel.check()
+
+    timings = _plan(cues, options, inputs, extracted, warnings)
+    cues = [c for c in cues if timings[c.index].samples_22k > 0]
 
     # voices
     t0 = time.perf_counter()

@@ -216,3 +216,33 @@ def test_output_equal_to_input_is_refused(movie, tmp_path):
             DubOptions(output=video, work_dir=tmp_path / "w"),
             engine_factory=_factory(ToneEngine()),
         )
+
+
+def test_spans_grow_into_silence_but_not_into_speech(movie, tmp_path):
+    video, _ = movie
+    report = dub(
+        video,
+        DubOptions(
+            output=tmp_path / "o.mp4",
+            work_dir=tmp_path / "w",
+            save_project=False,
+            extend_into_silence_ms=1000,
+        ),
+        engine_factory=_factory(ToneEngine()),
+    )
+    for ln in report.lines:
+        # cues end 2.5 s after their start; the next line's speech begins 5 s after it
+        assert ln.span_end_ms - ln.span_start_ms == 3500, ln
+    report = dub(
+        video,
+        DubOptions(
+            output=tmp_path / "o2.mp4",
+            work_dir=tmp_path / "w",
+            save_project=False,
+            extend_into_silence_ms=5000,
+        ),
+        engine_factory=_factory(ToneEngine()),
+    )
+    # a long allowance stops before the next line's speech (within a 20 ms frame and the 40 ms guard)
+    first = report.lines[0]
+    assert 4900 <= first.span_end_ms <= 4960
