@@ -14,6 +14,15 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 REPO = Path(__file__).resolve().parents[1]
 
+try:
+    import torch
+
+    # One thread, as the reference fixtures were made; it also keeps tests fast when the
+    # 2-core machine is busy (OpenMP barriers across contended cores cost ~15 ms per op).
+    torch.set_num_threads(1)
+except ImportError:  # pragma: no cover - torch is a hard dependency
+    pass
+
 
 def _find_reference() -> Path | None:
     env = os.environ.get("DUBSMITH_REFERENCE")
