@@ -22,6 +22,7 @@ import numpy as np
 from core import project as proj
 from core.audio import read_wav
 from core.export import ExportOptions, export_video
+from core.language import language_from_filename, to_iso639_2
 from core.media import ExtractedAudio, MediaError, MediaInfo, extract_audio, probe, require_video
 from core.mixdown import Background, Clip, MixSettings, mixdown, write_dub, write_mix, write_stems
 from core.render import CancelToken, Take, TakeCache, render
@@ -503,7 +504,9 @@ def dub(
         mix_path,
         out,
         ExportOptions(
-            dub_language=options.language or "und",
+            dub_language=to_iso639_2(options.language)
+            or language_from_filename(inputs.subtitles.path)
+            or "und",
             include_original=options.keep_original_track and extracted is not None,
             subtitles=inputs.subtitles.path if options.subtitle_track else None,
         ),

@@ -246,3 +246,33 @@ def test_spans_grow_into_silence_but_not_into_speech(movie, tmp_path):
     # a long allowance stops before the next line's speech (within a 20 ms frame and the 40 ms guard)
     first = report.lines[0]
     assert 4900 <= first.span_end_ms <= 4960
+
+
+def test_dub_track_language_comes_from_the_subtitle_name(movie, tmp_path):
+    video, srt = movie
+    tagged = tmp_path / "movie.de.srt"
+    tagged.write_bytes(srt.read_bytes())
+    out = tmp_path / "o.mkv"
+    dub(
+        video,
+        DubOptions(output=out, subtitles=tagged, work_dir=tmp_path / "w", save_project=False),
+        engine_factory=_factory(ToneEngine()),
+    )
+    tags = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            "a:0",
+            "-show_entries",
+            "stream_tags=language",
+            "-of",
+            "csv=p=0",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert tags == "ger"
