@@ -164,32 +164,25 @@ def cmd_dub(args, engine_factory=None) -> int:
     kwargs = {"progress": bars, "cancel": cancel}
     if engine_factory is not None:
         kwargs["engine_factory"] = engine_factory
+    # Known failures map to exit codes; anything else (MediaError, ExportError, OSError
+    # such as a full disk) is still one clear line, never a traceback.
+    exit_codes = (
+        (InputError, EXIT_INPUT),
+        (VoiceError, EXIT_INPUT),
+        (ModelFilesMissing, EXIT_MODELS),
+        (EngineUnavailable, EXIT_MODELS),
+    )
     try:
         report = dub(args.video, options, **kwargs)
     except (Cancelled, KeyboardInterrupt):
         bars.close()
         _err(f"cancelled; {args.output} was not written (rendered lines stay cached)")
         return EXIT_CANCELLED
-    except InputError as exc:
+    except Exception as exc:
         bars.close()
-        _err(str(exc))
-        return EXIT_INPUT
-    except ModelFilesMissing as exc:
-        bars.close()
-        _err(str(exc))
-        return EXIT_MODELS
-    except EngineUnavailable as exc:
-        bars.close()
-        _err(str(exc))
-        return EXIT_MODELS
-    except VoiceError as exc:
-        bars.close()
-        _err(str(exc))
-        return EXIT_INPUT
-    except Exception as exc:  # MediaError, ExportError, OSError (disk full...): one clear line
-        bars.close()
-        _err(f"{type(exc).__name__}: {exc}")
-        return EXIT_FAILED
+        code = next((c for kind, c in exit_codes if isinstance(exc, kind)), EXIT_FAILED)
+        _err(str(exc) if code != EXIT_FAILED else f"{type(exc).__name__}: {exc}")
+        return code
     finally:
         signal.signal(signal.SIGINT, previous)
     bars.close()
