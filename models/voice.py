@@ -145,20 +145,21 @@ def prepare_voice(parts: Parts, audio: np.ndarray, sample_rate: int) -> Voice:
     own = parts.t2s.merge_emovec(
         feats, emo_feats, alpha=1.0, spk_lengths=lengths, emo_lengths=official_lengths(emo_feats)
     )
+    # Autocast (CUDA) may hand back half-precision tensors; a voice is kept in float32.
     return Voice(
         key=voice_key(mono, sample_rate),
         audio_22k=a22,
         audio_16k=a16,
         emo_audio_16k=e16,
-        spk_feats=feats,
+        spk_feats=feats.float(),
         codes=codes,
-        s_ref=s_ref,
-        ref_mel=ref_mel,
-        style=style,
+        s_ref=s_ref.float(),
+        ref_mel=ref_mel.float(),
+        style=style.float(),
         prompt_cond=prompt_cond,
-        spk_latents=spk_latents,
-        base_emovec=base,
-        own_emovec=own,
+        spk_latents=spk_latents.float(),
+        base_emovec=base.float(),
+        own_emovec=own.float(),
     )
 
 
@@ -171,7 +172,7 @@ def reference_emovec(parts: Parts, audio: np.ndarray, sample_rate: int) -> Tenso
             f"the emotion reference is too short ({e16.size / FEATURE_RATE:.2f} s; 0.1 s needed)"
         )
     feats = parts.semantic(e16).feats.to(parts.device)
-    return parts.t2s.emotion_vector(feats, official_lengths(feats))
+    return parts.t2s.emotion_vector(feats, official_lengths(feats)).float()
 
 
 def fbank_of(voice: Voice) -> Tensor:

@@ -1,0 +1,234 @@
+"""Benchmark of the IndexTTS2 engine at full size (random weights) on the CPU.
+
+Builds every model from the full-size configs (../shared/reference/keys/config.yaml for
+T2S, S2M and the codec; the w2v-BERT 2.0 and BigVGAN v2 22 kHz configs recorded in keys/)
+with random weights, prepares one voice from a spoken prompt, then renders batches of
+2-4 s lines in exact mode and prints seconds per line with the per-stage split:
+
+    features  voice preparation (w2v-BERT x2, codec, CAMPPlus, mel, latents), once per voice
+    emotion   per line: the line's own reference clip through w2v-BERT (the dub's default)
+    text      normalisation + BPE;  t2s  decoding;  latent  GPT latent pass
+    s2m       CFM/DiT;  vocoder  BigVGAN
+
+Random weights decode and diffuse exactly as much as real ones in exact mode (T tokens,
+F frames), so the timings are representative; the audio is noise.
+
+Usage:
+    .venv/bin/python bench/engine.py                 # 1, 4, 16 lines x 25 and 10 steps
+    .venv/bin/python bench/engine.py --quick         # 1 and 4 lines, 10 steps, 3 s prompt
+    options: --lines 1,4,16 --steps 25,10 --prompt-s 6 --threads N --batch N
+             --emotion reference|voice --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from models.config import load_config  # noqa: E402
+from models.contract import (  # noqa: E402
+    EmotionSource,
+    EmotionSpec,
+    Sampling,
+    SynthesisRequest,
+)
+from models.emotion import EmotionMatrices, TextEmotion  # noqa: E402
+from models.engine import IndexTTS2Engine, Parts  # noqa: E402
+from models.s2m import S2M, S2MConfig  # noqa: E402
+from models.semantic import HIDDEN_LAYER, SemanticCodec, SemanticEncoder  # noqa: E402
+from models.speaker import CAMPPlus, SpeakerStyle  # noqa: E402
+from models.t2s import T2S  # noqa: E402
+from models.text import TextFrontEnd  # noqa: E402
+from models.vocoder import Vocoder, right_reach_frames  # noqa: E402
+from tests import mediagen  # noqa: E402
+
+REFERENCE = REPO.parent / "shared" / "reference"
+TEXTS = (
+    "Where have you been all this time?",
+    "I was waiting for the morning train, and it never came.",
+    "The train never came, did it?",
+    "No. So I walked the whole way home in the rain.",
+    "Then we should eat something before we talk.",
+    "Tell me everything, and start from the beginning.",
+)
+DURATIONS = (2.0, 3.0, 4.0, 2.5, 3.5)
+
+
+def rss_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+
+def build_engine(reference: Path) -> IndexTTS2Engine:
+    from bigvgan import BigVGAN
+    from bigvgan.env import AttrDict
+    from transformers import SeamlessM4TFeatureExtractor, Wav2Vec2BertConfig, Wav2Vec2BertModel
+
+    keys = reference / "keys"
+    cfg = load_config(keys / "config.yaml")
+    torch.manual_seed(0)
+    t2s = T2S.build(cfg.gpt, seed=0)
+    s2m = S2M(S2MConfig.from_dict(cfg.raw)).eval()
+
+    w2v_cfg = json.loads((keys / "w2v_bert_2_0.json").read_text())["config"]
+    # Only the 17 layers that hidden_states[17] needs (what SemanticEncoder keeps after loading).
+    w2v = Wav2Vec2BertModel(Wav2Vec2BertConfig(**{**w2v_cfg, "num_hidden_layers": HIDDEN_LAYER}))
+    extractor = SeamlessM4TFeatureExtractor(
+        feature_size=80, num_mel_bins=80, padding_value=1.0, sampling_rate=16000, stride=2
+    )
+    hidden = int(w2v_cfg["hidden_size"])
+    semantic = SemanticEncoder(
+        extractor,
+        w2v.eval(),
+        torch.zeros(hidden),
+        torch.ones(hidden),
+        torch.device("cpu"),
+        HIDDEN_LAYER,
+    )
+    codec = SemanticCodec(dict(cfg.raw["semantic_codec"])).eval()
+    style = SpeakerStyle(CAMPPlus(80, 192).eval(), torch.device("cpu"))
+
+    h = AttrDict(json.loads((keys / "bigvgan_v2_22khz_80band_256x.json").read_text())["h"])
+    gan = BigVGAN(h, use_cuda_kernel=False)
+    gan.remove_weight_norm()
+    vocoder = Vocoder(gan.eval(), 256, 22050, torch.device("cpu"), right_reach_frames(h))
+
+    rows = sum(cfg.emo_num)
+    mats = EmotionMatrices.from_tensors(
+        torch.randn(rows, 192), torch.randn(rows, cfg.gpt.model_dim), cfg.emo_num
+    )
+    parts = Parts(
+        cfg=cfg,
+        text=TextFrontEnd(reference / "checkpoints" / "bpe.model"),
+        t2s=t2s,
+        s2m=s2m,
+        semantic=semantic,
+        codec=codec,
+        style=style,
+        vocoder=vocoder,
+        emotion_mats=mats,
+        text_emotion=TextEmotion(Path("/nonexistent")),
+        qwen_dir=Path("/nonexistent"),
+        device=torch.device("cpu"),
+    )
+    return IndexTTS2Engine(parts)
+
+
+def prompt_audio(seconds: float) -> tuple[np.ndarray, int]:
+    """Spoken prompt (espeak-ng) repeated to `seconds` at 48 kHz."""
+    speech = mediagen.speak("Good evening. I am the voice that this benchmark clones.", "en-us")
+    n = int(seconds * mediagen.RATE)
+    reps = int(np.ceil(n / len(speech)))
+    return np.tile(speech, reps)[:n].astype(np.float32), mediagen.RATE
+
+
+def line_requests(engine, voice, n: int, steps: int, emotion: str, ref) -> list[SynthesisRequest]:
+    sampling = dataclasses.replace(Sampling(), diffusion_steps=steps)
+    out = []
+    for i in range(n):
+        d = DURATIONS[i % len(DURATIONS)]
+        if emotion == "reference":
+            # Each line's "original audio": a slice of the reference, as long as the line.
+            audio, rate = ref
+            start = (i * 7919) % max(1, len(audio) - int(d * rate))
+            emo = EmotionSpec(
+                EmotionSource.REFERENCE,
+                reference_audio=audio[start : start + int(d * rate)],
+                reference_rate=rate,
+            )
+        else:
+            emo = EmotionSpec()
+        out.append(
+            SynthesisRequest(TEXTS[i % len(TEXTS)], voice, emo, d, sampling=sampling, seed=i)
+        )
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="1 and 4 lines, 10 steps, 3 s prompt")
+    ap.add_argument("--lines", default="1,4,16")
+    ap.add_argument("--steps", default="25,10")
+    ap.add_argument("--prompt-s", type=float, default=6.0)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
+    ap.add_argument("--batch", type=int, default=0, help="engine batch size (0: engine default)")
+    ap.add_argument("--emotion", choices=("reference", "voice"), default="reference")
+    ap.add_argument("--reference", type=Path, default=REFERENCE)
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.lines, args.steps, args.prompt_s = "1,4", "10", 3.0
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    lines = [int(x) for x in args.lines.split(",")]
+    steps_list = [int(x) for x in args.steps.split(",")]
+
+    t0 = time.perf_counter()
+    engine = build_engine(args.reference)
+    if args.batch:
+        engine.max_batch = args.batch
+    print(
+        f"built full-size models (random weights) in {time.perf_counter() - t0:.1f} s; "
+        f"{torch.get_num_threads()} threads; batch {engine.max_batch}; RSS peak {rss_gb():.1f} GB",
+        flush=True,
+    )
+    audio, rate = prompt_audio(args.prompt_s)
+    engine.parts.text.encode("Warm up the normaliser.")  # loads its grammars (a few seconds)
+    t0 = time.perf_counter()
+    handle = engine.prepare_voice(audio, rate)
+    features_s = time.perf_counter() - t0
+    print(
+        f"features (voice preparation, {args.prompt_s:.0f} s prompt): {features_s:.2f} s",
+        flush=True,
+    )
+
+    report = {"features_s": features_s, "prompt_s": args.prompt_s, "runs": []}
+    stages = ("emotion", "text", "t2s", "latent", "s2m", "vocoder")
+    header = f"{'steps':>5} {'lines':>5} {'s/line':>7} {'RTF':>5} " + " ".join(
+        f"{s:>8}" for s in stages
+    )
+    print(header, flush=True)
+    for steps in steps_list:
+        for n in lines:
+            reqs = line_requests(engine, handle, n, steps, args.emotion, (audio, rate))
+            t0 = time.perf_counter()
+            results = engine.synthesize(reqs)
+            wall = time.perf_counter() - t0
+            bad = [r.error for r in results if not r.ok]
+            if bad:
+                print(f"  {len(bad)} failed: {bad[0]}")
+            audio_s = sum(r.target_samples or 0 for r in results) / 22050
+            per_stage = {s: sum(r.timings.get(s, 0.0) for r in results) / n for s in stages}
+            row = f"{steps:>5} {n:>5} {wall / n:>7.2f} {wall / audio_s:>5.1f} " + " ".join(
+                f"{per_stage[s]:>8.2f}" for s in stages
+            )
+            print(row, flush=True)
+            report["runs"].append(
+                {
+                    "steps": steps,
+                    "lines": n,
+                    "wall_s": wall,
+                    "s_per_line": wall / n,
+                    "audio_s": audio_s,
+                    "stage_s_per_line": per_stage,
+                }
+            )
+    report["peak_rss_gb"] = rss_gb()
+    print(f"peak RSS {report['peak_rss_gb']:.2f} GB", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
