@@ -209,6 +209,11 @@ def default_engine_factory(model_dir: Path | None, device: str) -> Engine:
 # --- the dub -----------------------------------------------------------------------------------
 
 
+def normalizer_language(script_language: str) -> str | None:
+    """The text normaliser's language for a line's script (it knows English and Chinese)."""
+    return {"latin": "en", "zh": "zh"}.get(script_language)
+
+
 def _noop(step: str, done: int, total: int) -> None:
     pass
 
@@ -450,6 +455,7 @@ def dub(
             mode=options.mode,
             sampling=options.sampling,
             seed=options.seed + c.index,
+            language=normalizer_language(timings[c.index].language),
         )
         for c in cues
     ]

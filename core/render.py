@@ -70,6 +70,7 @@ def take_key(engine_id: str, req: SynthesisRequest) -> str:
         "mode": req.mode.value,
         "sampling": asdict(req.sampling),
         "seed": req.seed,
+        "language": req.language,
     }
     blob = json.dumps(payload, sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:32]

@@ -111,6 +111,9 @@ class SynthesisRequest:
     mode: DurationMode = DurationMode.EXACT
     sampling: Sampling = field(default_factory=Sampling)
     seed: int = 0
+    # Text normalisation hint ("en", "zh"): decides how digits-only text such as "1999" is
+    # read. None keeps the official rule (Chinese readings unless the text has letters).
+    language: str | None = None
 
     def target_samples(self) -> int | None:
         if self.duration_s is None:
