@@ -546,6 +546,9 @@ def dub(
         )
         if take is not None:
             takes_for_project[c.index] = (take, cache.path(take.key))
+    for c, take in zip(cues, outcome.takes, strict=True):
+        for note in take.notes if take else []:
+            warnings.append(f"cue {c.index}: {note}")
     for pos, msg in sorted(outcome.errors.items()):
         warnings.append(f"cue {cues[pos].index}: not rendered ({msg}); left silent")
 

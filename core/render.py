@@ -20,6 +20,7 @@ import soundfile as sf
 
 from models.contract import (
     SAMPLE_RATE,
+    DurationMode,
     Engine,
     SynthesisRequest,
     SynthesisResult,
@@ -84,6 +85,7 @@ class Take:
     cached: bool
     flagged: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 class TakeCache:
@@ -108,7 +110,15 @@ class TakeCache:
             return None
         if rate != SAMPLE_RATE:
             return None
-        return Take(key, audio, meta.get("target_samples"), True, meta.get("flagged"), {})
+        return Take(
+            key,
+            audio,
+            meta.get("target_samples"),
+            True,
+            meta.get("flagged"),
+            {},
+            list(meta.get("notes", [])),
+        )
 
     def put(self, key: str, result: SynthesisResult) -> Take:
         assert result.audio is not None
@@ -116,11 +126,33 @@ class TakeCache:
         tmp = p.with_name(p.name + ".tmp.wav")
         sf.write(tmp, result.audio.astype(np.float32), SAMPLE_RATE, subtype="FLOAT")
         tmp.replace(p)
-        meta = {"target_samples": result.target_samples, "flagged": result.flagged}
+        meta = {
+            "target_samples": result.target_samples,
+            "flagged": result.flagged,
+            "notes": list(result.notes),
+        }
         meta_tmp = p.with_suffix(".json.tmp")
         meta_tmp.write_text(json.dumps(meta))
         meta_tmp.replace(p.with_suffix(".json"))
-        return Take(key, result.audio, result.target_samples, False, result.flagged, result.timings)
+        return _fresh_take(key, result)
+
+
+def _fresh_take(key: str, result: SynthesisResult) -> Take:
+    assert result.audio is not None
+    return Take(
+        key,
+        result.audio,
+        result.target_samples,
+        False,
+        result.flagged,
+        result.timings,
+        list(result.notes),
+    )
+
+
+def _exact_length(req: SynthesisRequest) -> int | None:
+    """The sample count a take must have: free pace has none."""
+    return None if req.mode is DurationMode.FREE else req.target_samples()
 
 
 @dataclass
@@ -152,9 +184,8 @@ def render(
     todo: list[int] = []
     for i, k in enumerate(keys):
         hit = cache.get(k) if cache else None
-        if hit is not None and (
-            requests[i].target_samples() is None or len(hit.audio) == requests[i].target_samples()
-        ):
+        want = _exact_length(requests[i])
+        if hit is not None and (want is None or len(hit.audio) == want):
             takes[i] = hit
         else:
             todo.append(i)
@@ -175,16 +206,12 @@ def render(
             if not res.ok:
                 errors[i] = res.error or "the engine returned no audio"
                 continue
-            want = requests[i].target_samples()
+            want = _exact_length(requests[i])
             if want is not None and len(res.audio) != want:
                 errors[i] = f"engine returned {len(res.audio)} samples, {want} were requested"
                 continue
             res.timings.setdefault("wall", elapsed / len(chunk))
-            takes[i] = (
-                cache.put(keys[i], res)
-                if cache
-                else Take(keys[i], res.audio, res.target_samples, False, res.flagged, res.timings)
-            )
+            takes[i] = cache.put(keys[i], res) if cache else _fresh_take(keys[i], res)
         done += len(chunk)
         if progress:
             progress(done, total)

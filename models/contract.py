@@ -127,6 +127,7 @@ class SynthesisResult:
     target_samples: int | None
     error: str | None = None
     flagged: str | None = None  # e.g. "natural pace 1.4x outside [0.8, 1.25]"
+    notes: list[str] = field(default_factory=list)  # e.g. text the vocabulary lacks
     timings: dict[str, float] = field(default_factory=dict)
     tokens: int = 0
 

@@ -118,6 +118,7 @@ class Job:
     mel: Tensor | None = None
     audio: np.ndarray | None = None
     flagged: str | None = None
+    notes: list[str] = field(default_factory=list)  # per-line remarks (unknown text)
     error: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -301,20 +302,25 @@ class IndexTTS2Engine:
         the checkpoint is shorter (max_text_tokens; 80 in the tiny test models)."""
         return min(self.max_segment_tokens, self.parts.cfg.gpt.max_text_tokens)
 
-    def text_segments(self, text: str) -> list[list[int]]:
+    def encode_text(
+        self, text: str, language: str | None = None
+    ) -> tuple[list[list[int]], list[str]]:
+        """Text ids per segment, and the pieces the vocabulary does not know (they become
+        the unk id, as in the official code, and are reported with the line)."""
         fe = self.parts.text
-        tok = fe.encode(text)
-        if tok.unknown:
-            log.warning("text has pieces outside the vocabulary: %s", " ".join(tok.unknown))
+        tok = fe.encode(text, language)
         if not tok.pieces:
             raise RequestError("the line has no text to speak")
         segs = fe.split_segments(tok.pieces, self.segment_limit, mode=self.split_mode)
-        return [fe.pieces_to_ids(s) for s in segs if s]
+        return [fe.pieces_to_ids(s) for s in segs if s], list(tok.unknown)
+
+    def text_segments(self, text: str, language: str | None = None) -> list[list[int]]:
+        return self.encode_text(text, language)[0]
 
     def make_job(self, index: int, req: SynthesisRequest) -> Job:
         t0 = time.perf_counter()
         voice = self._voice_of(req.voice)
-        segments = self.text_segments(req.text)
+        segments, unknown = self.encode_text(req.text, req.language)
         t1 = time.perf_counter()
         with self._autocast():
             emovec = self.emotion_vector(voice, req.emotion).float()
@@ -357,6 +363,12 @@ class IndexTTS2Engine:
             decode=settings,
             flagged=flagged,
         )
+        if unknown:
+            job.notes.append(
+                "the model's vocabulary lacks "
+                + ", ".join(repr(p) for p in unknown)
+                + "; spoken as unknown tokens"
+            )
         job.add_time("text", t1 - t0)
         job.add_time("emotion", t2 - t1)
         return job
@@ -407,6 +419,7 @@ class IndexTTS2Engine:
             job.audio,
             want,
             flagged=job.flagged,
+            notes=list(job.notes),
             timings={k: round(v, 6) for k, v in job.timings.items()},
             tokens=sum(int(c.numel()) for c in job.codes),
         )

@@ -332,6 +332,15 @@ def test_slot_longer_than_the_position_table_is_stretched_and_flagged(engine, vo
     assert res.flagged and "stretched" in res.flagged
 
 
+def test_text_outside_the_vocabulary_is_reported_with_the_line(engine, voices):
+    req = SynthesisRequest("Hello привет.", voices["a"], duration_s=0.6, sampling=GREEDY)
+    plain = SynthesisRequest("Hello.", voices["a"], duration_s=0.6, sampling=GREEDY)
+    res, ok = engine.synthesize([req, plain])
+    assert res.ok and len(res.audio) == req.target_samples()
+    assert len(res.notes) == 1 and "ПРИВЕТ" in res.notes[0]
+    assert ok.notes == []
+
+
 # ---- the whole dub ------------------------------------------------------------------------
 def test_pipeline_dubs_a_video_with_the_default_engine(tiny_model_dir, tmp_path, monkeypatch):
     from core.pipeline import DubOptions, dub

@@ -77,3 +77,23 @@ def test_wrong_length_from_engine_is_an_error(tmp_path):
 
     out = render(Short(), [_req("x")], TakeCache(tmp_path))
     assert "samples" in out.errors[0]
+
+
+def test_free_pace_takes_any_length_and_notes_survive_the_cache(tmp_path):
+    from models.contract import DurationMode
+
+    class Free(ToneEngine):
+        def synthesize(self, requests, progress=None):
+            res = super().synthesize(requests)
+            for r in res:
+                r.audio = r.audio[:1234]
+                r.notes.append("the model's vocabulary lacks '☃'")
+            return res
+
+    req = SynthesisRequest(
+        text="snow ☃", voice=VoiceHandle("v"), duration_s=1.0, mode=DurationMode.FREE
+    )
+    out = render(Free(), [req], TakeCache(tmp_path))
+    assert not out.errors and len(out.takes[0].audio) == 1234
+    again = render(ToneEngine(), [req], TakeCache(tmp_path))
+    assert again.takes[0].cached and again.takes[0].notes == ["the model's vocabulary lacks '☃'"]
