@@ -8,17 +8,6 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.subfixtures import (
-    ASS_HEADER,
-    SSA_HEADER,
-    Line,
-    ass_dialogue,
-    fake_mp4_bytes,
-    srt,
-    ssa_dialogue,
-    vtt_time,
-    write,
-)
 
 from core.subtitles import (
     SUBTITLE_EXTENSIONS,
@@ -30,6 +19,17 @@ from core.subtitles import (
     find_subtitles_for,
     load_subtitles,
     parse_subtitle_text,
+)
+from tests.subfixtures import (
+    ASS_HEADER,
+    SSA_HEADER,
+    Line,
+    ass_dialogue,
+    fake_mp4_bytes,
+    srt,
+    ssa_dialogue,
+    vtt_time,
+    write,
 )
 
 
