@@ -180,6 +180,9 @@ def cmd_dub(args, engine_factory=None) -> int:
         return EXIT_CANCELLED
     except Exception as exc:
         bars.close()
+        if cancel.cancelled:  # Ctrl-C also reaches ffmpeg, which then fails: still a cancel
+            _err(f"cancelled; {args.output} was not written")
+            return EXIT_CANCELLED
         code = next((c for kind, c in exit_codes if isinstance(exc, kind)), EXIT_FAILED)
         _err(str(exc) if code != EXIT_FAILED else f"{type(exc).__name__}: {exc}")
         return code

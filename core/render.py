@@ -198,7 +198,13 @@ def render(
             cancel.check()
         chunk = todo[start : start + batch_size]
         t0 = time.perf_counter()
-        results = engine.synthesize([requests[i] for i in chunk])
+        base = done
+
+        def chunk_progress(d: int, t: int, base: int = base) -> None:
+            if progress:
+                progress(base + d, total)
+
+        results = engine.synthesize([requests[i] for i in chunk], chunk_progress)
         elapsed = time.perf_counter() - t0
         if len(results) != len(chunk):
             raise RuntimeError(f"engine returned {len(results)} results for {len(chunk)} requests")

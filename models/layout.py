@@ -49,6 +49,28 @@ class IndexTTS2Files:
     campplus: Path
     bigvgan: Path
 
+    @classmethod
+    def in_folder(cls, root: Path, **where: Path) -> IndexTTS2Files:
+        """The official names inside one checkpoints folder; `where` moves any of them."""
+        hf = root / "hf_cache"
+        paths = {
+            "root": root,
+            "config": root / "config.yaml",
+            "gpt": root / "gpt.pth",
+            "s2mel": root / "s2mel.pth",
+            "bpe": root / "bpe.model",
+            "w2v_stats": root / "wav2vec2bert_stats.pt",
+            "spk_matrix": root / "feat1.pt",
+            "emo_matrix": root / "feat2.pt",
+            "qwen_emotion": root / "qwen0.6bemo4-merge",
+            "w2v_bert": hf / "w2v-bert-2.0",
+            "semantic_codec": hf / "semantic_codec_model.safetensors",
+            "campplus": hf / "campplus_cn_common.bin",
+            "bigvgan": hf / "bigvgan",
+        }
+        paths.update(where)
+        return cls(**paths)
+
     def required(self) -> dict[str, Path]:
         w2v = self.w2v_bert
         bv = self.bigvgan
@@ -119,16 +141,8 @@ def locate(model_dir: Path) -> IndexTTS2Files:
             return direct
         return found.parent if is_dir_of else found
 
-    return IndexTTS2Files(
-        root=root,
-        config=root / "config.yaml",
-        gpt=root / "gpt.pth",
-        s2mel=root / "s2mel.pth",
-        bpe=root / "bpe.model",
-        w2v_stats=root / "wav2vec2bert_stats.pt",
-        spk_matrix=root / "feat1.pt",
-        emo_matrix=root / "feat2.pt",
-        qwen_emotion=root / "qwen0.6bemo4-merge",
+    return IndexTTS2Files.in_folder(
+        root,
         w2v_bert=pick(hf / "w2v-bert-2.0", "facebook/w2v-bert-2.0", "", "config.json"),
         semantic_codec=pick(
             hf / "semantic_codec_model.safetensors",

@@ -97,3 +97,18 @@ def test_free_pace_takes_any_length_and_notes_survive_the_cache(tmp_path):
     assert not out.errors and len(out.takes[0].audio) == 1234
     again = render(ToneEngine(), [req], TakeCache(tmp_path))
     assert again.takes[0].cached and again.takes[0].notes == ["the model's vocabulary lacks '☃'"]
+
+
+def test_progress_is_reported_per_request_within_a_batch(tmp_path):
+    seen = []
+    reqs = [_req(f"line {i}", seed=i) for i in range(5)]
+    render(
+        ToneEngine(),
+        reqs,
+        TakeCache(tmp_path),
+        batch_size=4,
+        progress=lambda d, t: seen.append((d, t)),
+    )
+    assert seen[0] == (0, 5) and seen[-1] == (5, 5)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    assert {1, 2, 3} <= {d for d, _ in seen}  # inside the first batch of 4

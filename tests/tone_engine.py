@@ -46,4 +46,6 @@ class ToneEngine:
             audio = (0.3 * np.sin(2 * np.pi * tone_frequency(r.seed) * t)).astype(np.float32)
             self.rendered.append(r.text)
             out.append(SynthesisResult(audio, r.target_samples(), timings={"tone": 0.0}))
+            if progress:
+                progress(len(out), len(requests))
         return out

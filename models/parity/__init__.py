@@ -7,6 +7,8 @@ its own module `models.parity.stage_<name>` exposing `run(root: Path) -> list[Ch
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,8 +76,22 @@ def load_arrays(root: Path, folder: str) -> dict[str, np.ndarray]:
     return out
 
 
-def run_stage(root: Path, stage: str) -> list[Check]:
+@contextmanager
+def torch_threads(n: int = 1) -> Iterator[None]:
+    """The fixtures were made with one torch thread, which orders float sums as they were."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def run_stage(root: Path, stage: str, threads: int = 1) -> list[Check]:
     import importlib
 
     module = importlib.import_module(f"models.parity.stage_{stage}")
-    return module.run(Path(root))
+    with torch_threads(threads):
+        return module.run(Path(root))

@@ -7,8 +7,6 @@ import sys
 import traceback
 from pathlib import Path
 
-import torch
-
 from models.parity import STAGES, Check, run_stage
 
 
@@ -27,11 +25,10 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"error: unknown stage(s) {', '.join(unknown)}; known: {', '.join(STAGES)}")
         return 2
-    torch.set_num_threads(args.threads)
     all_ok = True
     for stage in stages:
         try:
-            checks = run_stage(args.dir, stage)
+            checks = run_stage(args.dir, stage, args.threads)
         except Exception as exc:  # a stage that crashes fails, the others still run
             traceback.print_exc()
             checks = [Check(stage, "run", float("inf"), 0.0, False, f"{type(exc).__name__}: {exc}")]

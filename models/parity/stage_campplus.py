@@ -14,7 +14,6 @@ STAGE = "campplus"
 
 
 def run(root: Path) -> list[Check]:
-    torch.set_num_threads(1)
     root = Path(root)
     a = load_arrays(root, STAGE)
     wav = a["wav_16k"]

@@ -41,16 +41,8 @@ INT16_LSB = 1.0
 
 def e2e_files(root: Path) -> IndexTTS2Files:
     e2e, ck = root / "e2e" / "checkpoints", root / "checkpoints"
-    return IndexTTS2Files(
-        root=e2e,
-        config=e2e / "config.yaml",
-        gpt=e2e / "gpt.pth",
-        s2mel=e2e / "s2mel.pth",
-        bpe=e2e / "bpe.model",
-        w2v_stats=e2e / "wav2vec2bert_stats.pt",
-        spk_matrix=e2e / "feat1.pt",
-        emo_matrix=e2e / "feat2.pt",
-        qwen_emotion=e2e / "qwen0.6bemo4-merge",
+    return IndexTTS2Files.in_folder(
+        e2e,
         w2v_bert=ck / "w2v-bert-2.0",
         semantic_codec=e2e / "semantic_codec" / "model.safetensors",
         campplus=ck / "campplus_cn_common.bin",
@@ -59,15 +51,7 @@ def e2e_files(root: Path) -> IndexTTS2Files:
 
 
 def run(root: Path) -> list[Check]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return _run(Path(root))
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _run(root: Path) -> list[Check]:
+    root = Path(root)
     a = load_arrays(root, STAGE)
     manifest = json.loads((root / STAGE / "manifest.json").read_text(encoding="utf-8"))
     engine = IndexTTS2Engine.from_files(e2e_files(root), normalize_text=False)

@@ -20,7 +20,6 @@ STAGE = "emotion"
 
 
 def run(root: Path) -> list[Check]:
-    torch.set_num_threads(1)
     a = load_arrays(Path(root), "emotion")
     mats = EmotionMatrices.from_tensors(
         torch.from_numpy(a["spk_matrix"]), torch.from_numpy(a["emo_matrix"]), a["emo_num"].tolist()

@@ -14,7 +14,6 @@ STAGE = "gpt"
 
 
 def run(root: Path) -> list[Check]:
-    torch.set_num_threads(1)
     root = Path(root)
     a = load_arrays(root, "gpt")
     cfg = load_config(root / "checkpoints" / "config.yaml").gpt

@@ -21,15 +21,7 @@ def _t(a) -> torch.Tensor:
 
 
 def run(root: Path) -> list[Check]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return _run(Path(root))
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _run(root: Path) -> list[Check]:
+    root = Path(root)
     a = load_arrays(root, "s2m")
     ck = root / "checkpoints"
     s2m = S2M.load(ck / "s2mel.pth", ck / "config.yaml")

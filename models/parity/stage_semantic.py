@@ -15,7 +15,6 @@ STAGE = "semantic"
 
 
 def run(root: Path) -> list[Check]:
-    torch.set_num_threads(1)
     root = Path(root)
     a = load_arrays(root, STAGE)
     ckpt = root / "checkpoints"
