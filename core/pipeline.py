@@ -21,7 +21,7 @@ import numpy as np
 
 from core import project as proj
 from core.audio import read_wav
-from core.export import ExportOptions, export_video
+from core.export import ExportOptions, container_for, export_video
 from core.language import language_from_filename, to_iso639_2
 from core.media import ExtractedAudio, MediaError, MediaInfo, extract_audio, probe, require_video
 from core.mixdown import Background, Clip, MixSettings, mixdown, write_dub, write_mix, write_stems
@@ -395,6 +395,13 @@ def dub(
         raise InputError(
             f"unknown background mode '{options.background}' (duck or replace)"
         ) from exc
+    # A bad output is found now, not after hours of rendering.
+    try:
+        container_for(out)
+    except MediaError as exc:
+        raise InputError(str(exc)) from exc
+    if not out.parent.is_dir():
+        raise InputError(f"cannot write {out}: the folder {out.parent} does not exist")
 
     # read
     t0 = time.perf_counter()

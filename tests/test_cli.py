@@ -219,3 +219,25 @@ def test_merge_split_sentences(tmp_path):
     assert engine.rendered == ["I was waiting for the morning train."]
     assert main(args, engine_factory=_factory(ToneEngine())) == EXIT_OK
     assert len(json.loads(report.read_text())["lines"]) == 2
+
+
+@pytest.mark.parametrize(
+    "out, words", [("x.avi", "unknown video type"), ("no/such/dir/x.mp4", "does not exist")]
+)
+def test_bad_output_fails_before_any_work(movie, tmp_path, capsys, out, words):
+    engine = ToneEngine()
+    code = main(
+        [
+            "dub",
+            str(movie),
+            "-o",
+            str(tmp_path / out),
+            "--work-dir",
+            str(tmp_path / "w"),
+            "--no-progress",
+        ],
+        engine_factory=_factory(engine),
+    )
+    assert code == EXIT_INPUT
+    assert words in capsys.readouterr().err
+    assert engine.voices == [] and not (tmp_path / "w").exists()
