@@ -29,11 +29,12 @@ from app.worker import DubWorker, start_in_thread
 from core.pipeline import STEPS, DubOptions, InputError, Inputs, read_inputs
 from core.project import SPEAKER_COLOURS
 from core.subtitles import SUBTITLE_EXTENSIONS
-from core.timing import plan_line
+from core.timing import plan_lines
 from core.voices import assign_speakers
 from models.layout import default_model_dir
 
-COLUMNS = ("#", "Start", "End", "Speaker", "Text", "Pace")
+COLUMNS = ("#", "Start", "End", "Speaker", "Text", "Pace", "Requested", "Rendered")
+COL_PACE, COL_REQUESTED, COL_RENDERED = 5, 6, 7
 
 
 def _ms(ms: int) -> str:
@@ -55,6 +56,7 @@ class MainWindow(QMainWindow):
         self.worker: DubWorker | None = None
         self.thread = None
         self.last_report = None
+        self.rows: dict[int, int] = {}  # cue index -> table row
         self.settings = QSettings("Dubsmith", "Dubsmith")
 
         open_act = QAction(
@@ -189,9 +191,8 @@ class MainWindow(QMainWindow):
             for i, sid in enumerate(dict.fromkeys(speakers.values()))
         }
         self.table.setRowCount(len(cues))
-        for row, c in enumerate(cues):
-            nxt = cues[row + 1].start_ms if row + 1 < len(cues) else None
-            timing = plan_line(c.start_ms, c.end_ms, c.text, next_start_ms=nxt)
+        self.rows = {c.index: row for row, c in enumerate(cues)}
+        for row, (c, timing) in enumerate(zip(cues, plan_lines(cues), strict=True)):
             values = (
                 str(c.index),
                 _ms(c.start_ms),
@@ -199,15 +200,38 @@ class MainWindow(QMainWindow):
                 c.speaker_hint or "Speaker",
                 c.text,
                 f"{timing.pace:.2f}x",
+                f"{timing.duration_s:.3f} s",
+                "",
             )
             for col, v in enumerate(values):
                 item = QTableWidgetItem(v)
                 if col == 3:
                     item.setForeground(QColor(colours[speakers[c.index]]))
-                if col == 5 and timing.flag:
+                if col == COL_PACE and timing.flag:
                     item.setForeground(QColor("#c0392b"))
                     item.setToolTip(timing.flag)
                 self.table.setItem(row, col, item)
+
+    def _show_takes(self, report) -> None:
+        """Requested and achieved durations of every rendered line, as DESIGN.md asks."""
+        for line in report.lines:
+            row = self.rows.get(line.index)
+            if row is None:
+                continue
+            if line.target_samples_22k is not None:
+                self.table.item(row, COL_REQUESTED).setText(
+                    f"{line.target_samples_22k / 22050:.3f} s"
+                )
+            item = self.table.item(row, COL_RENDERED)
+            if line.error:
+                item.setText("failed")
+                item.setForeground(QColor("#c0392b"))
+                item.setToolTip(line.error)
+            else:
+                item.setText(f"{(line.rendered_samples_22k or 0) / 22050:.3f} s")
+                if line.flag:
+                    item.setForeground(QColor("#b35c00"))
+                    item.setToolTip(line.flag)
 
     # --- drag and drop -------------------------------------------------------------------------
 
@@ -283,6 +307,7 @@ class MainWindow(QMainWindow):
     def on_finished(self, report) -> None:
         self._done()
         self.last_report = report
+        self._show_takes(report)
         self.progress.setValue(100)
         failed = len(report.failed)
         msg = f"Wrote {report.output} ({len(report.lines)} lines, {failed} failed) in {report.wall_s:.1f} s"

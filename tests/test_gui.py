@@ -40,6 +40,10 @@ def test_open_and_dub(qtbot, movie, tmp_path, monkeypatch):
     assert win.progress.value() == 100
     assert win.last_report is not None and len(win.last_report.lines) == 2
     assert "Wrote" in win.statusBar().currentMessage()
+    # requested and achieved durations are shown per line
+    for row, line in enumerate(win.last_report.lines):
+        assert win.table.item(row, 6).text() == f"{line.target_samples_22k / 22050:.3f} s"
+        assert win.table.item(row, 7).text() == f"{line.rendered_samples_22k / 22050:.3f} s"
 
 
 def test_open_error_is_shown_not_raised(qtbot, tmp_path, monkeypatch):
