@@ -15,6 +15,8 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from models.quiet import quiet_transformers
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -120,6 +122,7 @@ class _Bars:
 
 
 def cmd_dub(args, engine_factory=None) -> int:
+    from core.media import MediaError
     from core.pipeline import DubOptions, EngineUnavailable, InputError, dub
     from core.render import Cancelled, CancelToken
     from core.voices import VoiceError, parse_voice_args
@@ -184,7 +187,9 @@ def cmd_dub(args, engine_factory=None) -> int:
             _err(f"cancelled; {args.output} was not written")
             return EXIT_CANCELLED
         code = next((c for kind, c in exit_codes if isinstance(exc, kind)), EXIT_FAILED)
-        _err(str(exc) if code != EXIT_FAILED else f"{type(exc).__name__}: {exc}")
+        # Our own errors carry a message written for the editor; others get their type.
+        expected = code != EXIT_FAILED or isinstance(exc, MediaError | OSError)
+        _err(str(exc) if expected else f"{type(exc).__name__}: {exc}")
         return code
     finally:
         signal.signal(signal.SIGINT, previous)
@@ -290,6 +295,7 @@ def cmd_inspect(args) -> int:
 
 def main(argv: list[str] | None = None, *, engine_factory=None) -> int:
     """Entry point. `engine_factory` lets tests substitute the engine (never the product)."""
+    quiet_transformers()
     ap = _parser()
     try:
         args = ap.parse_args(argv)

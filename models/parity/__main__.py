@@ -8,6 +8,7 @@ import traceback
 from pathlib import Path
 
 from models.parity import STAGES, Check, run_stage
+from models.quiet import quiet_transformers
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,6 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1 = as the fixtures)")
     ap.add_argument("-v", "--verbose", action="store_true", help="print every check")
     args = ap.parse_args(argv)
+    quiet_transformers()
     if not args.dir.is_dir():
         print(f"error: {args.dir} is not a directory", file=sys.stderr)
         return 2
