@@ -14,7 +14,6 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +24,8 @@ from core.export import ExportOptions, container_for, export_video
 from core.language import language_from_filename, to_iso639_2
 from core.media import ExtractedAudio, MediaError, MediaInfo, extract_audio, probe, require_video
 from core.mixdown import Background, Clip, MixSettings, mixdown, write_dub, write_mix, write_stems
-from core.render import CancelToken, Take, TakeCache, render
+from core.project_keeper import ProjectKeeper
+from core.render import CancelToken, TakeCache, render
 from core.silence import silence_until_ms
 from core.subtitles import Cue, SubtitleDoc, SubtitleError, find_subtitles_for, load_subtitles
 from core.timing import Timing, plan_lines
@@ -309,68 +309,6 @@ def read_wav_any(path: Path) -> tuple[np.ndarray, int]:
             tmp.unlink(missing_ok=True)
 
 
-def _update_project(
-    inputs: Inputs,
-    options: DubOptions,
-    cues: list[Cue],
-    speakers: dict[int, str],
-    names: dict[str, str],
-    takes: dict[int, tuple[Take, Path]],
-    warnings: list[str],
-) -> None:
-    path = proj.project_path_for(inputs.video)
-    try:
-        project = proj.load_project(path) if path.exists() else proj.Project()
-    except proj.ProjectError as exc:
-        warnings.append(f"{exc}; starting a fresh project file")
-        project = proj.Project()
-    project.video_path = inputs.video.resolve()
-    project.subtitle_path = inputs.subtitles.path.resolve()
-    project.output_path = Path(options.output).resolve()
-    project.background_mode = proj.BackgroundMode(options.background)
-    project.duck_db = options.duck_db
-    project.keep_original_track = options.keep_original_track
-    project.model.device = options.device
-    project.model.model_dir = options.model_dir
-    for sid, name in names.items():
-        if project.speaker(sid) is None:
-            sp = proj.Speaker(id=sid, name=name)
-            sp.colour = proj.SPEAKER_COLOURS[len(project.speakers) % len(proj.SPEAKER_COLOURS)]
-            project.speakers.append(sp)
-        if sid in options.voices:
-            project.speaker(sid).prompt_path = options.voices[sid].resolve()
-    by_index = {ln.index: ln for ln in project.lines}
-    for c in cues:
-        line = by_index.get(c.index)
-        if line is None:
-            line = proj.Line(index=c.index, start_ms=c.start_ms, end_ms=c.end_ms, text=c.text)
-            project.lines.append(line)
-            by_index[c.index] = line
-        line.start_ms, line.end_ms, line.text = c.start_ms, c.end_ms, c.text
-        line.speaker_id = speakers[c.index]
-        line.duration_mode = options.mode
-        if c.index in takes:
-            take, wav = takes[c.index]
-            if not line.takes or line.takes[-1].key != take.key:
-                line.takes.append(
-                    proj.Take(
-                        when=datetime.now(),
-                        key=take.key,
-                        cache_path=wav,
-                        requested_samples=take.target_samples,
-                        rendered_samples=len(take.audio),
-                        duration_mode=options.mode,
-                        flag=take.flagged,
-                        seed=options.seed,
-                    )
-                )
-    project.lines.sort(key=lambda ln: (ln.start_ms, ln.index))
-    try:
-        project.save(path)
-    except (OSError, proj.ProjectError) as exc:
-        warnings.append(f"could not save the project file {path}: {exc}")
-
-
 def dub(
     video: Path,
     options: DubOptions,
@@ -415,152 +353,175 @@ def dub(
         raise InputError(f"{inputs.subtitles.path.name} has no usable lines to dub")
     speakers = assign_speakers(cues)
     names = speaker_names(cues)
-    progress("read", 1, 1)
-    step_s["read"] = time.perf_counter() - t0
-    cancel.check()
-
-    # the engine is loaded before the long extraction so a missing model fails fast
-    engine = engine_factory(options.model_dir, options.device)
-
-    # extract
-    t0 = time.perf_counter()
-    progress("extract", 0, 1)
-    work = Path(options.work_dir) if options.work_dir else default_work_dir(video)
-    work.mkdir(parents=True, exist_ok=True)
-    extracted: ExtractedAudio | None = extract_audio(video, work / "audio")
-    mono22k = extracted.load_mono22k() if extracted else None
-    if extracted is None:
-        warnings.append(
-            "the video has no audio track: voices come from --voice files, emotion from the voices"
+    keeper = ProjectKeeper(video, warnings) if options.save_project else None
+    if keeper:
+        keeper.set_settings(
+            video_path=video.resolve(),
+            subtitle_path=inputs.subtitles.path.resolve(),
+            output_path=out.resolve(),
+            background_mode=proj.BackgroundMode(options.background),
+            duck_db=options.duck_db,
+            keep_original_track=options.keep_original_track,
+            model={"device": options.device, "model_dir": options.model_dir},
         )
-    progress("extract", 1, 1)
-    step_s["extract"] = time.perf_counter() - t0
-    cancel.check()
-
-    timings = _plan(cues, options, inputs, extracted, warnings)
-    cues = [c for c in cues if timings[c.index].samples_22k > 0]
-
-    # voices
-    t0 = time.perf_counter()
-    prompts = _voice_prompts(cues, speakers, options, mono22k, inputs.subtitles.cues)
-    handles: dict[str, VoiceHandle] = {}
-    for n, (sid, prompt) in enumerate(sorted(prompts.items())):
-        progress("voices", n, len(prompts))
+    try:
+        progress("read", 1, 1)
+        step_s["read"] = time.perf_counter() - t0
         cancel.check()
-        handles[sid] = engine.prepare_voice(prompt.audio, prompt.sample_rate)
-    progress("voices", len(prompts), len(prompts))
-    step_s["voices"] = time.perf_counter() - t0
 
-    # render
-    t0 = time.perf_counter()
-    requests = [
-        SynthesisRequest(
-            text=c.text,
-            voice=handles[speakers[c.index]],
-            emotion=_emotion_for(c, options, mono22k, warnings),
-            duration_s=timings[c.index].samples_22k / SAMPLE_RATE,
-            mode=options.mode,
-            sampling=options.sampling,
-            seed=options.seed + c.index,
-            language=normalizer_language(timings[c.index].language),
-        )
-        for c in cues
-    ]
-    cache = TakeCache(work / "takes")
-    outcome = render(
-        engine,
-        requests,
-        cache,
-        batch_size=options.batch_size,
-        progress=lambda d, t: progress("render", d, t),
-        cancel=cancel,
-    )
-    step_s["render"] = time.perf_counter() - t0
-    cancel.check()
+        # the engine is loaded before the long extraction so a missing model fails fast
+        engine = engine_factory(options.model_dir, options.device)
 
-    # mix
-    t0 = time.perf_counter()
-    progress("mix", 0, 1)
-    clips = [
-        Clip(
-            start_ms=timings[c.index].span.start_ms,
-            audio=take.audio,
-            sample_rate=SAMPLE_RATE,
-            line_id=c.index,
-        )
-        for c, take in zip(cues, outcome.takes, strict=True)
-        if take is not None
-    ]
-    original = extracted.load_master() if extracted else None
-    settings = MixSettings(background=Background(options.background), duck_db=options.duck_db)
-    mix = mixdown(
-        clips,
-        inputs.media.duration_s,
-        original,
-        settings,
-        extracted.channel_layout if extracted else None,
-    )
-    mix_path = write_mix(mix, work / "mix.wav")
-    if options.dub_wav:
-        write_dub(mix, Path(options.dub_wav))
-    if options.stems_dir:
-        write_stems(mix, clips, Path(options.stems_dir))
-    progress("mix", 1, 1)
-    step_s["mix"] = time.perf_counter() - t0
-    cancel.check()
-
-    # export
-    t0 = time.perf_counter()
-    progress("export", 0, 1)
-    export_video(
-        video,
-        mix_path,
-        out,
-        ExportOptions(
-            dub_language=to_iso639_2(options.language)
-            or language_from_filename(inputs.subtitles.path)
-            or "und",
-            include_original=options.keep_original_track and extracted is not None,
-            subtitles=inputs.subtitles.path if options.subtitle_track else None,
-        ),
-    )
-    progress("export", 1, 1)
-    step_s["export"] = time.perf_counter() - t0
-
-    placements = {p.line_id: p for p in mix.placements}
-    lines: list[LineReport] = []
-    takes_for_project: dict[int, tuple[Take, Path]] = {}
-    for pos, (c, take) in enumerate(zip(cues, outcome.takes, strict=True)):
-        t = timings[c.index]
-        place = placements.get(c.index)
-        lines.append(
-            LineReport(
-                index=c.index,
-                speaker=speakers[c.index],
-                text=c.text,
-                span_start_ms=t.span.start_ms,
-                span_end_ms=t.span.end_ms,
-                duration_mode=options.mode.value,
-                target_samples_22k=requests[pos].target_samples(),
-                rendered_samples_22k=len(take.audio) if take else None,
-                placed_at_48k=place.start_sample if place else None,
-                cached=bool(take and take.cached),
-                pace=round(t.pace, 3) if np.isfinite(t.pace) else None,
-                flag=(take.flagged if take else None) or t.flag,
-                error=outcome.errors.get(pos),
-                timings=dict(take.timings) if take else {},
+        # extract
+        t0 = time.perf_counter()
+        progress("extract", 0, 1)
+        work = Path(options.work_dir) if options.work_dir else default_work_dir(video)
+        work.mkdir(parents=True, exist_ok=True)
+        extracted: ExtractedAudio | None = extract_audio(video, work / "audio")
+        mono22k = extracted.load_mono22k() if extracted else None
+        if extracted is None:
+            warnings.append(
+                "the video has no audio track: voices come from --voice files, emotion from the voices"
             )
-        )
-        if take is not None:
-            takes_for_project[c.index] = (take, cache.path(take.key))
-    for c, take in zip(cues, outcome.takes, strict=True):
-        for note in take.notes if take else []:
-            warnings.append(f"cue {c.index}: {note}")
-    for pos, msg in sorted(outcome.errors.items()):
-        warnings.append(f"cue {cues[pos].index}: not rendered ({msg}); left silent")
+        progress("extract", 1, 1)
+        step_s["extract"] = time.perf_counter() - t0
+        cancel.check()
 
-    if options.save_project:
-        _update_project(inputs, options, cues, speakers, names, takes_for_project, warnings)
+        timings = _plan(cues, options, inputs, extracted, warnings)
+        cues = [c for c in cues if timings[c.index].samples_22k > 0]
+        if keeper:
+            keeper.sync_lines(cues, speakers, names, options.voices, options.mode)
+
+        # voices
+        t0 = time.perf_counter()
+        prompts = _voice_prompts(cues, speakers, options, mono22k, inputs.subtitles.cues)
+        handles: dict[str, VoiceHandle] = {}
+        for n, (sid, prompt) in enumerate(sorted(prompts.items())):
+            progress("voices", n, len(prompts))
+            cancel.check()
+            handles[sid] = engine.prepare_voice(prompt.audio, prompt.sample_rate)
+        progress("voices", len(prompts), len(prompts))
+        step_s["voices"] = time.perf_counter() - t0
+
+        # render
+        t0 = time.perf_counter()
+        requests = [
+            SynthesisRequest(
+                text=c.text,
+                voice=handles[speakers[c.index]],
+                emotion=_emotion_for(c, options, mono22k, warnings),
+                duration_s=timings[c.index].samples_22k / SAMPLE_RATE,
+                mode=options.mode,
+                sampling=options.sampling,
+                seed=options.seed + c.index,
+                language=normalizer_language(timings[c.index].language),
+            )
+            for c in cues
+        ]
+        cache = TakeCache(work / "takes")
+        outcome = render(
+            engine,
+            requests,
+            cache,
+            batch_size=options.batch_size,
+            progress=lambda d, t: progress("render", d, t),
+            cancel=cancel,
+            on_take=None
+            if keeper is None
+            else (
+                lambda pos, take: keeper.record_take(
+                    cues[pos].index, take, cache.path(take.key), options.mode, requests[pos].seed
+                )
+            ),
+        )
+        step_s["render"] = time.perf_counter() - t0
+        cancel.check()
+
+        # mix
+        t0 = time.perf_counter()
+        progress("mix", 0, 1)
+        clips = [
+            Clip(
+                start_ms=timings[c.index].span.start_ms,
+                audio=take.audio,
+                sample_rate=SAMPLE_RATE,
+                line_id=c.index,
+            )
+            for c, take in zip(cues, outcome.takes, strict=True)
+            if take is not None
+        ]
+        original = extracted.load_master() if extracted else None
+        settings = MixSettings(background=Background(options.background), duck_db=options.duck_db)
+        mix = mixdown(
+            clips,
+            inputs.media.duration_s,
+            original,
+            settings,
+            extracted.channel_layout if extracted else None,
+        )
+        mix_path = write_mix(mix, work / "mix.wav")
+        if options.dub_wav:
+            write_dub(mix, Path(options.dub_wav))
+        if options.stems_dir:
+            write_stems(mix, clips, Path(options.stems_dir))
+        progress("mix", 1, 1)
+        step_s["mix"] = time.perf_counter() - t0
+        cancel.check()
+
+        # export
+        t0 = time.perf_counter()
+        progress("export", 0, 1)
+        export_video(
+            video,
+            mix_path,
+            out,
+            ExportOptions(
+                dub_language=to_iso639_2(options.language)
+                or language_from_filename(inputs.subtitles.path)
+                or "und",
+                include_original=options.keep_original_track and extracted is not None,
+                subtitles=inputs.subtitles.path if options.subtitle_track else None,
+            ),
+        )
+        progress("export", 1, 1)
+        step_s["export"] = time.perf_counter() - t0
+
+        placements = {p.line_id: p for p in mix.placements}
+        lines: list[LineReport] = []
+        for pos, (c, take) in enumerate(zip(cues, outcome.takes, strict=True)):
+            t = timings[c.index]
+            place = placements.get(c.index)
+            lines.append(
+                LineReport(
+                    index=c.index,
+                    speaker=speakers[c.index],
+                    text=c.text,
+                    span_start_ms=t.span.start_ms,
+                    span_end_ms=t.span.end_ms,
+                    duration_mode=options.mode.value,
+                    target_samples_22k=requests[pos].target_samples(),
+                    rendered_samples_22k=len(take.audio) if take else None,
+                    placed_at_48k=place.start_sample if place else None,
+                    cached=bool(take and take.cached),
+                    pace=round(t.pace, 3) if np.isfinite(t.pace) else None,
+                    flag=(take.flagged if take else None) or t.flag,
+                    error=outcome.errors.get(pos),
+                    timings=dict(take.timings) if take else {},
+                )
+            )
+        for c, take in zip(cues, outcome.takes, strict=True):
+            for note in take.notes if take else []:
+                warnings.append(f"cue {c.index}: {note}")
+        for pos, msg in sorted(outcome.errors.items()):
+            warnings.append(f"cue {cues[pos].index}: not rendered ({msg}); left silent")
+
+        if keeper:
+            keeper.save()
+    finally:
+        # Saved on success, on cancel and on errors alike: the takes so far stay named.
+        if keeper:
+            keeper.save()
+
     report = DubReport(video, out, lines, warnings, time.perf_counter() - t_start, step_s)
     if options.report_path:
         write_report(report, Path(options.report_path))

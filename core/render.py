@@ -171,11 +171,13 @@ def render(
     batch_size: int = 8,
     progress: Callable[[int, int], None] | None = None,
     cancel: CancelToken | None = None,
+    on_take: Callable[[int, Take], None] | None = None,
 ) -> RenderOutcome:
     """Render requests, serving unchanged takes from the cache.
 
     The engine is called in chunks so that cancellation is honoured between chunks and
-    finished takes reach the cache (and survive a crash) as soon as they exist.
+    finished takes reach the cache (and survive a crash) as soon as they exist;
+    `on_take(position, take)` hears of each new one.
     """
     eid = engine_id or getattr(engine, "name", type(engine).__name__)
     keys = [take_key(eid, r) for r in requests]
@@ -218,6 +220,8 @@ def render(
                 continue
             res.timings.setdefault("wall", elapsed / len(chunk))
             takes[i] = cache.put(keys[i], res) if cache else _fresh_take(keys[i], res)
+            if on_take:
+                on_take(i, takes[i])
         done += len(chunk)
         if progress:
             progress(done, total)

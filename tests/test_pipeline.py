@@ -276,3 +276,26 @@ def test_dub_track_language_comes_from_the_subtitle_name(movie, tmp_path):
         check=True,
     ).stdout.strip()
     assert tags == "ger"
+
+
+def test_a_crash_mid_render_keeps_the_takes_so_far(tmp_path):
+    folder = tmp_path / "crash"
+    folder.mkdir()
+    video = mediagen.make_test_video(folder / "c.mp4", duration_s=24, srt_path=folder / "c.srt")
+
+    class Crashing(ToneEngine):
+        def synthesize(self, requests, progress=None):
+            if len(self.calls) == 1:  # the second batch dies
+                raise RuntimeError("driver crashed")
+            return super().synthesize(requests, progress)
+
+    opts = DubOptions(output=tmp_path / "o.mp4", work_dir=tmp_path / "w", batch_size=2)
+    with pytest.raises(RuntimeError, match="driver crashed"):
+        dub(video, opts, engine_factory=_factory(Crashing()))
+    project = json.loads((folder / "c.dubsmith.json").read_text())
+    with_takes = [ln["index"] for ln in project["lines"] if ln["takes"]]
+    assert with_takes == [1, 2] and len(project["lines"]) == 5
+    # a second run re-renders only the lines that had no take
+    engine = ToneEngine()
+    dub(video, opts, engine_factory=_factory(engine))
+    assert len(engine.rendered) == 3

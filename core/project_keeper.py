@@ -1,0 +1,102 @@
+"""Keeps the project file next to the video in step with a running dub.
+
+The project is written when the dub starts and again as takes arrive (autosaved at most
+every couple of seconds), so a crash or a cancel loses nothing: the takes are in the cache
+and the project file names them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from core import project as proj
+from core.render import Take
+from models.contract import DurationMode
+
+
+class ProjectKeeper:
+    def __init__(self, video: Path, warnings: list[str], *, interval_s: float = 2.0) -> None:
+        self.path = proj.project_path_for(video)
+        self.warnings = warnings
+        try:
+            self.project = proj.load_project(self.path) if self.path.exists() else proj.Project()
+        except proj.ProjectError as exc:  # the unreadable file was kept as a backup copy
+            warnings.append(f"{exc}; starting a fresh project file")
+            self.project = proj.Project()
+        self.autosaver = proj.Autosaver(self.project, self.path, interval_s=interval_s)
+        self._lines: dict[int, proj.Line] = {}
+        self._failed = False
+
+    def set_settings(self, **settings) -> None:
+        """Project-level settings of this dub (paths, background, device...)."""
+        model = settings.pop("model", {})
+        for key, value in settings.items():
+            setattr(self.project, key, value)
+        for key, value in model.items():
+            setattr(self.project.model, key, value)
+        self.autosaver.mark_dirty()
+
+    def sync_lines(
+        self,
+        cues,
+        speakers: dict[int, str],
+        names: dict[str, str],
+        voices: dict[str, Path],
+        mode: DurationMode,
+    ) -> None:
+        """Lines and speakers as this dub reads them from the subtitles; then save."""
+        project = self.project
+        for sid, name in names.items():
+            speaker = project.speaker(sid)
+            if speaker is None:
+                colour = proj.SPEAKER_COLOURS[len(project.speakers) % len(proj.SPEAKER_COLOURS)]
+                speaker = proj.Speaker(id=sid, name=name, colour=colour)
+                project.speakers.append(speaker)
+            if sid in voices:
+                speaker.prompt_path = Path(voices[sid]).resolve()
+        by_index = {ln.index: ln for ln in project.lines}
+        for c in cues:
+            line = by_index.get(c.index)
+            if line is None:
+                line = proj.Line(index=c.index, start_ms=c.start_ms, end_ms=c.end_ms, text=c.text)
+                project.lines.append(line)
+            line.start_ms, line.end_ms, line.text = c.start_ms, c.end_ms, c.text
+            line.speaker_id = speakers[c.index]
+            line.duration_mode = mode
+            self._lines[c.index] = line
+        project.lines.sort(key=lambda ln: (ln.start_ms, ln.index))
+        self.save()
+
+    def record_take(
+        self, cue_index: int, take: Take, wav: Path, mode: DurationMode, seed: int
+    ) -> None:
+        line = self._lines.get(cue_index)
+        if line is None or (line.takes and line.takes[-1].key == take.key):
+            return
+        line.takes.append(
+            proj.Take(
+                when=datetime.now(),
+                key=take.key,
+                cache_path=wav,
+                requested_samples=take.target_samples,
+                rendered_samples=len(take.audio),
+                duration_mode=mode,
+                flag=take.flagged,
+                seed=seed,
+            )
+        )
+        self.autosaver.mark_dirty()
+        self._try(self.autosaver.maybe_save)
+
+    def save(self) -> None:
+        self.autosaver.mark_dirty()
+        self._try(self.autosaver.flush)
+
+    def _try(self, fn) -> None:
+        try:
+            fn()
+        except (OSError, proj.ProjectError) as exc:
+            if not self._failed:  # one warning, not one per take
+                self.warnings.append(f"could not save the project file {self.path}: {exc}")
+            self._failed = True
