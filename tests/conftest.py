@@ -78,3 +78,9 @@ def tiny_model_dir(reference_dir: Path, tmp_path_factory) -> Path:
     """The reference model_dir/ as a real model directory (holding indextts2/)."""
     dst = tmp_path_factory.mktemp("model_dir")
     return materialize_model_dir(reference_dir / "model_dir", dst)
+
+
+@pytest.fixture(scope="session")
+def media_cache(tmp_path_factory) -> Path:
+    """One folder per session for generated media (tests.mediagen.cached)."""
+    return tmp_path_factory.getbasetemp() / "mediagen"

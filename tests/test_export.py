@@ -21,11 +21,6 @@ TONE_START_MS = 2000.0
 
 
 @pytest.fixture(scope="session")
-def media_cache(tmp_path_factory) -> Path:
-    return tmp_path_factory.getbasetemp() / "mediagen"
-
-
-@pytest.fixture(scope="session")
 def source(media_cache) -> Path:
     lines = [(1.0, "One small line.", "en-us"), (4.0, "And another one.", "en-gb+f3")]
     return mediagen.cached(

@@ -20,11 +20,6 @@ OFFSET_S = 0.5
 
 
 @pytest.fixture(scope="session")
-def media_cache(tmp_path_factory) -> Path:
-    return tmp_path_factory.getbasetemp() / "mediagen"
-
-
-@pytest.fixture(scope="session")
 def talk_video(media_cache) -> Path:
     return mediagen.cached(media_cache, mediagen.make_test_video, "talk.mp4", duration_s=24)
 
