@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -214,6 +215,40 @@ def normalizer_language(script_language: str) -> str | None:
     return {"latin": "en", "zh": "zh"}.get(script_language)
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
+    except OSError:
+        return False
+
+
+def _check_outputs(video: Path, options: DubOptions) -> None:
+    """Every file this dub will write: its folder exists and is writable, and it is none of
+    the inputs (a mistyped --dub-wav must not overwrite the video)."""
+    inputs = [video, *([options.subtitles] if options.subtitles else []), *options.voices.values()]
+    outputs = {"-o": Path(options.output)}
+    if options.dub_wav:
+        outputs["--dub-wav"] = Path(options.dub_wav)
+    if options.report_path:
+        outputs["--report"] = Path(options.report_path)
+    for flag, path in outputs.items():
+        for source in inputs:
+            if _same_file(path, Path(source)):
+                raise InputError(f"{flag} {path} is an input of this dub; choose another file")
+        if not path.parent.is_dir():
+            raise InputError(f"cannot write {path}: the folder {path.parent} does not exist")
+        if not os.access(path.parent, os.W_OK):
+            raise InputError(f"cannot write {path}: the folder {path.parent} is not writable")
+    if options.dub_wav and _same_file(Path(options.dub_wav), Path(options.output)):
+        raise InputError("--dub-wav and -o name the same file")
+    if options.stems_dir:
+        stems = Path(options.stems_dir)
+        if stems.exists() and not stems.is_dir():
+            raise InputError(f"--stems {stems} is a file, not a folder")
+        if any(_same_file(stems, Path(s).parent) for s in inputs):
+            raise InputError(f"--stems {stems} is the folder of an input; choose an empty folder")
+
+
 def _noop(step: str, done: int, total: int) -> None:
     pass
 
@@ -291,22 +326,34 @@ def _voice_prompts(
 
 
 def read_wav_any(path: Path) -> tuple[np.ndarray, int]:
-    """Read a voice sample: WAV/FLAC/OGG directly, anything else through ffmpeg."""
+    """Read a voice sample: WAV/FLAC/OGG directly, anything else (m4a, mp3, a video) through
+    ffmpeg, decoded to mono at the engine's rate."""
     try:
         return read_wav(path)
     except Exception:
         from core.media import run_ffmpeg
 
-        tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"dubsmith-voice-{os.getpid()}.wav"
-        try:
+        with tempfile.TemporaryDirectory(prefix="dubsmith-voice-") as tmp:
+            wav = Path(tmp) / "voice.wav"
             run_ffmpeg(
-                ["-y", "-i", str(path), "-ac", "1", "-ar", str(SAMPLE_RATE), str(tmp)],
+                [
+                    "ffmpeg",
+                    "-hide_banner",
+                    "-nostdin",
+                    "-y",
+                    "-i",
+                    "file:" + str(Path(path).resolve()),
+                    "-vn",
+                    "-ac",
+                    "1",
+                    "-ar",
+                    str(SAMPLE_RATE),
+                    "file:" + str(wav),
+                ],
                 Path(path),
                 "decode a voice sample",
             )
-            return read_wav(tmp)
-        finally:
-            tmp.unlink(missing_ok=True)
+            return read_wav(wav)
 
 
 def dub(
@@ -338,8 +385,7 @@ def dub(
         container_for(out)
     except MediaError as exc:
         raise InputError(str(exc)) from exc
-    if not out.parent.is_dir():
-        raise InputError(f"cannot write {out}: the folder {out.parent} does not exist")
+    _check_outputs(video, options)
 
     # read
     t0 = time.perf_counter()
@@ -389,6 +435,11 @@ def dub(
 
         timings = _plan(cues, options, inputs, extracted, warnings)
         cues = [c for c in cues if timings[c.index].samples_22k > 0]
+        if not cues:
+            raise InputError(
+                f"no line of {inputs.subtitles.path.name} lies within the video "
+                f"({inputs.media.duration_s:.1f} s): wrong subtitles, or a wrong frame rate?"
+            )
         if keeper:
             keeper.sync_lines(cues, speakers, names, options.voices, options.mode)
 
@@ -423,7 +474,8 @@ def dub(
             engine,
             requests,
             cache,
-            batch_size=options.batch_size,
+            # The engine's own batch: cancel and progress then land per batch it renders.
+            batch_size=min(options.batch_size, getattr(engine, "max_batch", options.batch_size)),
             progress=lambda d, t: progress("render", d, t),
             cancel=cancel,
             on_take=None

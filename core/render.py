@@ -205,6 +205,8 @@ def render(
         def chunk_progress(d: int, t: int, base: int = base) -> None:
             if progress:
                 progress(base + d, total)
+            if cancel:  # lands between lines, not only between chunks
+                cancel.check()
 
         results = engine.synthesize([requests[i] for i in chunk], chunk_progress)
         elapsed = time.perf_counter() - t0

@@ -80,6 +80,10 @@ def clean_cues(cues: Sequence[CueLike]) -> list[CueLike]:
     return clean
 
 
+def _length(cue: CueLike) -> int:
+    return cue.end_ms - cue.start_ms
+
+
 def _crossfade_join(pieces: list[np.ndarray], fade: int) -> np.ndarray:
     out = pieces[0].astype(np.float32, copy=True)
     for p in pieces[1:]:
@@ -105,11 +109,13 @@ def cut_prompt(
 ) -> VoicePrompt:
     """Join the speaker's longest single-voice cues (crossfaded) up to max_s seconds."""
     single = {c.index for c in clean_cues(all_cues)}
-    candidates = [c for c in cues if c.index in single and c.end_ms > c.start_ms]
-    # Fall back to any of the speaker's cues when none stands alone.
-    if not candidates:
-        candidates = [c for c in cues if c.end_ms > c.start_ms]
-    candidates.sort(key=lambda c: c.end_ms - c.start_ms, reverse=True)
+    spoken = [c for c in cues if c.end_ms > c.start_ms]
+    clean = sorted((c for c in spoken if c.index in single), key=_length, reverse=True)
+    # Cues someone else speaks over come after the clean ones, and only when the clean
+    # ones are not enough: a slightly mixed prompt beats no voice at all.
+    rest = sorted((c for c in spoken if c.index not in single), key=_length, reverse=True)
+    clean_ms = sum(_length(c) for c in clean)
+    candidates = clean + (rest if clean_ms < min_s * 1000 + 2 * EDGE_TRIM_MS else [])
     fade = int(sample_rate * CROSSFADE_MS / 1000)
     trim = int(sample_rate * EDGE_TRIM_MS / 1000)
     budget = int(max_s * sample_rate)
@@ -134,8 +140,8 @@ def cut_prompt(
     if not pieces or total < min_s * sample_rate:
         got = total / sample_rate if pieces else 0.0
         raise VoiceError(
-            f"speaker '{speaker}' has only {got:.1f} s of usable audio in the video "
-            f"(at least {min_s:.0f} s needed); give a voice sample with "
+            f"speaker '{speaker}' has only {got:.2f} s of usable audio in the video "
+            f"(at least {min_s:g} s needed); give a voice sample with "
             f"--voice '{speaker}=sample.wav'"
         )
     prompt = _crossfade_join(pieces, fade)[:budget]

@@ -70,3 +70,12 @@ def test_parse_voice_args():
     assert parse_voice_args(["Ann=/tmp/a.wav"]) == {"ann": __import__("pathlib").Path("/tmp/a.wav")}
     with pytest.raises(VoiceError):
         parse_voice_args(["justaname"])
+
+
+def test_overlapping_cues_fill_in_when_clean_ones_are_too_short():
+    audio = np.arange(30_000, dtype=np.float32)
+    a = [C(1, 0, 900, "a"), C(2, 2000, 6000, "a")]
+    b = [C(3, 5000, 8000, "b")]  # talks over the end of cue 2
+    p = cut_prompt("a", audio, SR, a, a + b)
+    assert p.segments == [(0, 900), (2000, 6000)]
+    assert len(p.audio) > 4 * SR
