@@ -241,3 +241,91 @@ def test_bad_output_fails_before_any_work(movie, tmp_path, capsys, out, words):
     assert code == EXIT_INPUT
     assert words in capsys.readouterr().err
     assert engine.voices == [] and not (tmp_path / "w").exists()
+
+
+def test_secondary_outputs_never_overwrite_inputs(movie, tmp_path, capsys):
+    before = movie.read_bytes()
+    for flag in ("--dub-wav", "--report"):
+        code = main(
+            [
+                "dub",
+                str(movie),
+                "-o",
+                str(tmp_path / "o.mp4"),
+                flag,
+                str(movie),
+                "--work-dir",
+                str(tmp_path / "w"),
+                "--no-progress",
+            ],
+            engine_factory=_factory(ToneEngine()),
+        )
+        assert code == EXIT_INPUT
+        assert "is an input of this dub" in capsys.readouterr().err
+    assert movie.read_bytes() == before
+    code = main(
+        [
+            "dub",
+            str(movie),
+            "-o",
+            str(tmp_path / "o.mp4"),
+            "--report",
+            str(tmp_path / "no" / "r.json"),
+            "--no-progress",
+        ],
+        engine_factory=_factory(ToneEngine()),
+    )
+    assert code == EXIT_INPUT and not (tmp_path / "o.mp4").exists()
+
+
+def test_voice_sample_in_a_compressed_format(movie, tmp_path):
+    m4a = tmp_path / "voice.m4a"
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=220:duration=3",
+            "-c:a",
+            "aac",
+            str(m4a),
+        ],
+        check=True,
+    )
+    code = main(
+        [
+            "dub",
+            str(movie),
+            "-o",
+            str(tmp_path / "o.mp4"),
+            "--voice",
+            f"Ann={m4a}",
+            "--work-dir",
+            str(tmp_path / "w"),
+            "--no-progress",
+        ],
+        engine_factory=_factory(ToneEngine()),
+    )
+    assert code == EXIT_OK
+
+
+def test_subtitles_entirely_past_the_end(tmp_path, capsys):
+    video = mediagen.make_test_video(tmp_path / "short.mp4", duration_s=4, lines=())
+    (tmp_path / "short.srt").write_text("1\n00:00:30,000 --> 00:00:32,000\nToo late.\n")
+    code = main(
+        [
+            "dub",
+            str(video),
+            "-o",
+            str(tmp_path / "o.mp4"),
+            "--work-dir",
+            str(tmp_path / "w"),
+            "--no-progress",
+        ],
+        engine_factory=_factory(ToneEngine()),
+    )
+    assert code == EXIT_INPUT
+    assert "lies within the video" in capsys.readouterr().err
