@@ -57,6 +57,9 @@ class MainWindow(QMainWindow):
         self.thread = None
         self.last_report = None
         self.rows: dict[int, int] = {}  # cue index -> table row
+        self.pending_subtitles: Path | None = None  # chosen before any video was open
+        self.suggested_output = ""
+        self.close_pending = False
         self.settings = QSettings("Dubsmith", "Dubsmith")
 
         open_act = QAction(
@@ -143,9 +146,10 @@ class MainWindow(QMainWindow):
         pattern = " ".join(f"*{e}" for e in SUBTITLE_EXTENSIONS)
         path, _ = QFileDialog.getOpenFileName(self, "Open subtitles", "", f"Subtitles ({pattern})")
         if path:
-            self.subtitles = Path(path)
             if self.inputs:
-                self.open_video(self.inputs.video)
+                self.open_video(self.inputs.video, Path(path))
+            else:  # used by the next video opened
+                self.pending_subtitles = Path(path)
 
     def choose_output(self) -> None:
         path, _ = QFileDialog.getSaveFileName(
@@ -155,7 +159,16 @@ class MainWindow(QMainWindow):
             self.output_edit.setText(path)
 
     def open_video(self, video: Path, subtitles: Path | None = None) -> bool:
-        subtitles = subtitles or self.subtitles
+        """Open a video with the given subtitles, or with those next to it. Subtitles of a
+        previously opened video never carry over to another one."""
+        if self.worker is not None:
+            self.statusBar().showMessage("A dub is running: cancel it before opening another video")
+            return False
+        video = Path(video)
+        same_video = self.inputs is not None and self.inputs.video == video
+        if subtitles is None:
+            subtitles = self.pending_subtitles or (self.subtitles if same_video else None)
+        self.pending_subtitles = None
         try:
             inputs = read_inputs(video, subtitles)
         except InputError as exc:
@@ -167,8 +180,11 @@ class MainWindow(QMainWindow):
         self.source_label.setText(
             f"{video.name} — {inputs.media.duration_s:.1f} s   |   {doc.path.name} ({doc.format}, {doc.encoding}, {len(doc.cues)} cues)"
         )
-        if not self.output_edit.text():
-            self.output_edit.setText(str(video.with_name(video.stem + ".dubbed" + video.suffix)))
+        # Replace the output only if it is ours (empty or our last suggestion), never one the
+        # editor typed; a suggestion for another video must not survive to overwrite its dub.
+        if self.output_edit.text() in ("", self.suggested_output):
+            self.suggested_output = str(video.with_name(video.stem + ".dubbed" + video.suffix))
+            self.output_edit.setText(self.suggested_output)
         self._fill_table()
         n = len(doc.warnings)
         self.warnings_label.setText(
@@ -243,12 +259,12 @@ class MainWindow(QMainWindow):
         paths = [Path(u.toLocalFile()) for u in event.mimeData().urls()]
         subs = next((p for p in paths if p.suffix.lower() in SUBTITLE_EXTENSIONS), None)
         video = next((p for p in paths if p.suffix.lower() not in SUBTITLE_EXTENSIONS), None)
-        if subs:
-            self.subtitles = subs
         if video:
             self.open_video(video, subs)
         elif subs and self.inputs:
             self.open_video(self.inputs.video, subs)
+        elif subs:
+            self.pending_subtitles = subs
 
     # --- dubbing -------------------------------------------------------------------------------
 
@@ -306,6 +322,9 @@ class MainWindow(QMainWindow):
 
     def on_finished(self, report) -> None:
         self._done()
+        if self.close_pending:
+            self.close()
+            return
         self.last_report = report
         self._show_takes(report)
         self.progress.setValue(100)
@@ -322,18 +341,32 @@ class MainWindow(QMainWindow):
     def on_failed(self, message: str) -> None:
         self._done()
         self.statusBar().showMessage("Dub failed")
+        if self.close_pending:
+            self.close()
+            return
         QMessageBox.critical(self, "Dub failed", message)
 
     def on_cancelled(self) -> None:
         self._done()
         self.statusBar().showMessage("Cancelled; nothing was written")
+        if self.close_pending:
+            self.close()
 
     def closeEvent(self, event) -> None:
-        if self.worker is not None:
-            self.worker.cancel()
-            if self.thread is not None:
-                self.thread.wait(10000)
-        event.accept()
+        if self.worker is None:
+            event.accept()
+            return
+        # Never block the window or kill a running thread: cancel, and close once the
+        # worker has stopped (it saves the project and leaves no partial output).
+        answer = QMessageBox.question(
+            self,
+            "Dub running",
+            "A dub is running. Cancel it and quit? Lines rendered so far stay cached.",
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self.close_pending = True
+            self.cancel_dub()
+        event.ignore()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -54,3 +54,48 @@ def test_open_error_is_shown_not_raised(qtbot, tmp_path, monkeypatch):
     assert not win.open_video(tmp_path / "nope.mp4")
     assert shown and "not found" in shown[0]
     assert not win.dub_btn.isEnabled()
+
+
+def test_second_video_does_not_inherit_the_first_ones_subtitles(qtbot, movie, tmp_path):
+    other = tmp_path / "other.mp4"
+    mediagen.make_test_video(
+        other, duration_s=6, lines=mediagen.DEFAULT_LINES[:1], srt_path=tmp_path / "other.srt"
+    )
+    win = MainWindow()
+    qtbot.addWidget(win)
+    assert win.open_video(movie)
+    assert win.open_video(other)
+    assert win.subtitles == tmp_path / "other.srt"
+    assert win.table.rowCount() == 1
+    assert win.output_edit.text() == str(tmp_path / "other.dubbed.mp4")
+    win.output_edit.setText(str(tmp_path / "mine.mp4"))  # typed by the editor: kept
+    assert win.open_video(movie)
+    assert win.output_edit.text() == str(tmp_path / "mine.mp4")
+
+
+def test_closing_during_a_dub_cancels_then_closes(qtbot, movie, tmp_path, monkeypatch):
+    import threading
+
+    from PySide6.QtWidgets import QMessageBox
+
+    monkeypatch.setenv("DUBSMITH_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr("app.gui.QMessageBox.question", lambda *a: QMessageBox.StandardButton.Yes)
+    gate = threading.Event()
+
+    class Slow(ToneEngine):
+        def synthesize(self, requests, progress=None):
+            gate.wait(10)
+            return super().synthesize(requests, progress)
+
+    win = MainWindow(engine_factory=lambda d, dev: Slow())
+    qtbot.addWidget(win)
+    win.open_video(movie)
+    win.output_edit.setText(str(tmp_path / "o.mp4"))
+    win.start_dub()
+    qtbot.waitUntil(lambda: win.step_label.text().startswith("render"), timeout=30_000)
+    assert not win.close()  # refused for now: the dub is being cancelled
+    assert win.close_pending and win.worker is not None
+    gate.set()
+    qtbot.waitUntil(lambda: win.worker is None, timeout=30_000)
+    assert not win.isVisible()
+    assert not (tmp_path / "o.mp4").exists()
