@@ -179,7 +179,12 @@ def render(
     finished takes reach the cache (and survive a crash) as soon as they exist;
     `on_take(position, take)` hears of each new one.
     """
-    eid = engine_id or getattr(engine, "name", type(engine).__name__)
+    # An engine's identity names its model files and settings, not only its kind.
+    eid = (
+        engine_id
+        or getattr(engine, "identity", None)
+        or getattr(engine, "name", type(engine).__name__)
+    )
     keys = [take_key(eid, r) for r in requests]
     takes: list[Take | None] = [None] * len(requests)
     errors: dict[int, str] = {}

@@ -155,12 +155,28 @@ def _is_oom(exc: BaseException) -> bool:
     return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower()
 
 
+def files_fingerprint(files: IndexTTS2Files) -> str:
+    """A digest of where the model files are and their size and modification time: cheap
+    (no hashing of gigabytes) and changes whenever a checkpoint is replaced."""
+    h = hashlib.sha256()
+    for name, path in sorted(files.required().items()):
+        try:
+            st = Path(path).resolve().stat()
+            h.update(f"{name}={Path(path).resolve()}:{st.st_size}:{st.st_mtime_ns};".encode())
+        except OSError:
+            h.update(f"{name}=?;".encode())
+    return h.hexdigest()[:16]
+
+
 class IndexTTS2Engine:
     name = "indextts2"
 
-    def __init__(self, parts: Parts, dtype: torch.dtype = torch.float32) -> None:
+    def __init__(
+        self, parts: Parts, dtype: torch.dtype = torch.float32, files_digest: str = ""
+    ) -> None:
         self.parts = parts
         self.dtype = dtype
+        self.files_digest = files_digest  # which checkpoint files (see files_fingerprint)
         self.max_batch = 8 if parts.device.type == "cuda" else 4
         self.max_segment_tokens = MAX_SEGMENT_TOKENS
         self.split_mode = "clean"  # every text piece exactly once (see TextFrontEnd)
@@ -170,6 +186,25 @@ class IndexTTS2Engine:
         self._text_vectors: dict[str, list[float]] = {}
         self.voice_cache_size = 64
         self.reference_cache_size = 256
+
+    @property
+    def identity(self) -> str:
+        """What shapes this engine's audio besides a request: the checkpoint files, device
+        type, precision and rendering choices. Take caches key on it, so swapping a
+        checkpoint or a setting never serves audio made by another model."""
+        text = self.parts.text
+        return "|".join(
+            [
+                self.name,
+                self.files_digest,
+                self.parts.device.type,
+                str(self.dtype),
+                self.split_mode,
+                self.duration_embedding,
+                str(self.max_segment_tokens),
+                str(text.normalizer_backend),
+            ]
+        )
 
     # ---- loading ------------------------------------------------------------------------
     @classmethod
@@ -214,7 +249,7 @@ class IndexTTS2Engine:
             qwen_dir=files.qwen_emotion,
             device=dev,
         )
-        return cls(parts, _pick_dtype(dev, dtype))
+        return cls(parts, _pick_dtype(dev, dtype), files_fingerprint(files))
 
     def _autocast(self):
         if self.parts.device.type == "cuda" and self.dtype != torch.float32:

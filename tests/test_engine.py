@@ -372,3 +372,19 @@ def test_pipeline_dubs_a_video_with_the_default_engine(tiny_model_dir, tmp_path,
         assert line.rendered_samples_22k == line.target_samples_22k
         assert STAGE_KEYS <= set(line.timings)
     assert os.path.getsize(tmp_path / "report.json") > 0
+
+
+def test_identity_changes_with_the_model_files_and_settings(engine, tiny_model_dir):
+    from models.engine import files_fingerprint
+    from models.layout import locate
+
+    files = locate(tiny_model_dir)
+    assert engine.files_digest == files_fingerprint(files)
+    before = engine.identity
+    engine.duration_embedding = "speed"
+    try:
+        assert engine.identity != before
+    finally:
+        engine.duration_embedding = "paper"
+    other = dataclasses.replace(files, gpt=files.gpt.parent / "feat1.pt")  # another file
+    assert files_fingerprint(other) != engine.files_digest

@@ -112,3 +112,17 @@ def test_progress_is_reported_per_request_within_a_batch(tmp_path):
     assert seen[0] == (0, 5) and seen[-1] == (5, 5)
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
     assert {1, 2, 3} <= {d for d, _ in seen}  # inside the first batch of 4
+
+
+def test_engines_with_another_identity_do_not_share_takes(tmp_path):
+    class A(ToneEngine):
+        identity = "tone|model-a"
+
+    class B(ToneEngine):
+        identity = "tone|model-b"
+
+    reqs = [_req("same line")]
+    render(A(), reqs, TakeCache(tmp_path))
+    b = B()
+    out = render(b, reqs, TakeCache(tmp_path))
+    assert b.rendered == ["same line"] and not out.takes[0].cached
