@@ -15,9 +15,27 @@ from core.render import Take
 from models.contract import DurationMode
 
 
+def _video_of(path: Path) -> Path | None:
+    try:
+        return proj.load_project(path).video_path
+    except proj.ProjectError:
+        return None
+
+
+def project_file_for(video: Path) -> Path:
+    """movie.dubsmith.json, unless that file belongs to another video beside it (movie.mkv
+    next to movie.mp4): then movie.mp4.dubsmith.json, so neither project clobbers the other."""
+    path = proj.project_path_for(video)
+    if path.exists():
+        owner = _video_of(path)
+        if owner is not None and Path(owner).resolve() != video.resolve():
+            return video.with_name(video.name + proj.PROJECT_SUFFIX)
+    return path
+
+
 class ProjectKeeper:
     def __init__(self, video: Path, warnings: list[str], *, interval_s: float = 2.0) -> None:
-        self.path = proj.project_path_for(video)
+        self.path = project_file_for(Path(video))
         self.warnings = warnings
         try:
             self.project = proj.load_project(self.path) if self.path.exists() else proj.Project()
@@ -65,6 +83,8 @@ class ProjectKeeper:
             line.speaker_id = speakers[c.index]
             line.duration_mode = mode
             self._lines[c.index] = line
+        # Lines the subtitles no longer have (edited, renumbered, merged) are stale.
+        project.lines = [ln for ln in project.lines if ln.index in self._lines]
         project.lines.sort(key=lambda ln: (ln.start_ms, ln.index))
         self.save()
 

@@ -299,3 +299,48 @@ def test_a_crash_mid_render_keeps_the_takes_so_far(tmp_path):
     engine = ToneEngine()
     dub(video, opts, engine_factory=_factory(engine))
     assert len(engine.rendered) == 3
+
+
+def test_two_videos_with_one_stem_keep_separate_projects(tmp_path):
+    folder = tmp_path / "same"
+    folder.mkdir()
+    mp4 = mediagen.make_test_video(
+        folder / "film.mp4", duration_s=12, lines=mediagen.DEFAULT_LINES[:2]
+    )
+    mkv = mediagen.make_test_video(
+        folder / "film.mkv", duration_s=6, lines=mediagen.DEFAULT_LINES[:1]
+    )
+    (folder / "three.srt").write_text(
+        "1\n00:00:01,000 --> 00:00:03,000\nOne.\n\n2\n00:00:05,000 --> 00:00:07,000\nTwo.\n"
+    )
+    (folder / "one.srt").write_text("1\n00:00:01,000 --> 00:00:03,000\nOther film.\n")
+    common = dict(work_dir=tmp_path / "w")
+    dub(
+        mp4,
+        DubOptions(output=tmp_path / "a.mp4", subtitles=folder / "three.srt", **common),
+        engine_factory=_factory(ToneEngine()),
+    )
+    dub(
+        mkv,
+        DubOptions(output=tmp_path / "b.mp4", subtitles=folder / "one.srt", **common),
+        engine_factory=_factory(ToneEngine()),
+    )
+    first = json.loads((folder / "film.dubsmith.json").read_text())
+    second = json.loads((folder / "film.mkv.dubsmith.json").read_text())
+    assert [ln["text"] for ln in first["lines"]] == ["One.", "Two."]
+    assert [ln["text"] for ln in second["lines"]] == ["Other film."]
+
+
+def test_lines_gone_from_the_subtitles_leave_the_project(movie, tmp_path):
+    video, srt = movie
+    folder = tmp_path / "edit"
+    folder.mkdir()
+    copy = folder / "m.mp4"
+    copy.write_bytes(video.read_bytes())
+    (folder / "m.srt").write_bytes(srt.read_bytes())
+    opts = DubOptions(output=tmp_path / "o.mp4", work_dir=tmp_path / "w")
+    dub(copy, opts, engine_factory=_factory(ToneEngine()))
+    (folder / "m.srt").write_text("1\n00:00:01,000 --> 00:00:03,000\nOnly this now.\n")
+    dub(copy, opts, engine_factory=_factory(ToneEngine()))
+    project = json.loads((folder / "m.dubsmith.json").read_text())
+    assert [(ln["index"], ln["text"]) for ln in project["lines"]] == [(1, "Only this now.")]
