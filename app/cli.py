@@ -122,6 +122,7 @@ class _Bars:
 
 
 def cmd_dub(args, engine_factory=None) -> int:
+    from core.language import to_iso639_2
     from core.media import MediaError
     from core.pipeline import DubOptions, EngineUnavailable, InputError, dub
     from core.render import Cancelled, CancelToken
@@ -132,6 +133,9 @@ def cmd_dub(args, engine_factory=None) -> int:
         voices = parse_voice_args(args.voice)
     except VoiceError as exc:
         _err(str(exc))
+        return EXIT_USAGE
+    if args.language is not None and to_iso639_2(args.language) is None:
+        _err(f"--language expects a language code such as eng, fra or de, got '{args.language}'")
         return EXIT_USAGE
     options = DubOptions(
         output=args.output,

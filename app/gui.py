@@ -206,9 +206,12 @@ class MainWindow(QMainWindow):
             sid: SPEAKER_COLOURS[i % len(SPEAKER_COLOURS)]
             for i, sid in enumerate(dict.fromkeys(speakers.values()))
         }
+        video_end_ms = round(self.inputs.media.duration_s * 1000)
         self.table.setRowCount(len(cues))
         self.rows = {c.index: row for row, c in enumerate(cues)}
-        for row, (c, timing) in enumerate(zip(cues, plan_lines(cues), strict=True)):
+        for row, (c, timing) in enumerate(
+            zip(cues, plan_lines(cues, video_end_ms=video_end_ms), strict=True)
+        ):
             values = (
                 str(c.index),
                 _ms(c.start_ms),

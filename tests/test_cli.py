@@ -329,3 +329,8 @@ def test_subtitles_entirely_past_the_end(tmp_path, capsys):
     )
     assert code == EXIT_INPUT
     assert "lies within the video" in capsys.readouterr().err
+
+
+def test_unknown_language_is_a_usage_error(movie, tmp_path, capsys):
+    code = main(["dub", str(movie), "-o", str(tmp_path / "o.mp4"), "--language", "english"])
+    assert code == EXIT_USAGE and "--language" in capsys.readouterr().err
