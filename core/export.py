@@ -6,6 +6,9 @@ as track 2 (copied, not default) and a subtitle file as a text track (mov_text i
 MP4; SRT/ASS copied in MKV). The container follows the output's extension (.mp4,
 .m4v, .mov -> MP4 family; .mkv -> Matroska). ffmpeg writes a temp file beside the
 output which is renamed over it only when complete; the input is never overwritten.
+Every path reaches ffmpeg as ``file:/absolute/path`` and inputs are read as local
+files only (``core.media.input_args``); the subtitle file is read only by a text
+subtitle demuxer, so a file that looks like a playlist is never opened as one.
 
 Public API::
 
@@ -34,10 +37,26 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.media import MediaError, MediaInfo, check_ffmpeg, ffmpeg_error_tail, probe, require_video
+from core.media import (
+    MediaError,
+    MediaInfo,
+    check_ffmpeg,
+    ffmpeg_error_tail,
+    ffmpeg_path,
+    input_args,
+    probe,
+    require_video,
+)
 
 _CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 _TEXT_SUBS_COPYABLE_MKV = {".srt": "srt", ".ass": "ass", ".ssa": "ass"}
+# ffmpeg's text subtitle demuxers: the only ones allowed to open the subtitle input.
+_TEXT_SUB_DEMUXERS = (
+    "srt,ass,webvtt,microdvd,subviewer,subviewer1,mpsub,sami,realtext,vplayer,pjs,mpl2,"
+    "jacosub,stl,aqtitle,lrc,scc"
+)
+# Extensions whose demuxer is forced: the file is read as what its name says.
+_SUB_DEMUXER_FOR_EXT = {".srt": "srt", ".ass": "ass", ".ssa": "ass", ".vtt": "webvtt"}
 _ENOSPC_HINT = "There is not enough free disk space in '{folder}' to write '{out}'."
 
 
@@ -94,9 +113,13 @@ def build_mux_args(
     """The ffmpeg argument list (inputs: 0 video, 1 dub, 2 subtitles) writing ``muxer``."""
     video_stream = require_video(info)
     args = ["ffmpeg", "-hide_banner", "-nostdin", "-y", "-loglevel", "error"]
-    args += ["-i", str(video), "-i", str(dub_audio)]
+    args += input_args(video) + input_args(dub_audio)
     if options.subtitles is not None:
-        args += ["-i", str(options.subtitles)]
+        sub_opts = ["-format_whitelist", _TEXT_SUB_DEMUXERS]
+        forced = _SUB_DEMUXER_FOR_EXT.get(Path(options.subtitles).suffix.lower())
+        if forced:
+            sub_opts += ["-f", forced]
+        args += input_args(options.subtitles, *sub_opts)
     # Explicit maps only: nothing of the input rides along by accident.
     args += ["-map", f"0:{video_stream.index}", "-map", "1:a:0"]
     original = None
@@ -139,7 +162,7 @@ def build_mux_args(
     if muxer in ("mp4", "mov"):
         # Index at the front: players can start before the whole file has arrived.
         args += ["-movflags", "+faststart"]
-    args += ["-f", muxer, str(tmp_out)]
+    args += ["-f", muxer, ffmpeg_path(tmp_out)]
     return args
 
 
@@ -199,9 +222,16 @@ def export_video(
             stderr = proc.stderr.decode("utf-8", errors="replace")
             if "No space left on device" in stderr:
                 raise ExportError(_ENOSPC_HINT.format(folder=out.parent, out=out.name))
+            if options.subtitles is not None and "Format not on whitelist" in stderr:
+                raise ExportError(
+                    f"Could not write '{out}': '{options.subtitles}' is not a subtitle "
+                    "file that ffmpeg can add as a text track."
+                )
+            shown = {src: src for src in inputs} | {tmp: out}
+            tail = ffmpeg_error_tail(stderr, shown=shown)
             raise ExportError(
                 f"Could not write '{out}'.\nffmpeg said:\n"
-                + "\n".join("  " + ln for ln in ffmpeg_error_tail(stderr).splitlines())
+                + "\n".join("  " + ln for ln in tail.splitlines())
             )
         try:
             os.replace(tmp, out)

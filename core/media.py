@@ -11,8 +11,14 @@ Public API::
     probe(path: Path, count_frames: bool = False) -> MediaInfo
     extract_audio(video: Path, workdir: Path, stream_index: int | None = None)
         -> ExtractedAudio | None                  # None: the video has no audio stream
-    run_ffmpeg(args: list[str], path: Path, what: str) -> subprocess.CompletedProcess
-    ffmpeg_error_tail(stderr: str, lines: int = 6) -> str
+    run_ffmpeg(args: list[str], path: Path, what: str, stdout=DEVNULL, shown=None)
+        -> subprocess.CompletedProcess
+    ffmpeg_error_tail(stderr: str, lines: int = 6, shown=None) -> str
+    ffmpeg_path(path: Path) -> str                # "file:" + absolute path: every path
+                                                  # handed to ffmpeg/ffprobe goes through it
+    input_args(path: Path, *options: str) -> list[str]
+        # [-protocol_whitelist file, *options, -i, ffmpeg_path(path)]
+    LOCAL_ONLY: tuple[str, ...]                   # the input option reading local files only
 
     @dataclass MediaInfo: path, format_name, duration_s, size_bytes, bit_rate, start_time_s,
         streams: list[StreamInfo]; properties video, audio_streams, subtitle_streams,
@@ -26,6 +32,12 @@ Public API::
         mono16k_path, mono22k_path (float mono working copies), num_samples;
         load_master() / load_mono16k() / load_mono22k() -> np.ndarray
 
+Paths reach ffmpeg only as ``file:/absolute/path`` (a name starting with '-' is
+otherwise read as an option, one holding ':' as a protocol) and inputs are opened
+with ``-protocol_whitelist file``, so a playlist hidden in a file cannot fetch URLs;
+probe() refuses playlist formats outright. Messages name files as the caller gave
+them, never in the ``file:`` form.
+
 ``MediaInfo.duration_s`` is the container duration: the length the dubbed track and
 the mixdown timeline are cut to.
 """
@@ -34,8 +46,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -63,6 +77,17 @@ _INSTALL_HINT = (
 )
 
 
+# Input option: ffmpeg reads local files only. Without it a text file beginning with
+# '#EXTM3U' is opened as an HLS playlist whose entries may be http:// URLs.
+LOCAL_ONLY: tuple[str, ...] = ("-protocol_whitelist", "file")
+
+# Demuxers whose "file" only points at other files or at network streams.
+_PLAYLIST_FORMATS = frozenset({"hls", "applehttp", "dash", "concat", "sdp", "webm_dash_manifest"})
+
+# A 'file:' prefix left in ffmpeg's text (before an absolute POSIX or Windows path).
+_FILE_PREFIX = re.compile(r"\bfile:(?=/|[A-Za-z]:[\\/]|\\\\)")
+
+
 class MediaError(Exception):
     """A media file could not be read or written; the message names the file."""
 
@@ -77,18 +102,51 @@ def check_ffmpeg() -> None:
         raise MediaError(f"{' and '.join(missing)} not found. {_INSTALL_HINT}")
 
 
-def ffmpeg_error_tail(stderr: str | bytes, lines: int = 6) -> str:
-    """The last meaningful lines of ffmpeg's stderr (the reason is always at the end)."""
+def ffmpeg_path(path: Path | str) -> str:
+    """``path`` as ffmpeg and ffprobe must be given it: ``file:`` + the absolute path.
+
+    The prefix pins the file protocol (ffmpeg reads 'ep1:pilot.mp4' as protocol 'ep1')
+    and keeps a name from starting with '-' (an option); pathlib drops a leading './',
+    so a relative name cannot be protected any other way.
+    """
+    return "file:" + str(Path(path).resolve())
+
+
+def input_args(path: Path | str, *options: str) -> list[str]:
+    """ffmpeg arguments opening ``path`` as a local-file-only input; ``options`` are
+    further input options (such as '-f', 'srt') placed before its '-i'."""
+    return [*LOCAL_ONLY, *options, "-i", ffmpeg_path(path)]
+
+
+def _as_given(text: str, shown: Mapping[Path, Path | str]) -> str:
+    """ffmpeg's text with each path written as the user gave it, not as 'file:/abs'."""
+    # Longest first: one name may be the start of another (a.mp4, a.mp4.srt).
+    pairs = sorted(((ffmpeg_path(k), str(v)) for k, v in shown.items()), key=lambda kv: -len(kv[0]))
+    for given, name in pairs:
+        text = text.replace(given, name)
+    return _FILE_PREFIX.sub("", text)
+
+
+def ffmpeg_error_tail(
+    stderr: str | bytes, lines: int = 6, shown: Mapping[Path, Path | str] | None = None
+) -> str:
+    """The last meaningful lines of ffmpeg's stderr (the reason is always at the end).
+
+    ``shown`` maps paths given to ffmpeg (through ffmpeg_path) to the names to print.
+    """
     if isinstance(stderr, bytes):
         stderr = stderr.decode("utf-8", errors="replace")
+    stderr = _as_given(stderr, shown or {})
     kept = [ln.rstrip() for ln in stderr.splitlines() if ln.strip()]
     # Progress lines ("size=... time=...") say nothing about the failure.
     kept = [ln for ln in kept if not ln.lstrip().startswith(("size=", "frame=", "video:"))]
     return "\n".join(kept[-lines:])
 
 
-def _describe_failure(path: Path, what: str, stderr: str | bytes) -> str:
-    tail = ffmpeg_error_tail(stderr)
+def _describe_failure(
+    path: Path, what: str, stderr: str | bytes, shown: Mapping[Path, Path | str] | None = None
+) -> str:
+    tail = ffmpeg_error_tail(stderr, shown={path: path} if shown is None else shown)
     reason = ""
     low = tail.lower()
     if "invalid data found" in low or "moov atom not found" in low:
@@ -102,16 +160,22 @@ def _describe_failure(path: Path, what: str, stderr: str | bytes) -> str:
 
 
 def run_ffmpeg(
-    args: list[str], path: Path, what: str, stdout: int | None = subprocess.DEVNULL
+    args: list[str],
+    path: Path,
+    what: str,
+    stdout: int | None = subprocess.DEVNULL,
+    shown: Mapping[Path, Path | str] | None = None,
 ) -> subprocess.CompletedProcess:
-    """Run an ffmpeg/ffprobe argument list; on failure raise MediaError naming ``path``."""
+    """Run an ffmpeg/ffprobe argument list (program name first); on failure raise
+    MediaError naming ``path``. Paths in ``args`` must come from ffmpeg_path /
+    input_args; ``shown`` (default: ``path`` as itself) says how to print them."""
     check_ffmpeg()
     try:
         proc = subprocess.run(args, stdout=stdout, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     except OSError as exc:  # binary vanished, or not executable
         raise MediaError(f"Could not {what} '{path}': {exc}. {_INSTALL_HINT}") from exc
     if proc.returncode != 0:
-        raise MediaError(_describe_failure(path, what, proc.stderr))
+        raise MediaError(_describe_failure(path, what, proc.stderr, shown))
     return proc
 
 
@@ -295,13 +359,15 @@ def probe(path: Path, count_frames: bool = False) -> MediaInfo:
         raise MediaError(f"Media file not found: '{path}'.")
     if not path.is_file():
         raise MediaError(f"Not a file: '{path}'.")
-    quiet = {"hide_banner": None, "loglevel": "error"}
+    # ffmpeg.probe turns keywords into options placed before the file name.
+    quiet = {"hide_banner": None, "loglevel": "error", "protocol_whitelist": "file"}
     kwargs = {"count_packets": None, "select_streams": "v"} if count_frames else {}
+    target = ffmpeg_path(path)
     try:
-        data = ffmpeg.probe(str(path), **quiet, **kwargs)
+        data = ffmpeg.probe(target, **quiet, **kwargs)
         if count_frames:  # select_streams limits the listing; probe again for all
             counted = {s["index"]: s.get("nb_read_packets") for s in data.get("streams", [])}
-            data = ffmpeg.probe(str(path), **quiet)
+            data = ffmpeg.probe(target, **quiet)
             for s in data.get("streams", []):
                 if s["index"] in counted:
                     s["nb_read_packets"] = counted[s["index"]]
@@ -310,6 +376,11 @@ def probe(path: Path, count_frames: bool = False) -> MediaInfo:
     except json.JSONDecodeError as exc:
         raise MediaError(f"Could not read '{path}': ffprobe gave no usable answer.") from exc
     fmt = data.get("format") or {}
+    if _PLAYLIST_FORMATS.intersection(fmt.get("format_name", "").split(",")):
+        raise MediaError(
+            f"'{path}' is a playlist ({fmt['format_name']}), not a media file; "
+            "Dubsmith reads only the file itself."
+        )
     streams = [_stream_from_json(s) for s in data.get("streams", [])]
     if not streams:
         raise MediaError(f"'{path}' holds no audio or video streams (not a media file?).")
@@ -426,23 +497,15 @@ def extract_audio(
         return hit
 
     channels = stream.channels or 2
-    compiled = (
-        ffmpeg.input(str(video))[str(stream.index)]
-        .output(
-            "pipe:",
-            format="f32le",
-            acodec="pcm_f32le",
-            ac=channels,
-            ar=MASTER_RATE,
-            af="aresample=async=1:first_pts=0",
-            vn=None,
-            sn=None,
-            dn=None,
-        )
-        .compile()
-    )
-    # Global options must precede the inputs (ffmpeg ignores trailing ones).
-    args = [compiled[0], "-hide_banner", "-nostdin", "-loglevel", "error", *compiled[1:]]
+    args = [
+        "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error",
+        *input_args(video),
+        "-map", f"0:{stream.index}",
+        "-vn", "-sn", "-dn",
+        "-af", "aresample=async=1:first_pts=0",
+        "-ac", str(channels), "-ar", str(MASTER_RATE),
+        "-acodec", "pcm_f32le", "-f", "f32le", "pipe:1",
+    ]  # fmt: skip
     proc = run_ffmpeg(args, video, "extract the audio of", stdout=subprocess.PIPE)
     master = np.frombuffer(proc.stdout, dtype=np.float32).reshape(-1, channels)
     master = fit_length(master, samples_for(info.duration_s, MASTER_RATE))

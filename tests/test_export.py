@@ -204,3 +204,75 @@ def test_disk_full_is_reported_clearly(source, dub_wav, tmp_path, monkeypatch):
     with pytest.raises(ExportError, match="(?i)not enough free disk space"):
         export_video(source, dub_wav, tmp_path / "o.mp4")
     assert listing(tmp_path) == []
+
+
+# --------------------------------------------------------------------------- odd names
+
+
+@pytest.mark.parametrize(
+    "src_name, out_name", [("-lead.mp4", "ep1:out.mp4"), ("ep1:pilot.mp4", "-lead.out.mkv")]
+)
+def test_odd_names_in_and_out(source, dub_wav, srt, tmp_path, monkeypatch, src_name, out_name):
+    """'-' at the start is no option and ':' no protocol, for inputs, the output and
+    its temp file, given as bare relative names like the command line gives them."""
+    (tmp_path / src_name).write_bytes(source.read_bytes())
+    (tmp_path / "-subs:fr.srt").write_bytes(srt.read_bytes())
+    monkeypatch.chdir(tmp_path)
+    opts = ExportOptions(include_original=True, subtitles=Path("-subs:fr.srt"))
+    out = export_video(Path(src_name), dub_wav, Path(out_name), opts)
+    assert out == Path(out_name)
+    info = probe(out)
+    assert [s.kind for s in info.streams] == ["video", "audio", "audio", "subtitle"]
+    a = [ln.split(",")[-2:] for ln in packet_md5s(source, "v:0", 2)]
+    b = [ln.split(",")[-2:] for ln in packet_md5s(tmp_path / out_name, "v:0", 2)]
+    assert len(a) >= 2 * 25 and a == b  # the picture, byte for byte
+    assert listing(tmp_path) == sorted(["-subs:fr.srt", "subs.srt", src_name, out_name])
+
+
+def test_failure_message_names_files_as_given(source, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    mediagen.make_corrupt_file(tmp_path / "-dub:mix.wav", "garbage")
+    with pytest.raises(ExportError) as err:
+        export_video(source, Path("-dub:mix.wav"), Path("ep1:out.mp4"))
+    msg = str(err.value)
+    assert "'ep1:out.mp4'" in msg and "-dub:mix.wav" in msg and "ffmpeg said" in msg
+    assert "file:" not in msg and ".part" not in msg
+    assert listing(tmp_path) == ["-dub:mix.wav"]
+
+
+def _playlist_text(segment: str) -> str:
+    return (
+        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:10\n"
+        f"#EXTINF:{DURATION},\n{segment}\n#EXT-X-ENDLIST\n"
+    )
+
+
+@pytest.fixture()
+def segment(source, tmp_path) -> Path:
+    """A local media segment that an HLS reading of the subtitle file would open."""
+    seg = tmp_path / "seg.ts"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(source), "-c", "copy", "-f", "mpegts", str(seg)],
+        check=True,
+    )
+    return seg
+
+
+def test_playlist_text_as_srt_is_read_as_subtitles(source, dub_wav, segment, tmp_path):
+    """A '.srt' beginning with #EXTM3U is read as SubRip (it holds no cues), never as
+    a playlist whose segment would be opened."""
+    subs = tmp_path / "tricky.srt"
+    subs.write_text(_playlist_text(segment.name))
+    for ext in ("mp4", "mkv"):
+        out = export_video(source, dub_wav, tmp_path / f"o.{ext}", ExportOptions(subtitles=subs))
+        info = probe(out)
+        assert [s.kind for s in info.streams] == ["video", "audio", "subtitle"]
+        assert info.subtitle_streams[0].codec in ("mov_text", "subrip")
+
+
+def test_playlist_text_with_other_extension_is_refused(source, dub_wav, segment, tmp_path):
+    subs = tmp_path / "tricky.sub"
+    subs.write_text(_playlist_text(segment.name))
+    with pytest.raises(ExportError, match=r"'.*tricky\.sub' is not a subtitle file"):
+        export_video(source, dub_wav, tmp_path / "o.mkv", ExportOptions(subtitles=subs))
+    assert listing(tmp_path) == ["seg.ts", "tricky.sub"]

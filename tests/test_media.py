@@ -166,3 +166,64 @@ def test_missing_ffmpeg_gives_install_hint(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(MediaError, match="(?i)install"):
         check_ffmpeg()
+
+
+# --------------------------------------------------------------------------- odd names
+
+
+@pytest.fixture(scope="session")
+def short_video(media_cache) -> Path:
+    return mediagen.cached(
+        media_cache,
+        mediagen.make_test_video,
+        "odd_names_src.mp4",
+        duration_s=3,
+        lines=[(0.5, "Hello there.", "en-us")],
+    )
+
+
+@pytest.mark.parametrize("name", ["-lead.mp4", "ep1:pilot.mp4"])
+def test_probe_and_extract_odd_names(short_video, tmp_path, monkeypatch, name):
+    """A leading '-' is not an option and a ':' is not a protocol, even as a bare
+    relative name (the way the command line hands it over)."""
+    (tmp_path / name).write_bytes(short_video.read_bytes())
+    monkeypatch.chdir(tmp_path)
+    info = probe(Path(name))
+    assert info.path == Path(name) and info.video is not None
+    assert info.duration_s == pytest.approx(probe(short_video).duration_s)
+    assert probe(Path(name), count_frames=True).frame_count == info.frame_count
+    ex = extract_audio(Path(name), Path("work"))
+    assert ex.source == (tmp_path / name).resolve()
+    assert ex.num_samples == round(info.duration_s * 48000)
+    reference = extract_audio(short_video, tmp_path / "ref_work").load_master()
+    np.testing.assert_array_equal(ex.load_master(), reference)
+
+
+def test_errors_name_files_as_given_without_file_prefix(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    mediagen.make_corrupt_file(tmp_path / "-bad:clip.mp4", "truncated")
+    with pytest.raises(MediaError) as err:
+        probe(Path("-bad:clip.mp4"))
+    msg = str(err.value)
+    assert "'-bad:clip.mp4'" in msg and "moov atom not found" in msg
+    assert "file:" not in msg and str(tmp_path) not in msg
+
+
+def _playlist(path: Path, entry: str) -> Path:
+    path.write_text(
+        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:10\n"
+        f"#EXTINF:3.0,\n{entry}\n#EXT-X-ENDLIST\n"
+    )
+    return path
+
+
+def test_playlist_of_local_files_is_refused(short_video, tmp_path):
+    segment = tmp_path / "seg.ts"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(short_video), "-c", "copy", "-f", "mpegts",
+         str(segment)],
+        check=True,
+    )  # fmt: skip
+    video = _playlist(tmp_path / "movie.mp4", "seg.ts")
+    with pytest.raises(MediaError, match="movie.mp4.*playlist"):
+        probe(video)
