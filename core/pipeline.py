@@ -28,7 +28,14 @@ from core.mixdown import Background, Clip, MixSettings, mixdown, write_dub, writ
 from core.project_keeper import ProjectKeeper
 from core.render import CancelToken, TakeCache, render
 from core.silence import silence_until_ms
-from core.subtitles import Cue, SubtitleDoc, SubtitleError, find_subtitles_for, load_subtitles
+from core.subtitles import (
+    Cue,
+    SubtitleDoc,
+    SubtitleError,
+    find_subtitles_for,
+    load_subtitles,
+    write_clean_srt,
+)
 from core.timing import Timing, plan_lines
 from core.voices import (
     VoiceError,
@@ -331,25 +338,13 @@ def read_wav_any(path: Path) -> tuple[np.ndarray, int]:
     try:
         return read_wav(path)
     except Exception:
-        from core.media import run_ffmpeg
+        from core.media import ffmpeg_path, input_args, run_ffmpeg
 
         with tempfile.TemporaryDirectory(prefix="dubsmith-voice-") as tmp:
             wav = Path(tmp) / "voice.wav"
             run_ffmpeg(
-                [
-                    "ffmpeg",
-                    "-hide_banner",
-                    "-nostdin",
-                    "-y",
-                    "-i",
-                    "file:" + str(Path(path).resolve()),
-                    "-vn",
-                    "-ac",
-                    "1",
-                    "-ar",
-                    str(SAMPLE_RATE),
-                    "file:" + str(wav),
-                ],
+                ["ffmpeg", "-hide_banner", "-nostdin", "-y", *input_args(path)]
+                + ["-vn", "-ac", "1", "-ar", str(SAMPLE_RATE), ffmpeg_path(wav)],
                 Path(path),
                 "decode a voice sample",
             )
@@ -532,7 +527,11 @@ def dub(
                 or language_from_filename(inputs.subtitles.path)
                 or "und",
                 include_original=options.keep_original_track and extracted is not None,
-                subtitles=inputs.subtitles.path if options.subtitle_track else None,
+                subtitles=(
+                    write_clean_srt(cues, work / "subtitles.srt")
+                    if options.subtitle_track
+                    else None
+                ),
             ),
         )
         progress("export", 1, 1)

@@ -225,9 +225,14 @@ def detect_encoding(data: bytes) -> tuple[str, str, bool]:
     best = matches[0]
     if _is_single_byte(best.encoding):
         candidates = [m for m in matches if _is_single_byte(m.encoding)]
-        # Keep charset-normalizer's order among equally plausible decodings.
-        fits = [(_alphabet_fit(str(m)), -i, m) for i, m in enumerate(candidates)]
-        best = max(fits, key=lambda f: (f[0], f[1]))[2]
+        # Among equally plausible decodings prefer Windows-1252, by far the most common
+        # legacy subtitle code page (short French text fits Czech cp1250 just as well:
+        # "où" vs "ů"); otherwise keep charset-normalizer's order.
+        fits = [
+            (_alphabet_fit(str(m)), codecs.lookup(m.encoding).name == "cp1252", -i, m)
+            for i, m in enumerate(candidates)
+        ]
+        best = max(fits, key=lambda f: f[:3])[3]
     return str(best), best.encoding, False
 
 
@@ -980,3 +985,24 @@ def find_subtitles_for(video: Path) -> Path | None:
             if _looks_like_text_subtitle(p):
                 return p
     return None
+
+
+def _srt_time(ms: int) -> str:
+    h, rem = divmod(max(0, int(ms)), 3_600_000)
+    m, rem = divmod(rem, 60_000)
+    sec, ms = divmod(rem, 1000)
+    return f"{h:02d}:{m:02d}:{sec:02d},{ms:03d}"
+
+
+def write_clean_srt(cues: list[Cue], path: Path) -> Path:
+    """The cues as a plain UTF-8 SRT (cleaned text): what gets muxed as a subtitle track,
+    whatever the source's format or encoding was."""
+    blocks = [
+        f"{n}\n{_srt_time(c.start_ms)} --> {_srt_time(c.end_ms)}\n{c.text}\n"
+        for n, c in enumerate(cues, start=1)
+    ]
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("\n".join(blocks), encoding="utf-8")
+    tmp.replace(path)
+    return path

@@ -344,3 +344,30 @@ def test_lines_gone_from_the_subtitles_leave_the_project(movie, tmp_path):
     dub(copy, opts, engine_factory=_factory(ToneEngine()))
     project = json.loads((folder / "m.dubsmith.json").read_text())
     assert [(ln["index"], ln["text"]) for ln in project["lines"]] == [(1, "Only this now.")]
+
+
+@pytest.mark.parametrize("ext", ["mkv", "mp4"])
+def test_subtitle_track_is_the_clean_utf8_text(movie, tmp_path, ext):
+    video, _ = movie
+    subs = tmp_path / "fr.srt"
+    subs.write_bytes(
+        "1\r\n00:00:01,000 --> 00:00:03,000\r\n<i>Où étiez-vous passé ?</i>\r\n".encode("cp1252")
+    )
+    out = tmp_path / f"o.{ext}"
+    dub(
+        video,
+        DubOptions(
+            output=out,
+            subtitles=subs,
+            subtitle_track=True,
+            work_dir=tmp_path / "w",
+            save_project=False,
+        ),
+        engine_factory=_factory(ToneEngine()),
+    )
+    text = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(out), "-map", "0:s:0", "-f", "srt", "-"],
+        capture_output=True,
+        check=True,
+    ).stdout.decode("utf-8")
+    assert "Où étiez-vous passé ?" in text and "<i>" not in text

@@ -646,3 +646,12 @@ def test_find_subtitles_for(tmp_path: Path) -> None:
 def test_cue_duration_property() -> None:
     cue = Cue(index=1, start_ms=1200, end_ms=1000, text="x", speaker_hint=None, raw="x")
     assert cue.duration_ms == -200 and cue.usable and cue.sources == ()
+
+
+def test_short_french_cp1252_is_not_read_as_czech(tmp_path):
+    path = tmp_path / "fr.srt"
+    path.write_bytes(
+        "1\r\n00:00:01,000 --> 00:00:03,000\r\nOù étiez-vous passé ?\r\n".encode("cp1252")
+    )
+    doc = load_subtitles(path)
+    assert doc.cues[0].text == "Où étiez-vous passé ?"
