@@ -232,6 +232,10 @@ def split_segments_clean(pieces: list[str], max_tokens: int) -> list[list[str]]:
 
     Sentences are kept whole and packed together while they fit; a sentence too long for one
     segment is cut at its last clause mark, hyphen or word start that fits, in that order.
+    A cut must leave at least half a window in the segment: a comma near the start of a long
+    run would otherwise make a tiny segment ("A," of ~40 ms in exact mode), so then the best
+    boundary in the window's second half wins instead. The one exception is a short whole
+    sentence whose next sentence fits a segment: keeping sentences whole is worth more.
     """
     segments: list[list[str]] = []
     start = 0
@@ -240,14 +244,31 @@ def split_segments_clean(pieces: list[str], max_tokens: int) -> list[list[str]]:
         if n - start <= max_tokens:
             segments.append(pieces[start:])
             break
-        window_end = start + max_tokens  # cut somewhere in (start, window_end]
-        best_cut, best_rank = window_end, 99
-        for cut in range(window_end, start, -1):
-            rank = _boundary_rank(pieces, cut)
-            if rank < best_rank:
-                best_cut, best_rank = cut, rank
-                if rank == 0:
-                    break
-        segments.append(pieces[start:best_cut])
-        start = best_cut
+        cut = _clean_cut(pieces, start, max_tokens)
+        segments.append(pieces[start:cut])
+        start = cut
     return segments
+
+
+def _clean_cut(pieces: list[str], start: int, max_tokens: int) -> int:
+    """Where the segment starting at `start` ends (exclusive); the rest is longer than a window."""
+    window_end = start + max_tokens  # cut somewhere in (start, window_end]
+    shortest = start + (max_tokens + 1) // 2  # at least half a window
+    best_cut, best_rank = window_end, 99
+    last_sentence_end = None
+    for cut in range(window_end, start, -1):
+        rank = _boundary_rank(pieces, cut)
+        if cut >= shortest and rank < best_rank:
+            best_cut, best_rank = cut, rank
+        if rank == 0:
+            last_sentence_end = cut
+            break
+    if best_rank == 0 or last_sentence_end is None or last_sentence_end >= shortest:
+        return best_cut
+    # A whole short sentence may end the segment if the next sentence fits one segment.
+    next_end = last_sentence_end + max_tokens
+    if next_end >= len(pieces) or any(
+        _boundary_rank(pieces, c) == 0 for c in range(last_sentence_end + 1, next_end + 1)
+    ):
+        return last_sentence_end
+    return best_cut

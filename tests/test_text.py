@@ -198,6 +198,57 @@ def test_clean_split_cuts_only_at_sentence_ends_when_sentences_fit(
     assert start == len(pieces)
 
 
+def _ends_sentence(pieces: list[str], cut: int) -> bool:
+    before = pieces[cut - 1]
+    return before in SENTENCE_END_TOKENS or (
+        before in QUOTE_TOKENS and cut >= 2 and pieces[cut - 2] in SENTENCE_END_TOKENS
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(pieces=_pieces(), limit=st.integers(1, 30))
+def test_clean_split_makes_no_tiny_segment_unless_it_keeps_sentences_whole(
+    pieces: list[str], limit: int
+) -> None:
+    """A non-last segment under half the limit is a whole sentence, and it is short only
+    because the next sentence fits a segment of its own."""
+    segments = split_segments_clean(pieces, limit)
+    start = 0
+    for seg in segments[:-1]:
+        end = start + len(seg)
+        if 2 * len(seg) < limit:
+            assert _ends_sentence(pieces, end), (seg, limit)
+            nxt = next(
+                (c for c in range(end + 1, len(pieces) + 1) if _ends_sentence(pieces, c)), None
+            )
+            assert len(pieces) - end <= limit or (nxt is not None and nxt - end <= limit)
+        start = end
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    pieces=st.lists(
+        st.sampled_from(_WORDS * 3 + list(CLAUSE_TOKENS) + ["-"]), min_size=1, max_size=120
+    ),
+    limit=st.integers(3, 30),
+)
+def test_clean_split_of_long_text_without_sentence_ends_has_no_short_segment(
+    pieces: list[str], limit: int
+) -> None:
+    segments = split_segments_clean(pieces, limit)
+    assert [p for s in segments for p in s] == pieces
+    assert all(3 * len(s) >= limit for s in segments[:-1])
+
+
+def test_clean_split_ignores_a_comma_at_the_start_of_a_long_run(front: TextFrontEnd) -> None:
+    """Review case: "A, word word ..." once gave a 2-token first segment."""
+    pieces = front.tokenize("A, " + "word " * 100)
+    segments = front.split_segments(pieces, max_tokens=78, mode="clean")
+    assert [p for s in segments for p in s] == pieces
+    assert all(2 * len(s) >= 78 for s in segments[:-1])
+    assert all(s[0].startswith("▁") for s in segments)  # cuts at word starts
+
+
 def test_clean_split_prefers_clause_then_word_boundaries() -> None:
     pieces = ["▁A", "B", "▁C", ",", "▁D", "E", "▁F", "G", "H", "."]
     assert split_segments_clean(pieces, 6) == [pieces[:4], pieces[4:]]
