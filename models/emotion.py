@@ -12,7 +12,8 @@ The four ways (paper and official code):
    emovec = sum_i w_i * row_i + (1 - sum w) * base_emovec. `normalize_weights()` is the
    official UI step (per-emotion bias, sum capped at 0.8); callers choose whether to apply it.
 4. From a text description: `TextEmotion(qwen_dir).to_vector(text)` -> 8 weights via the
-   Qwen3 text-to-emotion model (local folder only), then way 3.
+   Qwen3 text-to-emotion model (local folder only), then way 3. `TextEmotion.read(text)`
+   also says whether the weights are a calm fallback (reply unusable) and why.
 
     mats = EmotionMatrices.load(model_dir / "feat1.pt", model_dir / "feat2.pt", cfg.emo_num)
     emovec = vector_to_emovec([0, .35, 0, .1, 0, .2, 0, .15], style, mats, base, alpha=0.6)
@@ -22,6 +23,7 @@ The four ways (paper and official code):
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 from collections.abc import Sequence
@@ -152,11 +154,14 @@ class TextEmotionError(ValueError):
     """The text-to-emotion model answered something that is not an emotion score."""
 
 
-def _clamp(value: Any) -> float:
+def _score(value: Any) -> float:
+    """A reply's score -> float in [0, 1.2]; non-finite (NaN, inf) counts as no emotion."""
     try:
         v = float(value)
     except (TypeError, ValueError) as exc:
         raise TextEmotionError(f"text-to-emotion returned a non-numeric score {value!r}") from exc
+    if not math.isfinite(v):
+        return 0.0
     return max(MIN_SCORE, min(MAX_SCORE, v))
 
 
@@ -174,8 +179,15 @@ def _label_to_cn(value: Any) -> str | None:
 
 
 def _normalize_content(content: Any) -> dict[str, Any]:
-    """Official normalize_content: accept a bare label, label fields, or label values."""
+    """Official normalize_content: accept a bare label, label fields, or label values.
+
+    Also (not official): English keys ({"happy": 0.9}) count as their Chinese keys.
+    """
     normalized: dict[str, Any] = dict(content) if isinstance(content, dict) else {}
+    for key in list(normalized):
+        cn = _label_to_cn(key)
+        if cn is not None and cn != key and cn not in normalized:
+            normalized[cn] = normalized.pop(key)
     detected = _label_to_cn(content) if isinstance(content, str) else None
     if detected is None:
         for alias in ("emotion", "emotion_label", "label", "情感", "情绪"):
@@ -193,26 +205,68 @@ def _normalize_content(content: Any) -> dict[str, Any]:
     return normalized
 
 
-def parse_emotion_reply(reply: str, text: str) -> list[float]:
-    """The model's decoded answer -> 8 weights in EMOTION_NAMES order (official parsing:
-    JSON, else `key: number` pairs; melancholic swap; clamp to [0, 1.2]; all zero -> calm 1)."""
+# `key: value` pairs when the reply is not JSON; ASCII or full-width colon, value up to the
+# next separator (checked as a number afterwards, so "1.1.1" is caught, not half-read).
+_PAIR = re.compile(r'([^\s"\'{}\[\]:：,，.]+?)["\']?\s*[:：]\s*["\']?([^\s,，;；}\]"\']+)')
+_LABEL_TRIM = " \t\r\n\"'“”‘’「」.。!！{}[]"
+
+
+@dataclass(frozen=True)
+class EmotionReading:
+    """What a text-to-emotion reply gave: 8 weights in EMOTION_NAMES order, each in [0, 1.2].
+
+    fallback is True when nothing usable was read (no emotion in the reply, or a malformed
+    score) and the weights are the calm default; note then says why, for the user.
+    """
+
+    weights: list[float]
+    fallback: bool = False
+    note: str | None = None
+
+
+def _reply_content(reply: str) -> Any:
+    """JSON if the reply is JSON, else the `key: value` pairs, else the bare reply as a label."""
+    reply = reply.strip()
     try:
-        content: Any = json.loads(reply)
+        return json.loads(reply)
     except json.JSONDecodeError:
-        content = {
-            m.group(1): float(m.group(2))
-            for m in re.finditer(r'([^\s":.,]+?)"?\s*:\s*([\d.]+)', reply)
-        }
+        pass
+    # A sentence-final period is not part of the number ("高兴: 0.9.").
+    pairs = {m.group(1).strip(): m.group(2).rstrip(".。") for m in _PAIR.finditer(reply)}
+    if any(_label_to_cn(k) for k in pairs):
+        return pairs
+    return reply.strip(_LABEL_TRIM)  # a bare label such as 高兴 (unknown text: no emotion)
+
+
+def read_emotion_reply(reply: str, text: str) -> EmotionReading:
+    """The model's decoded answer -> EmotionReading (official parsing, made robust).
+
+    Official: JSON, else `key: number` pairs, label replies ({"emotion": "angry"}, "sad"),
+    the melancholic swap for texts with MELANCHOLIC_WORDS, scores clamped to [0, 1.2], all
+    zero -> calm 1. Differences: the swap comes after label normalising (the official order
+    drops a label reply to calm); a bare unquoted label counts; full-width `：`/`，` and English
+    keys parse; NaN/inf count as 0; a malformed or non-numeric score gives calm with
+    fallback=True instead of failing the request (the official code raises).
+    """
+    content = _normalize_content(_reply_content(reply))
+    found = any(cn in content for cn in CN_ORDER)
     if any(word in text.lower() for word in MELANCHOLIC_WORDS):
-        if not isinstance(content, dict):
-            # The official code would fail on a bare label here; normalise it into a dict first.
-            content = _normalize_content(content)
         content["悲伤"], content["低落"] = content.get("低落", 0.0), content.get("悲伤", 0.0)
-    content = _normalize_content(content)
-    weights = [_clamp(content.get(cn, 0.0)) for cn in CN_ORDER]
+    calm = [0.0] * len(CN_ORDER)
+    calm[CN_ORDER.index("自然")] = 1.0
+    try:
+        weights = [_score(content.get(cn, 0.0)) for cn in CN_ORDER]
+    except TextEmotionError as exc:
+        return EmotionReading(calm, True, f"{exc}; using a calm voice")
     if all(v <= 0.0 for v in weights):
-        weights[CN_ORDER.index("自然")] = 1.0
-    return weights
+        note = "no emotion above zero" if found else f"no emotion found in {reply.strip()[:80]!r}"
+        return EmotionReading(calm, True, f"text-to-emotion: {note}; using a calm voice")
+    return EmotionReading(weights)
+
+
+def parse_emotion_reply(reply: str, text: str) -> list[float]:
+    """read_emotion_reply(...).weights: 8 weights in EMOTION_NAMES order."""
+    return read_emotion_reply(reply, text).weights
 
 
 class TextEmotion:
@@ -284,8 +338,12 @@ class TextEmotion:
             start = 0
         return tok.decode(ids[start:], skip_special_tokens=True)
 
-    def to_vector(self, text: str) -> list[float]:
-        """Emotion description -> 8 weights in EMOTION_NAMES order, each in [0, 1.2]."""
+    def read(self, text: str) -> EmotionReading:
+        """Emotion description -> EmotionReading (weights, and whether calm was a fallback)."""
         if not text.strip():
             raise ValueError("an emotion text needs a description")
-        return parse_emotion_reply(self.reply(text), text)
+        return read_emotion_reply(self.reply(text), text)
+
+    def to_vector(self, text: str) -> list[float]:
+        """Emotion description -> 8 weights in EMOTION_NAMES order, each in [0, 1.2]."""
+        return self.read(text).weights

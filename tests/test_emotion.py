@@ -14,9 +14,9 @@ from models.emotion import (
     EMOTION_BIAS,
     EmotionMatrices,
     TextEmotion,
-    TextEmotionError,
     normalize_weights,
     parse_emotion_reply,
+    read_emotion_reply,
     scale_weights,
     vector_to_emovec,
 )
@@ -68,15 +68,57 @@ def test_scale_and_normalize_weights() -> None:
         ('{"高兴": 5, "恐惧": -1}', "x", [1.2, 0, 0, 0, 0, 0, 0, 0]),  # clamped to [0, 1.2]
         ('{"悲伤": 0.9}', "I feel so gloomy", [0, 0, 0, 0, 0, 0.9, 0, 0]),  # melancholic swap
         ("no idea", "x", [0, 0, 0, 0, 0, 0, 0, 1.0]),  # nothing: calm
+        # Review fixes (not in the official parser):
+        ("高兴", "x", [1, 0, 0, 0, 0, 0, 0, 0]),  # bare unquoted label
+        (" angry\n", "x", [0, 1, 0, 0, 0, 0, 0, 0]),
+        ('{"emotion": "愤怒"}', "so gloomy", [0, 1, 0, 0, 0, 0, 0, 0]),  # label, then swap
+        ('"悲伤"', "so gloomy", [0, 0, 0, 0, 0, 1, 0, 0]),  # official: crashes
+        ("高兴：0.9，悲伤：0.3", "x", [0.9, 0, 0.3, 0, 0, 0, 0, 0]),  # full-width marks
+        ('{"happy": 0.9, "Sad": 0.2}', "x", [0.9, 0, 0.2, 0, 0, 0, 0, 0]),  # English keys
+        ("happy: 0.4, surprised: 0.5.", "x", [0.4, 0, 0, 0, 0, 0, 0.5, 0]),
+        ('{"高兴": NaN, "愤怒": 0.3}', "x", [0, 0.3, 0, 0, 0, 0, 0, 0]),  # NaN is 0, not 1.2
+        ('{"高兴": Infinity, "恐惧": 0.1}', "x", [0, 0, 0, 0.1, 0, 0, 0, 0]),
+        ('{"高兴": "0.6"}', "x", [0.6, 0, 0, 0, 0, 0, 0, 0]),  # numeric strings, as official
     ],
 )
 def test_parse_emotion_reply(reply: str, text: str, expected: list[float]) -> None:
     assert parse_emotion_reply(reply, text) == pytest.approx(expected)
+    reading = read_emotion_reply(reply, text)
+    assert reading.weights == parse_emotion_reply(reply, text)
+    assert reading.fallback == (expected == [0, 0, 0, 0, 0, 0, 0, 1.0])
 
 
-def test_parse_rejects_non_numeric_scores() -> None:
-    with pytest.raises(TextEmotionError):
-        parse_emotion_reply('{"高兴": [1]}', "x")
+CALM = [0, 0, 0, 0, 0, 0, 0, 1.0]
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        '{"高兴": [1]}',
+        '{"高兴": "high"}',
+        '{"高兴": 1.1.1}',
+        "高兴: 1.1.1, 悲伤: 0.3",
+        "高兴：abc",
+        '{"高兴": NaN}',
+        "[1, 2]",
+        "null",
+        "",
+        "I cannot tell",
+    ],
+)
+def test_unusable_replies_fall_back_to_calm_visibly(reply: str) -> None:
+    """Malformed or non-numeric scores no longer fail the request (the official parser
+    raises): the reading is calm, flagged as a fallback, with a note saying why."""
+    for text in ("x", "so gloomy"):
+        reading = read_emotion_reply(reply, text)
+        assert reading.weights == pytest.approx(CALM)
+        assert reading.fallback and reading.note and "calm" in reading.note
+
+
+def test_a_real_reading_is_not_a_fallback() -> None:
+    reading = read_emotion_reply('{"自然": 0.7}', "x")
+    assert reading.weights == pytest.approx([0, 0, 0, 0, 0, 0, 0, 0.7])
+    assert not reading.fallback and reading.note is None
 
 
 def test_missing_qwen_folder_errors_only_when_used(tmp_path: Path) -> None:
@@ -134,6 +176,7 @@ def test_qwen_text_to_vector(tiny_qwen: Path) -> None:
     assert len(vec) == 8 and all(0.0 <= v <= 1.2 for v in vec)
     assert vec == te.to_vector(text)  # greedy: one text, one vector
     assert vec == parse_emotion_reply(te.reply(text), text)
+    assert te.read(text).weights == vec
     # The official prompt: system "文本情感分类", the description as the user turn.
     prompt = te._tokenizer.apply_chat_template(
         [{"role": "system", "content": "文本情感分类"}, {"role": "user", "content": text}],
