@@ -164,3 +164,69 @@ def test_target_beyond_position_table_refused(tiny: T2S) -> None:
     conds = list(tiny.conds(torch.zeros(1, 32, 64), torch.zeros(1, 64)))
     with pytest.raises(ValueError, match="position table"):
         generate(tiny, conds, [torch.tensor([5, 6])], DecodeSettings(), targets=[400])
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        DecodeSettings.greedy(max_tokens=60),
+        DecodeSettings(max_tokens=60),
+        DecodeSettings(num_beams=3, max_tokens=60),
+    ],
+    ids=["greedy", "sample", "beam_sample"],
+)
+def test_growing_cache_and_row_chunks_give_identical_results(
+    long_model: T2S, settings: DecodeSettings, monkeypatch
+) -> None:
+    """A cache grown in small chunks, and requests split into row chunks, decode exactly as
+    one preallocated batch does (codes, stop flags, beam scores)."""
+    rng = random.Random(31)
+    lat, emo, texts = _requests(long_model, 5, rng)
+    targets = [None, 40, None, 9, None]
+    conds = list(long_model.conds(lat, emo, targets, "paper"))
+    seeds = [3, 1, 4, 1, 5]
+    whole = decode(
+        long_model, conds, texts, settings, targets, seeds, max_rows=None, cache_chunk=None
+    )
+
+    caches = []
+    new_cache = long_model.gpt.new_cache
+
+    def spy(rows: int, max_len: int):
+        cache = new_cache(rows, max_len)
+        caches.append((rows, max_len, cache))
+        return cache
+
+    monkeypatch.setattr(long_model.gpt, "new_cache", spy)
+    chunked = decode(long_model, conds, texts, settings, targets, seeds, max_rows=6, cache_chunk=4)
+    per_call = max(1, 6 // settings.num_beams)
+    assert [r for r, _, _ in caches] == [
+        len(conds[i : i + per_call]) for i in range(0, 5, per_call)
+    ]
+    assert any(cache.max_len > start for _, start, cache in caches)  # the cache did grow
+    for a, b in zip(whole, chunked, strict=True):
+        assert torch.equal(a.codes, b.codes)
+        assert a.stopped == b.stopped
+        assert a.beam_score == b.beam_score
+
+
+def test_default_cache_starts_small_for_free_rows(long_model: T2S, monkeypatch) -> None:
+    """Free rows with a large max_tokens no longer reserve prompt + max_tokens positions."""
+    rng = random.Random(2)
+    lat, emo, texts = _requests(long_model, 2, rng)
+    conds = list(long_model.conds(lat, emo))
+    sizes = []
+    new_cache = long_model.gpt.new_cache
+
+    def spy(rows: int, max_len: int):
+        sizes.append(max_len)
+        return new_cache(rows, max_len)
+
+    monkeypatch.setattr(long_model.gpt, "new_cache", spy)
+    settings = DecodeSettings.greedy(max_tokens=400)
+    out = decode(long_model, conds, texts, settings, cache_chunk=16)
+    with torch.inference_mode():
+        prompt = max(p.shape[0] for p in _prompts(long_model, conds, texts))
+    assert sizes == [prompt + 16]
+    alone = decode(long_model, conds, texts, settings, cache_chunk=None)
+    assert all(torch.equal(a.codes, b.codes) for a, b in zip(out, alone, strict=True))

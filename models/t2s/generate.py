@@ -135,6 +135,15 @@ def _left_pad(seqs: list[Tensor]) -> tuple[Tensor, Tensor]:
 
 
 # ---- decoding ------------------------------------------------------------------------------
+# Rows decoded together (requests x beams): more rows share each step's weight reads, but the
+# KV cache grows with rows x length. Larger request lists are decoded in chunks.
+MAX_ROWS = 16
+# The KV cache starts at prompt + this many positions (or the longest exact target) and grows
+# by this much when full, instead of holding prompt + max_tokens (1500) positions per row
+# from the start: free rows usually stop long before the bound.
+CACHE_CHUNK = 256
+
+
 @torch.inference_mode()
 def decode(
     model: T2S,
@@ -145,9 +154,12 @@ def decode(
     seeds: Sequence[int] | None = None,
     record_scores: bool = False,
     timings: dict[str, float] | None = None,
+    max_rows: int | None = MAX_ROWS,
+    cache_chunk: int | None = CACHE_CHUNK,
 ) -> list[Decoded]:
-    """See the module docstring. `timings`, when given, receives prefill_s, decode_s, steps."""
-    t_start = time.perf_counter()
+    """See the module docstring. `timings`, when given, receives prefill_s, decode_s, steps
+    (summed over chunks). At most `max_rows` rows (requests x beams, at least one request)
+    decode together; `cache_chunk` None preallocates the whole cache (same results)."""
     n = len(conds)
     targets = list(targets) if targets is not None else [None] * n
     seeds = list(seeds) if seeds is not None else [0] * n
@@ -165,33 +177,103 @@ def decode(
         raise ValueError(
             f"{max_new} tokens exceed the semantic position table ({cfg.mel_positions} rows)"
         )
+    per_call = n
+    if max_rows is not None:
+        per_call = max(1, int(max_rows) // max(1, settings.num_beams))
+    if timings is not None:
+        timings.update(prefill_s=0.0, decode_s=0.0, steps=0.0)
+    out: list[Decoded] = []
+    for lo in range(0, n, per_call):
+        hi = lo + per_call
+        part: dict[str, float] = {}
+        out += _decode_rows(
+            model,
+            conds[lo:hi],
+            text_ids[lo:hi],
+            settings,
+            targets[lo:hi],
+            seeds[lo:hi],
+            record_scores,
+            part,
+            cache_chunk,
+        )
+        if timings is not None:
+            for key, value in part.items():
+                timings[key] += value
+    return out
+
+
+def _decode_rows(
+    model: T2S,
+    conds: Sequence[Tensor],
+    text_ids: Sequence[Tensor],
+    settings: DecodeSettings,
+    targets: list[int | None],
+    seeds: list[int],
+    record_scores: bool,
+    timings: dict[str, float],
+    cache_chunk: int | None,
+) -> list[Decoded]:
+    """decode() for one chunk of requests, all decoded together."""
+    t_start = time.perf_counter()
+    n = len(conds)
+    cfg = model.cfg
+    budgets = [t if t is not None else settings.max_tokens for t in targets]
+    max_new = max(budgets)
     x, valid = _prompts_batch(model, conds, text_ids)
     dev = x.device
     gens = [torch.Generator(device=dev).manual_seed(int(s)) for s in seeds]
     prompt_len = x.shape[1]
-    cache = model.gpt.new_cache(n, prompt_len + max_new)
+    first = max_new
+    if cache_chunk is not None:
+        # Exact rows surely reach their target: room for that at once, free rows grow.
+        exact = [t for t in targets if t is not None]
+        first = min(max_new, max([max(1, int(cache_chunk)), *exact]))
+    cache = model.gpt.new_cache(n, prompt_len + first)
     valid = torch.cat((valid, torch.ones(n, max_new, dtype=torch.bool, device=dev)), dim=1)
     hidden = model.gpt(x, prefix_mask(valid, 0, prompt_len), cache, 0)
     logits = model.mel_logits(hidden[:, -1])
+    del hidden, x
     t_prefill = time.perf_counter()
 
     seen = torch.zeros(n, cfg.number_mel_codes, dtype=torch.bool, device=dev)
     seen[:, 1] = True  # fake prompt ids are all 1 ...
     seen[:, cfg.start_mel_token] = True  # ... plus the start code
-    step_args = _StepArgs(model, cache, valid, prompt_len, targets, budgets, settings)
+    step_args = _StepArgs(
+        model, cache, valid, prompt_len, targets, budgets, settings, max(1, cache_chunk or 1)
+    )
     if settings.num_beams > 1:
         out = _beam_decode(step_args, logits, seen, gens)
     else:
         out = _sample_decode(step_args, logits, seen, gens, record_scores)
-    if timings is not None:
-        timings["prefill_s"] = t_prefill - t_start
-        timings["decode_s"] = time.perf_counter() - t_prefill
-        timings["steps"] = float(step_args.steps)
+    timings["prefill_s"] = t_prefill - t_start
+    timings["decode_s"] = time.perf_counter() - t_prefill
+    timings["steps"] = float(step_args.steps)
     return out
 
 
 def _prompts_batch(model: T2S, conds, text_ids) -> tuple[Tensor, Tensor]:
     return _left_pad(_prompts(model, conds, text_ids))
+
+
+def _grow_cache(cache, new_len: int) -> None:
+    """Longer KV buffers with the same contents, one layer at a time (the old one is freed
+    before the next is allocated, so the peak is one layer above the new size)."""
+    for bufs in (cache.k, cache.v):
+        for i, buf in enumerate(bufs):
+            rows, heads, old_len, head_dim = buf.shape
+            grown = buf.new_zeros(rows, heads, new_len, head_dim)
+            grown[:, :, :old_len] = buf
+            bufs[i] = grown
+            del buf, grown
+    cache.max_len = new_len
+
+
+def _expand_cache_rows(cache, index: Tensor) -> None:
+    """Row r of the cache becomes old row index[r], layer by layer (no second full copy)."""
+    for bufs in (cache.k, cache.v):
+        for i in range(len(bufs)):
+            bufs[i] = bufs[i].index_select(0, index)
 
 
 @dataclass
@@ -203,6 +285,7 @@ class _StepArgs:
     targets: list[int | None]
     budgets: list[int]
     settings: DecodeSettings
+    cache_chunk: int = CACHE_CHUNK  # positions added when the cache is full
     steps: int = 0  # decode steps fed so far (timings)
 
     def constrain(self, scores: Tensor, step: int, row_targets: list[int | None]) -> Tensor:
@@ -221,6 +304,9 @@ class _StepArgs:
         # The (step+1)-th generated code sits at semantic position step + 2 (official offset).
         x = m.mel_embed(tokens[:, None], step + 2)
         pos = self.prompt_len + step
+        if pos + 1 > self.cache.max_len:
+            limit = self.valid.shape[1]  # prompt + the largest budget
+            _grow_cache(self.cache, min(limit, pos + 1 + self.cache_chunk))
         mask = self.valid[:, None, None, : pos + 1]
         return m.mel_logits(m.gpt(x, mask, self.cache, pos)[:, -1])
 
@@ -330,8 +416,7 @@ def _beam_decode(a: _StepArgs, logits: Tensor, seen: Tensor, gens) -> list[Decod
     rows = n * nb
     # Every beam starts from the same prompt: expand prefill results instead of recomputing.
     expand = torch.arange(n, device=logits.device).repeat_interleave(nb)
-    a.cache.k = [k[expand] for k in a.cache.k]
-    a.cache.v = [v[expand] for v in a.cache.v]
+    _expand_cache_rows(a.cache, expand)
     a.valid = a.valid[expand]
     logits, seen = logits[expand], seen[expand]
     row_targets = [a.targets[r // nb] for r in range(rows)]
