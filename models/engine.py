@@ -19,18 +19,25 @@ Duration (models.duration):
 
 Batches: requests are grouped by voice and length and rendered up to `max_batch` at a time;
 T2S and S2M batches are further split by decoding / diffusion settings. Every random draw
-is seeded per request (T2S sampling with `seed + segment`, the CFM noise with `seed`), so a
-request renders the same alone or in a batch (up to float rounding). On CUDA out-of-memory a
-batch is halved and retried; a request that still cannot be rendered fails alone.
+is seeded per request and stream (`stream_seed(seed, stage, segment)`: a hash, so streams of
+neighbouring seeds or segments never coincide), so a request renders the same alone or in a
+batch (up to float rounding). Requests are validated before any decoding (one bad request
+fails alone). On CUDA out-of-memory a batch is halved and retried after the failed batch's
+memory is released; results of finished stages (T2S codes, mels) are kept for the retry, so
+a failure in S2M or the vocoder does not decode T2S again; a request that still cannot be
+rendered fails alone.
 
-Device and precision: float32 on the CPU; on CUDA the models stay float32 and run under
-autocast in bfloat16 (float16 where bf16 is unsupported), or the dtype given to load().
+Device and precision: float32 on the CPU; on CUDA the models stay float32 and only the T2S
+(GPT) stage runs under autocast, in bfloat16 (float16 where bf16 is unsupported) or the dtype
+given to load(). Like the official infer_v2, the prompt path (w2v-BERT, codec, mel,
+CAMPPlus), S2M/CFM and BigVGAN run in float32.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import hashlib
 import logging
 import time
@@ -69,6 +76,7 @@ from models.s2m import S2M, official_target_frames
 from models.semantic import SemanticCodec, SemanticEncoder, load_codec_config
 from models.speaker import SpeakerStyle
 from models.t2s import T2S, DecodeSettings, decode, latents
+from models.t2s.loading import CheckpointMismatch
 from models.text import TextFrontEnd
 from models.vocoder import Vocoder
 from models.voice import Voice, prepare_voice, reference_emovec, voice_key
@@ -115,15 +123,20 @@ class Job:
     codes: list[Tensor] = field(default_factory=list)
     latents: list[Tensor] = field(default_factory=list)
     seg_frames: list[int] = field(default_factory=list)
+    t2s_done: bool = False  # codes and latents of every segment are in (kept on a retry)
     mel: Tensor | None = None
     audio: np.ndarray | None = None
     flagged: str | None = None
-    notes: list[str] = field(default_factory=list)  # per-line remarks (unknown text)
+    notes: list[str] = field(default_factory=list)  # per-line remarks (unknown text, cuts)
     error: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
     def add_time(self, stage: str, seconds: float) -> None:
         self.timings[stage] = self.timings.get(stage, 0.0) + seconds
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
 
 
 class RequestError(ValueError):
@@ -149,6 +162,79 @@ def _pick_dtype(device: torch.device, dtype: torch.dtype | str | None) -> torch.
 def _hash_audio(audio: np.ndarray, rate: int) -> str:
     data = np.ascontiguousarray(np.asarray(audio, dtype=np.float32))
     return f"{rate}-{hashlib.sha256(data.tobytes()).hexdigest()[:24]}"
+
+
+SEED_MODULUS = 2**63  # torch.Generator seeds: kept inside the int64 range
+
+
+def stream_seed(seed: int, stage: str, segment: int = 0) -> int:
+    """The seed of one random stream of a request: a hash of (seed, stage, segment), so the
+    T2S sampling of segment k, the CFM noise and the streams of the next cue (core uses
+    base + cue index) never share a seed. Any integer is accepted (reduced into int64)."""
+    digest = hashlib.blake2b(f"{int(seed)}|{stage}|{int(segment)}".encode(), digest_size=8)
+    return int.from_bytes(digest.digest(), "little") % SEED_MODULUS
+
+
+def check_widths(parts: Parts, files: IndexTTS2Files) -> None:
+    """The checkpoints must chain: w2v-BERT features feed the T2S conditioning encoders and
+    the semantic codec; the T2S latent feeds the S2M gpt_layer, whose output is added to the
+    codec embeddings and regulated. Files from different releases load one by one but not
+    together: raise CheckpointMismatch naming both files of every broken link."""
+    s2m = parts.s2m.cfg
+    w2v = int(parts.semantic.mean.numel())
+    links = [
+        (
+            "T2S model width",
+            parts.t2s.dim,
+            files.gpt,
+            "S2M gpt_layer input",
+            s2m.gpt_layer_dims[0],
+            files.s2mel,
+        ),
+        (
+            "S2M gpt_layer output",
+            s2m.gpt_layer_dims[-1],
+            files.s2mel,
+            "semantic codec width",
+            parts.codec.hidden_size,
+            files.semantic_codec,
+        ),
+        (
+            "S2M length regulator input",
+            s2m.length_regulator.in_channels,
+            files.s2mel,
+            "semantic codec width",
+            parts.codec.hidden_size,
+            files.semantic_codec,
+        ),
+        (
+            "w2v-BERT feature width",
+            w2v,
+            files.w2v_stats,
+            "T2S conditioning input",
+            parts.t2s.cfg.cond_input_size,
+            files.gpt,
+        ),
+        (
+            "w2v-BERT feature width",
+            w2v,
+            files.w2v_stats,
+            "semantic codec width",
+            parts.codec.hidden_size,
+            files.semantic_codec,
+        ),
+    ]
+    problems = [
+        f"{a} {wa} ({fa}) != {b} {wb} ({fb})"
+        for a, wa, fa, b, wb, fb in links
+        if int(wa) != int(wb)
+    ]
+    if problems:
+        raise CheckpointMismatch(
+            "the model files do not belong together (mixed releases?): "
+            + "; ".join(problems)
+            + ". Download a complete IndexTTS2 folder with installer/download_models.py."
+        )
 
 
 def _is_oom(exc: BaseException) -> bool:
@@ -249,20 +335,27 @@ class IndexTTS2Engine:
             qwen_dir=files.qwen_emotion,
             device=dev,
         )
+        check_widths(parts, files)
         return cls(parts, _pick_dtype(dev, dtype), files_fingerprint(files))
 
     def _autocast(self):
+        """The T2S (GPT) stage's precision context; nothing else runs under it."""
         if self.parts.device.type == "cuda" and self.dtype != torch.float32:
             return torch.autocast("cuda", dtype=self.dtype)
         return contextlib.nullcontext()
+
+    def _fp32(self):
+        """Float32 for the stages the official code keeps there, even if a caller entered
+        autocast around the engine."""
+        return torch.autocast(self.parts.device.type, enabled=False)
 
     # ---- voices -------------------------------------------------------------------------
     def prepare_voice(self, audio: np.ndarray, sample_rate: int) -> VoiceHandle:
         key = voice_key(audio, sample_rate)
         voice = self._voices.get(key)
         if voice is None:
-            with self._autocast():
-                voice = prepare_voice(self.parts, audio, sample_rate)
+            with self._fp32():
+                voice = prepare_voice(self.parts, audio, sample_rate, t2s_context=self._autocast)
             self._voices[key] = voice
             while len(self._voices) > self.voice_cache_size:
                 self._voices.popitem(last=False)
@@ -303,7 +396,8 @@ class IndexTTS2Engine:
         emo = self._ref_emovecs.get(key)
         if emo is None:
             try:
-                emo = reference_emovec(self.parts, audio, rate)
+                with self._fp32():
+                    emo = reference_emovec(self.parts, audio, rate, t2s_context=self._autocast)
             except ValueError as exc:
                 raise RequestError(str(exc)) from exc
             self._ref_emovecs[key] = emo
@@ -356,14 +450,24 @@ class IndexTTS2Engine:
         t0 = time.perf_counter()
         voice = self._voice_of(req.voice)
         segments, unknown = self.encode_text(req.text, req.language)
-        t1 = time.perf_counter()
-        with self._autocast():
-            emovec = self.emotion_vector(voice, req.emotion).float()
-        t2 = time.perf_counter()
-
+        self._validate(req)
         plan = None
         if req.duration_s is not None and req.mode is not DurationMode.FREE:
-            plan = LengthPlan.for_duration(req.duration_s)
+            try:
+                plan = LengthPlan.for_duration(req.duration_s)
+            except ValueError as exc:
+                raise RequestError(str(exc)) from exc
+            block = self.parts.s2m.cfg.dit.block_size
+            if voice.prompt_frames + plan.frames > block:
+                raise RequestError(
+                    f"{req.duration_s:.2f} s with a {voice.seconds:.1f} s voice prompt needs "
+                    f"{voice.prompt_frames + plan.frames} mel frames, the S2M model renders at "
+                    f"most {block}; split the line or use a shorter voice prompt"
+                )
+        t1 = time.perf_counter()
+        with self._fp32():
+            emovec = self.emotion_vector(voice, req.emotion).float()
+        t2 = time.perf_counter()
         if plan is not None and req.mode is DurationMode.EXACT:
             if plan.tokens < len(segments) or plan.frames < len(segments):
                 raise RequestError(
@@ -407,6 +511,25 @@ class IndexTTS2Engine:
         job.add_time("text", t1 - t0)
         job.add_time("emotion", t2 - t1)
         return job
+
+    @staticmethod
+    def _validate(req: SynthesisRequest) -> None:
+        """Settings that would fail (or hang) a decode: refused before any work, so the
+        request fails alone instead of sinking its batch."""
+        s = req.sampling
+        problems = []
+        if s.do_sample and not s.temperature > 0:
+            problems.append(f"temperature {s.temperature} (sampling needs > 0)")
+        if not s.repetition_penalty > 0:
+            problems.append(f"repetition_penalty {s.repetition_penalty} (needs > 0)")
+        if int(s.max_tokens) < 1:
+            problems.append(f"max_tokens {s.max_tokens} (needs >= 1)")
+        if int(s.num_beams) < 1:
+            problems.append(f"num_beams {s.num_beams} (needs >= 1)")
+        if int(s.diffusion_steps) < 1:
+            problems.append(f"diffusion_steps {s.diffusion_steps} (needs >= 1)")
+        if problems:
+            raise RequestError("invalid sampling settings: " + ", ".join(problems))
 
     # ---- synthesis ----------------------------------------------------------------------
     def synthesize(
@@ -464,35 +587,46 @@ class IndexTTS2Engine:
         live = [j for j in jobs if j.error is None]
         if not live:
             return
+        oom, message = False, ""
         try:
-            with self._autocast():
-                self._render(live)
+            self._render(live)
+            return
         except Exception as exc:  # noqa: BLE001
-            oom = _is_oom(exc)
-            if oom and self.parts.device.type == "cuda":
-                torch.cuda.empty_cache()
-            if len(live) == 1:
-                live[0].error = (
-                    "out of GPU memory even alone; try a shorter line or voice prompt"
-                    if oom
-                    else _message(exc)
-                )
-                log.warning("request %d failed: %s", live[0].index, live[0].error)
-                return
-            if not oom:
-                log.info("a batch of %d failed (%s); rendering it in halves", len(live), exc)
-            for job in live:  # start the halves afresh
-                job.codes, job.latents, job.seg_frames = [], [], []
-                job.mel, job.audio = None, None
-            half = len(live) // 2
-            self.render_jobs(live[:half])
-            self.render_jobs(live[half:])
+            # Only note what happened: recursing from here would keep the traceback, and
+            # with it the failed frames' KV caches and activations, alive during the retry.
+            oom, message = _is_oom(exc), _message(exc)
+        self._release_memory()
+        if len(live) == 1:
+            live[0].error = (
+                "out of GPU memory even alone; try a shorter line or voice prompt"
+                if oom
+                else message
+            )
+            log.warning("request %d failed: %s", live[0].index, live[0].error)
+            return
+        if not oom:
+            log.info("a batch of %d failed (%s); rendering it in halves", len(live), message)
+        for job in live:  # unfinished stages start afresh; finished ones are kept
+            if not job.t2s_done:
+                job.codes, job.latents = [], []
+        half = len(live) // 2
+        self.render_jobs(live[:half])
+        self.render_jobs(live[half:])
+
+    def _release_memory(self) -> None:
+        gc.collect()  # frames of the failed batch may sit in reference cycles
+        if self.parts.device.type == "cuda":
+            torch.cuda.empty_cache()
 
     def _render(self, jobs: list[Job]) -> None:
-        self._run_t2s(jobs)
-        self._run_lengths(jobs)
-        self._run_s2m([j for j in jobs if j.error is None])
-        self._run_vocoder([j for j in jobs if j.error is None])
+        todo = [j for j in jobs if not j.t2s_done]
+        if todo:
+            with self._autocast():
+                self._run_t2s(todo)
+        with self._fp32():
+            self._run_lengths([j for j in jobs if j.error is None and j.mel is None])
+            self._run_s2m([j for j in jobs if j.error is None and j.mel is None])
+            self._run_vocoder([j for j in jobs if j.error is None and j.audio is None])
 
     # ---- stages -------------------------------------------------------------------------
     def _conds(self, job: Job) -> list[Tensor]:
@@ -525,7 +659,7 @@ class IndexTTS2Engine:
                 texts,
                 settings,
                 targets=[j.token_targets[k] for j, k in items],
-                seeds=[j.request.seed + k for j, k in items],
+                seeds=[stream_seed(j.request.seed, "t2s", k) for j, k in items],
             )
             t1 = time.perf_counter()
             codes = [d.codes for d in decoded]
@@ -540,16 +674,23 @@ class IndexTTS2Engine:
             t2 = time.perf_counter()
             for j in group:
                 j.codes, j.latents = [], []
-            for i, (j, _k) in enumerate(items):
+            for i, (j, k) in enumerate(items):
                 j.codes.append(codes[i])
                 j.latents.append(lat_of.get(i, torch.zeros(0, t2s.dim)))
-                if not decoded[i].stopped and j.token_targets[_k] is None:
+                if not decoded[i].stopped and j.token_targets[k] is None:
                     log.warning(
                         "request %d: generation stopped at max_tokens (%d)",
                         j.index,
                         settings.max_tokens,
                     )
+                    where = f"segment {k + 1} of {len(j.segments)}" if len(j.segments) > 1 else ""
+                    j.note(
+                        f"speech cut at max_tokens ({settings.max_tokens} tokens)"
+                        + (f" in {where}" if where else "")
+                        + "; the end of the line may be missing (raise max_tokens or split it)"
+                    )
             for j in group:
+                j.t2s_done = True
                 j.add_time("t2s", (t1 - t0) / len(group))
                 j.add_time("latent", (t2 - t1) / len(group))
                 if j.trace is not None:
@@ -608,13 +749,21 @@ class IndexTTS2Engine:
         total = job.voice.prompt_frames + frames
         if job.noise is not None:
             return job.noise
-        gen = torch.Generator(device="cpu").manual_seed(int(job.request.seed))
+        gen = torch.Generator(device="cpu").manual_seed(stream_seed(job.request.seed, "cfm"))
         return torch.randn([self.parts.s2m.cfg.dit.in_channels, total], generator=gen)
 
     def _run_s2m(self, jobs: list[Job]) -> None:
         s2m = self.parts.s2m
+        block = s2m.cfg.dit.block_size
         groups: dict[tuple[int, float], list[Job]] = {}
         for j in jobs:
+            total = j.voice.prompt_frames + sum(j.seg_frames)
+            if total > block:  # free pace: known only now; fail this line, not the batch
+                j.error = (
+                    f"the line needs {total} mel frames with its voice prompt, the S2M model "
+                    f"renders at most {block}; split the line or use a shorter voice prompt"
+                )
+                continue
             s = j.request.sampling
             groups.setdefault((int(s.diffusion_steps), float(s.cfg_rate)), []).append(j)
         for (steps, rate), group in groups.items():

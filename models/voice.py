@@ -14,9 +14,12 @@ The audio handling follows the official `infer_v2` so a prompt gives the officia
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import math
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -35,6 +38,11 @@ if TYPE_CHECKING:
 PROMPT_SECONDS = 15  # the official prompt limit (both paths)
 S2M_RATE = 22050
 FEATURE_RATE = 16000
+
+# The precision context of the T2S (GPT) modules: autocast on CUDA (as the official code runs
+# merge_emovec and the conditioning encoders), nothing on the CPU. Everything else here runs
+# in float32 (w2v-BERT, codec, mel and CAMPPlus run outside autocast in infer_v2).
+ContextFactory = Callable[[], AbstractContextManager]
 
 
 def voice_key(audio: np.ndarray, sample_rate: int) -> str:
@@ -120,7 +128,12 @@ class Voice:
 
 
 @torch.inference_mode()
-def prepare_voice(parts: Parts, audio: np.ndarray, sample_rate: int) -> Voice:
+def prepare_voice(
+    parts: Parts,
+    audio: np.ndarray,
+    sample_rate: int,
+    t2s_context: ContextFactory = contextlib.nullcontext,
+) -> Voice:
     if sample_rate <= 0:
         raise ValueError(f"invalid sample rate {sample_rate}")
     mono = as_mono(audio)
@@ -139,13 +152,18 @@ def prepare_voice(parts: Parts, audio: np.ndarray, sample_rate: int) -> Voice:
     style = parts.style(a16).to(dev)  # fbank minus its mean -> CAMPPlus
     prompt_cond = parts.s2m.regulate(s_ref, [ref_mel.shape[-1]])[0].float()
     lengths = official_lengths(feats)
-    spk_latents = parts.t2s.speaker_latents(feats, lengths)
     emo_feats = parts.semantic(e16).feats.to(dev)
-    base = parts.t2s.emotion_vector(feats, lengths)
-    own = parts.t2s.merge_emovec(
-        feats, emo_feats, alpha=1.0, spk_lengths=lengths, emo_lengths=official_lengths(emo_feats)
-    )
-    # Autocast (CUDA) may hand back half-precision tensors; a voice is kept in float32.
+    with t2s_context():
+        spk_latents = parts.t2s.speaker_latents(feats, lengths)
+        base = parts.t2s.emotion_vector(feats, lengths)
+        own = parts.t2s.merge_emovec(
+            feats,
+            emo_feats,
+            alpha=1.0,
+            spk_lengths=lengths,
+            emo_lengths=official_lengths(emo_feats),
+        )
+    # The T2S context (autocast on CUDA) may hand back half precision; a voice is float32.
     return Voice(
         key=voice_key(mono, sample_rate),
         audio_22k=a22,
@@ -164,7 +182,12 @@ def prepare_voice(parts: Parts, audio: np.ndarray, sample_rate: int) -> Voice:
 
 
 @torch.inference_mode()
-def reference_emovec(parts: Parts, audio: np.ndarray, sample_rate: int) -> Tensor:
+def reference_emovec(
+    parts: Parts,
+    audio: np.ndarray,
+    sample_rate: int,
+    t2s_context: ContextFactory = contextlib.nullcontext,
+) -> Tensor:
     """get_emovec of a reference clip's features (emotion path resampling), [1, D]."""
     e16 = emotion_audio(as_mono(audio), sample_rate)
     if e16.size < int(0.1 * FEATURE_RATE):
@@ -172,7 +195,8 @@ def reference_emovec(parts: Parts, audio: np.ndarray, sample_rate: int) -> Tenso
             f"the emotion reference is too short ({e16.size / FEATURE_RATE:.2f} s; 0.1 s needed)"
         )
     feats = parts.semantic(e16).feats.to(parts.device)
-    return parts.t2s.emotion_vector(feats, official_lengths(feats)).float()
+    with t2s_context():
+        return parts.t2s.emotion_vector(feats, official_lengths(feats)).float()
 
 
 def fbank_of(voice: Voice) -> Tensor:

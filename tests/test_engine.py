@@ -34,7 +34,7 @@ STAGE_KEYS = {"text", "t2s", "latent", "s2m", "vocoder"}
 @pytest.fixture(scope="module", autouse=True)
 def _threads():
     old = torch.get_num_threads()
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
     yield
     torch.set_num_threads(old)
 
@@ -388,3 +388,260 @@ def test_identity_changes_with_the_model_files_and_settings(engine, tiny_model_d
         engine.duration_embedding = "paper"
     other = dataclasses.replace(files, gpt=files.gpt.parent / "feat1.pt")  # another file
     assert files_fingerprint(other) != engine.files_digest
+
+
+# ---- review fixes: memory on retry, validation, precision, widths, notes, seeds -------------
+def test_out_of_memory_retry_frees_the_failed_batch_first(engine, voices, monkeypatch):
+    """The failed batch's frames (stand-in: a tensor allocated in S2M) are gone before the
+    halves render, so emptying the CUDA cache can actually give the memory back."""
+    import weakref
+
+    s2m = engine.parts.s2m
+    real = s2m.synthesize
+    held: list[weakref.ref] = []
+    alive_at_call: list[int] = []
+
+    def fake(*args, **kwargs):
+        alive_at_call.append(sum(r() is not None for r in held))
+        activations = torch.empty(1_000_000)  # what a failed frame would keep alive
+        held.append(weakref.ref(activations))
+        if len(args[3]) > 1:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(s2m, "synthesize", fake)
+    decodes: list[int] = []
+    real_decode = __import__("models.engine", fromlist=["decode"]).decode
+
+    def counting_decode(model, conds, *a, **k):
+        decodes.append(len(conds))
+        return real_decode(model, conds, *a, **k)
+
+    monkeypatch.setattr("models.engine.decode", counting_decode)
+    reqs = [
+        SynthesisRequest(f"Line number {i}.", voices["a"], duration_s=0.6, sampling=GREEDY, seed=i)
+        for i in range(4)
+    ]
+    results = engine.synthesize(reqs)
+    assert all(r.ok for r in results), [r.error for r in results]
+    assert len(alive_at_call) == 1 + 2 + 4  # 4 -> 2 + 2 -> 1 + 1 + 1 + 1
+    assert alive_at_call == [0] * len(alive_at_call)
+    # the T2S results of the failed batch are kept: decoded once, as one batch
+    assert decodes == [4]
+
+
+def test_a_failing_stage_after_t2s_does_not_decode_again(engine, voices, monkeypatch):
+    """A non-OOM failure in a later stage splits the batch, but the halves reuse the codes."""
+    decodes: list[int] = []
+    real_decode = __import__("models.engine", fromlist=["decode"]).decode
+
+    def counting_decode(model, conds, *a, **k):
+        decodes.append(len(conds))
+        return real_decode(model, conds, *a, **k)
+
+    def failing_vocoder(mels):
+        raise RuntimeError("vocoder exploded")
+
+    monkeypatch.setattr("models.engine.decode", counting_decode)
+    monkeypatch.setattr(engine.parts, "vocoder", failing_vocoder)
+    reqs = [
+        SynthesisRequest(t, voices["a"], duration_s=0.5, sampling=GREEDY, seed=i)
+        for i, t in enumerate(["Line one.", "Line two.", "Line three."])
+    ]
+    results = engine.synthesize(reqs)
+    assert all(not r.ok and "vocoder exploded" in r.error for r in results)
+    assert decodes == [3]
+
+
+@pytest.mark.parametrize(
+    "change,word",
+    [
+        ({"temperature": 0.0}, "temperature"),
+        ({"temperature": -1.0}, "temperature"),
+        ({"repetition_penalty": 0.0}, "repetition_penalty"),
+        ({"max_tokens": 0}, "max_tokens"),
+        ({"num_beams": 0}, "num_beams"),
+        ({"diffusion_steps": 0}, "diffusion_steps"),
+    ],
+)
+def test_invalid_settings_fail_that_request_alone_before_decoding(
+    engine, voices, monkeypatch, change, word
+):
+    decodes: list[int] = []
+    real_decode = __import__("models.engine", fromlist=["decode"]).decode
+
+    def counting_decode(model, conds, *a, **k):
+        decodes.append(len(conds))
+        return real_decode(model, conds, *a, **k)
+
+    monkeypatch.setattr("models.engine.decode", counting_decode)
+    good = SynthesisRequest("Fine.", voices["a"], duration_s=0.5, sampling=GREEDY, seed=1)
+    bad = dataclasses.replace(good, sampling=dataclasses.replace(FAST, **change))
+    res_good, res_bad = engine.synthesize([good, bad])
+    assert res_good.ok and not res_bad.ok
+    assert word in res_bad.error
+    assert decodes == [1]  # only the good request reached T2S, once
+
+
+def test_greedy_with_zero_temperature_is_accepted(engine, voices):
+    s = dataclasses.replace(GREEDY, temperature=0.0)
+    engine._validate(SynthesisRequest("Fine.", voices["a"], duration_s=0.5, sampling=s))
+
+
+def test_slot_beyond_the_s2m_block_fails_alone(engine, voices, monkeypatch):
+    from models.engine import RequestError
+
+    v = voices["a"].data
+    block = engine.parts.s2m.cfg.dit.block_size
+    ok_s = (block - v.prompt_frames) * 256 / SAMPLE_RATE - 0.01  # just fits
+    too_long = (block - v.prompt_frames + 2) * 256 / SAMPLE_RATE
+    assert LengthPlan.for_duration(ok_s).frames + v.prompt_frames <= block
+    engine.make_job(0, SynthesisRequest("Fits.", voices["a"], duration_s=ok_s))
+    for mode in (DurationMode.EXACT, DurationMode.NATURAL):
+        req = SynthesisRequest("Too long.", voices["a"], duration_s=too_long, mode=mode)
+        with pytest.raises(RequestError, match="S2M"):
+            engine.make_job(0, req)
+    # free pace is only known after T2S: a shrunken block fails that line, not its batch
+    small = dataclasses.replace(engine.parts.s2m.cfg.dit, block_size=v.prompt_frames + 5)
+    monkeypatch.setattr(
+        engine.parts.s2m, "cfg", dataclasses.replace(engine.parts.s2m.cfg, dit=small)
+    )
+    free = SynthesisRequest("A free line that is long.", voices["a"], sampling=GREEDY)
+    res = engine.synthesize([free])[0]
+    assert not res.ok and "S2M" in res.error
+
+
+class _Recorder:
+    """Wraps a callable and records whether CPU autocast was on at each call."""
+
+    def __init__(self, fn, log, name):
+        self.fn, self.log, self.name = fn, log, name
+
+    def __call__(self, *a, **k):
+        self.log.append((self.name, torch.is_autocast_enabled("cpu")))
+        return self.fn(*a, **k)
+
+
+def test_autocast_covers_the_t2s_stage_only(engine, voices, prompts, monkeypatch):
+    """CPU bf16 autocast stands in for CUDA's: the prompt path (w2v-BERT, codec, mel,
+    CAMPPlus), S2M and the vocoder run outside it, in float32 and with the same numbers as
+    without it; the GPT conditioning runs inside."""
+    from models import voice as voice_mod
+
+    seen: list[tuple[str, bool]] = []
+    p = engine.parts
+    for obj, attr in (
+        (p.semantic, "hidden17"),
+        (p.codec, "quantize"),
+        (p.codec, "vq2emb"),
+        (p.s2m, "gpt_latent_to_cond"),
+        (p.s2m, "synthesize"),
+        (p.t2s, "speaker_latents"),
+    ):
+        monkeypatch.setattr(obj, attr, _Recorder(getattr(obj, attr), seen, attr))
+    monkeypatch.setattr(p, "style", _Recorder(p.style, seen, "style"))
+    monkeypatch.setattr(p, "vocoder", _Recorder(p.vocoder, seen, "vocoder"))
+    monkeypatch.setattr(
+        voice_mod, "mel_spectrogram", _Recorder(voice_mod.mel_spectrogram, seen, "mel")
+    )
+
+    req = SynthesisRequest("Where have you been?", voices["a"], duration_s=0.8, sampling=GREEDY)
+    jobs = [engine.make_job(0, req), engine.make_job(0, req)]
+    engine._run_t2s(jobs)  # the same codes for both; then the later stages with and without
+    with monkeypatch.context() as m:
+        m.setattr(engine, "_autocast", lambda: torch.autocast("cpu", dtype=torch.bfloat16))
+        audio, rate = prompts["b"]
+        engine.prepare_voice(audio[: rate * 2], rate)  # a new prompt: not cached
+        engine._render([jobs[0]])
+    engine._render([jobs[1]])
+
+    flags: dict[str, set[bool]] = {}
+    for name, on in seen:
+        flags.setdefault(name, set()).add(on)
+    for name in ("hidden17", "quantize", "vq2emb", "mel", "style", "gpt_latent_to_cond"):
+        assert flags[name] == {False}, name
+    for name in ("synthesize", "vocoder"):
+        assert flags[name] == {False}, name
+    assert flags["speaker_latents"] == {True}
+    a, b = jobs
+    assert a.mel.dtype == torch.float32 and a.audio.dtype == np.float32
+    torch.testing.assert_close(a.mel, b.mel, rtol=0, atol=0)
+    np.testing.assert_array_equal(a.audio, b.audio)
+
+
+def test_autocast_reaches_t2s_decoding(engine, voices, monkeypatch):
+    seen: list[tuple[str, bool]] = []
+    real_decode = __import__("models.engine", fromlist=["decode"]).decode
+    monkeypatch.setattr("models.engine.decode", _Recorder(real_decode, seen, "decode"))
+    monkeypatch.setattr(engine, "_autocast", lambda: torch.autocast("cpu", dtype=torch.bfloat16))
+    req = SynthesisRequest("Hi.", voices["a"], duration_s=0.4, sampling=GREEDY)
+    job = engine.make_job(0, req)
+    engine._render([job])
+    assert seen == [("decode", True)]
+    assert job.audio is not None and job.audio.dtype == np.float32
+
+
+def _mixed_dir(tiny_model_dir, tmp_path, reference_dir, names):
+    mixed = tmp_path / "mixed"
+    shutil.copytree(tiny_model_dir, mixed, symlinks=True)
+    for name in names:
+        target = mixed / "indextts2" / name
+        target.unlink()
+        target.symlink_to((reference_dir / "checkpoints" / name).resolve())
+    return mixed
+
+
+@pytest.mark.parametrize(
+    "names,files",
+    [
+        (("gpt.pth", "s2mel.pth"), ("gpt.pth", "s2mel.pth", "wav2vec2bert_stats.pt")),
+        (("s2mel.pth",), ("gpt.pth", "s2mel.pth", "semantic_codec")),
+        (("gpt.pth",), ("gpt.pth", "wav2vec2bert_stats.pt")),
+    ],
+)
+def test_checkpoints_of_different_widths_are_refused_at_load(
+    tiny_model_dir, tmp_path, reference_dir, names, files
+):
+    from models.engine import IndexTTS2Engine
+    from models.t2s.loading import CheckpointMismatch
+
+    mixed = _mixed_dir(tiny_model_dir, tmp_path, reference_dir, names)
+    with pytest.raises(CheckpointMismatch) as info:
+        IndexTTS2Engine.load(mixed)
+    msg = str(info.value)
+    for name in files:
+        assert name in msg, msg
+    assert "do not belong together" in msg
+
+
+def test_a_line_cut_at_max_tokens_says_so(engine, voices):
+    s = dataclasses.replace(GREEDY, max_tokens=3)
+    cut = SynthesisRequest("This line is far too long for three tokens.", voices["a"], sampling=s)
+    natural = dataclasses.replace(cut, duration_s=1.0, mode=DurationMode.NATURAL)
+    exact = dataclasses.replace(cut, duration_s=1.0, mode=DurationMode.EXACT)
+    res_cut, res_nat, res_exact = engine.synthesize([cut, natural, exact])
+    for res in (res_cut, res_nat):
+        assert res.ok and res.tokens == 3
+        assert any("cut at max_tokens" in n for n in res.notes), res.notes
+    assert res_exact.ok and not any("max_tokens" in n for n in res_exact.notes)
+
+
+def test_seed_streams_are_distinct_and_any_seed_works(engine, voices):
+    from models.engine import stream_seed
+
+    streams = {
+        (seed, stage, seg): stream_seed(seed, stage, seg)
+        for seed in range(20)
+        for stage in ("t2s", "cfm")
+        for seg in range(4)
+    }
+    assert len(set(streams.values())) == len(streams)  # cue i seg 1 != cue i+1 seg 0, etc.
+    assert all(0 <= v < 2**63 for v in streams.values())
+    assert stream_seed(5, "t2s", 1) == stream_seed(5, "t2s", 1)
+    for seed in (2**64 + 3, -(2**70), -1):
+        v = stream_seed(seed, "cfm")
+        assert 0 <= v < 2**63
+        torch.Generator().manual_seed(v)
+    req = SynthesisRequest("Big seed.", voices["a"], duration_s=0.5, sampling=FAST, seed=2**80)
+    res = engine.synthesize([req, dataclasses.replace(req, seed=-(2**80))])
+    assert all(r.ok for r in res), [r.error for r in res]
