@@ -70,7 +70,7 @@ from models.duration import (
     split_exact,
     within_fit_range,
 )
-from models.emotion import EmotionMatrices, TextEmotion, vector_to_emovec
+from models.emotion import EmotionMatrices, EmotionReading, TextEmotion, vector_to_emovec
 from models.layout import IndexTTS2Files, locate
 from models.s2m import S2M, official_target_frames
 from models.semantic import SemanticCodec, SemanticEncoder, load_codec_config
@@ -269,7 +269,7 @@ class IndexTTS2Engine:
         self.duration_embedding = "paper"  # exact mode: p = W_sem[T] in the duration slot
         self._voices: OrderedDict[str, Voice] = OrderedDict()
         self._ref_emovecs: OrderedDict[str, Tensor] = OrderedDict()
-        self._text_vectors: dict[str, list[float]] = {}
+        self._text_readings: dict[str, EmotionReading] = {}
         self.voice_cache_size = 64
         self.reference_cache_size = 256
 
@@ -406,8 +406,8 @@ class IndexTTS2Engine:
         return emo
 
     def _text_weights(self, text: str) -> list[float]:
-        if text in self._text_vectors:
-            return self._text_vectors[text]
+        if text in self._text_readings:
+            return self._text_readings[text].weights
         qwen = self.parts.qwen_dir
         if not (qwen / "config.json").is_file():
             raise RequestError(
@@ -418,11 +418,11 @@ class IndexTTS2Engine:
                 f"sliders or a reference clip instead."
             )
         try:
-            weights = self.parts.text_emotion.to_vector(text)
+            reading = self.parts.text_emotion.read(text)
         except ModelFilesMissing as exc:
             raise RequestError(str(exc)) from exc
-        self._text_vectors[text] = weights
-        return weights
+        self._text_readings[text] = reading
+        return reading.weights
 
     # ---- requests -> jobs ---------------------------------------------------------------
     @property
@@ -502,6 +502,9 @@ class IndexTTS2Engine:
             decode=settings,
             flagged=flagged,
         )
+        reading = self._text_readings.get(req.emotion.text or "")
+        if req.emotion.source is EmotionSource.TEXT and reading is not None and reading.fallback:
+            job.notes.append(f"emotion text not understood, spoken calm: {reading.note}")
         if unknown:
             job.notes.append(
                 "the model's vocabulary lacks "

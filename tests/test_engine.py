@@ -645,3 +645,25 @@ def test_seed_streams_are_distinct_and_any_seed_works(engine, voices):
     req = SynthesisRequest("Big seed.", voices["a"], duration_s=0.5, sampling=FAST, seed=2**80)
     res = engine.synthesize([req, dataclasses.replace(req, seed=-(2**80))])
     assert all(r.ok for r in res), [r.error for r in res]
+
+
+def test_an_emotion_text_that_is_not_understood_is_reported(engine, voices, tmp_path, monkeypatch):
+    from models.emotion import EmotionReading
+
+    qwen = tmp_path / "qwen"
+    qwen.mkdir()
+    (qwen / "config.json").write_text("{}")
+
+    class Reader:
+        def read(self, text):
+            return EmotionReading(
+                [0.0] * 7 + [1.0], fallback=True, note="the reply named no emotion"
+            )
+
+    monkeypatch.setattr(engine.parts, "qwen_dir", qwen)
+    monkeypatch.setattr(engine.parts, "text_emotion", Reader())
+    emo = EmotionSpec(EmotionSource.TEXT, text="in a way nobody can describe")
+    res = engine.synthesize(
+        [SynthesisRequest("Hello.", voices["a"], emotion=emo, duration_s=0.6, sampling=GREEDY)]
+    )[0]
+    assert res.ok and any("spoken calm" in n and "named no emotion" in n for n in res.notes)
