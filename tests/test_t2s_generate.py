@@ -207,7 +207,11 @@ def test_growing_cache_and_row_chunks_give_identical_results(
     for a, b in zip(whole, chunked, strict=True):
         assert torch.equal(a.codes, b.codes)
         assert a.stopped == b.stopped
-        assert a.beam_score == b.beam_score
+        # Another batch shape sums in another order: scores agree to float rounding.
+        if a.beam_score is None:
+            assert b.beam_score is None
+        else:
+            assert b.beam_score == pytest.approx(a.beam_score, rel=1e-6)
 
 
 def test_default_cache_starts_small_for_free_rows(long_model: T2S, monkeypatch) -> None:
