@@ -44,6 +44,13 @@ def _factory(engine):
     return lambda model_dir, device: engine
 
 
+def _dub(video, tmp_path, *extra, engine=None, out="o.mp4") -> int:
+    """`dubsmith dub VIDEO -o tmp/OUT EXTRA...` with the tone double and a private work dir."""
+    args = ["dub", str(video), "-o", str(tmp_path / out), *map(str, extra)]
+    args += ["--work-dir", str(tmp_path / "w"), "--no-progress"]
+    return main(args, engine_factory=_factory(engine or ToneEngine()))
+
+
 def test_dub_with_speakers_from_ass(movie, tmp_path, capsys):
     engine = ToneEngine()
     out = tmp_path / "dub.mkv"
@@ -135,20 +142,7 @@ def test_bad_voice_argument_and_unknown_speaker(movie, tmp_path, capsys):
     assert (
         main(["dub", str(movie), "-o", str(tmp_path / "o.mp4"), "--voice", "nobody"]) == EXIT_USAGE
     )
-    code = main(
-        [
-            "dub",
-            str(movie),
-            "-o",
-            str(tmp_path / "o.mp4"),
-            "--voice",
-            f"Zed={movie}",
-            "--work-dir",
-            str(tmp_path / "w"),
-            "--no-progress",
-        ],
-        engine_factory=_factory(ToneEngine()),
-    )
+    code = _dub(movie, tmp_path, "--voice", f"Zed={movie}")
     assert code == EXIT_INPUT
     assert "zed" in capsys.readouterr().err
 
@@ -246,20 +240,7 @@ def test_bad_output_fails_before_any_work(movie, tmp_path, capsys, out, words):
 def test_secondary_outputs_never_overwrite_inputs(movie, tmp_path, capsys):
     before = movie.read_bytes()
     for flag in ("--dub-wav", "--report"):
-        code = main(
-            [
-                "dub",
-                str(movie),
-                "-o",
-                str(tmp_path / "o.mp4"),
-                flag,
-                str(movie),
-                "--work-dir",
-                str(tmp_path / "w"),
-                "--no-progress",
-            ],
-            engine_factory=_factory(ToneEngine()),
-        )
+        code = _dub(movie, tmp_path, flag, movie)
         assert code == EXIT_INPUT
         assert "is an input of this dub" in capsys.readouterr().err
     assert movie.read_bytes() == before
@@ -295,38 +276,14 @@ def test_voice_sample_in_a_compressed_format(movie, tmp_path):
         ],
         check=True,
     )
-    code = main(
-        [
-            "dub",
-            str(movie),
-            "-o",
-            str(tmp_path / "o.mp4"),
-            "--voice",
-            f"Ann={m4a}",
-            "--work-dir",
-            str(tmp_path / "w"),
-            "--no-progress",
-        ],
-        engine_factory=_factory(ToneEngine()),
-    )
+    code = _dub(movie, tmp_path, "--voice", f"Ann={m4a}")
     assert code == EXIT_OK
 
 
 def test_subtitles_entirely_past_the_end(tmp_path, capsys):
     video = mediagen.make_test_video(tmp_path / "short.mp4", duration_s=4, lines=())
     (tmp_path / "short.srt").write_text("1\n00:00:30,000 --> 00:00:32,000\nToo late.\n")
-    code = main(
-        [
-            "dub",
-            str(video),
-            "-o",
-            str(tmp_path / "o.mp4"),
-            "--work-dir",
-            str(tmp_path / "w"),
-            "--no-progress",
-        ],
-        engine_factory=_factory(ToneEngine()),
-    )
+    code = _dub(video, tmp_path)
     assert code == EXIT_INPUT
     assert "lies within the video" in capsys.readouterr().err
 
