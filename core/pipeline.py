@@ -60,7 +60,7 @@ from models.contract import (
 ProgressFn = Callable[[str, int, int], None]
 EngineFactory = Callable[[Path | None, str], Engine]
 
-STEPS = ("read", "extract", "voices", "render", "mix", "export")
+STEPS = ("read", "models", "extract", "voices", "render", "mix", "export")
 
 
 class InputError(Exception):
@@ -411,7 +411,11 @@ def dub(
         cancel.check()
 
         # the engine is loaded before the long extraction so a missing model fails fast
+        t0 = time.perf_counter()
+        progress("models", 0, 1)
         engine = engine_factory(options.model_dir, options.device)
+        progress("models", 1, 1)
+        step_s["models"] = time.perf_counter() - t0
 
         # extract
         t0 = time.perf_counter()
@@ -510,7 +514,9 @@ def dub(
         if options.dub_wav:
             write_dub(mix, Path(options.dub_wav))
         if options.stems_dir:
-            write_stems(mix, clips, Path(options.stems_dir))
+            Path(options.stems_dir).mkdir(parents=True, exist_ok=True)
+            # Named by cue number, so they match the subtitles.
+            write_stems(mix, clips, Path(options.stems_dir), name="cue{line_id:04d}.wav")
         progress("mix", 1, 1)
         step_s["mix"] = time.perf_counter() - t0
         cancel.check()

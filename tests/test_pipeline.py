@@ -119,7 +119,9 @@ def test_dub_end_to_end(movie, tmp_path):
         spectrum = np.abs(np.fft.rfft(seg * np.hanning(len(seg))))
         peak = np.fft.rfftfreq(len(seg), 1 / 48000)[np.argmax(spectrum)]
         assert abs(peak - f) < 15, (ln.index, peak, f)
-    assert len(list((tmp_path / "stems").glob("*.wav"))) == 5
+    assert sorted(p.name for p in (tmp_path / "stems").glob("*.wav")) == [
+        f"cue{i:04d}.wav" for i in range(1, 6)
+    ]
     rep = json.loads((tmp_path / "r.json").read_text())
     assert (
         rep["totals"]["lines"] == 5
