@@ -207,6 +207,14 @@ def default_engine_factory(model_dir: Path | None, device: str) -> Engine:
 
     model_dir = Path(model_dir) if model_dir else default_model_dir()
     locate(model_dir).check(model_dir)  # ModelFilesMissing lists what to download
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise EngineUnavailable(
+                "--device cuda was asked for, but no CUDA GPU is available here; "
+                "use --device cpu (slower) or check the GPU driver"
+            )
     try:
         from models.engine import IndexTTS2Engine
     except ImportError as exc:

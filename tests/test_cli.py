@@ -291,3 +291,26 @@ def test_subtitles_entirely_past_the_end(tmp_path, capsys):
 def test_unknown_language_is_a_usage_error(movie, tmp_path, capsys):
     code = main(["dub", str(movie), "-o", str(tmp_path / "o.mp4"), "--language", "english"])
     assert code == EXIT_USAGE and "--language" in capsys.readouterr().err
+
+
+def test_cuda_without_a_gpu_is_a_clear_error(movie, tmp_path, capsys, tiny_model_dir):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    code = main(
+        [
+            "dub",
+            str(movie),
+            "-o",
+            str(tmp_path / "o.mp4"),
+            "--model-dir",
+            str(tiny_model_dir),
+            "--device",
+            "cuda",
+            "--no-progress",
+            "--work-dir",
+            str(tmp_path / "w"),
+        ]
+    )
+    assert code == EXIT_MODELS and "no CUDA GPU" in capsys.readouterr().err
