@@ -17,6 +17,7 @@ Public API::
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -140,3 +141,23 @@ def to_stereo(audio: np.ndarray, layout: str | None = None) -> np.ndarray:
     # 3 to 5 channels of unknown order: mono fold to both sides.
     mono = downmix_mono(audio, layout)
     return np.repeat(mono[:, None], 2, axis=1)
+
+
+def read_any_audio(path: Path, rate: int = 22050) -> tuple[np.ndarray, int]:
+    """Read audio: WAV/FLAC/OGG directly, anything else (m4a, mp3, a video) through ffmpeg,
+    decoded to mono at `rate`."""
+    try:
+        return read_wav(path)
+    except Exception:
+        # core.media imports this module; import it here, where it is needed.
+        from core.media import ffmpeg_path, input_args, run_ffmpeg
+
+        with tempfile.TemporaryDirectory(prefix="dubsmith-audio-") as tmp:
+            wav = Path(tmp) / "voice.wav"
+            run_ffmpeg(
+                ["ffmpeg", "-hide_banner", "-nostdin", "-y", *input_args(path)]
+                + ["-vn", "-ac", "1", "-ar", str(rate), ffmpeg_path(wav)],
+                Path(path),
+                "decode audio",
+            )
+            return read_wav(wav)

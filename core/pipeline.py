@@ -9,24 +9,23 @@ project file; working files live in a per-video work folder in the user cache.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from core import project as proj
-from core.audio import read_wav
+from core.audio import read_any_audio
 from core.export import ExportOptions, container_for, export_video
 from core.language import language_from_filename, to_iso639_2
 from core.media import ExtractedAudio, MediaError, MediaInfo, extract_audio, probe, require_video
 from core.mixdown import Background, Clip, MixSettings, mixdown, write_dub, write_mix, write_stems
 from core.project_keeper import ProjectKeeper
 from core.render import CancelToken, TakeCache, render
+from core.report import DubReport, LineReport, write_report
 from core.silence import silence_until_ms
 from core.subtitles import (
     Cue,
@@ -102,56 +101,6 @@ class Inputs:
     video: Path
     media: MediaInfo
     subtitles: SubtitleDoc
-
-
-@dataclass
-class LineReport:
-    index: int
-    speaker: str
-    text: str
-    span_start_ms: int
-    span_end_ms: int
-    duration_mode: str
-    target_samples_22k: int | None
-    rendered_samples_22k: int | None
-    placed_at_48k: int | None
-    cached: bool = False
-    pace: float | None = None
-    flag: str | None = None
-    error: str | None = None
-    timings: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass
-class DubReport:
-    video: Path
-    output: Path | None
-    lines: list[LineReport]
-    warnings: list[str]
-    wall_s: float = 0.0
-    step_s: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def failed(self) -> list[LineReport]:
-        return [r for r in self.lines if r.error]
-
-    def to_json(self) -> dict:
-        audio_s = sum((r.rendered_samples_22k or 0) for r in self.lines) / SAMPLE_RATE
-        return {
-            "video": str(self.video),
-            "output": str(self.output) if self.output else None,
-            "lines": [asdict(r) for r in self.lines],
-            "warnings": self.warnings,
-            "totals": {
-                "lines": len(self.lines),
-                "rendered": sum(1 for r in self.lines if r.rendered_samples_22k and not r.cached),
-                "cached": sum(1 for r in self.lines if r.cached),
-                "failed": len(self.failed),
-                "wall_s": round(self.wall_s, 3),
-                "audio_s": round(audio_s, 3),
-                "steps_s": {k: round(v, 3) for k, v in self.step_s.items()},
-            },
-        }
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -326,7 +275,7 @@ def _voice_prompts(
     missing = []
     for sid in needed:
         if sid in options.voices:
-            prompts[sid] = prompt_from_file(sid, options.voices[sid], read_wav_any)
+            prompts[sid] = prompt_from_file(sid, options.voices[sid], read_any_audio)
         elif mono22k is None:
             missing.append(sid)
         else:
@@ -338,25 +287,6 @@ def _voice_prompts(
             + " ".join(f"--voice '{s}=sample.wav'" for s in missing)
         )
     return prompts
-
-
-def read_wav_any(path: Path) -> tuple[np.ndarray, int]:
-    """Read a voice sample: WAV/FLAC/OGG directly, anything else (m4a, mp3, a video) through
-    ffmpeg, decoded to mono at the engine's rate."""
-    try:
-        return read_wav(path)
-    except Exception:
-        from core.media import ffmpeg_path, input_args, run_ffmpeg
-
-        with tempfile.TemporaryDirectory(prefix="dubsmith-voice-") as tmp:
-            wav = Path(tmp) / "voice.wav"
-            run_ffmpeg(
-                ["ffmpeg", "-hide_banner", "-nostdin", "-y", *input_args(path)]
-                + ["-vn", "-ac", "1", "-ar", str(SAMPLE_RATE), ffmpeg_path(wav)],
-                Path(path),
-                "decode a voice sample",
-            )
-            return read_wav(wav)
 
 
 def dub(
@@ -591,11 +521,3 @@ def dub(
     if options.report_path:
         write_report(report, Path(options.report_path))
     return report
-
-
-def write_report(report: DubReport, path: Path) -> Path:
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
-    tmp.replace(path)
-    return path

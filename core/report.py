@@ -1,0 +1,67 @@
+"""What a dub did, line by line: for the CLI's --report, the GUI's table and the tests."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from models.contract import SAMPLE_RATE
+
+
+@dataclass
+class LineReport:
+    index: int
+    speaker: str
+    text: str
+    span_start_ms: int
+    span_end_ms: int
+    duration_mode: str
+    target_samples_22k: int | None
+    rendered_samples_22k: int | None
+    placed_at_48k: int | None
+    cached: bool = False
+    pace: float | None = None
+    flag: str | None = None
+    error: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class DubReport:
+    video: Path
+    output: Path | None
+    lines: list[LineReport]
+    warnings: list[str]
+    wall_s: float = 0.0
+    step_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> list[LineReport]:
+        return [r for r in self.lines if r.error]
+
+    def to_json(self) -> dict:
+        audio_s = sum((r.rendered_samples_22k or 0) for r in self.lines) / SAMPLE_RATE
+        return {
+            "video": str(self.video),
+            "output": str(self.output) if self.output else None,
+            "lines": [asdict(r) for r in self.lines],
+            "warnings": self.warnings,
+            "totals": {
+                "lines": len(self.lines),
+                "rendered": sum(1 for r in self.lines if r.rendered_samples_22k and not r.cached),
+                "cached": sum(1 for r in self.lines if r.cached),
+                "failed": len(self.failed),
+                "wall_s": round(self.wall_s, 3),
+                "audio_s": round(audio_s, 3),
+                "steps_s": {k: round(v, 3) for k, v in self.step_s.items()},
+            },
+        }
+
+
+def write_report(report: DubReport, path: Path) -> Path:
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+    tmp.replace(path)
+    return path
