@@ -499,7 +499,8 @@ def dub(
                     placed_at_48k=place.start_sample if place else None,
                     cached=bool(take and take.cached),
                     pace=round(t.pace, 3) if np.isfinite(t.pace) else None,
-                    flag=(take.flagged if take else None) or t.flag,
+                    flag=take.flagged if take else None,
+                    pace_flag=t.flag,
                     error=outcome.errors.get(pos),
                     timings=dict(take.timings) if take else {},
                 )

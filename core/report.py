@@ -22,7 +22,8 @@ class LineReport:
     placed_at_48k: int | None
     cached: bool = False
     pace: float | None = None
-    flag: str | None = None
+    flag: str | None = None  # what rendering noticed (stretched, fitted, cut...)
+    pace_flag: str | None = None  # what planning noticed (text too long/short for the span)
     error: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
