@@ -314,3 +314,20 @@ def test_cuda_without_a_gpu_is_a_clear_error(movie, tmp_path, capsys, tiny_model
         ]
     )
     assert code == EXIT_MODELS and "no CUDA GPU" in capsys.readouterr().err
+
+
+def test_ctrl_c_cancels_cleanly(movie, tmp_path, capsys):
+    import os
+    import signal
+
+    class Interrupted(ToneEngine):
+        def synthesize(self, requests, progress=None):
+            os.kill(os.getpid(), signal.SIGINT)  # the editor presses Ctrl-C mid-render
+            return super().synthesize(requests, progress)
+
+    code = _dub(movie, tmp_path, engine=Interrupted())
+    assert code == 130
+    err = capsys.readouterr().err
+    assert "cancel" in err and "Traceback" not in err
+    assert not (tmp_path / "o.mp4").exists()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
