@@ -78,6 +78,9 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--work-dir", type=Path, default=None, help=argparse.SUPPRESS)
     d.add_argument("--no-progress", action="store_true")
 
+    m = sub.add_parser("models", help="check the model folder: what is there, what is missing")
+    m.add_argument("--model-dir", type=Path, default=None, help="folder holding indextts2/")
+
     i = sub.add_parser("inspect", help="print what Dubsmith reads from a video or subtitle file")
     i.add_argument("path", type=Path)
     i.add_argument("--json", action="store_true")
@@ -297,6 +300,27 @@ def cmd_inspect(args) -> int:
     return EXIT_OK
 
 
+def cmd_models(args) -> int:
+    from models.layout import DOWNLOAD_HINT, default_model_dir, locate
+
+    model_dir = args.model_dir or default_model_dir()
+    files = locate(model_dir)
+    print(f"model folder: {model_dir}")
+    missing = files.missing()
+    for name, path in files.required().items():
+        print(f"  {'ok     ' if name not in missing else 'MISSING'} indextts2/{name}  ({path})")
+    qwen = files.qwen_emotion / "config.json"
+    print(
+        f"  {'ok     ' if qwen.is_file() else 'absent '} indextts2/qwen0.6bemo4-merge/ "
+        f"(optional: emotion from a text description)"
+    )
+    if missing:
+        print(DOWNLOAD_HINT.format(model_dir=model_dir))
+        return EXIT_MODELS
+    print("complete")
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None, *, engine_factory=None) -> int:
     """Entry point. `engine_factory` lets tests substitute the engine (never the product)."""
     quiet_transformers()
@@ -307,6 +331,8 @@ def main(argv: list[str] | None = None, *, engine_factory=None) -> int:
         return int(exc.code or 0) if exc.code in (0, None) else EXIT_USAGE
     if args.command == "dub":
         return cmd_dub(args, engine_factory)
+    if args.command == "models":
+        return cmd_models(args)
     return cmd_inspect(args)
 
 

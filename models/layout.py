@@ -18,7 +18,8 @@ from models.contract import ModelFilesMissing
 
 MANIFEST = Path(__file__).resolve().parents[1] / "resources" / "model_manifest.json"
 DOWNLOAD_HINT = (
-    "Download them with:  python installer/download_models.py --model-dir {model_dir}\n"
+    "Download them, from the Dubsmith folder, with:\n"
+    "  .venv/bin/python installer/download_models.py --model-dir {model_dir}\n"
     "or point Dubsmith at an existing IndexTTS-2 checkpoints folder with --model-dir "
     "(or the DUBSMITH_MODEL_DIR environment variable)."
 )

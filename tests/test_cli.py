@@ -331,3 +331,12 @@ def test_ctrl_c_cancels_cleanly(movie, tmp_path, capsys):
     assert "cancel" in err and "Traceback" not in err
     assert not (tmp_path / "o.mp4").exists()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+
+
+def test_models_command_lists_what_is_there(tiny_model_dir, tmp_path, capsys):
+    assert main(["models", "--model-dir", str(tiny_model_dir)]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "complete" in out and "MISSING" not in out
+    assert main(["models", "--model-dir", str(tmp_path)]) == EXIT_MODELS
+    out = capsys.readouterr().out
+    assert "MISSING indextts2/gpt.pth" in out and "download_models.py" in out
