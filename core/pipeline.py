@@ -243,11 +243,24 @@ def _plan(
 
 
 def _emotion_for(
-    cue: Cue, options: DubOptions, mono22k: np.ndarray | None, warnings: list[str]
+    cue: Cue,
+    custom: proj.Emotion | None,
+    options: DubOptions,
+    mono22k: np.ndarray | None,
+    warnings: list[str],
 ) -> EmotionSpec:
+    """A line's emotion: its own setting from the project file when the editor gave one,
+    else the dub's default (`--emotion original|voice`)."""
+    if custom is not None:
+        try:
+            return emotion_spec(custom, cue, mono22k)
+        except (ValueError, OSError, MediaError) as exc:
+            warnings.append(
+                f"cue {cue.index}: its emotion setting cannot be used ({exc}); using the default"
+            )
     if options.emotion == "original" and mono22k is not None:
         ref = line_reference(mono22k, SAMPLE_RATE, cue.start_ms, cue.end_ms)
-        if len(ref) >= SAMPLE_RATE // 4:  # under 0.25 s there is no delivery to copy
+        if len(ref) >= MIN_REFERENCE:
             return EmotionSpec(
                 EmotionSource.REFERENCE, reference_audio=ref, reference_rate=SAMPLE_RATE
             )
@@ -255,6 +268,47 @@ def _emotion_for(
             f"cue {cue.index}: too short for its own emotion reference; using the voice's"
         )
     return EmotionSpec(EmotionSource.VOICE)
+
+
+MIN_REFERENCE = SAMPLE_RATE // 4  # under 0.25 s there is no delivery to copy
+
+
+def emotion_spec(emotion: proj.Emotion, cue: Cue, mono22k: np.ndarray | None) -> EmotionSpec:
+    """The engine's emotion for a line's project setting (ValueError when it cannot be met)."""
+    emotion.validate()
+    mode = proj.EmotionMode(emotion.mode)
+    if mode is proj.EmotionMode.VOICE:
+        return EmotionSpec(EmotionSource.VOICE)
+    if mode is proj.EmotionMode.ORIGINAL:
+        if mono22k is None:
+            raise ValueError("the video has no audio to take the original delivery from")
+        ref = line_reference(mono22k, SAMPLE_RATE, cue.start_ms, cue.end_ms)
+        if len(ref) < MIN_REFERENCE:
+            raise ValueError("the line is too short to copy its delivery")
+        return EmotionSpec(
+            EmotionSource.REFERENCE,
+            reference_audio=ref,
+            reference_rate=SAMPLE_RATE,
+            alpha=emotion.alpha,
+        )
+    if mode is proj.EmotionMode.REFERENCE:
+        audio, rate = read_any_audio(Path(emotion.reference_path))
+        audio = np.asarray(audio, np.float32)
+        if audio.ndim > 1:
+            audio = audio.mean(axis=1)
+        return EmotionSpec(
+            EmotionSource.REFERENCE,
+            reference_audio=audio,
+            reference_rate=rate,
+            alpha=emotion.alpha,
+        )
+    if mode is proj.EmotionMode.VECTOR:
+        return EmotionSpec(
+            EmotionSource.VECTOR,
+            vector=tuple(float(v) for v in emotion.vector),
+            alpha=emotion.alpha,
+        )
+    return EmotionSpec(EmotionSource.TEXT, text=emotion.text, alpha=emotion.alpha)
 
 
 def _voice_prompts(
@@ -397,7 +451,13 @@ def dub(
             SynthesisRequest(
                 text=c.text,
                 voice=handles[speakers[c.index]],
-                emotion=_emotion_for(c, options, mono22k, warnings),
+                emotion=_emotion_for(
+                    c,
+                    keeper.line_emotion(c.index) if keeper else None,
+                    options,
+                    mono22k,
+                    warnings,
+                ),
                 duration_s=timings[c.index].samples_22k / SAMPLE_RATE,
                 mode=options.mode,
                 sampling=options.sampling,

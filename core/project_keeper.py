@@ -88,6 +88,17 @@ class ProjectKeeper:
         project.lines.sort(key=lambda ln: (ln.start_ms, ln.index))
         self.save()
 
+    def line_emotion(self, cue_index: int) -> proj.Emotion | None:
+        """The line's own emotion setting, or None when the editor left the default."""
+        line = self._lines.get(cue_index)
+        if line is None:
+            return None
+        e, default = line.emotion, proj.Emotion()
+        fields = ("mode", "vector", "text", "reference_path", "alpha")
+        if all(getattr(e, f) == getattr(default, f) for f in fields):
+            return None
+        return e
+
     def record_take(
         self, cue_index: int, take: Take, wav: Path, mode: DurationMode, seed: int
     ) -> None:

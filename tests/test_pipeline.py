@@ -373,3 +373,37 @@ def test_subtitle_track_is_the_clean_utf8_text(movie, tmp_path, ext):
         check=True,
     ).stdout.decode("utf-8")
     assert "Où étiez-vous passé ?" in text and "<i>" not in text
+
+
+def test_a_lines_own_emotion_from_the_project_file_is_used(movie, tmp_path):
+    from core import project as proj
+    from models.contract import EmotionSource
+
+    video, srt = movie
+    folder = tmp_path / "emo"
+    folder.mkdir()
+    copy = folder / "e.mp4"
+    copy.write_bytes(video.read_bytes())
+    (folder / "e.srt").write_bytes(srt.read_bytes())
+    opts = DubOptions(output=tmp_path / "o.mp4", work_dir=tmp_path / "w")
+    dub(copy, opts, engine_factory=_factory(ToneEngine()))  # creates e.dubsmith.json
+    project = proj.load_project(folder / "e.dubsmith.json")
+    by_index = {ln.index: ln for ln in project.lines}
+    by_index[2].emotion = proj.Emotion(
+        mode=proj.EmotionMode.VECTOR, vector=(0.0, 0.8) + (0.0,) * 6, alpha=0.6
+    )
+    by_index[4].emotion = proj.Emotion(mode=proj.EmotionMode.TEXT, text="quietly furious")
+    by_index[5].emotion = proj.Emotion(
+        mode=proj.EmotionMode.REFERENCE, reference_path=folder / "gone.wav"
+    )
+    project.save(folder / "e.dubsmith.json")
+
+    engine = ToneEngine()
+    report = dub(copy, opts, engine_factory=_factory(engine))
+    emo = {r.seed: r.emotion for r in engine.requests}  # seed = cue index here
+    assert emo[2].source is EmotionSource.VECTOR and emo[2].vector[1] == 0.8 and emo[2].alpha == 0.6
+    assert emo[4].source is EmotionSource.TEXT and emo[4].text == "quietly furious"
+    # only the lines whose emotion changed were rendered again; an unusable setting (cue 5)
+    # falls back to the default with a warning, so its take from the first run still serves
+    assert set(emo) == {2, 4}
+    assert any(w.startswith("cue 5: its emotion setting cannot be used") for w in report.warnings)

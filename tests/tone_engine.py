@@ -25,6 +25,7 @@ class ToneEngine:
         self.voices: list[int] = []  # lengths of prepared prompts
         self.calls: list[int] = []  # batch sizes
         self.rendered: list[str] = []
+        self.requests: list[SynthesisRequest] = []
         self.fail_texts = set(fail_texts)
 
     def prepare_voice(self, audio: np.ndarray, sample_rate: int) -> VoiceHandle:
@@ -36,6 +37,7 @@ class ToneEngine:
         self, requests: Sequence[SynthesisRequest], progress=None
     ) -> list[SynthesisResult]:
         self.calls.append(len(requests))
+        self.requests.extend(requests)
         out = []
         for r in requests:
             if r.text in self.fail_texts:
