@@ -241,6 +241,12 @@ def _is_oom(exc: BaseException) -> bool:
     return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower()
 
 
+def _model_dir_of(path: Path) -> Path:
+    """The model directory (the folder holding indextts2/) of a file inside it."""
+    root = path.parent
+    return root.parent if root.name == "indextts2" else root
+
+
 def files_fingerprint(files: IndexTTS2Files) -> str:
     """A digest of where the model files are and their size and modification time: cheap
     (no hashing of gigabytes) and changes whenever a checkpoint is replaced."""
@@ -412,10 +418,10 @@ class IndexTTS2Engine:
         if not (qwen / "config.json").is_file():
             raise RequestError(
                 f"emotion from a text description needs the optional Qwen text-to-emotion "
-                f"model, which is missing ({qwen} not found). Download it with: python "
-                f"installer/download_models.py --model-dir <model dir> (it is the "
-                f"qwen0.6bemo4-merge folder of IndexTeam/IndexTTS-2), or use the emotion "
-                f"sliders or a reference clip instead."
+                f"model, which is missing ({qwen} not found). Download it, from the Dubsmith "
+                f"folder, with: .venv/bin/python installer/download_models.py --model-dir "
+                f"{_model_dir_of(qwen)} (it is the qwen0.6bemo4-merge folder of "
+                f"IndexTeam/IndexTTS-2), or use the emotion sliders or a reference clip instead."
             )
         try:
             reading = self.parts.text_emotion.read(text)
