@@ -1,12 +1,13 @@
-"""`dubsmith-gui`: open a video and its subtitles, review the lines, dub with progress."""
+"""`dubsmith-gui`: open a video and its subtitles, review the lines, set each line's emotion
+(undoable, autosaved to the project file next to the video), dub with progress."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QSettings
-from PySide6.QtGui import QAction, QColor, QKeySequence
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QColor, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -19,22 +20,27 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QSplitter,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
+from app.line_panel import EmotionEdit, LinePanel, summary
 from app.worker import DubWorker, start_in_thread
+from core import project as proj
 from core.pipeline import STEPS, DubOptions, InputError, Inputs, read_inputs
 from core.project import SPEAKER_COLOURS
+from core.project_keeper import project_file_for
 from core.subtitles import SUBTITLE_EXTENSIONS
 from core.timing import plan_lines
-from core.voices import assign_speakers
+from core.voices import assign_speakers, speaker_names
 from models.layout import default_model_dir
 
-COLUMNS = ("#", "Start", "End", "Speaker", "Text", "Pace", "Requested", "Rendered")
-COL_PACE, COL_REQUESTED, COL_RENDERED = 5, 6, 7
+COLUMNS = ("#", "Start", "End", "Speaker", "Text", "Pace", "Requested", "Rendered", "Emotion")
+COL_PACE, COL_REQUESTED, COL_RENDERED, COL_EMOTION = 5, 6, 7, 8
+AUTOSAVE_S = 1.0  # an edit reaches the project file at most this long after it is made
 
 
 def _ms(ms: int) -> str:
@@ -48,7 +54,7 @@ class MainWindow(QMainWindow):
     def __init__(self, engine_factory=None) -> None:
         super().__init__()
         self.setWindowTitle("Dubsmith")
-        self.resize(980, 620)
+        self.resize(1240, 660)
         self.setAcceptDrops(True)
         self.engine_factory = engine_factory
         self.inputs: Inputs | None = None
@@ -61,6 +67,13 @@ class MainWindow(QMainWindow):
         self.suggested_output = ""
         self.close_pending = False
         self.settings = QSettings("Dubsmith", "Dubsmith")
+        self.project: proj.Project | None = None
+        self.autosaver: proj.Autosaver | None = None
+        self.undo_stack = QUndoStack(self)
+        self.autosave_timer = QTimer(self)
+        self.autosave_timer.setInterval(round(AUTOSAVE_S * 500))
+        self.autosave_timer.timeout.connect(self.autosave)
+        self.autosave_timer.start()
 
         open_act = QAction(
             "&Open video…", self, shortcut=QKeySequence.Open, triggered=self.choose_video
@@ -71,6 +84,17 @@ class MainWindow(QMainWindow):
         menu.addAction(subs_act)
         menu.addSeparator()
         menu.addAction(QAction("&Quit", self, shortcut=QKeySequence.Quit, triggered=self.close))
+        # Our own actions, not createUndoAction(): those re-enable themselves while a dub runs.
+        self.undo_act = QAction("&Undo", self, shortcut=QKeySequence.Undo, triggered=self.undo)
+        self.redo_act = QAction("&Redo", self, shortcut=QKeySequence.Redo, triggered=self.redo)
+        self.undo_stack.canUndoChanged.connect(self._update_undo_actions)
+        self.undo_stack.canRedoChanged.connect(self._update_undo_actions)
+        self.undo_stack.undoTextChanged.connect(self._update_undo_actions)
+        self.undo_stack.redoTextChanged.connect(self._update_undo_actions)
+        edit = self.menuBar().addMenu("&Edit")
+        edit.addAction(self.undo_act)
+        edit.addAction(self.redo_act)
+        self._update_undo_actions()
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -80,6 +104,12 @@ class MainWindow(QMainWindow):
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.NoEditTriggers)
         self.table.setSelectionBehavior(QTableWidget.SelectRows)
+        self.table.setSelectionMode(QTableWidget.SingleSelection)
+        self.table.itemSelectionChanged.connect(self._selection_changed)
+
+        self.panel = LinePanel()
+        self.panel.edited.connect(self._panel_edited)
+        self.panel.setEnabled(False)
 
         self.source_label = QLabel("Drop a video and its subtitles here, or use File ▸ Open video.")
         self.warnings_label = QLabel("")
@@ -124,7 +154,12 @@ class MainWindow(QMainWindow):
 
         box = QVBoxLayout()
         box.addWidget(self.source_label)
-        box.addWidget(self.table, 1)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(self.table)
+        split.addWidget(self.panel)
+        split.setStretchFactor(0, 1)
+        split.setSizes([900, 320])
+        box.addWidget(split, 1)
         box.addWidget(self.warnings_label)
         box.addLayout(form)
         box.addLayout(run)
@@ -174,8 +209,11 @@ class MainWindow(QMainWindow):
         except InputError as exc:
             QMessageBox.warning(self, "Cannot open", str(exc))
             return False
+        self._flush()  # the previous video's edits reach its own project file
         self.inputs = inputs
         self.subtitles = inputs.subtitles.path
+        self._load_project()
+        self.undo_stack.clear()  # its commands name lines of the previous project
         doc = inputs.subtitles
         self.source_label.setText(
             f"{video.name} — {inputs.media.duration_s:.1f} s   |   {doc.path.name} ({doc.format}, {doc.encoding}, {len(doc.cues)} cues)"
@@ -195,7 +233,126 @@ class MainWindow(QMainWindow):
             + (" …" if n > 4 else "")
         )
         self.dub_btn.setEnabled(True)
-        self.statusBar().showMessage(f"Opened {video.name}")
+        self.panel.setEnabled(True)
+        if self.table.rowCount():
+            self.table.selectRow(0)
+        if not self.statusBar().currentMessage().startswith("Could not read"):
+            self.statusBar().showMessage(f"Opened {video.name}")
+        return True
+
+    # --- the project file ----------------------------------------------------------------------
+
+    def _load_project(self) -> None:
+        """The video's project file (or a fresh project) with a line for every usable cue;
+        lines keep their emotion settings."""
+        assert self.inputs is not None
+        video = self.inputs.video
+        path = project_file_for(video)
+        self.statusBar().clearMessage()
+        project = proj.Project()
+        if path.exists():
+            try:
+                project = proj.load_project(path)
+            except proj.ProjectError as exc:  # the unreadable file was kept as a backup copy
+                self.statusBar().showMessage(f"Could not read the project: {exc}; starting fresh")
+        self._sync_lines(project)
+        self.project = project
+        self.autosaver = proj.Autosaver(project, path, interval_s=AUTOSAVE_S)
+
+    def _sync_lines(self, project: proj.Project) -> None:
+        """As ProjectKeeper.sync_lines does at dub time, minus dropping lines: a line the
+        subtitles lost keeps its settings until a dub prunes it."""
+        assert self.inputs is not None
+        cues = self.inputs.subtitles.usable_cues()
+        speakers = assign_speakers(cues)
+        for sid, name in speaker_names(cues).items():
+            if project.speaker(sid) is None:
+                colour = SPEAKER_COLOURS[len(project.speakers) % len(SPEAKER_COLOURS)]
+                project.speakers.append(proj.Speaker(id=sid, name=name, colour=colour))
+        if project.video_path is None:
+            project.video_path = self.inputs.video.resolve()
+        project.subtitle_path = self.inputs.subtitles.path.resolve()
+        by_index = {ln.index: ln for ln in project.lines}
+        for c in cues:
+            line = by_index.get(c.index)
+            if line is None:
+                line = proj.Line(index=c.index, start_ms=c.start_ms, end_ms=c.end_ms, text=c.text)
+                project.lines.append(line)
+            line.start_ms, line.end_ms, line.text = c.start_ms, c.end_ms, c.text
+            line.speaker_id = speakers[c.index]
+        project.lines.sort(key=lambda ln: (ln.start_ms, ln.index))
+
+    def line(self, index: int) -> proj.Line | None:
+        if self.project is None:
+            return None
+        return next((ln for ln in self.project.lines if ln.index == index), None)
+
+    def selected_index(self) -> int | None:
+        rows = self.table.selectionModel().selectedRows()
+        if not rows:
+            return None
+        return int(self.table.item(rows[0].row(), 0).text())
+
+    def _selection_changed(self) -> None:
+        index = self.selected_index()
+        self.panel.show_line(None if index is None else self.line(index))
+
+    def _panel_edited(self, emotion: proj.Emotion, merge_key) -> None:
+        index = self.selected_index()
+        line = None if index is None else self.line(index)
+        if line is None or self.worker is not None:
+            self.panel.show_line(line)
+            return
+        self.undo_stack.push(EmotionEdit(self.set_emotion, index, line.emotion, emotion, merge_key))
+
+    def set_emotion(self, index: int, emotion: proj.Emotion) -> None:
+        """Apply an emotion to a line (the undo stack's only way in)."""
+        line = self.line(index)
+        if line is None:
+            return
+        line.emotion = emotion
+        row = self.rows.get(index)
+        if row is not None and self.table.item(row, COL_EMOTION) is not None:
+            self.table.item(row, COL_EMOTION).setText(summary(emotion))
+        if self.selected_index() == index:
+            self.panel.show_line(line)
+        if self.autosaver is not None:
+            self.autosaver.mark_dirty()
+
+    def undo(self) -> None:
+        if self.worker is None:
+            self.undo_stack.undo()
+
+    def redo(self) -> None:
+        if self.worker is None:
+            self.undo_stack.redo()
+
+    def _update_undo_actions(self, *_) -> None:
+        idle = self.worker is None
+        self.undo_act.setEnabled(idle and self.undo_stack.canUndo())
+        self.redo_act.setEnabled(idle and self.undo_stack.canRedo())
+        self.undo_act.setText(f"&Undo {self.undo_stack.undoText()}".rstrip())
+        self.redo_act.setText(f"&Redo {self.undo_stack.redoText()}".rstrip())
+
+    def autosave(self) -> None:
+        """Timer tick: save once the edits are AUTOSAVE_S old. Never while a dub runs (the
+        dub owns the file then)."""
+        if self.autosaver is None or self.worker is not None:
+            return
+        try:
+            self.autosaver.maybe_save()
+        except (OSError, proj.ProjectError) as exc:
+            self.statusBar().showMessage(f"Could not save the project: {exc}")
+
+    def _flush(self) -> bool:
+        """Save unsaved edits now; False (and a message) when that failed."""
+        if self.autosaver is None:
+            return True
+        try:
+            self.autosaver.flush()
+        except (OSError, proj.ProjectError) as exc:
+            self.statusBar().showMessage(f"Could not save the project: {exc}")
+            return False
         return True
 
     def _fill_table(self) -> None:
@@ -222,6 +379,8 @@ class MainWindow(QMainWindow):
                 f"{timing.duration_s:.3f} s",
                 "",
             )
+            line = self.line(c.index)
+            values += (summary(line.emotion) if line else "",)
             for col, v in enumerate(values):
                 item = QTableWidgetItem(v)
                 if col == 3:
@@ -290,6 +449,11 @@ class MainWindow(QMainWindow):
             background=self.background.currentText(),
             emotion=self.emotion.currentText(),
         )
+        if not self._flush():  # the dub reads the lines' emotions from the project file
+            QMessageBox.warning(
+                self, "Cannot save", "The project file could not be saved; see the status bar."
+            )
+            return
         self.worker = DubWorker(self.inputs.video, options, self.engine_factory)
         self.worker.progress.connect(self.on_progress)
         self.worker.finished.connect(self.on_finished)
@@ -297,6 +461,8 @@ class MainWindow(QMainWindow):
         self.worker.cancelled.connect(self.on_cancelled)
         self.dub_btn.setEnabled(False)
         self.cancel_btn.setEnabled(True)
+        self.panel.setEnabled(False)  # no edits while the dub owns the project file
+        self._update_undo_actions()
         self.progress.setValue(0)
         self.thread = start_in_thread(self.worker)
 
@@ -322,6 +488,32 @@ class MainWindow(QMainWindow):
         self.thread = None
         self.dub_btn.setEnabled(self.inputs is not None)
         self.cancel_btn.setEnabled(False)
+        self._reload_after_dub()
+        self.panel.setEnabled(self.project is not None)
+        self._update_undo_actions()
+
+    def _reload_after_dub(self) -> None:
+        """The dub wrote takes (and pruned lines) into the project file: take that as ours,
+        or our next save would drop them. Undo commands name lines by cue index, so they
+        still apply to the reloaded lines."""
+        if self.inputs is None or self.autosaver is None or not self.autosaver.path:
+            return
+        path = self.autosaver.path
+        if not path.exists():
+            return
+        try:
+            project = proj.load_project(path)
+        except proj.ProjectError as exc:
+            self.statusBar().showMessage(f"Could not re-read the project: {exc}")
+            return
+        self._sync_lines(project)
+        self.project = project
+        self.autosaver = proj.Autosaver(project, path, interval_s=AUTOSAVE_S)
+        for line in project.lines:
+            row = self.rows.get(line.index)
+            if row is not None and self.table.item(row, COL_EMOTION) is not None:
+                self.table.item(row, COL_EMOTION).setText(summary(line.emotion))
+        self._selection_changed()
 
     def on_finished(self, report) -> None:
         self._done()
@@ -357,6 +549,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         if self.worker is None:
+            self._flush()
             event.accept()
             return
         # Never block the window or kill a running thread: cancel, and close once the
