@@ -144,7 +144,7 @@ class MainWindow(QMainWindow):
         form.addWidget(self.model_edit, 2)
         form.addWidget(QLabel("Background"))
         form.addWidget(self.background)
-        form.addWidget(QLabel("Emotion"))
+        form.addWidget(QLabel("Default emotion"))
         form.addWidget(self.emotion)
         run = QHBoxLayout()
         run.addWidget(self.dub_btn)
