@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from core.project import Emotion, EmotionMode
 from models.contract import EMOTION_NAMES
 
-# What ProjectKeeper.line_emotion compares: equal on all of these means "the dub's default".
+# The fields that shape a line's emotion (extra holds unknown keys only).
 _FIELDS = ("mode", "vector", "text", "reference_path", "alpha")
 
 DEFAULT = "default"
@@ -46,8 +46,8 @@ _STEPS = 100  # slider resolution: 0.01
 
 
 def is_default(e: Emotion) -> bool:
-    default = Emotion()
-    return all(getattr(e, f) == getattr(default, f) for f in _FIELDS)
+    """The line follows the dub's default (what ProjectKeeper.line_emotion checks)."""
+    return e.mode is EmotionMode.DEFAULT
 
 
 def same_emotion(a: Emotion, b: Emotion) -> bool:
@@ -116,10 +116,7 @@ class LinePanel(QWidget):
         self.mode = QComboBox()
         for label, _ in MODES:
             self.mode.addItem(label)
-        self.mode.setToolTip(
-            "Default: the dub's Emotion setting. 'Original line' with full strength is the "
-            "same as Default when the dub uses the original audio."
-        )
+        self.mode.setToolTip("Default: the dub's Emotion setting applies to this line.")
         self.mode.activated.connect(self._mode_chosen)
 
         self.sliders: dict[str, QSlider] = {}

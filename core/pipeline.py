@@ -277,6 +277,8 @@ def emotion_spec(emotion: proj.Emotion, cue: Cue, mono22k: np.ndarray | None) ->
     """The engine's emotion for a line's project setting (ValueError when it cannot be met)."""
     emotion.validate()
     mode = proj.EmotionMode(emotion.mode)
+    if mode is proj.EmotionMode.DEFAULT:
+        raise ValueError("the line follows the dub's default emotion")
     if mode is proj.EmotionMode.VOICE:
         return EmotionSpec(EmotionSource.VOICE)
     if mode is proj.EmotionMode.ORIGINAL:

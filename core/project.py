@@ -61,6 +61,7 @@ def project_path_for(video: str | os.PathLike[str]) -> Path:
 
 
 class EmotionMode(StrEnum):
+    DEFAULT = "default"  # the dub's own setting (--emotion original|voice) applies
     VOICE = "voice"  # the speaker prompt's own delivery
     ORIGINAL = "original"  # the original actor's audio of this very line
     REFERENCE = "reference"  # a reference audio file
@@ -138,7 +139,7 @@ def _opt_str(v: Any) -> str | None:
 
 @dataclass
 class Emotion:
-    mode: EmotionMode = EmotionMode.ORIGINAL
+    mode: EmotionMode = EmotionMode.DEFAULT
     vector: tuple[float, ...] = (0.0,) * len(EMOTION_NAMES)  # EMOTION_NAMES order
     text: str = ""
     reference_path: Path | None = None
@@ -181,7 +182,7 @@ class Emotion:
         else:
             vector = tuple(_float(v) for v in raw)
         return cls(
-            mode=EmotionMode(d.get("mode", EmotionMode.ORIGINAL.value)),
+            mode=EmotionMode(d.get("mode", EmotionMode.DEFAULT.value)),
             vector=vector,
             text=_str(d.get("text", "")),
             reference_path=_path_in(d.get("reference_path"), base),

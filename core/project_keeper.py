@@ -89,15 +89,11 @@ class ProjectKeeper:
         self.save()
 
     def line_emotion(self, cue_index: int) -> proj.Emotion | None:
-        """The line's own emotion setting, or None when the editor left the default."""
+        """The line's own emotion setting, or None when it follows the dub's default."""
         line = self._lines.get(cue_index)
-        if line is None:
+        if line is None or line.emotion.mode is proj.EmotionMode.DEFAULT:
             return None
-        e, default = line.emotion, proj.Emotion()
-        fields = ("mode", "vector", "text", "reference_path", "alpha")
-        if all(getattr(e, f) == getattr(default, f) for f in fields):
-            return None
-        return e
+        return line.emotion
 
     def record_take(
         self, cue_index: int, take: Take, wav: Path, mode: DurationMode, seed: int

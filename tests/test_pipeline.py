@@ -393,17 +393,20 @@ def test_a_lines_own_emotion_from_the_project_file_is_used(movie, tmp_path):
         mode=proj.EmotionMode.VECTOR, vector=(0.0, 0.8) + (0.0,) * 6, alpha=0.6
     )
     by_index[4].emotion = proj.Emotion(mode=proj.EmotionMode.TEXT, text="quietly furious")
+    by_index[3].emotion = proj.Emotion(mode=proj.EmotionMode.ORIGINAL)  # explicit, alpha 1
     by_index[5].emotion = proj.Emotion(
         mode=proj.EmotionMode.REFERENCE, reference_path=folder / "gone.wav"
     )
     project.save(folder / "e.dubsmith.json")
 
     engine = ToneEngine()
+    opts.emotion = "voice"  # the dub's default now differs from the first run
     report = dub(copy, opts, engine_factory=_factory(engine))
     emo = {r.seed: r.emotion for r in engine.requests}  # seed = cue index here
     assert emo[2].source is EmotionSource.VECTOR and emo[2].vector[1] == 0.8 and emo[2].alpha == 0.6
     assert emo[4].source is EmotionSource.TEXT and emo[4].text == "quietly furious"
-    # only the lines whose emotion changed were rendered again; an unusable setting (cue 5)
-    # falls back to the default with a warning, so its take from the first run still serves
-    assert set(emo) == {2, 4}
+    # cue 3 keeps the original delivery it asked for explicitly (its take is reused); cues
+    # 1 and 5 follow the new default (voice; cue 5's file is gone, with a warning)
+    assert set(emo) == {1, 2, 4, 5}
+    assert emo[1].source is EmotionSource.VOICE and emo[5].source is EmotionSource.VOICE
     assert any(w.startswith("cue 5: its emotion setting cannot be used") for w in report.warnings)
