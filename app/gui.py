@@ -32,7 +32,7 @@ from app.worker import DubWorker, start_in_thread
 from core import project as proj
 from core.pipeline import STEPS, DubOptions, InputError, Inputs, read_inputs
 from core.project import SPEAKER_COLOURS
-from core.project_keeper import project_file_for
+from core.project_keeper import merge_cues, project_file_for
 from core.subtitles import SUBTITLE_EXTENSIONS
 from core.timing import plan_lines
 from core.voices import assign_speakers, speaker_names
@@ -260,27 +260,14 @@ class MainWindow(QMainWindow):
         self.autosaver = proj.Autosaver(project, path, interval_s=AUTOSAVE_S)
 
     def _sync_lines(self, project: proj.Project) -> None:
-        """As ProjectKeeper.sync_lines does at dub time, minus dropping lines: a line the
-        subtitles lost keeps its settings until a dub prunes it."""
+        """The project's lines as the subtitles have them; a line the subtitles lost keeps
+        its settings until a dub prunes it."""
         assert self.inputs is not None
         cues = self.inputs.subtitles.usable_cues()
-        speakers = assign_speakers(cues)
-        for sid, name in speaker_names(cues).items():
-            if project.speaker(sid) is None:
-                colour = SPEAKER_COLOURS[len(project.speakers) % len(SPEAKER_COLOURS)]
-                project.speakers.append(proj.Speaker(id=sid, name=name, colour=colour))
+        merge_cues(project, cues, assign_speakers(cues), speaker_names(cues), drop_missing=False)
         if project.video_path is None:
             project.video_path = self.inputs.video.resolve()
         project.subtitle_path = self.inputs.subtitles.path.resolve()
-        by_index = {ln.index: ln for ln in project.lines}
-        for c in cues:
-            line = by_index.get(c.index)
-            if line is None:
-                line = proj.Line(index=c.index, start_ms=c.start_ms, end_ms=c.end_ms, text=c.text)
-                project.lines.append(line)
-            line.start_ms, line.end_ms, line.text = c.start_ms, c.end_ms, c.text
-            line.speaker_id = speakers[c.index]
-        project.lines.sort(key=lambda ln: (ln.start_ms, ln.index))
 
     def line(self, index: int) -> proj.Line | None:
         if self.project is None:

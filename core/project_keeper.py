@@ -33,6 +33,37 @@ def project_file_for(video: Path) -> Path:
     return path
 
 
+def merge_cues(
+    project: proj.Project,
+    cues,
+    speakers: dict[int, str],
+    names: dict[str, str],
+    *,
+    drop_missing: bool,
+) -> dict[int, proj.Line]:
+    """Bring the project's lines and speakers in line with the subtitles' cues (matched by
+    cue number), keeping each line's own settings (emotion, takes). `drop_missing` removes
+    lines the subtitles no longer have (a dub does; the editor's view keeps them)."""
+    for sid, name in names.items():
+        if project.speaker(sid) is None:
+            colour = proj.SPEAKER_COLOURS[len(project.speakers) % len(proj.SPEAKER_COLOURS)]
+            project.speakers.append(proj.Speaker(id=sid, name=name, colour=colour))
+    by_index = {ln.index: ln for ln in project.lines}
+    lines: dict[int, proj.Line] = {}
+    for c in cues:
+        line = by_index.get(c.index)
+        if line is None:
+            line = proj.Line(index=c.index, start_ms=c.start_ms, end_ms=c.end_ms, text=c.text)
+            project.lines.append(line)
+        line.start_ms, line.end_ms, line.text = c.start_ms, c.end_ms, c.text
+        line.speaker_id = speakers[c.index]
+        lines[c.index] = line
+    if drop_missing:
+        project.lines = [ln for ln in project.lines if ln.index in lines]
+    project.lines.sort(key=lambda ln: (ln.start_ms, ln.index))
+    return lines
+
+
 class ProjectKeeper:
     def __init__(self, video: Path, warnings: list[str], *, interval_s: float = 2.0) -> None:
         self.path = project_file_for(Path(video))
@@ -64,28 +95,13 @@ class ProjectKeeper:
         mode: DurationMode,
     ) -> None:
         """Lines and speakers as this dub reads them from the subtitles; then save."""
-        project = self.project
-        for sid, name in names.items():
-            speaker = project.speaker(sid)
-            if speaker is None:
-                colour = proj.SPEAKER_COLOURS[len(project.speakers) % len(proj.SPEAKER_COLOURS)]
-                speaker = proj.Speaker(id=sid, name=name, colour=colour)
-                project.speakers.append(speaker)
-            if sid in voices:
-                speaker.prompt_path = Path(voices[sid]).resolve()
-        by_index = {ln.index: ln for ln in project.lines}
-        for c in cues:
-            line = by_index.get(c.index)
-            if line is None:
-                line = proj.Line(index=c.index, start_ms=c.start_ms, end_ms=c.end_ms, text=c.text)
-                project.lines.append(line)
-            line.start_ms, line.end_ms, line.text = c.start_ms, c.end_ms, c.text
-            line.speaker_id = speakers[c.index]
+        self._lines = merge_cues(self.project, cues, speakers, names, drop_missing=True)
+        for line in self._lines.values():
             line.duration_mode = mode
-            self._lines[c.index] = line
-        # Lines the subtitles no longer have (edited, renumbered, merged) are stale.
-        project.lines = [ln for ln in project.lines if ln.index in self._lines]
-        project.lines.sort(key=lambda ln: (ln.start_ms, ln.index))
+        for sid, path in voices.items():
+            speaker = self.project.speaker(sid)
+            if speaker is not None:
+                speaker.prompt_path = Path(path).resolve()
         self.save()
 
     def line_emotion(self, cue_index: int) -> proj.Emotion | None:
