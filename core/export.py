@@ -91,7 +91,8 @@ def container_for(path: Path) -> str:
     return _CONTAINERS[ext]
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def same_file(a: Path, b: Path) -> bool:
+    """The same file, by path or as a hard link."""
     if a.resolve() == b.resolve():
         return True
     try:
@@ -200,7 +201,7 @@ def export_video(
     for src in inputs:
         if not src.exists():
             raise ExportError(f"Cannot export: input file not found: '{src}'.")
-        if _same_file(out, src):
+        if same_file(out, src):
             raise ExportError(f"Refusing to write '{out}': it is an input of this export ({src}).")
     if not out.parent.is_dir():
         raise ExportError(f"Cannot write '{out}': folder '{out.parent}' does not exist.")

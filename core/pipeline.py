@@ -19,7 +19,7 @@ import numpy as np
 
 from core import project as proj
 from core.audio import read_any_audio
-from core.export import ExportOptions, container_for, export_video
+from core.export import ExportOptions, container_for, export_video, same_file
 from core.language import language_from_filename, to_iso639_2
 from core.media import ExtractedAudio, MediaError, MediaInfo, extract_audio, probe, require_video
 from core.mixdown import Background, Clip, MixSettings, mixdown, write_dub, write_mix, write_stems
@@ -179,13 +179,6 @@ def normalizer_language(script_language: str) -> str | None:
     return {"latin": "en", "zh": "zh"}.get(script_language)
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
-    except OSError:
-        return False
-
-
 def _check_outputs(video: Path, options: DubOptions) -> None:
     """Every file this dub will write: its folder exists and is writable, and it is none of
     the inputs (a mistyped --dub-wav must not overwrite the video)."""
@@ -197,19 +190,19 @@ def _check_outputs(video: Path, options: DubOptions) -> None:
         outputs["--report"] = Path(options.report_path)
     for flag, path in outputs.items():
         for source in inputs:
-            if _same_file(path, Path(source)):
+            if same_file(path, Path(source)):
                 raise InputError(f"{flag} {path} is an input of this dub; choose another file")
         if not path.parent.is_dir():
             raise InputError(f"cannot write {path}: the folder {path.parent} does not exist")
         if not os.access(path.parent, os.W_OK):
             raise InputError(f"cannot write {path}: the folder {path.parent} is not writable")
-    if options.dub_wav and _same_file(Path(options.dub_wav), Path(options.output)):
+    if options.dub_wav and same_file(Path(options.dub_wav), Path(options.output)):
         raise InputError("--dub-wav and -o name the same file")
     if options.stems_dir:
         stems = Path(options.stems_dir)
         if stems.exists() and not stems.is_dir():
             raise InputError(f"--stems {stems} is a file, not a folder")
-        if any(_same_file(stems, Path(s).parent) for s in inputs):
+        if any(same_file(stems, Path(s).parent) for s in inputs):
             raise InputError(f"--stems {stems} is the folder of an input; choose an empty folder")
 
 

@@ -320,9 +320,7 @@ class IndexTTS2Engine:
         dtype: torch.dtype | str | None = None,
         normalize_text: bool = True,
     ) -> IndexTTS2Engine:
-        missing = files.missing()
-        if missing:
-            files.check()  # raises with the download hint
+        files.check()  # raises with the download hint when files are missing
         dev = torch.device(device)
         cfg = load_config(files.config)
         parts = Parts(

@@ -28,6 +28,12 @@ def _factory(engine):
     return lambda model_dir, device: engine
 
 
+def _scratch_dub(video, tmp_path, out="o.mp4", engine=None, **options):
+    """A dub with the tone double, a private work dir and no project file."""
+    opts = DubOptions(output=tmp_path / out, work_dir=tmp_path / "w", save_project=False, **options)
+    return dub(video, opts, engine_factory=_factory(engine or ToneEngine()))
+
+
 def _decode(path: Path, stream: str = "a:0") -> np.ndarray:
     raw = subprocess.run(
         [
@@ -187,16 +193,7 @@ def test_video_without_audio_needs_voice_files(tmp_path):
     sample = tmp_path / "voice.wav"
     t = np.arange(48000 * 2) / 48000
     sf.write(sample, (0.2 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 48000)
-    report = dub(
-        video,
-        DubOptions(
-            output=tmp_path / "o.mp4",
-            work_dir=tmp_path / "w",
-            save_project=False,
-            voices={"speaker": sample},
-        ),
-        engine_factory=_factory(ToneEngine()),
-    )
+    report = _scratch_dub(video, tmp_path, voices={"speaker": sample})
     assert len(report.lines) == 1 and (tmp_path / "o.mp4").exists()
 
 
@@ -222,29 +219,11 @@ def test_output_equal_to_input_is_refused(movie, tmp_path):
 
 def test_spans_grow_into_silence_but_not_into_speech(movie, tmp_path):
     video, _ = movie
-    report = dub(
-        video,
-        DubOptions(
-            output=tmp_path / "o.mp4",
-            work_dir=tmp_path / "w",
-            save_project=False,
-            extend_into_silence_ms=1000,
-        ),
-        engine_factory=_factory(ToneEngine()),
-    )
+    report = _scratch_dub(video, tmp_path, extend_into_silence_ms=1000)
     for ln in report.lines:
         # cues end 2.5 s after their start; the next line's speech begins 5 s after it
         assert ln.span_end_ms - ln.span_start_ms == 3500, ln
-    report = dub(
-        video,
-        DubOptions(
-            output=tmp_path / "o2.mp4",
-            work_dir=tmp_path / "w",
-            save_project=False,
-            extend_into_silence_ms=5000,
-        ),
-        engine_factory=_factory(ToneEngine()),
-    )
+    report = _scratch_dub(video, tmp_path, "o2.mp4", extend_into_silence_ms=5000)
     # a long allowance stops before the next line's speech (within a 20 ms frame and the 40 ms guard)
     first = report.lines[0]
     assert 4900 <= first.span_end_ms <= 4960

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import torch
 import torch.nn.functional as F
@@ -65,17 +65,10 @@ class DecodeSettings:
 
     @classmethod
     def from_sampling(cls, s) -> DecodeSettings:
-        """From models.contract.Sampling (duck-typed, so this module needs no contract import)."""
-        return cls(
-            do_sample=bool(s.do_sample),
-            temperature=float(s.temperature),
-            top_k=int(s.top_k),
-            top_p=float(s.top_p),
-            repetition_penalty=float(s.repetition_penalty),
-            num_beams=int(s.num_beams),
-            length_penalty=float(s.length_penalty),
-            max_tokens=int(s.max_tokens),
-        )
+        """From models.contract.Sampling: the fields the two share (suppress_start keeps its
+        default; the diffusion settings are not decoding ones)."""
+        shared = {f.name for f in fields(cls)} & {f.name for f in fields(s)}
+        return cls(**{name: getattr(s, name) for name in shared})
 
 
 @dataclass
