@@ -37,6 +37,7 @@ from core.subtitles import SUBTITLE_EXTENSIONS
 from core.timing import plan_lines
 from core.voices import assign_speakers, speaker_names
 from models.layout import default_model_dir
+from models.quiet import quiet_transformers
 
 COLUMNS = ("#", "Start", "End", "Speaker", "Text", "Pace", "Requested", "Rendered", "Emotion")
 COL_PACE, COL_REQUESTED, COL_RENDERED, COL_EMOTION = 5, 6, 7, 8
@@ -554,6 +555,7 @@ class MainWindow(QMainWindow):
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv if argv is None else argv
+    quiet_transformers()  # no library progress bars on the terminal that started the GUI
     app = QApplication.instance() or QApplication(argv)
     app.setApplicationName("Dubsmith")
     win = MainWindow()
