@@ -127,7 +127,8 @@ class _Bars:
 def cmd_dub(args, engine_factory=None) -> int:
     from core.language import to_iso639_2
     from core.media import MediaError
-    from core.pipeline import DubOptions, EngineUnavailable, InputError, dub
+    from core.notices import group_notices
+    from core.pipeline import DubOptions, EngineUnavailable, InputError, OptionError, dub
     from core.render import Cancelled, CancelToken
     from core.voices import VoiceError, parse_voice_args
     from models.contract import DurationMode, ModelFilesMissing
@@ -177,6 +178,7 @@ def cmd_dub(args, engine_factory=None) -> int:
     # Known failures map to exit codes; anything else (MediaError, ExportError, OSError
     # such as a full disk) is still one clear line, never a traceback.
     exit_codes = (
+        (OptionError, EXIT_USAGE),
         (InputError, EXIT_INPUT),
         (VoiceError, EXIT_INPUT),
         (ModelFilesMissing, EXIT_MODELS),
@@ -201,8 +203,11 @@ def cmd_dub(args, engine_factory=None) -> int:
     finally:
         signal.signal(signal.SIGINT, previous)
     bars.close()
-    for w in report.warnings:
+    # Grouped by kind: a 10,000-cue file must not bury the result under its warnings.
+    for w in group_notices(report.warnings):
         print(f"warning: {w}", file=sys.stderr)
+    if len(report.warnings) > 20 and not args.report:
+        print("warning: pass --report REPORT.json to keep every warning", file=sys.stderr)
     n = len(report.lines)
     print(f"wrote {report.output} ({n} lines, {len(report.failed)} failed, {report.wall_s:.1f} s)")
     return EXIT_PARTIAL if report.failed else EXIT_OK

@@ -30,9 +30,10 @@ from PySide6.QtWidgets import (
 from app.line_panel import EmotionEdit, LinePanel, summary
 from app.worker import DubWorker, start_in_thread
 from core import project as proj
+from core.line_matching import merge_cues
 from core.pipeline import STEPS, DubOptions, InputError, Inputs, read_inputs
 from core.project import SPEAKER_COLOURS
-from core.project_keeper import merge_cues, project_file_for
+from core.project_keeper import project_file_for
 from core.subtitles import SUBTITLE_EXTENSIONS
 from core.timing import plan_lines
 from core.voices import assign_speakers, speaker_names
@@ -265,7 +266,7 @@ class MainWindow(QMainWindow):
         its settings until a dub prunes it."""
         assert self.inputs is not None
         cues = self.inputs.subtitles.usable_cues()
-        merge_cues(project, cues, assign_speakers(cues), speaker_names(cues), drop_missing=False)
+        merge_cues(project, cues, assign_speakers(cues), speaker_names(cues))
         if project.video_path is None:
             project.video_path = self.inputs.video.resolve()
         project.subtitle_path = self.inputs.subtitles.path.resolve()

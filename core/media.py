@@ -9,6 +9,8 @@ Public API::
     class MediaError(Exception)                   # message names the file, quotes ffmpeg
     check_ffmpeg() -> None                        # raises MediaError with an install hint
     probe(path: Path, count_frames: bool = False) -> MediaInfo
+    check_integrity(info: MediaInfo) -> None      # MediaError: picture/sound stops early,
+                                                  # or ffprobe reports errors near the end
     extract_audio(video: Path, workdir: Path, stream_index: int | None = None)
         -> ExtractedAudio | None                  # None: the video has no audio stream
     run_ffmpeg(args: list[str], path: Path, what: str, stdout=DEVNULL, shown=None)
@@ -404,6 +406,138 @@ def require_video(info: MediaInfo) -> StreamInfo:
     if info.video is None:
         raise MediaError(f"'{info.path}' has no video stream; Dubsmith dubs videos.")
     return info.video
+
+
+# --------------------------------------------------------------------------- integrity
+
+# A stream may end this much before its declared end (audio often ends a few frames
+# early): max(_END_SLACK_S, _END_SLACK_FRACTION * duration).
+_END_SLACK_S = 0.5
+_END_SLACK_FRACTION = 0.02
+# Seconds of packets read per look; longer than a usual keyframe interval, since a
+# seek lands on the keyframe before the asked time.
+_WINDOW_S = 10.0
+
+
+def _packet_ends(
+    path: Path, start_s: float, span_s: float | None = None
+) -> tuple[dict[int, float], list[str]]:
+    """Per stream index, the latest packet end (pts + duration, container clock) among the
+    packets from ``start_s`` (to EOF, or for ``span_s`` seconds), and ffprobe's error lines.
+
+    Packets are listed, never decoded, after a seek through the index: the cost is the
+    window's bytes, not the file's.
+    """
+    interval = f"{start_s:.3f}%" + (f"+{span_s:.3f}" if span_s is not None else "")
+    args = [
+        "ffprobe", "-hide_banner", "-loglevel", "error",
+        "-read_intervals", interval,
+        "-show_entries", "packet=stream_index,pts_time,dts_time,duration_time",
+        "-of", "json", *input_args(path),
+    ]  # fmt: skip
+    proc = run_ffmpeg(args, path, "read", stdout=subprocess.PIPE)
+    try:
+        packets = json.loads(proc.stdout or b"{}").get("packets", [])
+    except json.JSONDecodeError as exc:
+        raise MediaError(f"Could not read '{path}': ffprobe gave no usable answer.") from exc
+    ends: dict[int, float] = {}
+    for pkt in packets:
+        t = _float(pkt.get("pts_time"))
+        t = _float(pkt.get("dts_time")) if t is None else t  # AVI and raw streams: dts only
+        if t is None:
+            continue
+        end = t + (_float(pkt.get("duration_time")) or 0.0)
+        index = int(pkt["stream_index"])
+        ends[index] = max(end, ends.get(index, end))
+    errors = ffmpeg_error_tail(proc.stderr, lines=3, shown={path: path}).splitlines()
+    return ends, errors
+
+
+def _data_ends(path: Path, wanted: set[int], lo: float, hi: float) -> dict[int, float]:
+    """Where the data of the streams ``wanted`` stops, given none has packets from ``hi``
+    on: bisect on "packets after a seek to t", then read the last stretch to EOF. About
+    log2(hi / 10 s) short looks (10 for two hours), each a seek and 10 s of packets.
+    Streams absent from the answer have no packets at all."""
+    while hi - lo > _WINDOW_S:
+        mid = (lo + hi) / 2
+        found = _packet_ends(path, mid, _WINDOW_S)[0]
+        ends = {i: t for i, t in found.items() if i in wanted}
+        if not ends:
+            hi = mid
+        elif max(ends.values()) < mid + _WINDOW_S / 2:  # the data ran out inside this look
+            return ends
+        else:
+            lo = mid
+    return {i: t for i, t in _packet_ends(path, lo)[0].items() if i in wanted}
+
+
+def check_integrity(info: MediaInfo) -> None:
+    """Raise MediaError when the picture or sound of ``info.path`` stops well before its
+    declared end, or ffprobe reports errors while reading the file's last seconds.
+
+    A file cut short (an interrupted download or copy) with its index at the front
+    still declares its full duration, and ffmpeg renders it without complaint: the dub
+    would have a picture that stops half way. Only the end is read (a seek, then
+    ``_WINDOW_S`` of packets, without decoding), so the cost does not grow with the
+    file; only a damaged file costs a few more seeks to find where its data stops.
+    Damage in the middle of a file is not looked for (that needs a full read).
+    """
+    duration = info.duration_s
+    if not duration or duration <= 0:
+        return
+    streams = [s for s in info.streams if s.kind == "audio"]
+    if info.video is not None:
+        streams.insert(0, info.video)
+    if not streams:
+        return
+    origin = info.start_time_s
+    tail_start = max(0.0, origin + duration - _WINDOW_S)
+    ends, errors = _packet_ends(info.path, tail_start)
+    # Streams without packets in the last seconds: find where they stop (one search
+    # serves all of them when the file is simply cut short).
+    pending = {s.index for s in streams} - ends.keys()
+    while pending:
+        found = _data_ends(info.path, pending, origin, tail_start)
+        ends.update(found or dict.fromkeys(pending, origin))  # none: no packets at all
+        pending -= ends.keys()
+    slack = max(_END_SLACK_S, _END_SLACK_FRACTION * duration)
+    short: list[tuple[StreamInfo, float, float]] = []  # (stream, stops at, should end at)
+    for s in streams:
+        expected = duration
+        if s.duration_s:  # a stream declared shorter (a short music track) is no damage
+            start = s.start_time_s if s.start_time_s is not None else origin
+            expected = min(duration, start - origin + s.duration_s)
+        end = ends[s.index]
+        if end - origin < expected - slack:
+            short.append((s, max(0.0, end - origin), expected))
+    if short:
+        raise MediaError(
+            f"'{info.path}': the file is damaged or incomplete: {_stops(short)}; "
+            "re-download or re-export it."
+        )
+    if errors:
+        raise MediaError(
+            f"'{info.path}': the file is damaged or incomplete (ffprobe reports errors "
+            f"near its end: {errors[0]}); re-download or re-export it."
+        )
+
+
+def _stops(short: list[tuple[StreamInfo, float, float]]) -> str:
+    """'its picture stops at 11.8 s of 24.0 s' / 'its picture and sound stop at ...'."""
+    several = sum(s.kind == "audio" for s, _, _ in short) > 1  # then say which track
+    names = [
+        "picture" if s.kind == "video" else f"sound (stream {s.index})" if several else "sound"
+        for s, _, _ in short
+    ]
+    ends = [end for _, end, _ in short]
+    expected = {f"{x:.1f}" for _, _, x in short}
+    if max(ends) - min(ends) <= _END_SLACK_S and len(expected) == 1:  # one cut, all streams
+        verb = "stops" if len(short) == 1 else "stop"
+        return f"its {' and '.join(names)} {verb} at {min(ends):.1f} s of {expected.pop()} s"
+    return "; ".join(
+        f"its {name} stops at {end:.1f} s of {x:.1f} s"
+        for name, (_, end, x) in zip(names, short, strict=True)
+    )
 
 
 # --------------------------------------------------------------------------- extract

@@ -9,6 +9,7 @@ project file; working files live in a per-video work folder in the user cache.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import time
 from collections.abc import Callable
@@ -19,10 +20,20 @@ import numpy as np
 
 from core import project as proj
 from core.audio import read_any_audio
+from core.disk_space import SpaceNeed, check_space, wav_bytes, writing_to
 from core.export import ExportOptions, container_for, export_video, same_file
 from core.language import language_from_filename, to_iso639_2
-from core.media import ExtractedAudio, MediaError, MediaInfo, extract_audio, probe, require_video
+from core.media import (
+    MASTER_RATE,
+    ExtractedAudio,
+    MediaError,
+    MediaInfo,
+    extract_audio,
+    probe,
+    require_video,
+)
 from core.mixdown import Background, Clip, MixSettings, mixdown, write_dub, write_mix, write_stems
+from core.notices import Notice
 from core.project_keeper import ProjectKeeper
 from core.render import CancelToken, TakeCache, render
 from core.report import DubReport, LineReport, write_report
@@ -64,6 +75,10 @@ STEPS = ("read", "models", "extract", "voices", "render", "mix", "export")
 
 class InputError(Exception):
     """The video or subtitles cannot be used; the message says which and why."""
+
+
+class OptionError(ValueError):
+    """A dub setting is out of range or unknown; the message names it and what is allowed."""
 
 
 class EngineUnavailable(Exception):
@@ -150,25 +165,50 @@ def default_work_dir(video: Path) -> Path:
     return root / "work" / f"{Path(video).stem[:40]}-{digest}"
 
 
-def default_engine_factory(model_dir: Path | None, device: str) -> Engine:
-    """The IndexTTS2 engine on the model directory (clear errors when it is incomplete)."""
+TEXT_EMOTION_MISSING = (
+    "emotion from a text description needs the optional text-emotion model "
+    "(indextts2/qwen0.6bemo4-merge/ in the model folder {model_dir}), which is not installed"
+)
+
+
+def text_emotion_available(model_dir: Path | None) -> bool:
+    """Whether the optional text-to-emotion model is installed (known before any loading)."""
     from models.layout import default_model_dir, locate
 
-    model_dir = Path(model_dir) if model_dir else default_model_dir()
-    locate(model_dir).check(model_dir)  # ModelFilesMissing lists what to download
-    if device.startswith("cuda"):
-        import torch
+    files = locate(Path(model_dir) if model_dir else default_model_dir())
+    return (files.qwen_emotion / "config.json").is_file()
 
-        if not torch.cuda.is_available():
-            raise EngineUnavailable(
-                "--device cuda was asked for, but no CUDA GPU is available here; "
-                "use --device cpu (slower) or check the GPU driver"
-            )
-    try:
-        from models.engine import IndexTTS2Engine
-    except ImportError as exc:
-        raise EngineUnavailable(f"the IndexTTS2 engine cannot be loaded: {exc}") from exc
-    return IndexTTS2Engine.load(model_dir, device=device)
+
+class IndexTTS2Factory:
+    """Loads the IndexTTS2 engine from a model directory, and tells before loading which
+    emotion inputs it will honour there (text needs the optional model)."""
+
+    def __call__(self, model_dir: Path | None, device: str) -> Engine:
+        """The engine on the model directory (clear errors when it is incomplete)."""
+        from models.layout import default_model_dir, locate
+
+        model_dir = Path(model_dir) if model_dir else default_model_dir()
+        locate(model_dir).check(model_dir)  # ModelFilesMissing lists what to download
+        if device.startswith("cuda"):
+            import torch
+
+            if not torch.cuda.is_available():
+                raise EngineUnavailable(
+                    "a CUDA GPU was asked for, but none is available here; "
+                    "use the CPU (slower) or check the GPU driver"
+                )
+        try:
+            from models.engine import IndexTTS2Engine
+        except ImportError as exc:
+            raise EngineUnavailable(f"the IndexTTS2 engine cannot be loaded: {exc}") from exc
+        return IndexTTS2Engine.load(model_dir, device=device)
+
+    def emotion_sources(self, model_dir: Path | None) -> frozenset[EmotionSource]:
+        every = frozenset(EmotionSource)
+        return every if text_emotion_available(model_dir) else every - {EmotionSource.TEXT}
+
+
+default_engine_factory = IndexTTS2Factory()
 
 
 # --- the dub -----------------------------------------------------------------------------------
@@ -215,7 +255,7 @@ def _plan(
     options: DubOptions,
     inputs: Inputs,
     extracted: ExtractedAudio | None,
-    warnings: list[str],
+    warnings: list[Notice],
 ) -> dict[int, Timing]:
     """Each line's span and counts; spans grow into following silence when asked."""
     silences = None
@@ -231,7 +271,7 @@ def _plan(
     for c, t in zip(cues, planned, strict=True):
         timings[c.index] = t
         if t.flag:
-            warnings.append(f"cue {c.index}: {t.flag}")
+            warnings.append(Notice(c.index, "pace", t.flag))
     return timings
 
 
@@ -240,7 +280,7 @@ def _emotion_for(
     custom: proj.Emotion | None,
     options: DubOptions,
     mono22k: np.ndarray | None,
-    warnings: list[str],
+    warnings: list[Notice],
 ) -> EmotionSpec:
     """A line's emotion: its own setting from the project file when the editor gave one,
     else the dub's default (`--emotion original|voice`)."""
@@ -249,7 +289,11 @@ def _emotion_for(
             return emotion_spec(custom, cue, mono22k)
         except (ValueError, OSError, MediaError) as exc:
             warnings.append(
-                f"cue {cue.index}: its emotion setting cannot be used ({exc}); using the default"
+                Notice(
+                    cue.index,
+                    "emotion",
+                    f"its emotion setting cannot be used ({exc}); using the default",
+                )
             )
     if options.emotion == "original" and mono22k is not None:
         ref = line_reference(mono22k, SAMPLE_RATE, cue.start_ms, cue.end_ms)
@@ -258,7 +302,9 @@ def _emotion_for(
                 EmotionSource.REFERENCE, reference_audio=ref, reference_rate=SAMPLE_RATE
             )
         warnings.append(
-            f"cue {cue.index}: too short for its own emotion reference; using the voice's"
+            Notice(
+                cue.index, "short-reference", "too short to copy its delivery; using the voice's"
+            )
         )
     return EmotionSpec(EmotionSource.VOICE)
 
@@ -306,36 +352,120 @@ def emotion_spec(emotion: proj.Emotion, cue: Cue, mono22k: np.ndarray | None) ->
     return EmotionSpec(EmotionSource.TEXT, text=emotion.text, alpha=emotion.alpha)
 
 
-def _voice_prompts(
-    cues: list[Cue],
-    speakers: dict[int, str],
-    options: DubOptions,
-    mono22k: np.ndarray | None,
-    all_cues: list[Cue],
+def _voice_files(
+    cues: list[Cue], speakers: dict[int, str], options: DubOptions, has_audio: bool
 ) -> dict[str, VoicePrompt]:
-    prompts: dict[str, VoicePrompt] = {}
+    """The editor's voice files, read now (a broken file is found before any long work),
+    and a clear refusal when a speaker has neither a file nor original audio to cut from."""
     needed = sorted(set(speakers[c.index] for c in cues))
     unknown = sorted(set(options.voices) - set(needed))
     if unknown:
         raise VoiceError(
-            f"--voice names speaker(s) not in the subtitles: {', '.join(unknown)}; "
+            f"a voice file is given for speaker(s) not in the subtitles: {', '.join(unknown)}; "
             f"speakers are: {', '.join(needed)}"
         )
-    missing = []
-    for sid in needed:
-        if sid in options.voices:
-            prompts[sid] = prompt_from_file(sid, options.voices[sid], read_any_audio)
-        elif mono22k is None:
-            missing.append(sid)
-        else:
-            own = [c for c in cues if speakers[c.index] == sid]
-            prompts[sid] = cut_prompt(sid, mono22k, SAMPLE_RATE, own, all_cues)
-    if missing:
+    missing = [sid for sid in needed if sid not in options.voices]
+    if missing and not has_audio:
         raise VoiceError(
-            "the video has no audio, so voices must come from files: give "
+            "the video has no audio, so every voice must come from a sample file: give "
             + " ".join(f"--voice '{s}=sample.wav'" for s in missing)
         )
+    return {
+        sid: prompt_from_file(sid, options.voices[sid], read_any_audio)
+        for sid in needed
+        if sid in options.voices
+    }
+
+
+def _voice_prompts(
+    cues: list[Cue],
+    speakers: dict[int, str],
+    files: dict[str, VoicePrompt],
+    mono22k: np.ndarray | None,
+    all_cues: list[Cue],
+) -> dict[str, VoicePrompt]:
+    prompts = dict(files)
+    for sid in sorted(set(speakers[c.index] for c in cues) - set(files)):
+        assert mono22k is not None  # _voice_files refused this case up front
+        own = [c for c in cues if speakers[c.index] == sid]
+        prompts[sid] = cut_prompt(sid, mono22k, SAMPLE_RATE, own, all_cues)
     return prompts
+
+
+def _check_options(options: DubOptions) -> None:
+    """Settings that would fail late (in ffmpeg, after the render) are refused now."""
+    if not math.isfinite(options.duck_db) or options.duck_db > 0:
+        raise OptionError(
+            f"the duck level must be a number of dB at or below 0 (e.g. -12), got {options.duck_db}"
+        )
+    try:
+        Background(options.background)
+    except ValueError:
+        raise OptionError(
+            f"unknown background mode '{options.background}' (duck or replace)"
+        ) from None
+    if options.emotion not in ("original", "voice"):
+        raise OptionError(f"unknown default emotion '{options.emotion}' (original or voice)")
+    if options.extend_into_silence_ms < 0:
+        raise OptionError("the extension into silence cannot be negative")
+    if options.batch_size < 1:
+        raise OptionError(f"the batch size must be at least 1, got {options.batch_size}")
+    if options.language is not None and to_iso639_2(options.language) is None:
+        raise OptionError(
+            f"the dub language must be a code such as eng, fra or de, got '{options.language}'"
+        )
+
+
+def _check_line_emotions(
+    cues: list[Cue],
+    keeper: ProjectKeeper | None,
+    factory: EngineFactory,
+    options: DubOptions,
+) -> None:
+    """Refuse, before the models load, emotions that the engine is known not to honour
+    (text without its model), rather than leave those lines silent after the render."""
+    if keeper is None:
+        return
+    honours = getattr(factory, "emotion_sources", None)
+    sources = honours(options.model_dir) if honours else None
+    texts = [
+        c.index
+        for c in cues
+        if (e := keeper.line_emotion(c.index)) is not None and e.mode is proj.EmotionMode.TEXT
+    ]
+    if texts and sources is not None and EmotionSource.TEXT not in sources:
+        shown = ", ".join(str(i) for i in texts[:10]) + (" …" if len(texts) > 10 else "")
+        raise EngineUnavailable(
+            TEXT_EMOTION_MISSING.format(model_dir=options.model_dir or "(default)")
+            + f"; line(s) {shown} use it: install it, or set those lines to another emotion"
+        )
+
+
+def _check_space(
+    video: Path, inputs: Inputs, cues: list[Cue], options: DubOptions, work: Path
+) -> None:
+    """Cache and output space, estimated from the video and the lines, before any model."""
+    duration = inputs.media.duration_s or 0.0
+    channels = max([s.channels or 2 for s in inputs.media.audio_streams] or [2])
+    lines_s = sum(c.duration_ms for c in cues) / 1000
+    cache = wav_bytes(lines_s, SAMPLE_RATE) + wav_bytes(duration, MASTER_RATE, max(2, channels))
+    if inputs.media.has_audio and not (work / "audio").is_dir():
+        cache += wav_bytes(duration, MASTER_RATE, channels) + wav_bytes(duration, 16000)
+        cache += wav_bytes(duration, SAMPLE_RATE)
+    out = Path(options.output)
+    needs = [
+        SpaceNeed(work, cache, "the cache"),
+        SpaceNeed(out.parent, inputs.media.size_bytes + int(duration * 256_000 / 8), "the output"),
+    ]
+    if options.dub_wav:
+        needs.append(
+            SpaceNeed(Path(options.dub_wav).parent, wav_bytes(duration, MASTER_RATE), "the dub WAV")
+        )
+    if options.stems_dir:
+        needs.append(
+            SpaceNeed(Path(options.stems_dir), wav_bytes(lines_s, MASTER_RATE), "the stems")
+        )
+    check_space(needs)
 
 
 def dub(
@@ -347,8 +477,9 @@ def dub(
     cancel: CancelToken | None = None,
 ) -> DubReport:
     """Dub `video` into options.output. Raises InputError, VoiceError, EngineUnavailable,
-    ModelFilesMissing, MediaError (export) or Cancelled; a line that fails to render is
-    reported in the result and left silent."""
+    ModelFilesMissing, DiskSpaceError, MediaError (export) or Cancelled; a line that fails
+    to render is reported in the result and left silent. Everything knowable about the
+    inputs and settings is checked before the models load."""
     cancel = cancel or CancelToken()
     t_start = time.perf_counter()
     step_s: dict[str, float] = {}
@@ -356,12 +487,7 @@ def dub(
     out = Path(options.output)
     if out.exists() and out.resolve() == video.resolve():
         raise InputError(f"the output {out} is the input video; choose another output file")
-    try:
-        Background(options.background)
-    except ValueError as exc:
-        raise InputError(
-            f"unknown background mode '{options.background}' (duck or replace)"
-        ) from exc
+    _check_options(options)
     # A bad output is found now, not after hours of rendering.
     try:
         container_for(out)
@@ -369,18 +495,33 @@ def dub(
         raise InputError(str(exc)) from exc
     _check_outputs(video, options)
 
-    # read
+    # read: everything about the inputs that can be known without the models
     t0 = time.perf_counter()
     progress("read", 0, 1)
     inputs = read_inputs(
         video, options.subtitles, merge_split_sentences=options.merge_split_sentences
     )
-    warnings = [str(w) for w in inputs.subtitles.warnings]
+    warnings: list[Notice] = list(inputs.subtitles.warnings)
     cues = inputs.subtitles.usable_cues()
     if not cues:
         raise InputError(f"{inputs.subtitles.path.name} has no usable lines to dub")
+    # Cues past the end of the picture cannot be dubbed (growing into silence cannot help).
+    video_end_ms = round(inputs.media.duration_s * 1000)
+    cues = [
+        c
+        for c, t in zip(cues, plan_lines(cues, video_end_ms=video_end_ms), strict=True)
+        if t.samples_22k > 0
+    ]
+    if not cues:
+        raise InputError(
+            f"no line of {inputs.subtitles.path.name} lies within the video "
+            f"({inputs.media.duration_s:.1f} s): wrong subtitles, or a wrong frame rate?"
+        )
     speakers = assign_speakers(cues)
     names = speaker_names(cues)
+    voice_files = _voice_files(cues, speakers, options, inputs.media.has_audio)
+    work = Path(options.work_dir) if options.work_dir else default_work_dir(video)
+    _check_space(video, inputs, cues, options, work)
     keeper = ProjectKeeper(video, warnings) if options.save_project else None
     if keeper:
         keeper.set_settings(
@@ -393,6 +534,9 @@ def dub(
             model={"device": options.device, "model_dir": options.model_dir},
         )
     try:
+        if keeper:
+            keeper.sync_lines(cues, speakers, names, options.voices, options.mode)
+        _check_line_emotions(cues, keeper, engine_factory, options)
         progress("read", 1, 1)
         step_s["read"] = time.perf_counter() - t0
         cancel.check()
@@ -407,31 +551,28 @@ def dub(
         # extract
         t0 = time.perf_counter()
         progress("extract", 0, 1)
-        work = Path(options.work_dir) if options.work_dir else default_work_dir(video)
-        work.mkdir(parents=True, exist_ok=True)
-        extracted: ExtractedAudio | None = extract_audio(video, work / "audio")
+        with writing_to(work, "the extracted audio"):
+            work.mkdir(parents=True, exist_ok=True)
+            extracted: ExtractedAudio | None = extract_audio(video, work / "audio")
         mono22k = extracted.load_mono22k() if extracted else None
         if extracted is None:
             warnings.append(
-                "the video has no audio track: voices come from --voice files, emotion from the voices"
+                Notice(
+                    None,
+                    "no-audio",
+                    "the video has no audio track: voices come from the sample files, "
+                    "emotion from the voices",
+                )
             )
         progress("extract", 1, 1)
         step_s["extract"] = time.perf_counter() - t0
         cancel.check()
 
         timings = _plan(cues, options, inputs, extracted, warnings)
-        cues = [c for c in cues if timings[c.index].samples_22k > 0]
-        if not cues:
-            raise InputError(
-                f"no line of {inputs.subtitles.path.name} lies within the video "
-                f"({inputs.media.duration_s:.1f} s): wrong subtitles, or a wrong frame rate?"
-            )
-        if keeper:
-            keeper.sync_lines(cues, speakers, names, options.voices, options.mode)
 
         # voices
         t0 = time.perf_counter()
-        prompts = _voice_prompts(cues, speakers, options, mono22k, inputs.subtitles.cues)
+        prompts = _voice_prompts(cues, speakers, voice_files, mono22k, inputs.subtitles.cues)
         handles: dict[str, VoiceHandle] = {}
         for n, (sid, prompt) in enumerate(sorted(prompts.items())):
             progress("voices", n, len(prompts))
@@ -456,28 +597,35 @@ def dub(
                 duration_s=timings[c.index].samples_22k / SAMPLE_RATE,
                 mode=options.mode,
                 sampling=options.sampling,
-                seed=options.seed + c.index,
+                seed=options.seed + (keeper.line_number(c.index) if keeper else c.index),
                 language=normalizer_language(timings[c.index].language),
             )
             for c in cues
         ]
-        cache = TakeCache(work / "takes")
-        outcome = render(
-            engine,
-            requests,
-            cache,
-            # The engine's own batch: cancel and progress then land per batch it renders.
-            batch_size=min(options.batch_size, getattr(engine, "max_batch", options.batch_size)),
-            progress=lambda d, t: progress("render", d, t),
-            cancel=cancel,
-            on_take=None
-            if keeper is None
-            else (
-                lambda pos, take: keeper.record_take(
-                    cues[pos].index, take, cache.path(take.key), options.mode, requests[pos].seed
-                )
-            ),
-        )
+        with writing_to(work, "the rendered lines"):
+            cache = TakeCache(work / "takes")
+            outcome = render(
+                engine,
+                requests,
+                cache,
+                # The engine's own batch: cancel and progress then land per batch it renders.
+                batch_size=min(
+                    options.batch_size, getattr(engine, "max_batch", options.batch_size)
+                ),
+                progress=lambda d, t: progress("render", d, t),
+                cancel=cancel,
+                on_take=None
+                if keeper is None
+                else (
+                    lambda pos, take: keeper.record_take(
+                        cues[pos].index,
+                        take,
+                        cache.path(take.key),
+                        options.mode,
+                        requests[pos].seed,
+                    )
+                ),
+            )
         step_s["render"] = time.perf_counter() - t0
         cancel.check()
 
@@ -503,13 +651,16 @@ def dub(
             settings,
             extracted.channel_layout if extracted else None,
         )
-        mix_path = write_mix(mix, work / "mix.wav")
+        with writing_to(work, "the mix"):
+            mix_path = write_mix(mix, work / "mix.wav")
         if options.dub_wav:
-            write_dub(mix, Path(options.dub_wav))
+            with writing_to(Path(options.dub_wav).parent, "the dub WAV"):
+                write_dub(mix, Path(options.dub_wav))
         if options.stems_dir:
-            Path(options.stems_dir).mkdir(parents=True, exist_ok=True)
-            # Named by cue number, so they match the subtitles.
-            write_stems(mix, clips, Path(options.stems_dir), name="cue{line_id:04d}.wav")
+            with writing_to(Path(options.stems_dir), "the stems"):
+                Path(options.stems_dir).mkdir(parents=True, exist_ok=True)
+                # Named by cue number, so they match the subtitles.
+                write_stems(mix, clips, Path(options.stems_dir), name="cue{line_id:04d}.wav")
         progress("mix", 1, 1)
         step_s["mix"] = time.perf_counter() - t0
         cancel.check()
@@ -562,9 +713,11 @@ def dub(
             )
         for c, take in zip(cues, outcome.takes, strict=True):
             for note in take.notes if take else []:
-                warnings.append(f"cue {c.index}: {note}")
+                warnings.append(Notice(c.index, "engine-note", note))
         for pos, msg in sorted(outcome.errors.items()):
-            warnings.append(f"cue {cues[pos].index}: not rendered ({msg}); left silent")
+            warnings.append(
+                Notice(cues[pos].index, "not-rendered", f"not rendered ({msg}); left silent")
+            )
 
         if keeper:
             keeper.save()

@@ -278,7 +278,7 @@ class Speaker:
 
 @dataclass
 class Line:
-    index: int  # the cue's number in the subtitle file
+    index: int  # the cue's number in the subtitle file (changes when cues are inserted)
     start_ms: int
     end_ms: int
     text: str
@@ -287,6 +287,14 @@ class Line:
     duration_mode: DurationMode = DurationMode.EXACT
     takes: list[Take] = field(default_factory=list)  # oldest first
     extra: dict[str, Any] = field(default_factory=dict)
+    # The line's identity across subtitle edits (cue numbers shift when a cue is inserted);
+    # given by the project when empty.
+    id: str = ""
+
+    @property
+    def has_editor_settings(self) -> bool:
+        """True when the editor set something on this line that a re-read must not lose."""
+        return self.emotion != Emotion()
 
     @property
     def duration_ms(self) -> int:
@@ -299,6 +307,7 @@ class Line:
     def to_dict(self, base: Path | None) -> dict[str, Any]:
         return {
             **copy.deepcopy(self.extra),
+            "id": self.id,
             "index": self.index,
             "start_ms": self.start_ms,
             "end_ms": self.end_ms,
@@ -312,6 +321,7 @@ class Line:
     @classmethod
     def from_dict(cls, data: Any, base: Path | None) -> Line:
         known = {
+            "id",
             "index",
             "start_ms",
             "end_ms",
@@ -335,6 +345,7 @@ class Line:
             duration_mode=DurationMode(d.get("duration_mode", DurationMode.EXACT.value)),
             takes=[Take.from_dict(t, base) for t in takes],
             extra=extra,
+            id=_str(d.get("id", "")),
         )
 
 
@@ -375,6 +386,7 @@ _PROJECT_KEYS = {
     "keep_original_track",
     "speakers",
     "lines",
+    "detached_lines",
 }
 
 
@@ -390,6 +402,9 @@ class Project:
     keep_original_track: bool = False  # also mux the original audio as a second track
     speakers: list[Speaker] = field(default_factory=list)
     lines: list[Line] = field(default_factory=list)
+    # Lines whose cue the subtitles no longer have, kept because the editor set something on
+    # them; a cue that comes back (same text or time) gets its line, and settings, back.
+    detached_lines: list[Line] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
     # Where the project was loaded from / last saved to; not part of its content.
     path: Path | None = field(default=None, compare=False, repr=False)
@@ -411,6 +426,19 @@ class Project:
         speaker = Speaker(f"S{n}", name or f"Speaker {n}", prompt_path, colour)
         self.speakers.append(speaker)
         return speaker
+
+    def give_line_ids(self) -> None:
+        """Every line, attached or detached, gets a unique id (L1, L2, ...) if it has none
+        or shares one (a hand-edited file)."""
+        every = [*self.lines, *self.detached_lines]
+        numbers = [int(ln.id[1:]) for ln in every if ln.id[:1] == "L" and ln.id[1:].isdigit()]
+        next_n = max(numbers, default=0) + 1
+        seen: set[str] = set()
+        for ln in every:
+            if not ln.id or ln.id in seen:
+                ln.id = f"L{next_n}"
+                next_n += 1
+            seen.add(ln.id)
 
     def default_path(self) -> Path:
         if self.path is not None:
@@ -451,6 +479,7 @@ class Project:
             "keep_original_track": self.keep_original_track,
             "speakers": [s.to_dict(base) for s in self.speakers],
             "lines": [line.to_dict(base) for line in self.lines],
+            "detached_lines": [line.to_dict(base) for line in self.detached_lines],
         }
 
     @classmethod
@@ -458,12 +487,13 @@ class Project:
         """Build from `to_dict` output of this schema. Raises KeyError/TypeError/ValueError."""
         d, extra = _split(data, _PROJECT_KEYS, "a project")
         speakers, lines = d.get("speakers", []), d.get("lines", [])
-        if not isinstance(speakers, list) or not isinstance(lines, list):
+        detached = d.get("detached_lines", [])
+        if not all(isinstance(x, list) for x in (speakers, lines, detached)):
             raise TypeError("speakers and lines must be lists")
         keep = d.get("keep_original_track", False)
         if not isinstance(keep, bool):
             raise TypeError(f"keep_original_track must be true or false, got {keep!r}")
-        return cls(
+        project = cls(
             video_path=_path_in(d.get("video_path"), base),
             subtitle_path=_path_in(d.get("subtitle_path"), base),
             language=_opt_str(d.get("language")),
@@ -474,8 +504,11 @@ class Project:
             keep_original_track=keep,
             speakers=[Speaker.from_dict(s, base) for s in speakers],
             lines=[Line.from_dict(x, base) for x in lines],
+            detached_lines=[Line.from_dict(x, base) for x in detached],
             extra=extra,
         )
+        project.give_line_ids()
+        return project
 
     # -- undo support --
 
@@ -569,6 +602,7 @@ def _unreadable(path: Path, why: str) -> ProjectError:
 
 def save_project(project: Project, path: str | os.PathLike[str]) -> None:
     path = Path(path)
+    project.give_line_ids()  # a saved line has its identity, so the file round-trips
     try:
         text = json.dumps(
             project.to_dict(path.parent), ensure_ascii=False, indent=1, allow_nan=False

@@ -11,6 +11,8 @@ from datetime import datetime
 from pathlib import Path
 
 from core import project as proj
+from core.line_matching import merge_cues
+from core.notices import Notice
 from core.render import Take
 from models.contract import DurationMode
 
@@ -33,45 +35,14 @@ def project_file_for(video: Path) -> Path:
     return path
 
 
-def merge_cues(
-    project: proj.Project,
-    cues,
-    speakers: dict[int, str],
-    names: dict[str, str],
-    *,
-    drop_missing: bool,
-) -> dict[int, proj.Line]:
-    """Bring the project's lines and speakers in line with the subtitles' cues (matched by
-    cue number), keeping each line's own settings (emotion, takes). `drop_missing` removes
-    lines the subtitles no longer have (a dub does; the editor's view keeps them)."""
-    for sid, name in names.items():
-        if project.speaker(sid) is None:
-            colour = proj.SPEAKER_COLOURS[len(project.speakers) % len(proj.SPEAKER_COLOURS)]
-            project.speakers.append(proj.Speaker(id=sid, name=name, colour=colour))
-    by_index = {ln.index: ln for ln in project.lines}
-    lines: dict[int, proj.Line] = {}
-    for c in cues:
-        line = by_index.get(c.index)
-        if line is None:
-            line = proj.Line(index=c.index, start_ms=c.start_ms, end_ms=c.end_ms, text=c.text)
-            project.lines.append(line)
-        line.start_ms, line.end_ms, line.text = c.start_ms, c.end_ms, c.text
-        line.speaker_id = speakers[c.index]
-        lines[c.index] = line
-    if drop_missing:
-        project.lines = [ln for ln in project.lines if ln.index in lines]
-    project.lines.sort(key=lambda ln: (ln.start_ms, ln.index))
-    return lines
-
-
 class ProjectKeeper:
-    def __init__(self, video: Path, warnings: list[str], *, interval_s: float = 2.0) -> None:
+    def __init__(self, video: Path, warnings: list[Notice], *, interval_s: float = 2.0) -> None:
         self.path = project_file_for(Path(video))
         self.warnings = warnings
         try:
             self.project = proj.load_project(self.path) if self.path.exists() else proj.Project()
         except proj.ProjectError as exc:  # the unreadable file was kept as a backup copy
-            warnings.append(f"{exc}; starting a fresh project file")
+            warnings.append(Notice(None, "project", f"{exc}; starting a fresh project file"))
             self.project = proj.Project()
         self.autosaver = proj.Autosaver(self.project, self.path, interval_s=interval_s)
         self._lines: dict[int, proj.Line] = {}
@@ -95,7 +66,9 @@ class ProjectKeeper:
         mode: DurationMode,
     ) -> None:
         """Lines and speakers as this dub reads them from the subtitles; then save."""
-        self._lines = merge_cues(self.project, cues, speakers, names, drop_missing=True)
+        merge = merge_cues(self.project, cues, speakers, names)
+        self.warnings.extend(merge.notices)
+        self._lines = merge.lines
         for line in self._lines.values():
             line.duration_mode = mode
         for sid, path in voices.items():
@@ -103,6 +76,12 @@ class ProjectKeeper:
             if speaker is not None:
                 speaker.prompt_path = Path(path).resolve()
         self.save()
+
+    def line_number(self, cue_index: int) -> int:
+        """A number that stays with the line when cues are inserted before it (its seed is
+        derived from it, so an insertion does not re-render every later line)."""
+        line_id = self._lines[cue_index].id
+        return int(line_id[1:]) if line_id[1:].isdigit() else cue_index
 
     def line_emotion(self, cue_index: int) -> proj.Emotion | None:
         """The line's own emotion setting, or None when it follows the dub's default."""
@@ -141,5 +120,7 @@ class ProjectKeeper:
             fn()
         except (OSError, proj.ProjectError) as exc:
             if not self._failed:  # one warning, not one per take
-                self.warnings.append(f"could not save the project file {self.path}: {exc}")
+                self.warnings.append(
+                    Notice(None, "project", f"could not save the project file {self.path}: {exc}")
+                )
             self._failed = True

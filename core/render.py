@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from core.audio import write_wav
 from models.contract import (
     SAMPLE_RATE,
     DurationMode,
@@ -123,9 +124,7 @@ class TakeCache:
     def put(self, key: str, result: SynthesisResult) -> Take:
         assert result.audio is not None
         p = self.path(key)
-        tmp = p.with_name(p.name + ".tmp.wav")
-        sf.write(tmp, result.audio.astype(np.float32), SAMPLE_RATE, subtype="FLOAT")
-        tmp.replace(p)
+        write_wav(p, result.audio, SAMPLE_RATE)  # atomic: no half take after a full disk
         meta = {
             "target_samples": result.target_samples,
             "flagged": result.flagged,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from core.notices import Notice
 from models.contract import SAMPLE_RATE
 
 
@@ -33,7 +35,7 @@ class DubReport:
     video: Path
     output: Path | None
     lines: list[LineReport]
-    warnings: list[str]
+    warnings: list[Notice]  # all of them; the CLI prints them grouped by kind
     wall_s: float = 0.0
     step_s: dict[str, float] = field(default_factory=dict)
 
@@ -47,7 +49,8 @@ class DubReport:
             "video": str(self.video),
             "output": str(self.output) if self.output else None,
             "lines": [asdict(r) for r in self.lines],
-            "warnings": self.warnings,
+            "warnings": [str(w) for w in self.warnings],
+            "warning_counts": dict(Counter(w.kind for w in self.warnings)),
             "totals": {
                 "lines": len(self.lines),
                 "rendered": sum(1 for r in self.lines if r.rendered_samples_22k and not r.cached),

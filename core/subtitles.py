@@ -24,6 +24,8 @@ from pathlib import Path
 import pysubs2
 from charset_normalizer import from_bytes
 
+from core.notices import Notice
+
 __all__ = [
     "SUBTITLE_EXTENSIONS",
     "Cue",
@@ -88,14 +90,8 @@ class Cue:
         return self.end_ms - self.start_ms
 
 
-@dataclass
-class SubtitleWarning:
-    cue: int | None  # cue number, or None for the whole file
-    kind: str  # "empty", "zero-length", "negative", "overlap", "past-end", "encoding", ...
-    message: str
-
-    def __str__(self) -> str:
-        return self.message if self.cue is None else f"cue {self.cue}: {self.message}"
+# A subtitle warning is a Notice (core/notices.py): one type for every warning shown.
+SubtitleWarning = Notice
 
 
 @dataclass

@@ -153,7 +153,13 @@ def prompt_from_file(speaker: str, path: Path, read_audio) -> VoicePrompt:
     path = Path(path)
     if not path.exists():
         raise VoiceError(f"voice sample for '{speaker}' not found: {path}")
-    audio, rate = read_audio(path)
+    try:
+        audio, rate = read_audio(path)
+    except Exception as exc:  # whatever the decoder says, the file is what is wrong
+        raise VoiceError(
+            f"voice sample for '{speaker}' cannot be read as audio ({path}): "
+            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        ) from exc
     audio = np.asarray(audio, dtype=np.float32)
     if audio.ndim > 1:
         audio = audio.mean(axis=1)

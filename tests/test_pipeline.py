@@ -156,7 +156,7 @@ def test_failed_line_is_reported_and_left_silent(movie, tmp_path):
         engine_factory=_factory(engine),
     )
     assert [ln.index for ln in report.failed] == [3]
-    assert any("cue 3: not rendered" in w for w in report.warnings)
+    assert any("cue 3: not rendered" in str(w) for w in report.warnings)
     assert (tmp_path / "o.mp4").exists()
 
 
@@ -388,4 +388,4 @@ def test_a_lines_own_emotion_from_the_project_file_is_used(movie, tmp_path):
     # 1 and 5 follow the new default (voice; cue 5's file is gone, with a warning)
     assert set(emo) == {1, 2, 4, 5}
     assert emo[1].source is EmotionSource.VOICE and emo[5].source is EmotionSource.VOICE
-    assert any(w.startswith("cue 5: its emotion setting cannot be used") for w in report.warnings)
+    assert any(str(w).startswith("cue 5: its emotion setting cannot be used") for w in report.warnings)

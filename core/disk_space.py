@@ -1,0 +1,126 @@
+"""Free disk space, checked before the long work and explained when a write runs out.
+
+A dub writes to two places: the cache (extracted audio, one WAV per take, the mix) and
+the output folder. Both are checked before any model loads, with the sizes estimated from
+the video and the lines, so a full disk is found in a second, not after hours of rendering.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import soundfile as sf
+
+MARGIN = 1.1  # estimates are close, not exact: keep a tenth in hand
+FLOAT_BYTES = 4  # every WAV in the cache is 32-bit float
+
+
+class DiskSpaceError(OSError):
+    """A folder has too little free space; the message names it and both figures."""
+
+
+def human_bytes(n: float) -> str:
+    """1234567 -> '1.2 MB': enough digits that two different sizes never read alike."""
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if abs(n) >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{int(n)} bytes"
+
+
+def _describe(need: float, free: float) -> str:
+    a, b = human_bytes(need), human_bytes(free)
+    if a == b:  # same at one decimal: say it in bytes rather than contradict ourselves
+        a, b = f"{int(need):,} bytes", f"{int(free):,} bytes"
+    return f"about {a} is needed, {b} is free"
+
+
+def _existing(folder: Path) -> Path:
+    """The nearest folder that exists (a cache folder may not have been made yet)."""
+    folder = Path(os.path.abspath(folder))
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder
+
+
+def free_bytes(folder: Path) -> int | None:
+    try:
+        return shutil.disk_usage(_existing(folder)).free
+    except OSError:
+        return None
+
+
+@dataclass(frozen=True)
+class SpaceNeed:
+    folder: Path
+    bytes: int
+    what: str  # "the cache", "the output", ... for the message
+
+
+def check_space(needs: list[SpaceNeed]) -> None:
+    """Raise DiskSpaceError when a disk cannot hold what is asked of it. Needs on the same
+    disk add up (the cache and the output are often both in the home folder)."""
+    by_disk: dict[int, list[SpaceNeed]] = {}
+    for need in needs:
+        try:
+            dev = _existing(need.folder).stat().st_dev
+        except OSError:
+            continue
+        by_disk.setdefault(dev, []).append(need)
+    for group in by_disk.values():
+        total = sum(n.bytes for n in group) * MARGIN
+        free = free_bytes(group[0].folder)
+        if free is None or free >= total:
+            continue
+        parts = " and ".join(f"{n.what} in {n.folder}" for n in group)
+        raise DiskSpaceError(
+            errno.ENOSPC,
+            f"not enough free disk space for {parts}: {_describe(total, free)}. "
+            "Free some space, or choose another output folder"
+            + (
+                " or cache folder (DUBSMITH_CACHE_DIR)"
+                if len(group) > 1 or "cache" in parts
+                else ""
+            )
+            + ".",
+        )
+
+
+def wav_bytes(seconds: float, rate: int, channels: int = 1) -> int:
+    return int(seconds * rate * channels * FLOAT_BYTES) + 4096
+
+
+NEARLY_FULL = 16 * 2**20
+
+
+def _is_disk_full(exc: BaseException, free: int | None) -> bool:
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    # libsndfile reports a failed write as "System error." without an errno: it is the
+    # disk when the disk is (nearly) full.
+    return isinstance(exc, sf.LibsndfileError) and free is not None and free < NEARLY_FULL
+
+
+@contextmanager
+def writing_to(folder: Path, what: str) -> Iterator[None]:
+    """Turn a write that failed for want of space into a message that says where."""
+    try:
+        yield
+    except DiskSpaceError:
+        raise
+    except (OSError, sf.LibsndfileError) as exc:
+        free = free_bytes(folder)
+        if not _is_disk_full(exc, free):
+            raise
+        left = f" ({human_bytes(free)} left)" if free is not None else ""
+        raise DiskSpaceError(
+            errno.ENOSPC,
+            f"could not write {what} in {folder}: the disk is full{left}. Free some space, "
+            "or choose another folder (the cache moves with DUBSMITH_CACHE_DIR); "
+            "lines rendered so far stay cached",
+        ) from exc
