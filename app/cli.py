@@ -306,19 +306,28 @@ def cmd_inspect(args) -> int:
 
 
 def cmd_models(args) -> int:
-    from models.layout import DOWNLOAD_HINT, default_model_dir, locate
+    from models.layout import DAMAGED_HINT, DOWNLOAD_HINT, default_model_dir, locate
 
     model_dir = args.model_dir or default_model_dir()
     files = locate(model_dir)
     print(f"model folder: {model_dir}")
     missing = files.missing()
+    damaged = dict(files.damaged())  # headers and indexes only: instant even for 6 GB
     for name, path in files.required().items():
-        print(f"  {'ok     ' if name not in missing else 'MISSING'} indextts2/{name}  ({path})")
+        if name in missing:
+            print(f"  MISSING indextts2/{name}  ({path})")
+        elif name in damaged:
+            print(f"  DAMAGED indextts2/{name}  ({path}): {damaged[name]}")
+        else:
+            print(f"  ok      indextts2/{name}  ({path})")
     qwen = files.qwen_emotion / "config.json"
     print(
         f"  {'ok     ' if qwen.is_file() else 'absent '} indextts2/qwen0.6bemo4-merge/ "
         f"(optional: emotion from a text description)"
     )
+    if damaged:
+        print(DAMAGED_HINT.format(model_dir=model_dir))
+        return EXIT_MODELS
     if missing:
         print(DOWNLOAD_HINT.format(model_dir=model_dir))
         return EXIT_MODELS

@@ -24,6 +24,9 @@ FLOAT_BYTES = 4  # every WAV in the cache is 32-bit float
 class DiskSpaceError(OSError):
     """A folder has too little free space; the message names it and both figures."""
 
+    def __str__(self) -> str:  # the message alone, without OSError's "[Errno 28]"
+        return str(self.strerror)
+
 
 def human_bytes(n: float) -> str:
     """1234567 -> '1.2 MB': enough digits that two different sizes never read alike."""
@@ -33,7 +36,7 @@ def human_bytes(n: float) -> str:
     return f"{int(n)} bytes"
 
 
-def _describe(need: float, free: float) -> str:
+def need_and_free(need: float, free: float) -> str:
     a, b = human_bytes(need), human_bytes(free)
     if a == b:  # same at one decimal: say it in bytes rather than contradict ourselves
         a, b = f"{int(need):,} bytes", f"{int(free):,} bytes"
@@ -80,7 +83,7 @@ def check_space(needs: list[SpaceNeed]) -> None:
         parts = " and ".join(f"{n.what} in {n.folder}" for n in group)
         raise DiskSpaceError(
             errno.ENOSPC,
-            f"not enough free disk space for {parts}: {_describe(total, free)}. "
+            f"not enough free disk space for {parts}: {need_and_free(total, free)}. "
             "Free some space, or choose another output folder"
             + (
                 " or cache folder (DUBSMITH_CACHE_DIR)"

@@ -37,6 +37,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.disk_space import need_and_free
 from core.media import (
     MediaError,
     MediaInfo,
@@ -179,7 +180,7 @@ def _check_space(out: Path, info: MediaInfo, options: ExportOptions) -> None:
     if free < need:
         raise ExportError(
             _ENOSPC_HINT.format(folder=out.parent, out=out.name)
-            + f" About {need / 1e6:.0f} MB are needed, {free / 1e6:.0f} MB are free."
+            + f" {need_and_free(need, free).capitalize()}."
         )
 
 

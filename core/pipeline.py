@@ -194,7 +194,7 @@ class IndexTTS2Factory:
 
             if not torch.cuda.is_available():
                 raise EngineUnavailable(
-                    "a CUDA GPU was asked for, but none is available here; "
+                    "a CUDA GPU was asked for, but there is no CUDA GPU here; "
                     "use the CPU (slower) or check the GPU driver"
                 )
         try:

@@ -8,7 +8,10 @@ dubbing and pysubs2 does not cover it fully.
 
 Nothing is dropped silently: cues whose text is empty after cleaning, or whose
 length is zero or negative, stay in the document marked ``usable=False`` and
-every oddity becomes a ``SubtitleWarning`` naming its cue number.
+every oddity becomes a ``SubtitleWarning`` naming its cue number. SRT and WebVTT
+timing lines are read as leniently as players read them (``->``, ``0:0:5.0``,
+``00:00:61,000``), and each one not in the format's strict form is named with its
+line number and text.
 """
 
 from __future__ import annotations
@@ -84,6 +87,7 @@ class Cue:
     raw: str  # original text with markup
     usable: bool = True  # False for empty / zero / negative length
     sources: tuple[int, ...] = ()  # cue numbers merged into this one (empty if not merged)
+    line: int | None = None  # 1-based line of its timing in the file (SRT, WebVTT), if known
 
     @property
     def duration_ms(self) -> int:
@@ -353,24 +357,44 @@ class _RawCue:
     raw: str
     name: str | None = None
     plain: str | None = None  # text already free of markup (TTML), else None
+    line: int | None = None  # 1-based line of its timing line (SRT, WebVTT)
 
 
-_VTT_BLOCK_SPLIT = re.compile(r"\n[ \t]*\n")
+# Blocks that are not cues: the header, comments, style sheets, regions.
+_VTT_NON_CUE_BLOCK = re.compile(r"(?:WEBVTT|NOTE|STYLE|REGION)(?:\s|$)")
 
 
-def _vtt_cue_blocks_only(text: str) -> str:
-    """Keep the header and cue blocks; drop NOTE/STYLE/REGION blocks and cue identifiers.
+def _vtt_cue_blocks_only(text: str) -> tuple[str, list[SubtitleWarning]]:
+    """Blank out all but cue blocks (from their timing line on): NOTE/STYLE/REGION blocks and
+    cue identifiers go, and text after a blank line is reported, since it belongs to no cue.
 
     pysubs2 reads WebVTT like SRT, gluing any text up to the next timing line (a NOTE
-    block, say) onto the previous cue, and WebVTT cue text cannot contain blank lines."""
-    blocks = _VTT_BLOCK_SPLIT.split(text)
-    kept = [blocks[0]] if blocks and blocks[0].lstrip().startswith("WEBVTT") else []
-    for block in blocks[len(kept) :]:
-        lines = block.strip("\n").split("\n")
-        timing = next((i for i, line in enumerate(lines) if "-->" in line), None)
+    block, say) onto the previous cue, and WebVTT cue text cannot contain blank lines.
+    Lines are blanked rather than removed so that line numbers in warnings stay true."""
+    lines = text.split("\n")
+    kept = [""] * len(lines)
+    warnings: list[SubtitleWarning] = []
+    first = 0  # first line of the current block
+    for end in range(len(lines) + 1):
+        if end < len(lines) and lines[end].strip(" \t"):
+            continue
+        block = range(first, end)
+        first = end + 1
+        timing = next(
+            (i for i in block if "-->" in lines[i] or _timing_stamps(lines[i], "vtt")[0]), None
+        )
         if timing is not None:
-            kept.append("\n".join(lines[timing:]))
-    return "\n\n".join(kept) + "\n"
+            kept[timing:end] = lines[timing:end]
+        elif block and not _VTT_NON_CUE_BLOCK.match(lines[block[0]].strip()):
+            warnings.append(
+                SubtitleWarning(
+                    None,
+                    "skipped-text",
+                    f"line {block[0] + 1}: text after a blank line belongs to no cue and is not"
+                    f" read: {_quoted(lines[block[0]])}",
+                )
+            )
+    return "\n".join(kept), warnings
 
 
 _MICRODVD_LINE = re.compile(r"^\{(\d+)\}\{(\d*)\}(.*)$")
@@ -410,23 +434,124 @@ def _microdvd_skipped_lines(text: str) -> list[SubtitleWarning]:
     return skipped
 
 
-def _unread_timing_lines(text: str, fmt: str) -> list[SubtitleWarning]:
-    # A timing line pysubs2 cannot read does not start a cue: its text would end up in the
-    # previous cue. Name those lines so the editor can fix them.
-    reader = (
-        pysubs2.formats.webvtt.WebVTTFormat if fmt == "vtt" else pysubs2.formats.subrip.SubripFormat
-    )
-    found = []
-    for number, line in enumerate(text.split("\n"), start=1):
-        if "-->" in line and len(reader.TIMESTAMP.findall(line)) < 2:
-            found.append(
-                SubtitleWarning(
-                    None,
-                    "bad-timing",
-                    f"line {number} looks like a timing line but cannot be read: {line.strip()[:60]!r}",
+# --------------------------------------------------------------------------- timing lines
+
+# pysubs2 takes any line holding exactly two timestamps for a timing line, whatever stands
+# between them ("->", "-", nothing), and its SRT timestamp allows one-digit fields, a dot and
+# fields of 60 or more. Players are as lenient (ffmpeg and mpv read 00:00:61,000 as 0:01:01),
+# so such cues are kept, at the time a player shows them, and each one is named in a warning.
+_SRT_STAMP = pysubs2.time.TIMESTAMP
+_VTT_STAMP = pysubs2.formats.webvtt.WebVTTFormat.TIMESTAMP
+# What players make out of a time in either format: hours optional, one or two digits a
+# field, a comma or a dot before the fraction.
+_LOOSE_STAMP = re.compile(r"(?:(\d+):)?(\d{1,2}):(\d{1,2})[.,](\d{1,3})")
+_SRT_TIME = r"\d{2}:[0-5]\d:[0-5]\d,\d{3}"
+_VTT_TIME = r"(?:\d{2,}:)?[0-5]\d:[0-5]\d\.\d{3}"
+# The strict forms, give or take spaces (they change nothing in the reading): SRT may end
+# with the X1..Y2 box of some old rippers, WebVTT with cue settings.
+_STRICT_TIMING = {
+    "srt": re.compile(
+        rf"[ \t]*{_SRT_TIME}[ \t]+-->[ \t]+{_SRT_TIME}"
+        r"(?:[ \t]+X1:\d+[ \t]+X2:\d+[ \t]+Y1:\d+[ \t]+Y2:\d+)?[ \t]*"
+    ),
+    "vtt": re.compile(rf"[ \t]*{_VTT_TIME}[ \t]+-->[ \t]+{_VTT_TIME}(?:[ \t].*)?"),
+}
+_FORMAT_NAME = {"srt": "SRT", "vtt": "WebVTT"}
+
+
+@dataclass(frozen=True)
+class _Timing:
+    line: int  # 1-based line number in the file
+    start_ms: int
+    end_ms: int
+
+
+def _quoted(line: str, limit: int = 80) -> str:
+    text = line.strip()
+    return f'"{text[:limit]}…"' if len(text) > limit else f'"{text}"'
+
+
+def _timing_stamps(line: str, fmt: str) -> tuple[list[tuple[str, ...]], bool]:
+    """The (hours, minutes, seconds, fraction) of the two timestamps on a timing line, [] on
+    any other line, and whether pysubs2's reader for the format finds them itself."""
+    stamps = (_VTT_STAMP if fmt == "vtt" else _SRT_STAMP).findall(line)
+    if len(stamps) == 2:
+        return stamps, True
+    if "->" in line:
+        # Times that reader misses (0:0:5.0 or a renamed SRT's 00:00:05,000 in WebVTT,
+        # 00:05.5, SRT without hours) are plain to read on a line with an arrow, and pysubs2
+        # would glue that cue, timing line and all, onto the text of the cue before.
+        stamps = _LOOSE_STAMP.findall(line)
+        if len(stamps) == 2:
+            return stamps, False
+    return [], False
+
+
+def _stamp_ms(stamp: tuple[str, ...]) -> int:
+    hours, minutes, seconds, fraction = stamp  # hours: "", "01" or, from WebVTT, "01:"
+    # The fraction is decimal: 01.5 is 1.500 s (pysubs2 reads WebVTT 01.50 as 1.050 s).
+    total_s = (int(hours.rstrip(":") or 0) * 60 + int(minutes)) * 60 + int(seconds)
+    return total_s * 1000 + int(fraction.ljust(3, "0"))
+
+
+def _scan_timing_lines(text: str, fmt: str) -> tuple[str, list[_Timing], list[SubtitleWarning]]:
+    """Find the timing lines of an SRT or WebVTT text, one per cue in pysubs2's order.
+
+    Warns, per cue, of each one not in the format's strict form, and rewrites it in that form
+    so that pysubs2 starts a cue there; also warns of lines that look like timing but cannot
+    be read (no cue starts there). The text keeps its line count."""
+    lines = text.split("\n")
+    timings: list[_Timing] = []
+    warnings: list[SubtitleWarning] = []
+    for i, line in enumerate(lines):
+        stamps, native = _timing_stamps(line, fmt)
+        if not stamps:
+            if "-->" in line:
+                # pysubs2 reads such a line, and the text after it, as text of the cue before.
+                where = f"join cue {len(timings)}" if timings else "are not read"
+                warnings.append(
+                    SubtitleWarning(
+                        None,
+                        "bad-timing",
+                        f"line {i + 1} looks like a timing line but cannot be read:"
+                        f" {_quoted(line)}; no cue starts there, and this line and its text {where}",
+                    )
                 )
-            )
-    return found
+            continue
+        timing = _Timing(i + 1, _stamp_ms(stamps[0]), _stamp_ms(stamps[1]))
+        timings.append(timing)
+        if native and _STRICT_TIMING[fmt].fullmatch(line):
+            continue
+        warnings.append(_timing_warning(len(timings), timing, line, stamps, fmt))
+        sep = "." if fmt == "vtt" else ","
+        strict = (_srt_time(ms).replace(",", sep) for ms in (timing.start_ms, timing.end_ms))
+        lines[i] = " --> ".join(strict)
+    return "\n".join(lines), timings, warnings
+
+
+def _timing_warning(
+    cue: int, timing: _Timing, line: str, stamps: list[tuple[str, ...]], fmt: str
+) -> SubtitleWarning:
+    read_as = f"read as {_fmt_ms(timing.start_ms)} --> {_fmt_ms(timing.end_ms)}"
+    over = [
+        f"{int(value)} in a {unit} field"
+        for stamp in stamps
+        for value, unit in ((stamp[1], "minutes"), (stamp[2], "seconds"))
+        if int(value) >= 60
+    ]
+    if over:
+        return SubtitleWarning(
+            cue,
+            "out-of-range-time",
+            f"line {timing.line}: timing {_quoted(line)} has {', '.join(over)} (0-59);"
+            f" {read_as}, as players do",
+        )
+    return SubtitleWarning(
+        cue,
+        "lenient-timing",
+        f"line {timing.line}: timing {_quoted(line)} is not standard {_FORMAT_NAME[fmt]};"
+        f" {read_as}",
+    )
 
 
 def _read_with_pysubs2(
@@ -435,11 +560,13 @@ def _read_with_pysubs2(
     warnings: list[SubtitleWarning] = []
     used_fps = None
     kwargs: dict[str, object] = {}
-    if fmt in ("srt", "vtt"):
-        warnings += _unread_timing_lines(text, fmt)
+    timings: list[_Timing] = []
     if fmt == "vtt":
-        text = _vtt_cue_blocks_only(text)
+        text, skipped = _vtt_cue_blocks_only(text)
+        warnings += skipped
     if fmt in ("srt", "vtt"):
+        text, timings, timing_warnings = _scan_timing_lines(text, fmt)
+        warnings += timing_warnings
         kwargs["keep_html_tags"] = True
         kwargs["keep_unknown_html_tags"] = True
     if fmt == "microdvd":
@@ -484,6 +611,11 @@ def _read_with_pysubs2(
         if fmt in ("srt", "vtt"):
             raw = raw.replace("\\N", "\n")
         cues.append(_RawCue(event.start, event.end, raw, event.name or None))
+    if fmt in ("srt", "vtt"):
+        # One pysubs2 cue per timing line that _scan_timing_lines found; its times are the
+        # ones the warnings quote (and read WebVTT fractions right).
+        for cue, timing in zip(cues, timings, strict=True):
+            cue.start_ms, cue.end_ms, cue.line = timing.start_ms, timing.end_ms, timing.line
     return cues, used_fps, warnings
 
 
@@ -667,6 +799,8 @@ def _fmt_ms(ms: int) -> str:
 def _check(cues: list[Cue], video_duration_ms: int | None) -> list[SubtitleWarning]:
     warnings: list[SubtitleWarning] = []
     for cue in cues:
+        # A skipped cue names its line too, so that the editor can find and fix it.
+        at = f"line {cue.line}: " if cue.line is not None else ""
         if "\ufffd" in cue.raw:
             warnings.append(
                 SubtitleWarning(
@@ -677,13 +811,15 @@ def _check(cues: list[Cue], video_duration_ms: int | None) -> list[SubtitleWarni
             )
         if not cue.text:
             what = "markup only" if cue.raw.strip() else "no text"
-            warnings.append(SubtitleWarning(cue.index, "empty", f"has {what}; it will be skipped"))
+            warnings.append(
+                SubtitleWarning(cue.index, "empty", f"{at}has {what}; it will be skipped")
+            )
         if cue.duration_ms == 0:
             warnings.append(
                 SubtitleWarning(
                     cue.index,
                     "zero-length",
-                    f"starts and ends at {_fmt_ms(cue.start_ms)}; it will be skipped",
+                    f"{at}starts and ends at {_fmt_ms(cue.start_ms)}; it will be skipped",
                 )
             )
         elif cue.duration_ms < 0:
@@ -691,7 +827,7 @@ def _check(cues: list[Cue], video_duration_ms: int | None) -> list[SubtitleWarni
                 SubtitleWarning(
                     cue.index,
                     "negative",
-                    f"ends ({_fmt_ms(cue.end_ms)}) before it starts ({_fmt_ms(cue.start_ms)});"
+                    f"{at}ends ({_fmt_ms(cue.end_ms)}) before it starts ({_fmt_ms(cue.start_ms)});"
                     " it will be skipped",
                 )
             )
@@ -787,6 +923,7 @@ def _merge_split_sentences(cues: list[Cue]) -> list[Cue]:
                 raw="\n".join(c.raw for c in group),
                 usable=True,
                 sources=tuple(c.index for c in group),
+                line=first.line,
             )
         )
     merged += [c for c in cues if not c.usable]
@@ -876,7 +1013,7 @@ def parse_subtitle_text(
         else:
             text_clean, voice = clean_text(rc.raw, fmt)
             speaker = voice if fmt == "vtt" else (" ".join((rc.name or "").split()) or None)
-        cues.append(Cue(i, rc.start_ms, rc.end_ms, text_clean, speaker, rc.raw))
+        cues.append(Cue(i, rc.start_ms, rc.end_ms, text_clean, speaker, rc.raw, line=rc.line))
 
     warnings += _check(cues, video_duration_ms)
     if merge_split_sentences:
