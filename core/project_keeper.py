@@ -7,6 +7,7 @@ and the project file names them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -36,13 +37,15 @@ def project_file_for(video: Path) -> Path:
 
 
 class ProjectKeeper:
-    def __init__(self, video: Path, warnings: list[Notice], *, interval_s: float = 2.0) -> None:
+    def __init__(
+        self, video: Path, warn: Callable[[Notice], None], *, interval_s: float = 2.0
+    ) -> None:
         self.path = project_file_for(Path(video))
-        self.warnings = warnings
+        self.warn = warn
         try:
             self.project = proj.load_project(self.path) if self.path.exists() else proj.Project()
         except proj.ProjectError as exc:  # the unreadable file was kept as a backup copy
-            warnings.append(Notice(None, "project", f"{exc}; starting a fresh project file"))
+            warn(Notice(None, "project", f"{exc}; starting a fresh project file"))
             self.project = proj.Project()
         self.autosaver = proj.Autosaver(self.project, self.path, interval_s=interval_s)
         self._lines: dict[int, proj.Line] = {}
@@ -67,7 +70,8 @@ class ProjectKeeper:
     ) -> None:
         """Lines and speakers as this dub reads them from the subtitles; then save."""
         merge = merge_cues(self.project, cues, speakers, names)
-        self.warnings.extend(merge.notices)
+        for notice in merge.notices:
+            self.warn(notice)
         self._lines = merge.lines
         for line in self._lines.values():
             line.duration_mode = mode
@@ -120,7 +124,7 @@ class ProjectKeeper:
             fn()
         except (OSError, proj.ProjectError) as exc:
             if not self._failed:  # one warning, not one per take
-                self.warnings.append(
+                self.warn(
                     Notice(None, "project", f"could not save the project file {self.path}: {exc}")
                 )
             self._failed = True

@@ -1,0 +1,152 @@
+"""Everything about a dub that can be found wrong before the models load: settings,
+outputs, voice files, emotions the engine cannot honour, and disk space."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+from core import project as proj
+from core.audio import read_any_audio
+from core.disk_space import SpaceNeed, check_space, wav_bytes
+from core.engines import TEXT_EMOTION_MISSING, EngineFactory
+from core.errors import EngineUnavailable, InputError, OptionError
+from core.export import same_file
+from core.inputs import Inputs
+from core.language import to_iso639_2
+from core.media import MASTER_RATE
+from core.mixdown import Background
+from core.options import DubOptions
+from core.project_keeper import ProjectKeeper
+from core.subtitles import Cue
+from core.voices import VoiceError, VoicePrompt, prompt_from_file
+from models.contract import SAMPLE_RATE, EmotionSource
+
+
+def check_outputs(video: Path, options: DubOptions) -> None:
+    """Every file this dub will write: its folder exists and is writable, and it is none of
+    the inputs (a mistyped --dub-wav must not overwrite the video)."""
+    inputs = [video, *([options.subtitles] if options.subtitles else []), *options.voices.values()]
+    outputs = {"-o": Path(options.output)}
+    if options.dub_wav:
+        outputs["--dub-wav"] = Path(options.dub_wav)
+    if options.report_path:
+        outputs["--report"] = Path(options.report_path)
+    for flag, path in outputs.items():
+        for source in inputs:
+            if same_file(path, Path(source)):
+                raise InputError(f"{flag} {path} is an input of this dub; choose another file")
+        if not path.parent.is_dir():
+            raise InputError(f"cannot write {path}: the folder {path.parent} does not exist")
+        if not os.access(path.parent, os.W_OK):
+            raise InputError(f"cannot write {path}: the folder {path.parent} is not writable")
+    if options.dub_wav and same_file(Path(options.dub_wav), Path(options.output)):
+        raise InputError("--dub-wav and -o name the same file")
+    if options.stems_dir:
+        stems = Path(options.stems_dir)
+        if stems.exists() and not stems.is_dir():
+            raise InputError(f"--stems {stems} is a file, not a folder")
+        if any(same_file(stems, Path(s).parent) for s in inputs):
+            raise InputError(f"--stems {stems} is the folder of an input; choose an empty folder")
+
+
+def read_voice_files(
+    cues: list[Cue], speakers: dict[int, str], options: DubOptions, has_audio: bool
+) -> dict[str, VoicePrompt]:
+    """The editor's voice files, read now (a broken file is found before any long work),
+    and a clear refusal when a speaker has neither a file nor original audio to cut from."""
+    needed = sorted(set(speakers[c.index] for c in cues))
+    unknown = sorted(set(options.voices) - set(needed))
+    if unknown:
+        raise VoiceError(
+            f"a voice file is given for speaker(s) not in the subtitles: {', '.join(unknown)}; "
+            f"speakers are: {', '.join(needed)}"
+        )
+    missing = [sid for sid in needed if sid not in options.voices]
+    if missing and not has_audio:
+        raise VoiceError(
+            "the video has no audio, so every voice must come from a sample file: give "
+            + " ".join(f"--voice '{s}=sample.wav'" for s in missing)
+        )
+    return {
+        sid: prompt_from_file(sid, options.voices[sid], read_any_audio)
+        for sid in needed
+        if sid in options.voices
+    }
+
+
+def check_settings(options: DubOptions) -> None:
+    """Settings that would fail late (in ffmpeg, after the render) are refused now."""
+    if not math.isfinite(options.duck_db) or options.duck_db > 0:
+        raise OptionError(
+            f"the duck level must be a number of dB at or below 0 (e.g. -12), got {options.duck_db}"
+        )
+    try:
+        Background(options.background)
+    except ValueError:
+        raise OptionError(
+            f"unknown background mode '{options.background}' (duck or replace)"
+        ) from None
+    if options.emotion not in ("original", "voice"):
+        raise OptionError(f"unknown default emotion '{options.emotion}' (original or voice)")
+    if options.extend_into_silence_ms < 0:
+        raise OptionError("the extension into silence cannot be negative")
+    if options.batch_size < 1:
+        raise OptionError(f"the batch size must be at least 1, got {options.batch_size}")
+    if options.language is not None and to_iso639_2(options.language) is None:
+        raise OptionError(
+            f"the dub language must be a code such as eng, fra or de, got '{options.language}'"
+        )
+
+
+def check_line_emotions(
+    cues: list[Cue],
+    keeper: ProjectKeeper | None,
+    factory: EngineFactory,
+    options: DubOptions,
+) -> None:
+    """Refuse, before the models load, emotions that the engine is known not to honour
+    (text without its model), rather than leave those lines silent after the render."""
+    if keeper is None:
+        return
+    honours = getattr(factory, "emotion_sources", None)
+    sources = honours(options.model_dir) if honours else None
+    texts = [
+        c.index
+        for c in cues
+        if (e := keeper.line_emotion(c.index)) is not None and e.mode is proj.EmotionMode.TEXT
+    ]
+    if texts and sources is not None and EmotionSource.TEXT not in sources:
+        shown = ", ".join(str(i) for i in texts[:10]) + (" …" if len(texts) > 10 else "")
+        raise EngineUnavailable(
+            TEXT_EMOTION_MISSING.format(model_dir=options.model_dir or "(default)")
+            + f"; line(s) {shown} use it: install it, or set those lines to another emotion"
+        )
+
+
+def check_disk(
+    video: Path, inputs: Inputs, cues: list[Cue], options: DubOptions, work: Path
+) -> None:
+    """Cache and output space, estimated from the video and the lines, before any model."""
+    duration = inputs.media.duration_s or 0.0
+    channels = max([s.channels or 2 for s in inputs.media.audio_streams] or [2])
+    lines_s = sum(c.duration_ms for c in cues) / 1000
+    cache = wav_bytes(lines_s, SAMPLE_RATE) + wav_bytes(duration, MASTER_RATE, max(2, channels))
+    if inputs.media.has_audio and not (work / "audio").is_dir():
+        cache += wav_bytes(duration, MASTER_RATE, channels) + wav_bytes(duration, 16000)
+        cache += wav_bytes(duration, SAMPLE_RATE)
+    out = Path(options.output)
+    needs = [
+        SpaceNeed(work, cache, "the cache"),
+        SpaceNeed(out.parent, inputs.media.size_bytes + int(duration * 256_000 / 8), "the output"),
+    ]
+    if options.dub_wav:
+        needs.append(
+            SpaceNeed(Path(options.dub_wav).parent, wav_bytes(duration, MASTER_RATE), "the dub WAV")
+        )
+    if options.stems_dir:
+        needs.append(
+            SpaceNeed(Path(options.stems_dir), wav_bytes(lines_s, MASTER_RATE), "the stems")
+        )
+    check_space(needs)
