@@ -21,6 +21,7 @@ import soundfile as sf
 from core.audio import write_wav
 from models.contract import (
     SAMPLE_RATE,
+    STOPPED,
     DurationMode,
     Engine,
     SynthesisRequest,
@@ -174,9 +175,10 @@ def render(
 ) -> RenderOutcome:
     """Render requests, serving unchanged takes from the cache.
 
-    The engine is called in chunks so that cancellation is honoured between chunks and
-    finished takes reach the cache (and survive a crash) as soon as they exist;
-    `on_take(position, take)` hears of each new one.
+    Each take reaches the cache (and survives a crash or a cancel) the moment the engine
+    hands it over; `on_take(position, take)` hears of each new one. A cancel asks the
+    engine to stop at its next stage boundary and raises Cancelled once what was finished
+    is stored.
     """
     # An engine's identity names its model files and settings, not only its kind.
     eid = (
@@ -205,31 +207,45 @@ def render(
         chunk = todo[start : start + batch_size]
         t0 = time.perf_counter()
         base = done
+        handled: set[int] = set()
 
         def chunk_progress(d: int, t: int, base: int = base) -> None:
             if progress:
                 progress(base + d, total)
-            if cancel:  # lands between lines, not only between chunks
-                cancel.check()
 
-        results = engine.synthesize([requests[i] for i in chunk], chunk_progress)
-        elapsed = time.perf_counter() - t0
-        if len(results) != len(chunk):
-            raise RuntimeError(f"engine returned {len(results)} results for {len(chunk)} requests")
-        for i, res in zip(chunk, results, strict=True):
+        def arrived(j: int, res: SynthesisResult, chunk=chunk, t0=t0, handled=handled) -> None:
+            # Each result is cached the moment it exists: a cancel or a crash right after
+            # loses nothing that was finished.
+            i = chunk[j]
+            handled.add(j)
             if not res.ok:
-                errors[i] = res.error or "the engine returned no audio"
-                continue
+                if res.error != STOPPED:
+                    errors[i] = res.error or "the engine returned no audio"
+                return
             want = _exact_length(requests[i])
             if want is not None and len(res.audio) != want:
                 errors[i] = f"engine returned {len(res.audio)} samples, {want} were requested"
-                continue
-            res.timings.setdefault("wall", elapsed / len(chunk))
+                return
+            res.timings.setdefault("wall", (time.perf_counter() - t0) / len(chunk))
             takes[i] = cache.put(keys[i], res) if cache else _fresh_take(keys[i], res)
             if on_take:
                 on_take(i, takes[i])
+
+        results = engine.synthesize(
+            [requests[i] for i in chunk],
+            chunk_progress,
+            on_result=arrived,
+            should_stop=(lambda: cancel.cancelled) if cancel else None,
+        )
+        if len(results) != len(chunk):
+            raise RuntimeError(f"engine returned {len(results)} results for {len(chunk)} requests")
+        for j, res in enumerate(results):
+            if j not in handled:  # an engine that only returns at the end
+                arrived(j, res)
         done += len(chunk)
         if progress:
             progress(done, total)
+    if cancel:
+        cancel.check()
     rendered = sum(1 for i in todo if takes[i] is not None)
     return RenderOutcome(takes, errors, rendered)

@@ -137,6 +137,9 @@ class SynthesisResult:
 
 
 ProgressFn = Callable[[int, int], None]  # (requests done, requests total)
+ResultFn = Callable[[int, "SynthesisResult"], None]  # (position in the requests, its result)
+StopFn = Callable[[], bool]  # True: stop at the next stage boundary
+STOPPED = "stopped before it was rendered"
 
 
 class Engine(Protocol):
@@ -150,7 +153,15 @@ class Engine(Protocol):
         self,
         requests: Sequence[SynthesisRequest],
         progress: ProgressFn | None = None,
-    ) -> list[SynthesisResult]: ...
+        *,
+        on_result: ResultFn | None = None,
+        should_stop: StopFn | None = None,
+    ) -> list[SynthesisResult]:
+        """One result per request, in order. `on_result` hears of each as soon as it exists
+        (so nothing finished is lost if the caller stops); `should_stop` is looked at
+        between batches and between the stages of a batch: once it says True the engine
+        returns, the unfinished requests carrying the error STOPPED."""
+        ...
 
 
 class ModelFilesMissing(FileNotFoundError):
@@ -161,3 +172,20 @@ class ModelFilesMissing(FileNotFoundError):
         self.missing = list(missing)
         lines = "\n".join(f"  - {m}" for m in self.missing)
         super().__init__(f"model files missing in {self.model_dir}:\n{lines}\n{hint}")
+
+
+class ModelFilesDamaged(ModelFilesMissing):
+    """Raised when model files are present but cannot be read (cut short by a download,
+    empty, not the format their name says). A ModelFilesMissing, so whoever maps missing
+    files to "fetch them" (the CLI's exit code 4) handles these too: the cure is the same.
+
+    `damaged` lists (file, reason); `missing` holds the same names (they must be fetched
+    again). The message names each file, says why, and how to fetch it again.
+    """
+
+    def __init__(self, model_dir: Path, damaged: Sequence[tuple[str, str]], hint: str) -> None:
+        self.damaged = [(str(name), str(reason)) for name, reason in damaged]
+        lines = "\n".join(f"  - {name}: {reason}" for name, reason in self.damaged)
+        FileNotFoundError.__init__(self, f"model files damaged in {model_dir}:\n{lines}\n{hint}")
+        self.model_dir = Path(model_dir)
+        self.missing = [name for name, _ in self.damaged]

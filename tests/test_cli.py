@@ -321,7 +321,7 @@ def test_ctrl_c_cancels_cleanly(movie, tmp_path, capsys):
     import signal
 
     class Interrupted(ToneEngine):
-        def synthesize(self, requests, progress=None):
+        def synthesize(self, requests, progress=None, **engine_options):
             os.kill(os.getpid(), signal.SIGINT)  # the editor presses Ctrl-C mid-render
             return super().synthesize(requests, progress)
 

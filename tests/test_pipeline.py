@@ -265,7 +265,7 @@ def test_a_crash_mid_render_keeps_the_takes_so_far(tmp_path):
     video = mediagen.make_test_video(folder / "c.mp4", duration_s=24, srt_path=folder / "c.srt")
 
     class Crashing(ToneEngine):
-        def synthesize(self, requests, progress=None):
+        def synthesize(self, requests, progress=None, **engine_options):
             if len(self.calls) == 1:  # the second batch dies
                 raise RuntimeError("driver crashed")
             return super().synthesize(requests, progress)

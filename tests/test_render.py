@@ -69,7 +69,7 @@ def test_failures_are_per_request(tmp_path):
 
 def test_wrong_length_from_engine_is_an_error(tmp_path):
     class Short(ToneEngine):
-        def synthesize(self, requests, progress=None):
+        def synthesize(self, requests, progress=None, **engine_options):
             res = super().synthesize(requests)
             for r in res:
                 r.audio = r.audio[:-1]
@@ -83,7 +83,7 @@ def test_free_pace_takes_any_length_and_notes_survive_the_cache(tmp_path):
     from models.contract import DurationMode
 
     class Free(ToneEngine):
-        def synthesize(self, requests, progress=None):
+        def synthesize(self, requests, progress=None, **engine_options):
             res = super().synthesize(requests)
             for r in res:
                 r.audio = r.audio[:1234]

@@ -83,6 +83,217 @@ def test_srt_unreadable_timing_line_is_reported(tmp_path: Path) -> None:
     assert "second" in " ".join(c.text for c in doc.cues)
 
 
+def test_srt_three_stamps_on_a_timing_line_is_reported(tmp_path: Path) -> None:
+    content = (
+        "1\n00:00:01,000 --> 00:00:02,000 00:00:03,000\nfirst\n\n"
+        "2\n00:00:04,000 --> 00:00:05,000\nsecond\n\n"
+        "3\n00:00:06,000 --> 00:00:07,000 00:00:08,000\nthird\n"
+    )
+    doc = load_subtitles(write(tmp_path, "t.srt", content))
+    assert [c.text for c in doc.cues] == [
+        "second 3 00:00:06,000 --> 00:00:07,000 00:00:08,000 third"
+    ]
+    bad = [w for w in doc.warnings if w.kind == "bad-timing"]
+    # Not silent: before the first cue the text is lost, later it joins the cue before.
+    assert [w.message for w in bad] == [
+        'line 2 looks like a timing line but cannot be read: "00:00:01,000 --> 00:00:02,000'
+        ' 00:00:03,000"; no cue starts there, and this line and its text are not read',
+        'line 10 looks like a timing line but cannot be read: "00:00:06,000 --> 00:00:07,000'
+        ' 00:00:08,000"; no cue starts there, and this line and its text join cue 1',
+    ]
+
+
+# --------------------------------------------------------------------------- lenient timing
+
+
+def three_cues(timing: str, *, vtt: bool = False) -> str:
+    """Cue 2 of three has `timing` as its timing line: line 6 (SRT) or line 7 (WebVTT)."""
+    if vtt:
+        return (
+            "WEBVTT\n\n"
+            f"a\n00:01.000 --> 00:02.000\nfirst\n\n"
+            f"b\n{timing}\nsecond\n\n"
+            f"c\n10:00:00.000 --> 10:00:01.000 align:start\nthird\n"
+        )
+    return (
+        "1\n00:00:01,000 --> 00:00:02,000\nfirst\n\n"
+        f"2\n{timing}\nsecond\n\n"
+        "3\n10:00:00,000 --> 10:00:01,000\nthird\n"
+    )
+
+
+# (timing line of cue 2, its start and end in ms as a player reads them, warning kind)
+SRT_TIMINGS = [
+    ("00:00:05,000 --> 00:00:07,000", 5000, 7000, None),
+    ("  00:00:05,000   -->\t00:00:07,000  ", 5000, 7000, None),  # spacing changes nothing
+    ("00:00:05,000 --> 00:00:07,000 X1:10 X2:20 Y1:30 Y2:40", 5000, 7000, None),
+    ("0:0:5.0 -> 0:0:7.0", 5000, 7000, "lenient-timing"),
+    ("00:00:05,000 -> 00:00:07,000", 5000, 7000, "lenient-timing"),
+    ("00:00:05.000 --> 00:00:07.000", 5000, 7000, "lenient-timing"),
+    ("00:00:05,5 --> 00:00:07,25", 5500, 7250, "lenient-timing"),  # decimal fractions
+    ("00:00:05,000 - 00:00:07,000", 5000, 7000, "lenient-timing"),
+    ("00:00:05,000 00:00:07,000", 5000, 7000, "lenient-timing"),
+    ("00:00:05,000 --> 00:00:07,000 extra", 5000, 7000, "lenient-timing"),
+    ("00:00:61,000 --> 00:01:02,000", 61000, 62000, "out-of-range-time"),
+    ("00:59:30,000 --> 00:60:00,000", 3570000, 3600000, "out-of-range-time"),
+    ("0:0:61.5 -> 0:1:2.0", 61500, 62000, "out-of-range-time"),
+    ("00:05,000 --> 00:07,000", 5000, 7000, "lenient-timing"),  # no hours
+]
+
+
+@pytest.mark.parametrize(("timing", "start", "end", "kind"), SRT_TIMINGS)
+def test_srt_lenient_timing_is_read_and_named(
+    tmp_path: Path, timing: str, start: int, end: int, kind: str | None
+) -> None:
+    doc = load_subtitles(write(tmp_path, "l.srt", three_cues(timing)))
+    assert [c.text for c in doc.cues] == ["first", "second", "third"]
+    assert [(c.start_ms, c.end_ms) for c in doc.cues] == [
+        (1000, 2000),
+        (start, end),
+        (36_000_000, 36_001_000),
+    ]
+    assert all(c.usable for c in doc.cues)
+    assert [c.line for c in doc.cues] == [2, 6, 10]
+    assert not kinds(doc, 1) and not kinds(doc, 3) and not kinds(doc, None)
+    if kind is None:
+        assert doc.warnings == []
+        return
+    (warning,) = doc.warnings
+    assert (warning.cue, warning.kind) == (2, kind)
+    assert warning.message.startswith(f'line 6: timing "{timing.strip()}" ')
+
+
+VTT_TIMINGS = [
+    ("00:00:05.000 --> 00:00:07.000", 5000, 7000, None),
+    ("00:05.000 --> 00:07.000 line:0 position:10%", 5000, 7000, None),
+    ("00:05.000 -> 00:07.000", 5000, 7000, "lenient-timing"),
+    ("00:00:05,000 --> 00:00:07,000", 5000, 7000, "lenient-timing"),  # a renamed SRT
+    ("0:0:5.0 --> 0:0:7.0", 5000, 7000, "lenient-timing"),
+    ("00:05.5 --> 00:07.25", 5500, 7250, "lenient-timing"),
+    ("00:05.50 --> 00:07.000", 5500, 7000, "lenient-timing"),  # pysubs2 alone: 5.050 s
+    ("0:00:05.000 --> 0:00:07.000", 5000, 7000, "lenient-timing"),  # hours take two digits
+    ("00:61.000 --> 01:02.000", 61000, 62000, "out-of-range-time"),
+    ("00:60:05.000 --> 01:00:07.000", 3605000, 3607000, "out-of-range-time"),
+]
+
+
+@pytest.mark.parametrize(("timing", "start", "end", "kind"), VTT_TIMINGS)
+def test_vtt_lenient_timing_is_read_and_named(
+    tmp_path: Path, timing: str, start: int, end: int, kind: str | None
+) -> None:
+    doc = load_subtitles(write(tmp_path, "l.vtt", three_cues(timing, vtt=True)))
+    assert [c.text for c in doc.cues] == ["first", "second", "third"]
+    assert [(c.start_ms, c.end_ms) for c in doc.cues] == [
+        (1000, 2000),
+        (start, end),
+        (36_000_000, 36_001_000),
+    ]
+    assert [c.line for c in doc.cues] == [4, 8, 12]
+    assert not kinds(doc, 1) and not kinds(doc, 3) and not kinds(doc, None)
+    if kind is None:
+        assert doc.warnings == []
+        return
+    (warning,) = doc.warnings
+    assert (warning.cue, warning.kind) == (2, kind)
+    assert warning.message.startswith(f'line 8: timing "{timing}" ')
+
+
+@pytest.mark.parametrize(
+    ("timing", "vtt"),
+    [
+        ("00:00:05,000 --> 00:00:07,000 00:00:09,000", False),  # which two?
+        ("00:00:05:000 --> 00:00:07:000", False),
+        ("00:00:05,000 --> 00:00:07", False),
+        ("5 --> 7", False),
+        ("00:05.000 --> 00:07", True),
+        ("00:05 --> 00:07", True),
+    ],
+)
+def test_unreadable_timing_is_named_with_where_its_text_went(
+    tmp_path: Path, timing: str, vtt: bool
+) -> None:
+    name, line = ("u.vtt", 8) if vtt else ("u.srt", 6)
+    doc = load_subtitles(write(tmp_path, name, three_cues(timing, vtt=vtt)))
+    assert len(doc.cues) == 2
+    assert doc.cues[0].text.startswith("first") and doc.cues[0].text.endswith("second")
+    (warning,) = doc.warnings
+    assert (warning.cue, warning.kind) == (None, "bad-timing")
+    assert warning.message == (
+        f'line {line} looks like a timing line but cannot be read: "{timing}"; no cue starts'
+        " there, and this line and its text join cue 1"
+    )
+
+
+def test_lenient_timing_messages(tmp_path: Path) -> None:
+    content = (
+        "1\n00:00:01,000 --> 00:00:02,000\nfine\n\n"
+        "2\n00:00:03,000 --> 00:00:04,000\nfine\n\n"
+        "3\n0:0:5.0 -> 0:0:7.0\narrow and short fields\n\n"
+        "4\n00:00:61,000 --> 00:01:75,000\nout of range\n"
+    )
+    doc = load_subtitles(write(tmp_path, "m.srt", content))
+    assert [(c.start_ms, c.end_ms) for c in doc.cues][2:] == [(5000, 7000), (61000, 135000)]
+    assert [str(w) for w in doc.warnings] == [
+        'cue 3: line 10: timing "0:0:5.0 -> 0:0:7.0" is not standard SRT;'
+        " read as 00:00:05.000 --> 00:00:07.000",
+        'cue 4: line 14: timing "00:00:61,000 --> 00:01:75,000" has 61 in a seconds field,'
+        " 75 in a seconds field (0-59); read as 00:01:01.000 --> 00:02:15.000, as players do",
+    ]
+
+
+def test_out_of_range_time_that_makes_a_cue_unusable_names_its_line(tmp_path: Path) -> None:
+    # Meant as 00:01:01 --> 00:01:02 perhaps, but read as players read it: zero length.
+    doc = load_subtitles(write(tmp_path, "z.srt", three_cues("00:01:01,000 --> 00:00:61,000")))
+    assert (doc.cues[1].start_ms, doc.cues[1].end_ms) == (61000, 61000)
+    assert not doc.cues[1].usable
+    assert [c.index for c in doc.usable_cues()] == [1, 3]
+    assert [(w.kind, str(w)) for w in doc.warnings] == [
+        (
+            "out-of-range-time",
+            'cue 2: line 6: timing "00:01:01,000 --> 00:00:61,000" has 61 in a seconds field'
+            " (0-59); read as 00:01:01.000 --> 00:01:01.000, as players do",
+        ),
+        ("zero-length", "cue 2: line 6: starts and ends at 00:01:01.000; it will be skipped"),
+    ]
+
+
+def test_lenient_timing_line_numbers_count_crlf_bom_and_vtt_blocks(tmp_path: Path) -> None:
+    content = (
+        "\ufeffWEBVTT\r\n\r\nNOTE two\r\nlines\r\n\r\nSTYLE\r\n::cue { color: red }\r\n\r\n"
+        "intro\r\n00:01.000 -> 00:02.000\r\none\r\n\r\n"  # line 10
+        "NOTE between\r\n\r\n"
+        "00:00:03,000 --> 00:00:04,000\r\ntwo\r\n"  # line 15
+    )
+    doc = load_subtitles(write(tmp_path, "n.vtt", content.encode("utf-8")))
+    assert [(c.start_ms, c.end_ms, c.text) for c in doc.cues] == [
+        (1000, 2000, "one"),
+        (3000, 4000, "two"),
+    ]
+    assert [(w.cue, w.kind, w.message.split(":")[0]) for w in doc.warnings] == [
+        (1, "lenient-timing", "line 10"),
+        (2, "lenient-timing", "line 15"),
+    ]
+
+
+def test_vtt_text_after_a_blank_line_is_reported(tmp_path: Path) -> None:
+    content = "WEBVTT\n\n00:01.000 --> 00:02.000\nfirst\n\nstray words\nmore\n\n00:03.000 --> 00:04.000\nsecond\n"
+    doc = load_subtitles(write(tmp_path, "s.vtt", content))
+    assert [c.text for c in doc.cues] == ["first", "second"]
+    assert [(w.cue, w.kind, w.message) for w in doc.warnings] == [
+        (
+            None,
+            "skipped-text",
+            'line 6: text after a blank line belongs to no cue and is not read: "stray words"',
+        )
+    ]
+
+
+def test_merged_cue_keeps_the_line_of_its_first_cue() -> None:
+    content = three_cues("00:00:02,100 --> 00:00:03,000").replace("first", "so we")
+    doc = parse_subtitle_text(content, "srt", merge_split_sentences=True)
+    assert [(c.sources, c.line) for c in doc.cues] == [((1, 2), 2), ((), 10)]
+
+
 # --------------------------------------------------------------------------- ASS / SSA
 
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from models.contract import SAMPLE_RATE, SynthesisRequest, SynthesisResult, VoiceHandle
+from models.contract import SAMPLE_RATE, STOPPED, SynthesisRequest, SynthesisResult, VoiceHandle
 
 
 def tone_frequency(seed: int) -> float:
@@ -34,12 +34,20 @@ class ToneEngine:
         return VoiceHandle(key=f"{sample_rate}:{digest}")
 
     def synthesize(
-        self, requests: Sequence[SynthesisRequest], progress=None
+        self,
+        requests: Sequence[SynthesisRequest],
+        progress=None,
+        *,
+        on_result=None,
+        should_stop=None,
     ) -> list[SynthesisResult]:
         self.calls.append(len(requests))
-        self.requests.extend(requests)
         out = []
         for r in requests:
+            if should_stop and should_stop():
+                out.append(SynthesisResult(None, r.target_samples(), error=STOPPED))
+                continue
+            self.requests.append(r)
             if r.text in self.fail_texts:
                 out.append(SynthesisResult(None, r.target_samples(), error="synthetic failure"))
                 continue
@@ -48,6 +56,8 @@ class ToneEngine:
             audio = (0.3 * np.sin(2 * np.pi * tone_frequency(r.seed) * t)).astype(np.float32)
             self.rendered.append(r.text)
             out.append(SynthesisResult(audio, r.target_samples(), timings={"tone": 0.0}))
+            if on_result:
+                on_result(len(out) - 1, out[-1])
             if progress:
                 progress(len(out), len(requests))
         return out
