@@ -3,10 +3,21 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
+import time
+from importlib import metadata
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QSettings,
+    Qt,
+    QThread,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QAction, QColor, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QApplication,
@@ -21,28 +32,51 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
+    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from app.line_panel import EmotionEdit, LinePanel, summary
-from app.worker import DubWorker, start_in_thread
+from app.worker import (
+    DubWorker,
+    Opened,
+    OpenWorker,
+    read_for_editing,
+    start_in_thread,
+    sync_project,
+)
 from core import project as proj
-from core.line_matching import merge_cues
-from core.pipeline import STEPS, DubOptions, InputError, Inputs, read_inputs
+from core.notices import group_notices
+from core.pipeline import STEPS, TEXT_EMOTION_MISSING, DubOptions, text_emotion_available
 from core.project import SPEAKER_COLOURS
 from core.project_keeper import project_file_for
 from core.subtitles import SUBTITLE_EXTENSIONS
-from core.timing import plan_lines
-from core.voices import assign_speakers, speaker_names
 from models.layout import default_model_dir
 from models.quiet import quiet_transformers
 
 COLUMNS = ("#", "Start", "End", "Speaker", "Text", "Pace", "Requested", "Rendered", "Emotion")
+COL_SPEAKER, COL_TEXT = 3, 4
 COL_PACE, COL_REQUESTED, COL_RENDERED, COL_EMOTION = 5, 6, 7, 8
 AUTOSAVE_S = 1.0  # an edit reaches the project file at most this long after it is made
+SHOWN_WARNINGS = 4  # grouped warning lines in the label; the tooltip has them all
+CELL_PADDING = 16  # px around a cell's text (Qt's margins plus a little air)
+EMOTION_SAMPLE = "angry 0.80, calm 0.60, …"
+MODELS_CHECK_MS = 300  # typing in the Models field re-checks the folder once it settles
+
+# The bar's share of each step, by how long it usually takes: rendering is nearly all of a
+# dub, so equal shares would show 57 % before the first line is rendered. A step the core
+# adds later and this table does not know weighs 1.
+STEP_WEIGHTS = {
+    "read": 1,
+    "models": 5,
+    "extract": 3,
+    "voices": 3,
+    "render": 80,
+    "mix": 4,
+    "export": 4,
+}
+MIN_LINES_FOR_ESTIMATE = 2  # the first lines include warm-up: no estimate before this many
 
 
 def _ms(ms: int) -> str:
@@ -52,25 +86,171 @@ def _ms(ms: int) -> str:
     return f"{h:d}:{m:02d}:{s:02d}.{ms:03d}"
 
 
+# --- progress, as pure functions (unit-tested) ---------------------------------------------------
+
+
+def overall_fraction(step: str, done: int, total: int, steps=STEPS) -> float | None:
+    """How far the whole dub is, in [0, 1], when `step` has done `done` of `total`; None for a
+    step that is not one of the dub's."""
+    if step not in steps:
+        return None
+    weights = [STEP_WEIGHTS.get(s, 1) for s in steps]
+    i = steps.index(step)
+    part = min(1.0, max(0.0, done / total)) if total > 0 else 1.0
+    return (sum(weights[:i]) + weights[i] * part) / sum(weights)
+
+
+def time_left_s(first_done: int, done: int, total: int, elapsed_s: float) -> float | None:
+    """Seconds left at the pace since the step started (when `first_done` were already done,
+    e.g. taken from the cache); None until MIN_LINES_FOR_ESTIMATE more are done."""
+    new = done - first_done
+    if new < MIN_LINES_FOR_ESTIMATE or elapsed_s <= 0 or done >= total:
+        return None
+    return (total - done) * elapsed_s / new
+
+
+def describe_left(seconds: float) -> str:
+    """A rough, calm estimate: "about 40 s left", "about 3 min left", "about 1 h 5 min left"."""
+    s = round(seconds)
+    if s < 60:
+        return f"about {max(5, round(s / 5) * 5)} s left"
+    m = round(s / 60)
+    if m < 60:
+        return f"about {m} min left"
+    return f"about {m // 60} h {m % 60} min left"
+
+
+def step_text(step: str, done: int, total: int, left_s: float | None = None) -> str:
+    """The label beside the bar: the line being rendered, and the time left once known."""
+    if step == "render" and total and done < total:
+        text = f"render: line {done + 1} of {total}"
+    else:
+        text = f"{step} {done}/{total}"
+    if left_s is not None:
+        text += f", {describe_left(left_s)}"
+    return text
+
+
+# --- the lines table -------------------------------------------------------------------------------
+
+
+class LineTable(QAbstractTableModel):
+    """The lines as the table shows them: plain strings, built once per open. A model (not
+    one QTableWidgetItem per cell) so that opening 10,000 cues is one reset, and changing a
+    cell touches that cell only."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.cells: list[list[str]] = []
+        self.colours: dict[tuple[int, int], QColor] = {}
+        self.tips: dict[tuple[int, int], str] = {}
+
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008 - Qt's own signature
+        return 0 if parent.isValid() else len(self.cells)
+
+    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        key = (index.row(), index.column())
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self.cells[key[0]][key[1]]
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return self.colours.get(key)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self.tips.get(key)
+        return None
+
+    def headerData(self, section: int, orientation, role: int = Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def reset(self, cells: list[list[str]], colours: dict, tips: dict) -> None:
+        self.beginResetModel()
+        self.cells, self.colours, self.tips = cells, colours, tips
+        self.endResetModel()
+
+    def text(self, row: int, col: int) -> str:
+        return self.cells[row][col]
+
+    def set_cell(self, row: int, col: int, text: str, colour: str | None = None, tip=None) -> None:
+        """One cell's text, and its colour and tooltip (None: none)."""
+        self.cells[row][col] = text
+        key = (row, col)
+        if colour is None:
+            self.colours.pop(key, None)
+        else:
+            self.colours[key] = QColor(colour)
+        if tip is None:
+            self.tips.pop(key, None)
+        else:
+            self.tips[key] = tip
+        index = self.index(row, col)
+        self.dataChanged.emit(index, index)
+
+
+def table_cells(opened: Opened, lines: dict[int, proj.Line]):
+    """(cells, colours, tips) of the table for an opened video: one row per cue."""
+    colour_of = {
+        sid: QColor(SPEAKER_COLOURS[i % len(SPEAKER_COLOURS)])
+        for i, sid in enumerate(dict.fromkeys(opened.speakers.values()))
+    }
+    red = QColor("#c0392b")
+    cells: list[list[str]] = []
+    colours: dict[tuple[int, int], QColor] = {}
+    tips: dict[tuple[int, int], str] = {}
+    for row, (c, timing) in enumerate(zip(opened.cues, opened.timings, strict=True)):
+        line = lines.get(c.index)
+        cells.append(
+            [
+                str(c.index),
+                _ms(c.start_ms),
+                _ms(c.end_ms),
+                c.speaker_hint or "Speaker",
+                c.text,
+                f"{timing.pace:.2f}x",
+                f"{timing.duration_s:.3f} s",
+                "",
+                summary(line.emotion) if line else "",
+            ]
+        )
+        colours[(row, COL_SPEAKER)] = colour_of[opened.speakers[c.index]]
+        if timing.flag:
+            colours[(row, COL_PACE)] = red
+            tips[(row, COL_PACE)] = timing.flag
+    return cells, colours, tips
+
+
 class MainWindow(QMainWindow):
+    # An open finished: True when the video is shown, False when it could not be read.
+    opened = Signal(bool)
+
     def __init__(self, engine_factory=None) -> None:
         super().__init__()
         self.setWindowTitle("Dubsmith")
         self.resize(1240, 660)
         self.setAcceptDrops(True)
         self.engine_factory = engine_factory
-        self.inputs: Inputs | None = None
+        self.current: Opened | None = None  # what the window shows
         self.subtitles: Path | None = None
         self.worker: DubWorker | None = None
-        self.thread = None
+        self.thread: QThread | None = None
+        self.opening: OpenWorker | None = None  # a read in flight
+        self.open_thread: QThread | None = None
         self.last_report = None
         self.rows: dict[int, int] = {}  # cue index -> table row
+        self.row_cues: list[int] = []  # table row -> cue index
+        self.lines: dict[int, proj.Line] = {}  # cue index -> project line (the merge's)
         self.pending_subtitles: Path | None = None  # chosen before any video was open
         self.suggested_output = ""
         self.close_pending = False
         self.settings = QSettings("Dubsmith", "Dubsmith")
         self.project: proj.Project | None = None
         self.autosaver: proj.Autosaver | None = None
+        self._step: str | None = None  # the dub's last step and how far it got, for messages
+        self._step_done = (0, 0)
+        self._render_start: tuple[float, int] | None = None  # (monotonic s, lines done then)
         self.undo_stack = QUndoStack(self)
         self.autosave_timer = QTimer(self)
         self.autosave_timer.setInterval(round(AUTOSAVE_S * 500))
@@ -98,16 +278,20 @@ class MainWindow(QMainWindow):
         edit.addAction(self.redo_act)
         self._update_undo_actions()
 
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table_model = LineTable(self)
+        self.table = QTableView()
+        self.table.setModel(self.table_model)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        # Interactive, sized once per open: ResizeToContents re-measures every row on every
+        # cell change, which made reopening 500 cues take minutes.
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(COL_TEXT, QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().setVisible(False)
-        self.table.setEditTriggers(QTableWidget.NoEditTriggers)
-        self.table.setSelectionBehavior(QTableWidget.SelectRows)
-        self.table.setSelectionMode(QTableWidget.SingleSelection)
-        self.table.itemSelectionChanged.connect(self._selection_changed)
+        self.table.setEditTriggers(QTableView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QTableView.SelectionMode.SingleSelection)
+        self.table.setWordWrap(False)
+        self.table.selectionModel().selectionChanged.connect(self._selection_changed)
 
         self.panel = LinePanel()
         self.panel.edited.connect(self._panel_edited)
@@ -123,6 +307,11 @@ class MainWindow(QMainWindow):
         out_btn = QPushButton("Browse…")
         out_btn.clicked.connect(self.choose_output)
         self.model_edit = QLineEdit(self.settings.value("model_dir", str(default_model_dir())))
+        self.models_timer = QTimer(self)
+        self.models_timer.setSingleShot(True)
+        self.models_timer.setInterval(MODELS_CHECK_MS)
+        self.models_timer.timeout.connect(self.check_models)
+        self.model_edit.textChanged.connect(self.models_timer.start)
         self.background = QComboBox()
         self.background.addItems(["duck", "replace"])
         self.emotion = QComboBox()
@@ -169,6 +358,34 @@ class MainWindow(QMainWindow):
         central.setLayout(box)
         self.setCentralWidget(central)
         self.statusBar().showMessage("Ready")
+        self.check_models()
+
+    @property
+    def inputs(self):
+        return self.current.inputs if self.current else None
+
+    def cell(self, row: int, col: int) -> str:
+        """The text a table cell shows."""
+        return self.table_model.text(row, col)
+
+    def _busy(self) -> bool:
+        """A dub or an open is under way: the shown project must not change meanwhile."""
+        return self.worker is not None or self.opening is not None
+
+    # --- the models folder -------------------------------------------------------------------
+
+    def _model_dir(self) -> Path | None:
+        text = self.model_edit.text().strip()
+        return Path(text).expanduser() if text else None
+
+    def check_models(self) -> None:
+        """Offer emotion from text only when its optional model is in the Models folder."""
+        model_dir = self._model_dir()
+        if text_emotion_available(model_dir):
+            self.panel.set_text_emotion(None)
+        else:
+            where = model_dir or default_model_dir()
+            self.panel.set_text_emotion(TEXT_EMOTION_MISSING.format(model_dir=where))
 
     # --- opening -----------------------------------------------------------------------------
 
@@ -196,29 +413,78 @@ class MainWindow(QMainWindow):
             self.output_edit.setText(path)
 
     def open_video(self, video: Path, subtitles: Path | None = None) -> bool:
-        """Open a video with the given subtitles, or with those next to it. Subtitles of a
-        previously opened video never carry over to another one."""
+        """Start opening a video with the given subtitles, or with those next to it; `opened`
+        tells when it is shown. Subtitles of a previously opened video never carry over to
+        another one. The files are read off the GUI thread (10,000 cues take seconds), with
+        editing locked meanwhile. False when it cannot start now."""
         if self.worker is not None:
             self.statusBar().showMessage("A dub is running: cancel it before opening another video")
+            return False
+        if self.opening is not None:
+            self.statusBar().showMessage("Still opening the previous video; try again in a moment")
             return False
         video = Path(video)
         same_video = self.inputs is not None and self.inputs.video == video
         if subtitles is None:
             subtitles = self.pending_subtitles or (self.subtitles if same_video else None)
         self.pending_subtitles = None
-        try:
-            inputs = read_inputs(video, subtitles)
-        except InputError as exc:
-            QMessageBox.warning(self, "Cannot open", str(exc))
-            return False
-        self._flush()  # the previous video's edits reach its own project file
-        self.inputs = inputs
-        self.subtitles = inputs.subtitles.path
-        self._load_project()
+        # The read loads the project file: this video's edits must be in it first.
+        self._flush()
+        self.opening = OpenWorker(lambda: read_for_editing(video, subtitles))
+        self.opening.finished.connect(self._open_done)
+        self.opening.failed.connect(self._open_failed)
+        self._set_busy(f"Opening {video.name}…")
+        self.open_thread = start_in_thread(self.opening)
+        return True
+
+    def _set_busy(self, message: str | None) -> None:
+        """Busy indicator on (a message) or off (None); editing is locked while on."""
+        busy = message is not None
+        self.progress.setRange(0, 0 if busy else 100)  # 0..0: Qt's indeterminate bar
+        if busy:
+            self.statusBar().showMessage(message)
+            self.step_label.setText("reading")
+            self.setCursor(Qt.CursorShape.BusyCursor)
+        else:
+            self.progress.setValue(0)
+            self.step_label.setText("")
+            self.unsetCursor()
+        self.dub_btn.setEnabled(not busy and self.current is not None)
+        self.panel.setEnabled(not busy and self.project is not None)
+        self._update_undo_actions()
+
+    def _end_open(self) -> None:
+        if self.open_thread is not None:
+            self.open_thread.quit()
+            self.open_thread.wait()  # run() has returned: this is immediate
+        self.opening = None
+        self.open_thread = None
+
+    def _open_failed(self, message: str) -> None:
+        if self.opening is None:  # the window closed meanwhile
+            return
+        self._end_open()
+        self._set_busy(None)
+        self.statusBar().showMessage("Could not open the video")
+        QMessageBox.warning(self, "Cannot open", message)
+        self.opened.emit(False)
+
+    def _open_done(self, opened: Opened) -> None:
+        if self.opening is None:  # the window closed meanwhile
+            return
+        self._end_open()
+        video, doc = opened.inputs.video, opened.inputs.subtitles
+        same_video = self.current is not None and self.current.inputs.video == video
+        keep = self._selected_line_id() if same_video else None
+        self.current = opened
+        self.subtitles = opened.inputs.subtitles.path
+        self.project = opened.project
+        self.lines = opened.merge.lines
+        path = project_file_for(video)
+        self.autosaver = proj.Autosaver(opened.project, path, interval_s=AUTOSAVE_S)
         self.undo_stack.clear()  # its commands name lines of the previous project
-        doc = inputs.subtitles
         self.source_label.setText(
-            f"{video.name} — {inputs.media.duration_s:.1f} s   |   {doc.path.name} ({doc.format}, {doc.encoding}, {len(doc.cues)} cues)"
+            f"{video.name} — {opened.inputs.media.duration_s:.1f} s   |   {doc.path.name} ({doc.format}, {doc.encoding}, {len(doc.cues)} cues)"
         )
         # Replace the output only if it is ours (empty or our last suggestion), never one the
         # editor typed; a suggestion for another video must not survive to overwrite its dub.
@@ -226,70 +492,61 @@ class MainWindow(QMainWindow):
             self.suggested_output = str(video.with_name(video.stem + ".dubbed" + video.suffix))
             self.output_edit.setText(self.suggested_output)
         self._fill_table()
-        n = len(doc.warnings)
-        self.warnings_label.setText(
-            ""
-            if not n
-            else f"{n} warning(s): "
-            + "; ".join(str(w) for w in doc.warnings[:4])
-            + (" …" if n > 4 else "")
-        )
-        self.dub_btn.setEnabled(True)
-        self.panel.setEnabled(True)
-        if self.table.rowCount():
-            self.table.selectRow(0)
-        if not self.statusBar().currentMessage().startswith("Could not read"):
-            self.statusBar().showMessage(f"Opened {video.name}")
-        return True
+        self._show_warnings([*doc.warnings, *opened.merge.notices])
+        self._set_busy(None)
+        self._select_line(keep)
+        if opened.project_error:
+            self.statusBar().showMessage(
+                f"Could not read the project: {opened.project_error}; starting fresh"
+            )
+        else:
+            self.statusBar().showMessage(f"Opened {video.name} ({len(opened.cues)} lines)")
+        self.opened.emit(True)
+
+    def _show_warnings(self, notices) -> None:
+        shown = group_notices(list(notices))
+        if not shown:
+            self.warnings_label.setText("")
+            self.warnings_label.setToolTip("")
+            return
+        text = f"{len(notices)} warning(s): " + "; ".join(shown[:SHOWN_WARNINGS])
+        self.warnings_label.setText(text + (" …" if len(shown) > SHOWN_WARNINGS else ""))
+        self.warnings_label.setToolTip("\n".join(shown))
 
     # --- the project file ----------------------------------------------------------------------
 
-    def _load_project(self) -> None:
-        """The video's project file (or a fresh project) with a line for every usable cue;
-        lines keep their emotion settings."""
-        assert self.inputs is not None
-        video = self.inputs.video
-        path = project_file_for(video)
-        self.statusBar().clearMessage()
-        project = proj.Project()
-        if path.exists():
-            try:
-                project = proj.load_project(path)
-            except proj.ProjectError as exc:  # the unreadable file was kept as a backup copy
-                self.statusBar().showMessage(f"Could not read the project: {exc}; starting fresh")
-        self._sync_lines(project)
-        self.project = project
-        self.autosaver = proj.Autosaver(project, path, interval_s=AUTOSAVE_S)
-
-    def _sync_lines(self, project: proj.Project) -> None:
-        """The project's lines as the subtitles have them; a line the subtitles lost keeps
-        its settings until a dub prunes it."""
-        assert self.inputs is not None
-        cues = self.inputs.subtitles.usable_cues()
-        merge_cues(project, cues, assign_speakers(cues), speaker_names(cues))
-        if project.video_path is None:
-            project.video_path = self.inputs.video.resolve()
-        project.subtitle_path = self.inputs.subtitles.path.resolve()
-
     def line(self, index: int) -> proj.Line | None:
-        if self.project is None:
-            return None
-        return next((ln for ln in self.project.lines if ln.index == index), None)
+        return self.lines.get(index)
 
     def selected_index(self) -> int | None:
         rows = self.table.selectionModel().selectedRows()
-        if not rows:
+        if not rows or rows[0].row() >= len(self.row_cues):
             return None
-        return int(self.table.item(rows[0].row(), 0).text())
+        return self.row_cues[rows[0].row()]
 
-    def _selection_changed(self) -> None:
+    def _selected_line_id(self) -> str | None:
+        index = self.selected_index()
+        line = None if index is None else self.line(index)
+        return line.id if line else None
+
+    def _select_line(self, line_id: str | None) -> None:
+        """Select the line with this id (a reopen keeps the editor's place), else the first."""
+        row = next(
+            (self.rows[i] for i, ln in self.lines.items() if line_id and ln.id == line_id), 0
+        )
+        if row < self.table_model.rowCount():
+            self.table.selectRow(row)
+            self.table.scrollTo(self.table_model.index(row, 0))
+        self._selection_changed()
+
+    def _selection_changed(self, *_) -> None:
         index = self.selected_index()
         self.panel.show_line(None if index is None else self.line(index))
 
     def _panel_edited(self, emotion: proj.Emotion, merge_key) -> None:
         index = self.selected_index()
         line = None if index is None else self.line(index)
-        if line is None or self.worker is not None:
+        if line is None or self._busy():
             self.panel.show_line(line)
             return
         self.undo_stack.push(EmotionEdit(self.set_emotion, index, line.emotion, emotion, merge_key))
@@ -301,23 +558,24 @@ class MainWindow(QMainWindow):
             return
         line.emotion = emotion
         row = self.rows.get(index)
-        if row is not None and self.table.item(row, COL_EMOTION) is not None:
-            self.table.item(row, COL_EMOTION).setText(summary(emotion))
+        if row is not None:
+            text = summary(emotion)
+            self.table_model.set_cell(row, COL_EMOTION, text, tip=text or None)
         if self.selected_index() == index:
             self.panel.show_line(line)
         if self.autosaver is not None:
             self.autosaver.mark_dirty()
 
     def undo(self) -> None:
-        if self.worker is None:
+        if not self._busy():
             self.undo_stack.undo()
 
     def redo(self) -> None:
-        if self.worker is None:
+        if not self._busy():
             self.undo_stack.redo()
 
     def _update_undo_actions(self, *_) -> None:
-        idle = self.worker is None
+        idle = not self._busy()
         self.undo_act.setEnabled(idle and self.undo_stack.canUndo())
         self.redo_act.setEnabled(idle and self.undo_stack.canRedo())
         self.undo_act.setText(f"&Undo {self.undo_stack.undoText()}".rstrip())
@@ -325,8 +583,8 @@ class MainWindow(QMainWindow):
 
     def autosave(self) -> None:
         """Timer tick: save once the edits are AUTOSAVE_S old. Never while a dub runs (the
-        dub owns the file then)."""
-        if self.autosaver is None or self.worker is not None:
+        dub owns the file then) or an open reads it."""
+        if self.autosaver is None or self._busy():
             return
         try:
             self.autosaver.maybe_save()
@@ -345,39 +603,26 @@ class MainWindow(QMainWindow):
         return True
 
     def _fill_table(self) -> None:
-        assert self.inputs is not None
-        cues = self.inputs.subtitles.usable_cues()
-        speakers = assign_speakers(cues)
-        colours = {
-            sid: SPEAKER_COLOURS[i % len(SPEAKER_COLOURS)]
-            for i, sid in enumerate(dict.fromkeys(speakers.values()))
-        }
-        video_end_ms = round(self.inputs.media.duration_s * 1000)
-        self.table.setRowCount(len(cues))
-        self.rows = {c.index: row for row, c in enumerate(cues)}
-        for row, (c, timing) in enumerate(
-            zip(cues, plan_lines(cues, video_end_ms=video_end_ms), strict=True)
-        ):
-            values = (
-                str(c.index),
-                _ms(c.start_ms),
-                _ms(c.end_ms),
-                c.speaker_hint or "Speaker",
-                c.text,
-                f"{timing.pace:.2f}x",
-                f"{timing.duration_s:.3f} s",
-                "",
-            )
-            line = self.line(c.index)
-            values += (summary(line.emotion) if line else "",)
-            for col, v in enumerate(values):
-                item = QTableWidgetItem(v)
-                if col == 3:
-                    item.setForeground(QColor(colours[speakers[c.index]]))
-                if col == COL_PACE and timing.flag:
-                    item.setForeground(QColor("#c0392b"))
-                    item.setToolTip(timing.flag)
-                self.table.setItem(row, col, item)
+        """One model reset and one column sizing per open: linear in the number of cues."""
+        assert self.current is not None
+        cells, colours, tips = table_cells(self.current, self.lines)
+        self.row_cues = [c.index for c in self.current.cues]
+        self.rows = {index: row for row, index in enumerate(self.row_cues)}
+        self.table_model.reset(cells, colours, tips)
+        self._size_columns(c for c in range(len(COLUMNS)) if c != COL_TEXT)
+
+    def _size_columns(self, columns) -> None:
+        """Fit columns to their longest text, measured once per column: the view's own
+        resizeColumnsToContents asks the model ~9 roles of 1,000 rows per column (0.6 s)."""
+        fm = self.table.fontMetrics()
+        header_fm = self.table.horizontalHeader().fontMetrics()
+        cells = self.table_model.cells
+        for col in columns:
+            longest = max((row[col] for row in cells), key=len, default="")
+            width = max(fm.horizontalAdvance(longest), header_fm.horizontalAdvance(COLUMNS[col]))
+            if col == COL_EMOTION:  # room for a typical setting before it is made
+                width = max(width, fm.horizontalAdvance(EMOTION_SAMPLE))
+            self.table.setColumnWidth(col, width + CELL_PADDING)
 
     def _show_takes(self, report) -> None:
         """Requested and achieved durations of every rendered line, as DESIGN.md asks."""
@@ -386,19 +631,16 @@ class MainWindow(QMainWindow):
             if row is None:
                 continue
             if line.target_samples_22k is not None:
-                self.table.item(row, COL_REQUESTED).setText(
-                    f"{line.target_samples_22k / 22050:.3f} s"
+                self.table_model.set_cell(
+                    row, COL_REQUESTED, f"{line.target_samples_22k / 22050:.3f} s"
                 )
-            item = self.table.item(row, COL_RENDERED)
             if line.error:
-                item.setText("failed")
-                item.setForeground(QColor("#c0392b"))
-                item.setToolTip(line.error)
+                self.table_model.set_cell(row, COL_RENDERED, "failed", "#c0392b", line.error)
             else:
-                item.setText(f"{(line.rendered_samples_22k or 0) / 22050:.3f} s")
-                if line.flag:
-                    item.setForeground(QColor("#b35c00"))
-                    item.setToolTip(line.flag)
+                rendered = f"{(line.rendered_samples_22k or 0) / 22050:.3f} s"
+                colour = "#b35c00" if line.flag else None
+                self.table_model.set_cell(row, COL_RENDERED, rendered, colour, line.flag)
+        self._size_columns((COL_REQUESTED, COL_RENDERED))
 
     # --- drag and drop -------------------------------------------------------------------------
 
@@ -420,15 +662,13 @@ class MainWindow(QMainWindow):
     # --- dubbing -------------------------------------------------------------------------------
 
     def start_dub(self) -> None:
-        if self.inputs is None or self.worker is not None:
+        if self.inputs is None or self._busy():
             return
         out = self.output_edit.text().strip()
         if not out:
             QMessageBox.warning(self, "No output", "Choose where to write the dubbed video.")
             return
-        model_dir = (
-            Path(self.model_edit.text()).expanduser() if self.model_edit.text().strip() else None
-        )
+        model_dir = self._model_dir()
         if model_dir:
             self.settings.setValue("model_dir", str(model_dir))
         options = DubOptions(
@@ -452,21 +692,39 @@ class MainWindow(QMainWindow):
         self.cancel_btn.setEnabled(True)
         self.panel.setEnabled(False)  # no edits while the dub owns the project file
         self._update_undo_actions()
+        self._step, self._step_done, self._render_start = None, (0, 0), None
         self.progress.setValue(0)
+        self.step_label.setText("starting")
+        self.statusBar().showMessage("Dubbing…")
         self.thread = start_in_thread(self.worker)
 
     def cancel_dub(self) -> None:
         if self.worker:
             self.worker.cancel()
             self.cancel_btn.setEnabled(False)
-            self.statusBar().showMessage("Cancelling after the current step…")
+            self.statusBar().showMessage("Cancelling after the current line…")
 
     def on_progress(self, step: str, done: int, total: int) -> None:
-        # Each step owns an equal share of the bar; rendering dominates but is shown per line.
-        i = STEPS.index(step) if step in STEPS else 0
-        frac = (i + (done / total if total else 1.0)) / len(STEPS)
-        self.progress.setValue(int(frac * 100))
-        self.step_label.setText(f"{step} {done}/{total}")
+        self._step, self._step_done = step, (done, total)
+        frac = overall_fraction(step, done, total)
+        if frac is not None:
+            self.progress.setValue(int(frac * 100))
+        left = None
+        if step == "render":
+            if self._render_start is None:  # lines already done now came from the cache
+                self._render_start = (time.monotonic(), done)
+            t0, first = self._render_start
+            left = time_left_s(first, done, total, time.monotonic() - t0)
+        self.step_label.setText(step_text(step, done, total, left))
+
+    def _where(self) -> str:
+        """Where the dub stopped, for the messages: "during render (line 3 of 20)"."""
+        if self._step is None:
+            return "before it started"
+        done, total = self._step_done
+        if self._step == "render" and total:
+            return f"during render (line {min(done + 1, total)} of {total})"
+        return f"during {self._step}"
 
     def _done(self) -> None:
         if self.thread is not None:
@@ -481,11 +739,17 @@ class MainWindow(QMainWindow):
         self.panel.setEnabled(self.project is not None)
         self._update_undo_actions()
 
+    def _reset_progress(self) -> None:
+        """A dub that did not finish leaves no half-full bar or stale step behind."""
+        self.progress.setValue(0)
+        self.step_label.setText("")
+        self._render_start = None
+
     def _reload_after_dub(self) -> None:
         """The dub wrote takes (and pruned lines) into the project file: take that as ours,
         or our next save would drop them. Undo commands name lines by cue index, so they
         still apply to the reloaded lines."""
-        if self.inputs is None or self.autosaver is None or not self.autosaver.path:
+        if self.current is None or self.autosaver is None or not self.autosaver.path:
             return
         path = self.autosaver.path
         if not path.exists():
@@ -495,13 +759,14 @@ class MainWindow(QMainWindow):
         except proj.ProjectError as exc:
             self.statusBar().showMessage(f"Could not re-read the project: {exc}")
             return
-        self._sync_lines(project)
+        merge = sync_project(project, self.current)
         self.project = project
+        self.lines = merge.lines
         self.autosaver = proj.Autosaver(project, path, interval_s=AUTOSAVE_S)
-        for line in project.lines:
-            row = self.rows.get(line.index)
-            if row is not None and self.table.item(row, COL_EMOTION) is not None:
-                self.table.item(row, COL_EMOTION).setText(summary(line.emotion))
+        for index, line in self.lines.items():
+            row = self.rows.get(index)
+            if row is not None and self.cell(row, COL_EMOTION) != (text := summary(line.emotion)):
+                self.table_model.set_cell(row, COL_EMOTION, text, tip=text or None)
         self._selection_changed()
 
     def on_finished(self, report) -> None:
@@ -512,6 +777,7 @@ class MainWindow(QMainWindow):
         self.last_report = report
         self._show_takes(report)
         self.progress.setValue(100)
+        self.step_label.setText("done")
         failed = len(report.failed)
         msg = f"Wrote {report.output} ({len(report.lines)} lines, {failed} failed) in {report.wall_s:.1f} s"
         self.statusBar().showMessage(msg)
@@ -523,20 +789,32 @@ class MainWindow(QMainWindow):
             )
 
     def on_failed(self, message: str) -> None:
+        where = self._where()
         self._done()
-        self.statusBar().showMessage("Dub failed")
+        self._reset_progress()
+        self.statusBar().showMessage(f"Dub failed {where}: {message}; nothing was written")
         if self.close_pending:
             self.close()
             return
         QMessageBox.critical(self, "Dub failed", message)
 
     def on_cancelled(self) -> None:
+        where = self._where()
         self._done()
-        self.statusBar().showMessage("Cancelled; nothing was written")
+        self._reset_progress()
+        self.statusBar().showMessage(
+            f"Cancelled {where}; nothing was written (lines rendered so far stay cached)"
+        )
         if self.close_pending:
             self.close()
 
     def closeEvent(self, event) -> None:
+        if self.opening is not None:  # a read is bounded: let it end, and drop its result
+            thread = self.open_thread
+            self.opening, self.open_thread = None, None
+            if thread is not None:
+                thread.quit()
+                thread.wait()
         if self.worker is None:
             self._flush()
             event.accept()
@@ -548,22 +826,53 @@ class MainWindow(QMainWindow):
             "Dub running",
             "A dub is running. Cancel it and quit? Lines rendered so far stay cached.",
         )
-        if answer == QMessageBox.StandardButton.Yes:
-            self.close_pending = True
-            self.cancel_dub()
+        if answer != QMessageBox.StandardButton.Yes:
+            event.ignore()
+            return
+        if self.worker is None:  # the dub ended while the question was open: quit now
+            self._flush()
+            event.accept()
+            return
+        self.close_pending = True
+        self.cancel_dub()
         event.ignore()
 
 
+def _version() -> str:
+    try:
+        return metadata.version("dubsmith")
+    except metadata.PackageNotFoundError:  # run from a source tree that is not installed
+        return "unknown"
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="dubsmith-gui",
+        description="Open the Dubsmith desk, optionally with a video and its subtitles.",
+    )
+    ap.add_argument("video", type=Path, nargs="?", help="video to open")
+    ap.add_argument(
+        "subtitles", type=Path, nargs="?", help="its subtitles (default: found next to it)"
+    )
+    ap.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    return ap
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv if argv is None else argv
+    """`dubsmith-gui [video [subtitles]]`. argv without the program name (default:
+    sys.argv[1:]). --help, --version and usage errors print and return before any window
+    (usage errors: 2, as the CLI)."""
+    try:
+        args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+    except SystemExit as exc:  # argparse printed the help, the version or the usage error
+        return exc.code if isinstance(exc.code, int) else 2
     quiet_transformers()  # no library progress bars on the terminal that started the GUI
-    app = QApplication.instance() or QApplication(argv)
+    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "dubsmith-gui"])
     app.setApplicationName("Dubsmith")
     win = MainWindow()
     win.show()
-    args = [Path(a) for a in argv[1:]]
-    if args:
-        win.open_video(args[0], args[1] if len(args) > 1 else None)
+    if args.video is not None:
+        win.open_video(args.video, args.subtitles)
     return app.exec()
 
 

@@ -43,6 +43,7 @@ MODES: tuple[tuple[str, EmotionMode | None], ...] = (
     ("Text", EmotionMode.TEXT),
 )
 _STEPS = 100  # slider resolution: 0.01
+TEXT_ROW = [m for _, m in MODES].index(EmotionMode.TEXT)
 
 
 def is_default(e: Emotion) -> bool:
@@ -109,6 +110,7 @@ class LinePanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.emotion: Emotion | None = None  # what the shown line holds
+        self.text_unavailable: str | None = None  # why Text cannot be rendered; None: it can
         self._drag = 0  # bumps on every slider release: one drag, one undo step
 
         self.title = QLabel("No line selected")
@@ -136,6 +138,11 @@ class LinePanel(QWidget):
         self.text = QLineEdit()
         self.text.setPlaceholderText("e.g. quietly furious")
         self.text.editingFinished.connect(self._text_done)
+        # Why a line set to Text will not render as such (the optional model is missing).
+        self.text_notice = QLabel("")
+        self.text_notice.setWordWrap(True)
+        self.text_notice.setStyleSheet("color: #b35c00")
+        self.text_notice.setVisible(False)
 
         self.ref_label = QLabel("no file")
         self.ref_btn = QPushButton("Choose…")
@@ -154,6 +161,7 @@ class LinePanel(QWidget):
         form = QFormLayout()
         form.addRow("Emotion", self.mode)
         form.addRow("Text", self.text)
+        form.addRow(self.text_notice)
         form.addRow("Reference", ref_row)
         form.addRow("Strength", alpha_row)
         box = QVBoxLayout(self)
@@ -170,6 +178,16 @@ class LinePanel(QWidget):
         return s
 
     # --- showing ----------------------------------------------------------------------------
+
+    def set_text_emotion(self, reason: str | None) -> None:
+        """Offer emotion from a text description (reason None), or disable that choice and
+        say why: the line would not render with it."""
+        reason = reason[:1].upper() + reason[1:] if reason else None
+        self.text_unavailable = reason
+        item = self.mode.model().item(TEXT_ROW)  # QComboBox's own QStandardItemModel
+        item.setEnabled(reason is None)
+        item.setToolTip(reason or "")
+        self._refresh()
 
     def show_line(self, line) -> None:
         """Show a project Line (None: nothing selected)."""
@@ -206,6 +224,9 @@ class LinePanel(QWidget):
             self.text.setEnabled(on and mode is EmotionMode.TEXT)
             self.ref_btn.setEnabled(on and mode is EmotionMode.REFERENCE)
             self.alpha.setEnabled(on and mode not in (None, EmotionMode.VOICE))
+            blocked = on and mode is EmotionMode.TEXT and self.text_unavailable is not None
+            self.text_notice.setText(self.text_unavailable if blocked else "")
+            self.text_notice.setVisible(blocked)
         finally:
             for w in widgets:
                 w.blockSignals(False)
@@ -221,6 +242,9 @@ class LinePanel(QWidget):
         if self.emotion is None:
             return
         mode = MODES[row][1]
+        if mode is EmotionMode.TEXT and self.text_unavailable is not None:
+            self._refresh()  # a disabled entry cannot be chosen; this covers any other way in
+            return
         if mode is None:
             self._emit(Emotion())
             return

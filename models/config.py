@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from models.layout import read_yaml
 
 
 @dataclass(frozen=True)
@@ -146,9 +146,6 @@ class IndexTTSConfig:
 
 
 def load_config(path: Path) -> IndexTTSConfig:
-    """Read an official config.yaml (plain YAML; OmegaConf is not needed)."""
-    with open(path, encoding="utf-8") as f:
-        data = yaml.safe_load(f)
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: not a YAML mapping")
-    return IndexTTSConfig.from_dict(data)
+    """Read an official config.yaml (plain YAML; OmegaConf is not needed). An empty or
+    unparsable file raises ModelFilesDamaged naming it."""
+    return IndexTTSConfig.from_dict(read_yaml(path))

@@ -53,11 +53,14 @@ from torch import Tensor
 
 from models.config import IndexTTSConfig, load_config
 from models.contract import (
+    STOPPED,
     DurationMode,
     EmotionSource,
     EmotionSpec,
     ModelFilesMissing,
     ProgressFn,
+    ResultFn,
+    StopFn,
     SynthesisRequest,
     SynthesisResult,
     VoiceHandle,
@@ -71,7 +74,7 @@ from models.duration import (
     within_fit_range,
 )
 from models.emotion import EmotionMatrices, EmotionReading, TextEmotion, vector_to_emovec
-from models.layout import IndexTTS2Files, locate
+from models.layout import IndexTTS2Files, locate, read_torch
 from models.s2m import S2M, official_target_frames
 from models.semantic import SemanticCodec, SemanticEncoder, load_codec_config
 from models.speaker import SpeakerStyle
@@ -308,7 +311,8 @@ class IndexTTS2Engine:
         normalize_text: bool = True,
     ) -> IndexTTS2Engine:
         """Load every model of an IndexTTS2 folder (model_dir/indextts2 or a checkpoints/
-        folder itself). Raises ModelFilesMissing naming every missing file."""
+        folder itself). Raises ModelFilesMissing naming every missing file, or its
+        subclass ModelFilesDamaged naming every damaged one."""
         files = locate(Path(model_dir)).check(Path(model_dir))
         return cls.from_files(files, device=device, dtype=dtype, normalize_text=normalize_text)
 
@@ -334,7 +338,9 @@ class IndexTTS2Engine:
             ),
             style=SpeakerStyle.load(files.campplus, device=dev),
             vocoder=Vocoder.load(files.bigvgan, device=dev),
-            emotion_mats=EmotionMatrices.load(files.spk_matrix, files.emo_matrix, cfg.emo_num),
+            emotion_mats=EmotionMatrices.from_tensors(
+                read_torch(files.spk_matrix), read_torch(files.emo_matrix), cfg.emo_num
+            ),
             text_emotion=TextEmotion(files.qwen_emotion, device=dev),
             qwen_dir=files.qwen_emotion,
             device=dev,
@@ -540,30 +546,48 @@ class IndexTTS2Engine:
 
     # ---- synthesis ----------------------------------------------------------------------
     def synthesize(
-        self, requests: Sequence[SynthesisRequest], progress: ProgressFn | None = None
+        self,
+        requests: Sequence[SynthesisRequest],
+        progress: ProgressFn | None = None,
+        *,
+        on_result: ResultFn | None = None,
+        should_stop: StopFn | None = None,
     ) -> list[SynthesisResult]:
         total = len(requests)
         results: list[SynthesisResult | None] = [None] * total
+        stop = should_stop or (lambda: False)
+
+        def finish(index: int, result: SynthesisResult) -> None:
+            results[index] = result
+            if on_result:
+                on_result(index, result)
+
         jobs: list[Job] = []
         for i, req in enumerate(requests):
             try:
                 jobs.append(self.make_job(i, req))
             except Exception as exc:  # noqa: BLE001 - one bad request must not sink the rest
-                results[i] = SynthesisResult(None, req.target_samples(), error=_message(exc))
+                finish(i, SynthesisResult(None, req.target_samples(), error=_message(exc)))
         done = sum(r is not None for r in results)
         if progress:
             progress(done, total)
         # Same voice together (its prompt is shared), then similar lengths (less padding).
         jobs.sort(key=lambda j: (j.voice.key, self._length_key(j)))
         for start in range(0, len(jobs), max(1, self.max_batch)):
+            if stop():
+                break
             chunk = jobs[start : start + self.max_batch]
-            self.render_jobs(chunk)
+            self.render_jobs(chunk, stop)
             for job in chunk:
-                results[job.index] = self._result(job)
+                if job.audio is not None or job.error is not None:
+                    finish(job.index, self._result(job))
             done += len(chunk)
             if progress:
                 progress(done, total)
-        return [r for r in results if r is not None]
+        return [
+            r if r is not None else SynthesisResult(None, req.target_samples(), error=STOPPED)
+            for r, req in zip(results, requests, strict=True)
+        ]
 
     @staticmethod
     def _length_key(job: Job) -> int:
@@ -589,14 +613,15 @@ class IndexTTS2Engine:
             tokens=sum(int(c.numel()) for c in job.codes),
         )
 
-    def render_jobs(self, jobs: list[Job]) -> None:
-        """Render jobs in place; halve the batch on out-of-memory, isolate failures."""
+    def render_jobs(self, jobs: list[Job], stop: StopFn = lambda: False) -> None:
+        """Render jobs in place; halve the batch on out-of-memory, isolate failures. Once
+        `stop()` says so, the stages not yet begun are left undone."""
         live = [j for j in jobs if j.error is None]
-        if not live:
+        if not live or stop():
             return
         oom, message = False, ""
         try:
-            self._render(live)
+            self._render(live, stop)
             return
         except Exception as exc:  # noqa: BLE001
             # Only note what happened: recursing from here would keep the traceback, and
@@ -617,22 +642,28 @@ class IndexTTS2Engine:
             if not job.t2s_done:
                 job.codes, job.latents = [], []
         half = len(live) // 2
-        self.render_jobs(live[:half])
-        self.render_jobs(live[half:])
+        self.render_jobs(live[:half], stop)
+        self.render_jobs(live[half:], stop)
 
     def _release_memory(self) -> None:
         gc.collect()  # frames of the failed batch may sit in reference cycles
         if self.parts.device.type == "cuda":
             torch.cuda.empty_cache()
 
-    def _render(self, jobs: list[Job]) -> None:
+    def _render(self, jobs: list[Job], stop: StopFn = lambda: False) -> None:
         todo = [j for j in jobs if not j.t2s_done]
         if todo:
             with self._autocast():
                 self._run_t2s(todo)
         with self._fp32():
+            # A stop between stages spares the flow model's minutes of work that would be
+            # thrown away; the lines of this batch are then rendered afresh next time.
+            if stop():
+                return
             self._run_lengths([j for j in jobs if j.error is None and j.mel is None])
             self._run_s2m([j for j in jobs if j.error is None and j.mel is None])
+            if stop():
+                return
             self._run_vocoder([j for j in jobs if j.error is None and j.audio is None])
 
     # ---- stages -------------------------------------------------------------------------

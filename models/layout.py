@@ -5,16 +5,30 @@ The model directory holds `indextts2/`, laid out exactly like the official Index
 folder is accepted too. Inside `hf_cache/` we also accept the Hugging Face cache layout
 (`models--org--name/snapshots/<rev>/...`) that the official code leaves behind, so a folder
 downloaded for the official code works as is.
+
+Damaged files (cut short by an interrupted download, empty, not what their name says) are
+found two ways, both naming the file and how to fetch it again (ModelFilesDamaged):
+`IndexTTS2Files.damaged()` / `damage_of(path)` look at each file's structure without
+reading its tensors (milliseconds, whatever the size: no hashing), and every loader reads
+its files through `read_model_file(path, reader)` (or read_torch / read_yaml / read_json /
+read_safetensors), which turns a reader's failure into ModelFilesDamaged.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import pickle
+import struct
+import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
-from models.contract import ModelFilesMissing
+from models.contract import ModelFilesDamaged, ModelFilesMissing
+
+T = TypeVar("T")
 
 MANIFEST = Path(__file__).resolve().parents[1] / "resources" / "model_manifest.json"
 DOWNLOAD_HINT = (
@@ -22,6 +36,11 @@ DOWNLOAD_HINT = (
     "  .venv/bin/python installer/download_models.py --model-dir {model_dir}\n"
     "or point Dubsmith at an existing IndexTTS-2 checkpoints folder with --model-dir "
     "(or the DUBSMITH_MODEL_DIR environment variable)."
+)
+# The downloader skips files that exist, so a damaged one must go first.
+DAMAGED_HINT = (
+    "Delete the damaged files (the downloader skips files that exist), then fetch them "
+    "again. " + DOWNLOAD_HINT
 )
 
 
@@ -95,7 +114,20 @@ class IndexTTS2Files:
     def missing(self) -> list[str]:
         return [name for name, p in self.required().items() if not p.exists()]
 
+    def damaged(self) -> list[tuple[str, str]]:
+        """(name, reason) of each present required file that is visibly broken (see
+        damage_of). Reads headers and indexes only: milliseconds for the 6 GB folder."""
+        found = []
+        for name, path in self.required().items():
+            if path.exists():
+                reason = damage_of(path)
+                if reason is not None:
+                    found.append((name, reason))
+        return found
+
     def check(self, model_dir: Path | None = None) -> IndexTTS2Files:
+        """Raise ModelFilesMissing for missing files, else ModelFilesDamaged for damaged
+        ones (both list every file and say how to fetch it); the folder otherwise."""
         missing = self.missing()
         if missing:
             where = model_dir or self.root
@@ -104,7 +136,194 @@ class IndexTTS2Files:
                 [f"indextts2/{m}" for m in missing],
                 DOWNLOAD_HINT.format(model_dir=where),
             )
+        damaged = self.damaged()
+        if damaged:
+            raise ModelFilesDamaged(
+                self.root,
+                [(f"indextts2/{name}", reason) for name, reason in damaged],
+                DAMAGED_HINT.format(model_dir=model_dir or _model_dir_of(self.root)),
+            )
         return self
+
+
+# ------------------------------------------------------------------------- damaged files
+
+# The first bytes of a torch.save file in the legacy (pre-1.6, non-zip) format: its magic
+# number, pickled with protocol 2.
+_LEGACY_TORCH_MAGIC = pickle.dumps(0x1950A86A20F9469CFC6C, protocol=2)
+
+
+def _torch_damage(path: Path) -> str | None:
+    """torch.save writes a zip archive whose index (central directory) is at the very end,
+    so a file cut short has none; reading the index costs kilobytes."""
+    with open(path, "rb") as f:
+        head = f.read(len(_LEGACY_TORCH_MAGIC))
+    if head.startswith(b"PK"):
+        try:
+            with zipfile.ZipFile(path) as z:
+                names = z.namelist()
+        except (zipfile.BadZipFile, EOFError, ValueError) as exc:
+            return f"cut short or corrupt (its zip index cannot be read: {exc})"
+        if not any(n.endswith("data.pkl") for n in names):
+            return "not a torch checkpoint (a zip archive without data.pkl)"
+        return None
+    if head == _LEGACY_TORCH_MAGIC:  # the old format has no index to check cheaply
+        return None
+    return "not a torch checkpoint (neither a zip archive nor a legacy pickle)"
+
+
+def _safetensors_damage(path: Path, size: int) -> str | None:
+    """A safetensors file is an 8-byte header length, a JSON header giving each tensor's
+    byte range, then the data: its size must be exactly where the last range ends."""
+    with open(path, "rb") as f:
+        raw = f.read(8)
+        if len(raw) < 8:
+            return "cut short (no safetensors header)"
+        (length,) = struct.unpack("<Q", raw)
+        if length > size - 8:
+            return f"cut short (its header alone declares {length + 8} bytes, the file has {size})"
+        try:
+            header = json.loads(f.read(length))
+        except (UnicodeDecodeError, ValueError):
+            return "corrupt (its safetensors header is not valid JSON)"
+    if not isinstance(header, dict):
+        return "corrupt (its safetensors header is not a JSON object)"
+    try:
+        end = max(
+            (int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"),
+            default=0,
+        )
+    except (KeyError, TypeError, ValueError, IndexError):
+        return "corrupt (its safetensors header lacks tensor offsets)"
+    want = 8 + length + end
+    if size < want:
+        return f"cut short ({size} of {want} bytes)"
+    if size > want:
+        return f"corrupt ({size - want} bytes more than its header declares)"
+    return None
+
+
+def _mapping(value: Any, what: str) -> str | None:
+    return None if isinstance(value, dict) else f"not a {what} mapping (empty or cut short?)"
+
+
+def damage_of(path: Path) -> str | None:
+    """Why the file at ``path`` cannot be what its name says, from a cheap look at its
+    structure (never its tensors, never a hash), or None when it looks whole. Catches
+    what an interrupted download leaves: empty files, torch zips without their index,
+    safetensors shorter than their header says, configs that do not parse, and a
+    SentencePiece model that does not load. Corruption inside the data goes unnoticed."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size == 0:
+            return "empty (0 bytes)"
+        suffix = path.suffix.lower()
+        if suffix in (".pth", ".pt", ".bin"):
+            return _torch_damage(path)
+        if suffix == ".safetensors":
+            return _safetensors_damage(path, size)
+        if suffix in (".yaml", ".yml", ".json"):
+            text = path.read_text(encoding="utf-8")
+            if suffix == ".json":
+                return _mapping(json.loads(text), "JSON")
+            import yaml
+
+            return _mapping(yaml.safe_load(text), "YAML")
+        if suffix == ".model":  # SentencePiece: a protobuf, parsed in milliseconds
+            from sentencepiece import SentencePieceProcessor
+
+            SentencePieceProcessor(model_file=str(path))
+    except UnicodeDecodeError:
+        return "corrupt (not UTF-8 text)"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    except Exception as exc:  # a parser's error: JSON, YAML or SentencePiece
+        return f"corrupt ({_first_line(exc)})"
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
+
+
+def _model_dir_of(root: Path) -> Path:
+    """The folder to pass as --model-dir for a checkpoints folder."""
+    return root.parent if root.name == "indextts2" else root
+
+
+def _root_of(path: Path) -> Path:
+    """The checkpoints folder a model file sits in (hf_cache/ files included)."""
+    for folder in path.parents:
+        if folder.name == "indextts2" or (folder / "config.yaml").is_file():
+            return folder
+    return path.parent
+
+
+def read_model_file(path: Path, read: Callable[[Path], T]) -> T:
+    """``read(path)``; any failure to read or parse the file becomes ModelFilesDamaged
+    naming it, why, and how to fetch it again (torch's "PytorchStreamReader failed..."
+    names neither). ``read`` must only read and parse: errors of what is done with the
+    contents (a config the model does not support) are not damage."""
+    path = Path(path)
+    try:
+        return read(path)
+    except MemoryError:
+        raise
+    except Exception as exc:
+        root = _root_of(path)
+        try:  # "indextts2/gpt.pth", or "checkpoints/gpt.pth" for an official folder
+            name = path.relative_to(root.parent).as_posix()
+        except ValueError:
+            name = path.name
+        if not path.exists():
+            raise ModelFilesMissing(
+                root, [name], DOWNLOAD_HINT.format(model_dir=_model_dir_of(root))
+            ) from exc
+        reason = damage_of(path) or f"cannot be read ({_first_line(exc)})"
+        hint = DAMAGED_HINT.format(model_dir=_model_dir_of(root))
+        raise ModelFilesDamaged(root, [(name, reason)], hint) from exc
+
+
+def read_torch(path: Path) -> Any:
+    """A torch.save file's contents (tensors on the CPU, no code run: weights_only)."""
+    import torch
+
+    return read_model_file(path, lambda p: torch.load(p, map_location="cpu", weights_only=True))
+
+
+def read_safetensors(path: Path) -> dict[str, Any]:
+    """A safetensors file as {name: CPU tensor}."""
+    from safetensors.torch import load_file
+
+    return read_model_file(path, lambda p: load_file(str(p)))
+
+
+def _yaml_mapping(path: Path) -> dict[str, Any]:
+    import yaml
+
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError("not a YAML mapping")
+    return data
+
+
+def _json_mapping(path: Path) -> dict[str, Any]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON mapping")
+    return data
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """A YAML file that must hold a mapping (an empty file does not)."""
+    return read_model_file(path, _yaml_mapping)
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """A JSON file that must hold an object."""
+    return read_model_file(path, _json_mapping)
 
 
 def _hf_snapshot(hf_cache: Path, repo: str, rel: str) -> Path | None:

@@ -42,6 +42,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from models.layout import read_safetensors, read_torch, read_yaml
+
 HIDDEN_LAYER = 17  # hidden_states[17]: the output of encoder layer 17 (index 0 = projection)
 SAMPLE_RATE = 16000
 
@@ -115,7 +117,7 @@ class SemanticEncoder:
         # Layers above 17 never influence hidden_states[17]; dropping them saves a third of the work.
         model.encoder.layers = model.encoder.layers[:HIDDEN_LAYER]
         model.config.num_hidden_layers = HIDDEN_LAYER
-        stats = torch.load(Path(stats_pt), map_location="cpu", weights_only=True)
+        stats = read_torch(Path(stats_pt))
         device = torch.device(device)
         mean = stats["mean"].to(device, torch.float32)
         std = torch.sqrt(stats["var"].to(device, torch.float32))
@@ -342,9 +344,7 @@ class SemanticCodec(nn.Module):
         cfg: dict[str, Any] | None = None,
         device: str | torch.device = "cpu",
     ) -> SemanticCodec:
-        from safetensors.torch import load_file
-
-        state = load_file(str(safetensors))
+        state = read_safetensors(Path(safetensors))
         if cfg is None:
             cfg = codec_config_from_state(state)
         model = cls(cfg)
@@ -396,7 +396,4 @@ def codec_config_from_state(state: dict[str, Tensor]) -> dict[str, int]:
 
 def load_codec_config(config_yaml: Path) -> dict[str, Any]:
     """The `semantic_codec` section of an IndexTTS2 config.yaml."""
-    import yaml
-
-    with open(config_yaml, encoding="utf-8") as fh:
-        return dict(yaml.safe_load(fh)["semantic_codec"])
+    return dict(read_yaml(Path(config_yaml))["semantic_codec"])

@@ -32,6 +32,8 @@ import torch.nn.functional as F
 import torchaudio.compliance.kaldi as kaldi
 from torch import Tensor, nn
 
+from models.layout import read_torch
+
 SAMPLE_RATE = 16000
 NUM_MEL_BINS = 80
 STYLE_DIM = 192
@@ -387,7 +389,7 @@ class SpeakerStyle:
 
     @classmethod
     def load(cls, campplus_bin: Path, device: str | torch.device = "cpu") -> SpeakerStyle:
-        state = torch.load(Path(campplus_bin), map_location="cpu", weights_only=True)
+        state = read_torch(Path(campplus_bin))
         model = CAMPPlus(feat_dim=NUM_MEL_BINS, embedding_size=STYLE_DIM)
         model.load_state_dict(state, strict=True)
         device = torch.device(device)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import logging
 import math
 import warnings
@@ -33,6 +32,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import Tensor
+
+from models.layout import read_json, read_torch
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +76,8 @@ class Vocoder:
 
         bigvgan_dir = Path(bigvgan_dir)
         device = torch.device(device)
-        h = AttrDict(json.loads((bigvgan_dir / "config.json").read_text(encoding="utf-8")))
-        state = torch.load(
-            bigvgan_dir / "bigvgan_generator.pt", map_location="cpu", weights_only=True
-        )
+        h = AttrDict(read_json(bigvgan_dir / "config.json"))
+        state = read_torch(bigvgan_dir / "bigvgan_generator.pt")
         state = state["generator"] if "generator" in state else state
 
         want_kernel = bool(use_cuda_kernel) and device.type == "cuda"

@@ -99,5 +99,6 @@ def test_a_cancel_mid_batch_keeps_the_batch_already_finished_real_engine(engine,
     assert len(rerun.asked) == 4 and out.rendered == 4
     assert sorted(rerun.asked) == sorted(set(TEXTS) - {requests[i].text for i in seen})
     assert all(
-        t is not None and len(t.audio) == r.target_samples() for t, r in zip(out.takes, requests)
+        t is not None and len(t.audio) == r.target_samples()
+        for t, r in zip(out.takes, requests, strict=True)
     )

@@ -13,6 +13,13 @@ from tests import mediagen  # noqa: E402
 from tests.tone_engine import ToneEngine  # noqa: E402
 
 
+def open_now(qtbot, win: MainWindow, video: Path, subtitles: Path | None = None) -> bool:
+    """Open as the editor does (the read runs off the GUI thread) and wait until shown."""
+    with qtbot.waitSignal(win.opened, timeout=60_000) as blocker:
+        assert win.open_video(video, subtitles)
+    return blocker.args[0]
+
+
 @pytest.fixture(scope="module")
 def movie(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("guimovie")
@@ -28,9 +35,9 @@ def test_open_and_dub(qtbot, movie, tmp_path, monkeypatch):
     engine = ToneEngine()
     win = MainWindow(engine_factory=lambda d, dev: engine)
     qtbot.addWidget(win)
-    assert win.open_video(movie)
-    assert win.table.rowCount() == 2
-    assert win.table.item(1, 4).text() == "I was waiting for the morning train."
+    assert open_now(qtbot, win, movie)
+    assert win.table_model.rowCount() == 2
+    assert win.cell(1, 4) == "I was waiting for the morning train."
     out = tmp_path / "gui.mp4"
     win.output_edit.setText(str(out))
     win.start_dub()
@@ -42,8 +49,8 @@ def test_open_and_dub(qtbot, movie, tmp_path, monkeypatch):
     assert "Wrote" in win.statusBar().currentMessage()
     # requested and achieved durations are shown per line
     for row, line in enumerate(win.last_report.lines):
-        assert win.table.item(row, 6).text() == f"{line.target_samples_22k / 22050:.3f} s"
-        assert win.table.item(row, 7).text() == f"{line.rendered_samples_22k / 22050:.3f} s"
+        assert win.cell(row, 6) == f"{line.target_samples_22k / 22050:.3f} s"
+        assert win.cell(row, 7) == f"{line.rendered_samples_22k / 22050:.3f} s"
 
 
 def test_open_error_is_shown_not_raised(qtbot, tmp_path, monkeypatch):
@@ -51,7 +58,7 @@ def test_open_error_is_shown_not_raised(qtbot, tmp_path, monkeypatch):
     monkeypatch.setattr("app.gui.QMessageBox.warning", lambda *a: shown.append(a[2]))
     win = MainWindow()
     qtbot.addWidget(win)
-    assert not win.open_video(tmp_path / "nope.mp4")
+    assert not open_now(qtbot, win, tmp_path / "nope.mp4")
     assert shown and "not found" in shown[0]
     assert not win.dub_btn.isEnabled()
 
@@ -63,13 +70,13 @@ def test_second_video_does_not_inherit_the_first_ones_subtitles(qtbot, movie, tm
     )
     win = MainWindow()
     qtbot.addWidget(win)
-    assert win.open_video(movie)
-    assert win.open_video(other)
+    assert open_now(qtbot, win, movie)
+    assert open_now(qtbot, win, other)
     assert win.subtitles == tmp_path / "other.srt"
-    assert win.table.rowCount() == 1
+    assert win.table_model.rowCount() == 1
     assert win.output_edit.text() == str(tmp_path / "other.dubbed.mp4")
     win.output_edit.setText(str(tmp_path / "mine.mp4"))  # typed by the editor: kept
-    assert win.open_video(movie)
+    assert open_now(qtbot, win, movie)
     assert win.output_edit.text() == str(tmp_path / "mine.mp4")
 
 
@@ -83,13 +90,13 @@ def test_closing_during_a_dub_cancels_then_closes(qtbot, movie, tmp_path, monkey
     gate = threading.Event()
 
     class Slow(ToneEngine):
-        def synthesize(self, requests, progress=None):
+        def synthesize(self, requests, progress=None, **engine_options):
             gate.wait(10)
             return super().synthesize(requests, progress)
 
     win = MainWindow(engine_factory=lambda d, dev: Slow())
     qtbot.addWidget(win)
-    win.open_video(movie)
+    open_now(qtbot, win, movie)
     win.output_edit.setText(str(tmp_path / "o.mp4"))
     win.start_dub()
     qtbot.waitUntil(lambda: win.step_label.text().startswith("render"), timeout=30_000)

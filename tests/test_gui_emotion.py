@@ -43,6 +43,13 @@ def clip(source, tmp_path, monkeypatch) -> Path:
     return video
 
 
+def open_now(qtbot, win: MainWindow, video: Path) -> bool:
+    """Open as the editor does (the read runs off the GUI thread) and wait until shown."""
+    with qtbot.waitSignal(win.opened, timeout=60_000) as blocker:
+        assert win.open_video(video)
+    return blocker.args[0]
+
+
 def window(qtbot, engine=None) -> MainWindow:
     win = MainWindow(engine_factory=(lambda d, dev: engine) if engine else None)
     qtbot.addWidget(win)
@@ -66,7 +73,7 @@ def saved_emotion(video: Path, index: int) -> proj.Emotion:
 
 def test_edit_is_autosaved_and_undoable(qtbot, clip):
     win = window(qtbot)
-    assert win.open_video(clip)
+    assert open_now(qtbot, win, clip)
     assert not project_file_for(clip).exists()  # opening alone writes nothing
     assert win.panel.isEnabled() and not win.panel.sliders["angry"].isEnabled()
     set_angry(win)
@@ -74,8 +81,8 @@ def test_edit_is_autosaved_and_undoable(qtbot, clip):
     assert line.emotion.mode is proj.EmotionMode.VECTOR
     assert line.emotion.vector[ANGRY] == pytest.approx(0.8)
     assert win.line(1).emotion == proj.Emotion()  # the other line is untouched
-    assert win.table.item(win.rows[2], COL_EMOTION).text() == "angry 0.80"
-    assert win.table.item(win.rows[1], COL_EMOTION).text() == ""
+    assert win.cell(win.rows[2], COL_EMOTION) == "angry 0.80"
+    assert win.cell(win.rows[1], COL_EMOTION) == ""
 
     # the autosave timer writes it without any explicit save
     qtbot.waitUntil(lambda: project_file_for(clip).exists(), timeout=5000)
@@ -91,7 +98,7 @@ def test_edit_is_autosaved_and_undoable(qtbot, clip):
     win.undo_act.trigger()  # the mode
     assert win.line(2).emotion == proj.Emotion()
     assert win.panel.mode.currentIndex() == 0  # "Default"
-    assert win.table.item(win.rows[2], COL_EMOTION).text() == ""
+    assert win.cell(win.rows[2], COL_EMOTION) == ""
     assert not win.undo_act.isEnabled() and win.redo_act.isEnabled()
     assert win.autosaver.dirty
     win._flush()
@@ -107,7 +114,7 @@ def test_edit_is_autosaved_and_undoable(qtbot, clip):
 
 def test_a_slider_drag_is_one_undo_step(qtbot, clip):
     win = window(qtbot)
-    win.open_video(clip)
+    open_now(qtbot, win, clip)
     set_angry(win, 0.1)
     steps = win.undo_stack.count()
     calm = win.panel.sliders["calm"]
@@ -131,7 +138,7 @@ def test_a_slider_drag_is_one_undo_step(qtbot, clip):
 def test_dub_after_an_edit_renders_that_line_with_its_vector(qtbot, clip, tmp_path):
     engine = ToneEngine()
     win = window(qtbot, engine)
-    win.open_video(clip)
+    open_now(qtbot, win, clip)
     win.output_edit.setText(str(tmp_path / "out.mp4"))
     win.start_dub()
     qtbot.waitUntil(lambda: win.worker is None, timeout=60_000)
@@ -160,12 +167,12 @@ def test_panel_is_locked_while_dubbing(qtbot, clip, tmp_path):
     gate = threading.Event()
 
     class Slow(ToneEngine):
-        def synthesize(self, requests, progress=None):
+        def synthesize(self, requests, progress=None, **engine_options):
             gate.wait(10)
             return super().synthesize(requests, progress)
 
     win = window(qtbot, Slow())
-    win.open_video(clip)
+    open_now(qtbot, win, clip)
     set_angry(win)
     win.output_edit.setText(str(tmp_path / "o.mp4"))
     win.start_dub()
@@ -182,13 +189,13 @@ def test_panel_is_locked_while_dubbing(qtbot, clip, tmp_path):
 
 def test_reopening_shows_the_saved_emotion(qtbot, clip):
     win = window(qtbot)
-    win.open_video(clip)
+    open_now(qtbot, win, clip)
     set_angry(win, 0.45)
     win.close()
 
     again = window(qtbot)
-    assert again.open_video(clip)
-    assert again.table.item(again.rows[2], COL_EMOTION).text() == "angry 0.45"
+    assert open_now(qtbot, again, clip)
+    assert again.cell(again.rows[2], COL_EMOTION) == "angry 0.45"
     again.table.selectRow(again.rows[2])
     assert again.panel.mode.currentIndex() == SLIDERS
     assert again.panel.sliders["angry"].value() == 45
@@ -199,7 +206,7 @@ def test_unreadable_project_starts_fresh_with_a_message(qtbot, clip):
     path = project_file_for(clip)
     path.write_text("{ not json")
     win = window(qtbot)
-    assert win.open_video(clip)
+    assert open_now(qtbot, win, clip)
     assert "Could not read the project" in win.statusBar().currentMessage()
     assert [ln.index for ln in win.project.lines] == [1, 2]
     assert path.read_text() == "{ not json"  # left as it was (a backup copy was made)

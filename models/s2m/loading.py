@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from models.layout import read_torch
 from models.s2m.config import S2MConfig
 from models.s2m.model import S2M
 
@@ -19,7 +20,7 @@ MODULES = ("cfm", "length_regulator", "gpt_layer")
 
 
 def read_s2mel(path: Path) -> dict[str, dict[str, Tensor]]:
-    ckpt = torch.load(Path(path), map_location="cpu", weights_only=True)
+    ckpt = read_torch(Path(path))  # ModelFilesDamaged naming the file when unreadable
     if not isinstance(ckpt, dict) or "net" not in ckpt:
         raise ValueError(f"{path}: not an s2mel checkpoint (no 'net' entry)")
     net = ckpt["net"]

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from models.config import GPTConfig
+from models.layout import read_torch
 from models.t2s.gpt2 import is_conv1d_key
 from models.t2s.model import T2S
 
@@ -29,7 +30,7 @@ class CheckpointMismatch(ValueError):
 
 
 def read_state_dict(path: Path) -> dict[str, Tensor]:
-    obj = torch.load(path, map_location="cpu", weights_only=True)
+    obj = read_torch(path)  # ModelFilesDamaged naming the file when it cannot be read
     # The official loader accepts a plain state dict or {"model": state_dict}.
     if isinstance(obj, Mapping) and "model" in obj and isinstance(obj["model"], Mapping):
         obj = obj["model"]
