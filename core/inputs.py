@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import InputError
-from core.media import MediaError, MediaInfo, probe, require_video
+from core.media import MediaError, MediaInfo, check_integrity, probe, require_video
 from core.subtitles import SubtitleDoc, SubtitleError, find_subtitles_for, load_subtitles
 
 
@@ -27,6 +27,7 @@ def read_inputs(
     try:
         media = probe(video)
         require_video(media)
+        check_integrity(media)  # a cut-short file is refused before any long work
     except MediaError as exc:
         raise InputError(str(exc)) from exc
     if subtitles is None:

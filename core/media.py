@@ -411,9 +411,11 @@ def require_video(info: MediaInfo) -> StreamInfo:
 # --------------------------------------------------------------------------- integrity
 
 # A stream may end this much before its declared end (audio often ends a few frames
-# early): max(_END_SLACK_S, _END_SLACK_FRACTION * duration).
+# early): max(_END_SLACK_S, _END_SLACK_FRACTION * duration), but never more than
+# _END_SLACK_MAX_S, so a long film missing its last minutes is still caught.
 _END_SLACK_S = 0.5
 _END_SLACK_FRACTION = 0.02
+_END_SLACK_MAX_S = 3.0
 # Seconds of packets read per look; longer than a usual keyframe interval, since a
 # seek lands on the keyframe before the asked time.
 _WINDOW_S = 10.0
@@ -500,7 +502,7 @@ def check_integrity(info: MediaInfo) -> None:
         found = _data_ends(info.path, pending, origin, tail_start)
         ends.update(found or dict.fromkeys(pending, origin))  # none: no packets at all
         pending -= ends.keys()
-    slack = max(_END_SLACK_S, _END_SLACK_FRACTION * duration)
+    slack = max(_END_SLACK_S, min(_END_SLACK_FRACTION * duration, _END_SLACK_MAX_S))
     short: list[tuple[StreamInfo, float, float]] = []  # (stream, stops at, should end at)
     for s in streams:
         expected = duration

@@ -209,3 +209,23 @@ def _srt(ms: int) -> str:
     m, rem = divmod(rem, 60_000)
     s, ms = divmod(rem, 1000)
     return f"{h:02d}:{m:02d}:{s:02d},{ms:03d}"
+
+
+def test_a_cut_short_video_is_refused_before_the_models(inputs, capsys):
+    # Index at the front (+faststart), cut at half its bytes: ffprobe still reads 24 s.
+    faststart = inputs / "full.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(inputs / "scene.mp4"), "-c", "copy"]
+        + ["-movflags", "+faststart", str(faststart)],
+        check=True,
+    )
+    data = faststart.read_bytes()
+    (inputs / "cut.mp4").write_bytes(data[: len(data) // 2])
+    shutil.copy(inputs / "scene.srt", inputs / "cut.srt")
+    before, spy = state(inputs), SpyFactory()
+    code = dub(inputs, factory=spy, video="cut.mp4")
+    err = capsys.readouterr().err
+    assert code == EXIT_INPUT, err
+    assert "damaged or incomplete" in err and "of 24.0 s" in err and "cut.mp4" in err
+    assert spy.loads == 0
+    assert_nothing_written(inputs, before)

@@ -1,0 +1,118 @@
+"""A dub's settings, typed once and used from the project file to the mixer.
+
+They live in the project (`Project.settings`), so what one run used is what the next run
+reads back; the CLI overrides them with the flags it is given, the window edits them.
+Every choice is one enum, spelled the same in the file, on the command line and in code.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field, fields, replace
+from enum import StrEnum
+from typing import Any
+
+from models.contract import DurationMode
+
+
+class BackgroundMode(StrEnum):
+    DUCK = "duck"  # keep the original track under the dub, lowered by duck_db
+    REPLACE = "replace"  # drop the original dialogue track altogether
+
+
+class DefaultEmotion(StrEnum):
+    ORIGINAL = "original"  # each line carries the original actor's delivery of that line
+    VOICE = "voice"  # the timbre prompt's own delivery
+
+
+class SettingError(ValueError):
+    """A setting out of range or unknown; the message names it and what is allowed."""
+
+
+DEFAULT_FLOW_STEPS = 25  # the official IndexTTS2 diffusion steps
+
+
+@dataclass
+class DubSettings:
+    background: BackgroundMode = BackgroundMode.DUCK
+    duck_db: float = -12.0  # how far the original is lowered under the dub
+    keep_original_track: bool = False  # also mux the original audio as a second track
+    subtitle_track: bool = False  # also mux the subtitles as a text track
+    emotion: DefaultEmotion = DefaultEmotion.ORIGINAL
+    duration_mode: DurationMode = DurationMode.EXACT
+    language: str | None = None  # ISO 639 tag of the dub track; None: from the subtitles
+    seed: int = 0
+    flow_steps: int = DEFAULT_FLOW_STEPS
+    merge_split_sentences: bool = False  # join cues that split one sentence
+    extend_into_silence_ms: int = 0  # a line may run this far into the silence after it
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        """Raise SettingError for what would fail late (in ffmpeg, after the render)."""
+        if not math.isfinite(self.duck_db) or self.duck_db > 0:
+            raise SettingError(
+                f"the duck level must be a number of dB at or below 0 (e.g. -12), "
+                f"got {self.duck_db}"
+            )
+        if self.extend_into_silence_ms < 0:
+            raise SettingError("the extension into silence cannot be negative")
+        if not 1 <= self.flow_steps <= 200:
+            raise SettingError(f"flow steps must be between 1 and 200, got {self.flow_steps}")
+
+    def with_changes(self, **changes: Any) -> DubSettings:
+        """A copy with the given settings replaced; None values leave a setting as it is
+        (how command-line flags that were not given override nothing)."""
+        known = {f.name for f in fields(self)}
+        unknown = set(changes) - known
+        if unknown:
+            raise SettingError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        given = {k: v for k, v in changes.items() if v is not None}
+        try:
+            return replace(self, **_typed(given))
+        except ValueError as exc:
+            raise SettingError(str(exc)) from None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = copy.deepcopy(self.extra)
+        for f in fields(self):
+            if f.name != "extra":
+                value = getattr(self, f.name)
+                out[f.name] = value.value if isinstance(value, StrEnum) else value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Any) -> DubSettings:
+        if not isinstance(data, dict):
+            raise TypeError(f"settings must be an object, got {type(data).__name__}")
+        known = {f.name for f in fields(cls)} - {"extra"}
+        extra = {k: copy.deepcopy(v) for k, v in data.items() if k not in known}
+        settings = cls(**_typed({k: v for k, v in data.items() if k in known}), extra=extra)
+        _check_types(settings)
+        return settings
+
+
+_ENUMS = {
+    "background": BackgroundMode,
+    "emotion": DefaultEmotion,
+    "duration_mode": DurationMode,
+}
+
+
+def _typed(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: (_ENUMS[k](v) if k in _ENUMS else v) for k, v in values.items()}
+
+
+def _check_types(s: DubSettings) -> None:
+    for name in ("keep_original_track", "subtitle_track", "merge_split_sentences"):
+        if not isinstance(getattr(s, name), bool):
+            raise TypeError(f"setting {name} must be true or false")
+    for name in ("seed", "flow_steps", "extend_into_silence_ms"):
+        v = getattr(s, name)
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise TypeError(f"setting {name} must be a whole number")
+    if isinstance(s.duck_db, bool) or not isinstance(s.duck_db, int | float):
+        raise TypeError("setting duck_db must be a number")
+    s.duck_db = float(s.duck_db)
+    if s.language is not None and not isinstance(s.language, str):
+        raise TypeError("setting language must be a language code")
