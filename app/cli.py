@@ -42,36 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     d.add_argument("-o", "--output", type=Path, required=True, help="output video (.mp4 or .mkv)")
     d.add_argument("--model-dir", type=Path, default=None, help="folder holding indextts2/")
-    d.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    d.add_argument(
-        "--voice",
-        action="append",
-        default=[],
-        metavar="SPEAKER=WAV",
-        help="timbre prompt file for a speaker (repeatable)",
-    )
-    d.add_argument("--background", choices=("duck", "replace"), default="duck")
-    d.add_argument(
-        "--duck-db", type=float, default=-12.0, help="how far to lower the original (dB)"
-    )
-    d.add_argument("--keep-original-track", action="store_true")
-    d.add_argument("--subtitle-track", action="store_true", help="also mux the subtitles")
-    d.add_argument("--emotion", choices=("original", "voice"), default="original")
-    d.add_argument(
-        "--merge-split-sentences",
-        action="store_true",
-        help="join consecutive cues of one speaker that split a sentence",
-    )
-    d.add_argument(
-        "--extend-into-silence",
-        type=int,
-        default=0,
-        metavar="MS",
-        help="let a line run up to MS ms into the silence after its cue (never into the next)",
-    )
-    d.add_argument("--mode", choices=("exact", "natural"), default="exact")
-    d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--language", default=None, help="ISO 639-2 tag of the dub track (eng, fra...)")
+    _add_settings(d)
     d.add_argument("--stems", type=Path, default=None, metavar="DIR", help="write per-line WAVs")
     d.add_argument("--dub-wav", type=Path, default=None, help="write the dub alone as a WAV")
     d.add_argument("--report", type=Path, default=None, metavar="REPORT.json")
@@ -85,6 +56,60 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("path", type=Path)
     i.add_argument("--json", action="store_true")
     return ap
+
+
+BOOL = argparse.BooleanOptionalAction
+# Flags that are dub settings: not given, they leave the project's saved setting (what the
+# last dub of this video used, else the default) as it is.
+SETTING_FLAGS = {
+    "background": "background",
+    "duck_db": "duck_db",
+    "keep_original_track": "keep_original_track",
+    "subtitle_track": "subtitle_track",
+    "emotion": "emotion",
+    "mode": "duration_mode",
+    "seed": "seed",
+    "language": "language",
+    "flow_steps": "flow_steps",
+    "merge_split_sentences": "merge_split_sentences",
+    "extend_into_silence": "extend_into_silence_ms",
+}
+
+
+def _add_settings(d: argparse.ArgumentParser) -> None:
+    d.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    d.add_argument(
+        "--voice",
+        action="append",
+        default=[],
+        metavar="SPEAKER=WAV",
+        help="timbre prompt file for a speaker (repeatable)",
+    )
+    d.add_argument("--background", choices=("duck", "replace"))
+    d.add_argument("--duck-db", type=float, help="how far to lower the original (dB, default -12)")
+    d.add_argument("--keep-original-track", action=BOOL, help="also mux the original audio")
+    d.add_argument("--subtitle-track", action=BOOL, help="also mux the subtitles")
+    d.add_argument("--emotion", choices=("original", "voice"))
+    d.add_argument(
+        "--merge-split-sentences",
+        action=BOOL,
+        help="join consecutive cues of one speaker that split a sentence",
+    )
+    d.add_argument(
+        "--extend-into-silence",
+        type=int,
+        metavar="MS",
+        help="let a line run up to MS ms into the silence after its cue (never into the next)",
+    )
+    d.add_argument("--mode", choices=("exact", "natural"))
+    d.add_argument("--seed", type=int)
+    d.add_argument("--flow-steps", type=int, help="diffusion steps of the flow model (25)")
+    d.add_argument("--language", help="ISO 639-2 tag of the dub track (eng, fra...)")
+
+
+def setting_changes(args) -> dict:
+    """The dub settings given on the command line (and only those)."""
+    return {key: getattr(args, flag) for flag, key in SETTING_FLAGS.items()}
 
 
 def _err(msg: str) -> None:
@@ -131,7 +156,7 @@ def cmd_dub(args, engine_factory=None) -> int:
     from core.pipeline import DubOptions, EngineUnavailable, InputError, OptionError, dub
     from core.render import Cancelled, CancelToken
     from core.voices import VoiceError, parse_voice_args
-    from models.contract import DurationMode, ModelFilesMissing
+    from models.contract import ModelFilesMissing
 
     try:
         voices = parse_voice_args(args.voice)
@@ -144,23 +169,14 @@ def cmd_dub(args, engine_factory=None) -> int:
     options = DubOptions(
         output=args.output,
         subtitles=args.subs,
+        changes=setting_changes(args),
         model_dir=args.model_dir,
         device=args.device,
         voices=voices,
-        background=args.background,
-        duck_db=args.duck_db,
-        keep_original_track=args.keep_original_track,
-        subtitle_track=args.subtitle_track,
-        emotion=args.emotion,
-        mode=DurationMode(args.mode),
-        seed=args.seed,
         stems_dir=args.stems,
         dub_wav=args.dub_wav,
         report_path=args.report,
         work_dir=args.work_dir,
-        language=args.language,
-        merge_split_sentences=args.merge_split_sentences,
-        extend_into_silence_ms=max(0, args.extend_into_silence),
     )
     cancel = CancelToken()
 

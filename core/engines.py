@@ -25,6 +25,15 @@ def text_emotion_available(model_dir: Path | None) -> bool:
     return (files.qwen_emotion / "config.json").is_file()
 
 
+def resolve_device(device: str) -> str:
+    """ "auto" is a CUDA GPU when torch sees one, else the CPU; anything else as given."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 class IndexTTS2Factory:
     """Loads the IndexTTS2 engine from a model directory, and tells before loading which
     emotion inputs it will honour there (text needs the optional model)."""
@@ -35,6 +44,7 @@ class IndexTTS2Factory:
 
         model_dir = Path(model_dir) if model_dir else default_model_dir()
         locate(model_dir).check(model_dir)  # ModelFilesMissing lists what to download
+        device = resolve_device(device)
         if device.startswith("cuda"):
             import torch
 

@@ -13,7 +13,7 @@ exactly round(duration_s * 48000) samples long.
 Public API::
 
     MIX_RATE = 48000
-    class Background(StrEnum): DUCK = "duck"; REPLACE = "replace"
+    Background = core.settings.BackgroundMode (duck, replace)
     @dataclass MixSettings: background=Background.DUCK, duck_db=-12.0, ramp_ms=50.0,
         target_lufs=-16.0, true_peak_dbtp=-1.0, normalize=True
     @dataclass Clip: start_ms: float, audio: np.ndarray, sample_rate=22050, line_id=None
@@ -39,7 +39,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +46,7 @@ import soxr
 
 from core.audio import resample_to_length, samples_for, to_stereo, write_wav
 from core.loudness import integrated_loudness
+from core.settings import BackgroundMode
 
 MIX_RATE = 48000
 CLIP_RATE = 22050
@@ -58,9 +58,8 @@ _TP_SEARCH_DB = 6.0  # blocks this far below the sample peak are not oversampled
 _TP_CONTEXT = 1024  # samples of context around an oversampled block (filter length)
 
 
-class Background(StrEnum):
-    DUCK = "duck"  # the original stays, lowered under each dubbed line
-    REPLACE = "replace"  # the original is dropped (a separated music bed may come later)
+# The project's background setting itself: one enum from the file to the mixer.
+Background = BackgroundMode
 
 
 @dataclass

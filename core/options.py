@@ -6,34 +6,32 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from models.contract import DurationMode, Sampling
+from core.settings import DubSettings
+from models.contract import Sampling
 
 
 @dataclass
 class DubOptions:
+    """Where a dub reads and writes, and with which settings: `settings` (None: the
+    project's own, what the last run used, else the defaults) with `changes` on top (the
+    command line's flags: only what was given)."""
+
     output: Path
     subtitles: Path | None = None
+    settings: DubSettings | None = None
+    changes: dict[str, Any] = field(default_factory=dict)
     model_dir: Path | None = None
-    device: str = "cpu"
+    device: str = "auto"  # "auto" (a CUDA GPU when there is one), "cpu", "cuda", "cuda:1"
     voices: dict[str, Path] = field(default_factory=dict)  # speaker id -> prompt file
-    background: str = "duck"
-    duck_db: float = -12.0
-    keep_original_track: bool = False
-    subtitle_track: bool = False
-    emotion: str = "original"  # "original" (each line's own audio) or "voice"
-    mode: DurationMode = DurationMode.EXACT
     sampling: Sampling = field(default_factory=Sampling)
-    seed: int = 0
     stems_dir: Path | None = None
     dub_wav: Path | None = None
     report_path: Path | None = None
     work_dir: Path | None = None
-    language: str | None = None  # ISO 639-2 tag of the dub track
     batch_size: int = 8
     save_project: bool = True
-    merge_split_sentences: bool = False  # join cues that split one sentence
-    extend_into_silence_ms: int = 0  # let a line run this far into the silence after its cue
 
 
 def default_work_dir(video: Path) -> Path:

@@ -12,6 +12,7 @@ working files live in a per-video work folder in the user cache.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +21,6 @@ from pathlib import Path
 import numpy as np
 
 from core import preflight
-from core import project as proj
 from core.disk_space import writing_to
 from core.engines import (
     TEXT_EMOTION_MISSING,
@@ -35,12 +35,13 @@ from core.inputs import Inputs, read_inputs
 from core.language import language_from_filename, to_iso639_2
 from core.line_emotion import MIN_REFERENCE, emotion_for, emotion_spec
 from core.media import ExtractedAudio, MediaError, extract_audio
-from core.mixdown import Background, Clip, MixSettings, mixdown, write_dub, write_mix, write_stems
+from core.mixdown import Clip, MixSettings, mixdown, write_dub, write_mix, write_stems
 from core.notices import Notice
 from core.options import DubOptions, default_work_dir
 from core.project_keeper import ProjectKeeper
 from core.render import CancelToken, Take, TakeCache, render
 from core.report import DubReport, LineReport, write_report
+from core.settings import BackgroundMode, DefaultEmotion, DubSettings
 from core.silence import silence_until_ms
 from core.subtitles import Cue, write_clean_srt
 from core.timing import Timing, plan_lines
@@ -49,6 +50,9 @@ from models.contract import SAMPLE_RATE, Engine, SynthesisRequest, VoiceHandle
 
 __all__ = [
     "MIN_REFERENCE",
+    "BackgroundMode",
+    "DefaultEmotion",
+    "DubSettings",
     "STAGES",
     "STAGE_WEIGHTS",
     "STEPS",
@@ -200,6 +204,7 @@ class DubJob:
         self.runner = StageRunner(self.events, self.cancel)
         self.result: DubReport | None = None
         self._t_start = 0.0
+        self.settings = DubSettings()  # the effective settings, known once read runs
 
     def warn(self, notice: Notice) -> None:
         self.warnings.append(notice)
@@ -225,14 +230,18 @@ class DubJob:
         out = Path(options.output)
         if out.exists() and out.resolve() == video.resolve():
             raise InputError(f"the output {out} is the input video; choose another output file")
-        preflight.check_settings(options)
+        # Only read here: the project file is written once every check has passed.
+        self.keeper = ProjectKeeper(video, self.warn) if options.save_project else None
+        saved = self.keeper.project.settings if self.keeper else DubSettings()
+        self.settings = settings = (options.settings or saved).with_changes(**options.changes)
+        preflight.check_settings(settings, options)
         try:
             container_for(out)  # a bad output is found now, not after hours of rendering
         except MediaError as exc:
             raise InputError(str(exc)) from exc
         preflight.check_outputs(video, options)
         self.inputs = inputs = read_inputs(
-            video, options.subtitles, merge_split_sentences=options.merge_split_sentences
+            video, options.subtitles, merge_split_sentences=settings.merge_split_sentences
         )
         for w in inputs.subtitles.warnings:
             self.warn(w)
@@ -253,19 +262,16 @@ class DubJob:
             cues, speakers, options, inputs.media.has_audio
         )
         preflight.check_disk(video, inputs, cues, options, self.work)
-        if options.save_project:
-            self.keeper = ProjectKeeper(video, self.warn)
+        if self.keeper:
             self.keeper.set_settings(
                 video_path=video.resolve(),
                 subtitle_path=inputs.subtitles.path.resolve(),
                 output_path=out.resolve(),
-                background_mode=proj.BackgroundMode(options.background),
-                duck_db=options.duck_db,
-                keep_original_track=options.keep_original_track,
+                settings=settings,
                 model={"device": options.device, "model_dir": options.model_dir},
             )
             self.keeper.sync_lines(
-                cues, speakers, speaker_names(cues), options.voices, options.mode
+                cues, speakers, speaker_names(cues), options.voices, settings.duration_mode
             )
         preflight.check_line_emotions(cues, self.keeper, self.engine_factory, options)
         self.lines = [
@@ -274,7 +280,7 @@ class DubJob:
                 speakers[c.index],
                 # The seed follows the line, not its cue number: an inserted cue must not
                 # re-render every later line.
-                options.seed + (self.keeper.line_number(c.index) if self.keeper else c.index),
+                settings.seed + (self.keeper.line_number(c.index) if self.keeper else c.index),
             )
             for c in cues
         ]
@@ -305,16 +311,16 @@ class DubJob:
     def _plan(self, tick) -> None:
         """Each line's span and counts; spans grow into the following silence when asked."""
         assert self.inputs is not None
-        options, cues = self.options, [ln.cue for ln in self.lines]
+        settings, cues = self.settings, [ln.cue for ln in self.lines]
         silences = None
-        if options.extend_into_silence_ms > 0 and self.extracted is not None:
+        if settings.extend_into_silence_ms > 0 and self.extracted is not None:
             silences = silence_until_ms(
                 self.extracted.load_mono16k(), 16000, [c.end_ms for c in cues]
             )
         planned = plan_lines(
             cues,
             silences_until_ms=silences,
-            extend_ms=options.extend_into_silence_ms,
+            extend_ms=settings.extend_into_silence_ms,
             video_end_ms=round(self.inputs.media.duration_s * 1000),
         )
         for line, timing in zip(self.lines, planned, strict=True):
@@ -339,17 +345,20 @@ class DubJob:
 
     def _render(self, tick) -> None:
         assert self.engine is not None
-        options, keeper = self.options, self.keeper
+        options, settings, keeper = self.options, self.settings, self.keeper
+        sampling = options.sampling
+        if settings.flow_steps is not None:
+            sampling = dataclasses.replace(sampling, diffusion_steps=settings.flow_steps)
         for line in self.lines:
             assert line.timing is not None
             own = keeper.line_emotion(line.index) if keeper else None
             line.request = SynthesisRequest(
                 text=line.cue.text,
                 voice=self.voices[line.speaker],
-                emotion=emotion_for(line.cue, own, options.emotion, self.mono22k, self.warn),
+                emotion=emotion_for(line.cue, own, settings.emotion, self.mono22k, self.warn),
                 duration_s=line.timing.samples_22k / SAMPLE_RATE,
-                mode=options.mode,
-                sampling=options.sampling,
+                mode=settings.duration_mode,
+                sampling=sampling,
                 seed=line.seed,
                 language=normalizer_language(line.timing.language),
             )
@@ -358,7 +367,9 @@ class DubJob:
             line = self.lines[pos]
             line.take = take
             if keeper:
-                keeper.record_take(line.index, take, cache.path(take.key), options.mode, line.seed)
+                keeper.record_take(
+                    line.index, take, cache.path(take.key), settings.duration_mode, line.seed
+                )
             self.events.line_rendered(line.index, take)
 
         with writing_to(self.work, "the rendered lines"):
@@ -387,7 +398,7 @@ class DubJob:
 
     def _mix(self, tick) -> None:
         assert self.inputs is not None
-        options, extracted = self.options, self.extracted
+        options, settings, extracted = self.options, self.settings, self.extracted
         clips = [
             Clip(
                 start_ms=ln.timing.span.start_ms,
@@ -402,7 +413,7 @@ class DubJob:
             clips,
             self.inputs.media.duration_s,
             extracted.load_master() if extracted else None,
-            MixSettings(background=Background(options.background), duck_db=options.duck_db),
+            MixSettings(background=settings.background, duck_db=settings.duck_db),
             extracted.channel_layout if extracted else None,
         )
         self.placements = {p.line_id: p.start_sample for p in mix.placements}
@@ -419,19 +430,19 @@ class DubJob:
 
     def _export(self, tick) -> None:
         assert self.inputs is not None and self.mix_path is not None
-        options = self.options
+        options, settings = self.options, self.settings
         subtitles = None
-        if options.subtitle_track:
+        if settings.subtitle_track:
             subtitles = write_clean_srt([ln.cue for ln in self.lines], self.work / "subtitles.srt")
         export_video(
             self.video,
             self.mix_path,
             Path(options.output),
             ExportOptions(
-                dub_language=to_iso639_2(options.language)
+                dub_language=to_iso639_2(settings.language)
                 or language_from_filename(self.inputs.subtitles.path)
                 or "und",
-                include_original=options.keep_original_track and self.extracted is not None,
+                include_original=settings.keep_original_track and self.extracted is not None,
                 subtitles=subtitles,
             ),
         )
@@ -459,7 +470,7 @@ class DubJob:
             text=line.cue.text,
             span_start_ms=t.span.start_ms,
             span_end_ms=t.span.end_ms,
-            duration_mode=self.options.mode.value,
+            duration_mode=self.settings.duration_mode.value,
             target_samples_22k=line.request.target_samples(),
             rendered_samples_22k=len(take.audio) if take else None,
             placed_at_48k=self.placements.get(line.index),

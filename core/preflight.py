@@ -3,7 +3,6 @@ outputs, voice files, emotions the engine cannot honour, and disk space."""
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 
@@ -14,11 +13,10 @@ from core.engines import TEXT_EMOTION_MISSING, EngineFactory
 from core.errors import EngineUnavailable, InputError, OptionError
 from core.export import same_file
 from core.inputs import Inputs
-from core.language import to_iso639_2
 from core.media import MASTER_RATE
-from core.mixdown import Background
 from core.options import DubOptions
 from core.project_keeper import ProjectKeeper
+from core.settings import DubSettings
 from core.subtitles import Cue
 from core.voices import VoiceError, VoicePrompt, prompt_from_file
 from models.contract import SAMPLE_RATE, EmotionSource
@@ -76,28 +74,11 @@ def read_voice_files(
     }
 
 
-def check_settings(options: DubOptions) -> None:
+def check_settings(settings: DubSettings, options: DubOptions) -> None:
     """Settings that would fail late (in ffmpeg, after the render) are refused now."""
-    if not math.isfinite(options.duck_db) or options.duck_db > 0:
-        raise OptionError(
-            f"the duck level must be a number of dB at or below 0 (e.g. -12), got {options.duck_db}"
-        )
-    try:
-        Background(options.background)
-    except ValueError:
-        raise OptionError(
-            f"unknown background mode '{options.background}' (duck or replace)"
-        ) from None
-    if options.emotion not in ("original", "voice"):
-        raise OptionError(f"unknown default emotion '{options.emotion}' (original or voice)")
-    if options.extend_into_silence_ms < 0:
-        raise OptionError("the extension into silence cannot be negative")
+    settings.validate()
     if options.batch_size < 1:
         raise OptionError(f"the batch size must be at least 1, got {options.batch_size}")
-    if options.language is not None and to_iso639_2(options.language) is None:
-        raise OptionError(
-            f"the dub language must be a code such as eng, fra or de, got '{options.language}'"
-        )
 
 
 def check_line_emotions(

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import os
 import shutil
 import tempfile
@@ -29,7 +28,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from core.settings import BackgroundMode, DubSettings
 from models.contract import EMOTION_NAMES, DurationMode
+
+__all__ = ["BackgroundMode", "DubSettings"]  # re-exported: one enum per concept
 
 SCHEMA_VERSION = 1
 FORMAT_NAME = "dubsmith-project"
@@ -67,11 +69,6 @@ class EmotionMode(StrEnum):
     REFERENCE = "reference"  # a reference audio file
     VECTOR = "vector"  # the eight sliders
     TEXT = "text"  # a description, turned into a vector by the text-to-emotion model
-
-
-class BackgroundMode(StrEnum):
-    DUCK = "duck"  # keep the original track under the dub, lowered by duck_db
-    REPLACE = "replace"  # drop the original dialogue track altogether
 
 
 # --- (de)serialisation helpers --------------------------------------------------------------
@@ -353,6 +350,7 @@ class Line:
 class ModelSettings:
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", ...
     model_dir: Path | None = None  # None: the default model directory
+    precision: str = "auto"  # "auto" (bf16 on a GPU that has it), "fp32", "bf16", "fp16"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self, base: Path | None) -> dict[str, Any]:
@@ -361,14 +359,16 @@ class ModelSettings:
             **copy.deepcopy(self.extra),
             "device": self.device,
             "model_dir": None if self.model_dir is None else str(self.model_dir),
+            "precision": self.precision,
         }
 
     @classmethod
     def from_dict(cls, data: Any, base: Path | None) -> ModelSettings:
-        d, extra = _split(data, {"device", "model_dir"}, "model settings")
+        d, extra = _split(data, {"device", "model_dir", "precision"}, "model settings")
         return cls(
             device=_str(d.get("device", "auto")),
             model_dir=_path_in(d.get("model_dir"), None),
+            precision=_str(d.get("precision", "auto")),
             extra=extra,
         )
 
@@ -381,9 +381,7 @@ _PROJECT_KEYS = {
     "language",
     "output_path",
     "model",
-    "background_mode",
-    "duck_db",
-    "keep_original_track",
+    "settings",
     "speakers",
     "lines",
     "detached_lines",
@@ -397,9 +395,7 @@ class Project:
     language: str | None = None  # the dub's language (that of the subtitles)
     output_path: Path | None = None
     model: ModelSettings = field(default_factory=ModelSettings)
-    background_mode: BackgroundMode = BackgroundMode.DUCK
-    duck_db: float = -12.0  # how far the original track is lowered under the dub
-    keep_original_track: bool = False  # also mux the original audio as a second track
+    settings: DubSettings = field(default_factory=DubSettings)
     speakers: list[Speaker] = field(default_factory=list)
     lines: list[Line] = field(default_factory=list)
     # Lines whose cue the subtitles no longer have, kept because the editor set something on
@@ -449,8 +445,7 @@ class Project:
 
     def validate(self) -> None:
         """Raise ValueError on settings the pipeline cannot use."""
-        if not math.isfinite(self.duck_db) or self.duck_db > 0:
-            raise ValueError(f"duck level must be a finite number of dB <= 0, got {self.duck_db}")
+        self.settings.validate()
         for line in self.lines:
             if line.start_ms < 0 or line.end_ms < line.start_ms:
                 raise ValueError(f"line {line.index}: bad span {line.start_ms}..{line.end_ms} ms")
@@ -474,9 +469,7 @@ class Project:
             "language": self.language,
             "output_path": _path_out(self.output_path, base),
             "model": self.model.to_dict(base),
-            "background_mode": self.background_mode.value,
-            "duck_db": self.duck_db,
-            "keep_original_track": self.keep_original_track,
+            "settings": self.settings.to_dict(),
             "speakers": [s.to_dict(base) for s in self.speakers],
             "lines": [line.to_dict(base) for line in self.lines],
             "detached_lines": [line.to_dict(base) for line in self.detached_lines],
@@ -490,18 +483,24 @@ class Project:
         detached = d.get("detached_lines", [])
         if not all(isinstance(x, list) for x in (speakers, lines, detached)):
             raise TypeError("speakers and lines must be lists")
-        keep = d.get("keep_original_track", False)
-        if not isinstance(keep, bool):
-            raise TypeError(f"keep_original_track must be true or false, got {keep!r}")
+        settings = d.get("settings")
+        if settings is None:  # files before typed settings kept three of them at the top
+            settings = {
+                new: extra.pop(old)
+                for old, new in (
+                    ("background_mode", "background"),
+                    ("duck_db", "duck_db"),
+                    ("keep_original_track", "keep_original_track"),
+                )
+                if old in extra
+            }
         project = cls(
             video_path=_path_in(d.get("video_path"), base),
             subtitle_path=_path_in(d.get("subtitle_path"), base),
             language=_opt_str(d.get("language")),
             output_path=_path_in(d.get("output_path"), base),
             model=ModelSettings.from_dict(d.get("model", {}), base),
-            background_mode=BackgroundMode(d.get("background_mode", BackgroundMode.DUCK.value)),
-            duck_db=_float(d.get("duck_db", -12.0)),
-            keep_original_track=keep,
+            settings=DubSettings.from_dict(settings),
             speakers=[Speaker.from_dict(s, base) for s in speakers],
             lines=[Line.from_dict(x, base) for x in lines],
             detached_lines=[Line.from_dict(x, base) for x in detached],

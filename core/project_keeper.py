@@ -50,9 +50,11 @@ class ProjectKeeper:
         self.autosaver = proj.Autosaver(self.project, self.path, interval_s=interval_s)
         self._lines: dict[int, proj.Line] = {}
         self._failed = False
+        self.started = False  # nothing is written before the dub has passed its checks
 
     def set_settings(self, **settings) -> None:
         """Project-level settings of this dub (paths, background, device...)."""
+        self.started = True
         model = settings.pop("model", {})
         for key, value in settings.items():
             setattr(self.project, key, value)
@@ -116,6 +118,8 @@ class ProjectKeeper:
         self._try(self.autosaver.maybe_save)
 
     def save(self) -> None:
+        if not self.started:
+            return
         self.autosaver.mark_dirty()
         self._try(self.autosaver.flush)
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Any
 
+from core.errors import OptionError
+from core.language import to_iso639_2
 from models.contract import DurationMode
 
 
@@ -26,13 +28,6 @@ class DefaultEmotion(StrEnum):
     VOICE = "voice"  # the timbre prompt's own delivery
 
 
-class SettingError(ValueError):
-    """A setting out of range or unknown; the message names it and what is allowed."""
-
-
-DEFAULT_FLOW_STEPS = 25  # the official IndexTTS2 diffusion steps
-
-
 @dataclass
 class DubSettings:
     background: BackgroundMode = BackgroundMode.DUCK
@@ -43,22 +38,26 @@ class DubSettings:
     duration_mode: DurationMode = DurationMode.EXACT
     language: str | None = None  # ISO 639 tag of the dub track; None: from the subtitles
     seed: int = 0
-    flow_steps: int = DEFAULT_FLOW_STEPS
+    flow_steps: int | None = None  # diffusion steps of the flow model; None: the engine's
     merge_split_sentences: bool = False  # join cues that split one sentence
     extend_into_silence_ms: int = 0  # a line may run this far into the silence after it
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
-        """Raise SettingError for what would fail late (in ffmpeg, after the render)."""
+        """Raise OptionError for what would fail late (in ffmpeg, after the render)."""
         if not math.isfinite(self.duck_db) or self.duck_db > 0:
-            raise SettingError(
+            raise OptionError(
                 f"the duck level must be a number of dB at or below 0 (e.g. -12), "
                 f"got {self.duck_db}"
             )
+        if self.language is not None and to_iso639_2(self.language) is None:
+            raise OptionError(
+                f"the dub language must be a code such as eng, fra or de, got '{self.language}'"
+            )
         if self.extend_into_silence_ms < 0:
-            raise SettingError("the extension into silence cannot be negative")
-        if not 1 <= self.flow_steps <= 200:
-            raise SettingError(f"flow steps must be between 1 and 200, got {self.flow_steps}")
+            raise OptionError("the extension into silence cannot be negative")
+        if self.flow_steps is not None and not 1 <= self.flow_steps <= 200:
+            raise OptionError(f"flow steps must be between 1 and 200, got {self.flow_steps}")
 
     def with_changes(self, **changes: Any) -> DubSettings:
         """A copy with the given settings replaced; None values leave a setting as it is
@@ -66,12 +65,12 @@ class DubSettings:
         known = {f.name for f in fields(self)}
         unknown = set(changes) - known
         if unknown:
-            raise SettingError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+            raise OptionError(f"unknown setting(s): {', '.join(sorted(unknown))}")
         given = {k: v for k, v in changes.items() if v is not None}
         try:
             return replace(self, **_typed(given))
         except ValueError as exc:
-            raise SettingError(str(exc)) from None
+            raise OptionError(str(exc)) from None
 
     def to_dict(self) -> dict[str, Any]:
         out = copy.deepcopy(self.extra)
@@ -109,6 +108,8 @@ def _check_types(s: DubSettings) -> None:
             raise TypeError(f"setting {name} must be true or false")
     for name in ("seed", "flow_steps", "extend_into_silence_ms"):
         v = getattr(s, name)
+        if name == "flow_steps" and v is None:
+            continue
         if isinstance(v, bool) or not isinstance(v, int):
             raise TypeError(f"setting {name} must be a whole number")
     if isinstance(s.duck_db, bool) or not isinstance(s.duck_db, int | float):

@@ -211,7 +211,11 @@ def test_merge_split_sentences(tmp_path):
         (1, 1000, 4000)
     ]
     assert engine.rendered == ["I was waiting for the morning train."]
+    # The project file keeps the setting: the next dub reads it back, a flag overrides it.
     assert main(args, engine_factory=_factory(ToneEngine())) == EXIT_OK
+    assert len(json.loads(report.read_text())["lines"]) == 1
+    no_merge = args + ["--no-merge-split-sentences"]
+    assert main(no_merge, engine_factory=_factory(ToneEngine())) == EXIT_OK
     assert len(json.loads(report.read_text())["lines"]) == 2
 
 

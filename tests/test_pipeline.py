@@ -219,11 +219,11 @@ def test_output_equal_to_input_is_refused(movie, tmp_path):
 
 def test_spans_grow_into_silence_but_not_into_speech(movie, tmp_path):
     video, _ = movie
-    report = _scratch_dub(video, tmp_path, extend_into_silence_ms=1000)
+    report = _scratch_dub(video, tmp_path, changes={"extend_into_silence_ms": 1000})
     for ln in report.lines:
         # cues end 2.5 s after their start; the next line's speech begins 5 s after it
         assert ln.span_end_ms - ln.span_start_ms == 3500, ln
-    report = _scratch_dub(video, tmp_path, "o2.mp4", extend_into_silence_ms=5000)
+    report = _scratch_dub(video, tmp_path, "o2.mp4", changes={"extend_into_silence_ms": 5000})
     # a long allowance stops before the next line's speech (within a 20 ms frame and the 40 ms guard)
     first = report.lines[0]
     assert 4900 <= first.span_end_ms <= 4960
@@ -340,7 +340,7 @@ def test_subtitle_track_is_the_clean_utf8_text(movie, tmp_path, ext):
         DubOptions(
             output=out,
             subtitles=subs,
-            subtitle_track=True,
+            changes={"subtitle_track": True},
             work_dir=tmp_path / "w",
             save_project=False,
         ),
@@ -379,7 +379,7 @@ def test_a_lines_own_emotion_from_the_project_file_is_used(movie, tmp_path):
     project.save(folder / "e.dubsmith.json")
 
     engine = ToneEngine()
-    opts.emotion = "voice"  # the dub's default now differs from the first run
+    opts.changes = {"emotion": "voice"}  # the dub's default now differs from the first run
     report = dub(copy, opts, engine_factory=_factory(engine))
     emo = {r.seed: r.emotion for r in engine.requests}  # seed = cue index here
     assert emo[2].source is EmotionSource.VECTOR and emo[2].vector[1] == 0.8 and emo[2].alpha == 0.6
@@ -388,4 +388,6 @@ def test_a_lines_own_emotion_from_the_project_file_is_used(movie, tmp_path):
     # 1 and 5 follow the new default (voice; cue 5's file is gone, with a warning)
     assert set(emo) == {1, 2, 4, 5}
     assert emo[1].source is EmotionSource.VOICE and emo[5].source is EmotionSource.VOICE
-    assert any(str(w).startswith("cue 5: its emotion setting cannot be used") for w in report.warnings)
+    assert any(
+        str(w).startswith("cue 5: its emotion setting cannot be used") for w in report.warnings
+    )

@@ -16,6 +16,7 @@ from core.project import (
     SCHEMA_VERSION,
     Autosaver,
     BackgroundMode,
+    DubSettings,
     Emotion,
     EmotionMode,
     Line,
@@ -117,9 +118,13 @@ def projects(draw, root: Path) -> Project:
             device=draw(st.sampled_from(["auto", "cpu", "cuda", "cuda:1"])),
             model_dir=draw(st.none() | paths(root)),
         ),
-        background_mode=draw(st.sampled_from(list(BackgroundMode))),
-        duck_db=draw(st.floats(min_value=-60.0, max_value=0.0)),
-        keep_original_track=draw(st.booleans()),
+        settings=DubSettings(
+            background=draw(st.sampled_from(list(BackgroundMode))),
+            duck_db=draw(st.floats(min_value=-60.0, max_value=0.0)),
+            keep_original_track=draw(st.booleans()),
+            seed=draw(st.integers(0, 2**31)),
+            flow_steps=draw(st.none() | st.integers(1, 200)),
+        ),
         speakers=speakers,
         lines=lines,
     )
@@ -198,7 +203,7 @@ def test_snapshot_and_restore_undo_an_edit(tmp_path):
     p.lines[0].text = "Changed."
     p.lines[1].emotion.vector = (0.5,) * 8
     p.lines.pop()
-    p.duck_db = -3.0
+    p.settings.duck_db = -3.0
     assert p.snapshot() != before
     p.restore(before)
     assert p.snapshot() == before
@@ -224,7 +229,7 @@ def test_failed_save_leaves_the_old_file_and_no_temp_files(tmp_path, monkeypatch
     monkeypatch.undo()
     assert target.read_bytes() == original
     assert leftovers(target.parent, {target.name}) == []
-    p.duck_db = float("nan")  # not JSON: refused before anything is written
+    p.settings.duck_db = float("nan")  # not JSON: refused before anything is written
     with pytest.raises(ProjectError):
         p.save()
     assert target.read_bytes() == original
@@ -497,3 +502,18 @@ def test_take_times_keep_their_zone(tmp_path):
     loaded = load_project(p.save())
     assert loaded.lines[0].takes[0].when == when
     assert loaded.lines[0].latest_take == p.lines[0].takes[0]
+
+
+def test_settings_of_an_older_file_are_read_into_typed_settings(tmp_path):
+    path = tmp_path / "old.dubsmith.json"
+    path.write_text(
+        '{"format": "dubsmith-project", "schema": 1, "background_mode": "replace", '
+        '"duck_db": -6, "keep_original_track": true, "lines": []}'
+    )
+    project = load_project(path)
+    assert project.settings.background is BackgroundMode.REPLACE
+    assert project.settings.duck_db == -6.0 and project.settings.keep_original_track
+    assert project.extra == {}  # moved, not kept twice
+    project.save()
+    data = json.loads(path.read_text())
+    assert data["settings"]["background"] == "replace" and "background_mode" not in data
