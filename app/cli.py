@@ -1,9 +1,9 @@
 """`dubsmith` command line: dub a video, or inspect what Dubsmith reads from one.
 
 Exit codes (also in README.md):
-  0 success; 1 the job failed; 2 bad command line; 3 input unreadable (video or
-  subtitles); 4 model files missing; 5 some lines could not be rendered (the dub was
-  written, those lines are silent); 130 cancelled (Ctrl-C).
+  0 success; 1 the job failed (batch: some job failed); 2 bad command line; 3 input
+  unreadable (video or subtitles); 4 model files missing; 5 some lines could not be
+  rendered (the dub was written, those lines are silent); 130 cancelled (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -48,6 +48,19 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--report", type=Path, default=None, metavar="REPORT.json")
     d.add_argument("--work-dir", type=Path, default=None, help=argparse.SUPPRESS)
     d.add_argument("--no-progress", action="store_true")
+
+    b = sub.add_parser(
+        "batch",
+        help="dub many videos: a folder of videos (subtitles beside them) or a JSON/CSV job list",
+    )
+    b.add_argument("jobs", type=Path, help="folder of videos, or jobs.json / jobs.csv")
+    b.add_argument("-o", "--outdir", type=Path, required=True, help="folder for the dubbed videos")
+    b.add_argument("--model-dir", type=Path, default=None, help="folder holding indextts2/")
+    _add_settings(b)
+    b.add_argument("--report", type=Path, default=None, metavar="REPORT.json")
+    b.add_argument("--resume", action="store_true", help="skip the jobs finished before")
+    b.add_argument("--work-dir", type=Path, default=None, help=argparse.SUPPRESS)
+    b.add_argument("--no-progress", action="store_true")
 
     m = sub.add_parser("models", help="check the model folder: what is there, what is missing")
     m.add_argument("--model-dir", type=Path, default=None, help="folder holding indextts2/")
@@ -149,50 +162,14 @@ class _Bars:
             self.bar = None
 
 
-def cmd_dub(args, engine_factory=None) -> int:
-    from core.language import to_iso639_2
+def _exit_code(exc: BaseException) -> tuple[int, str]:
+    """Known failures map to exit codes; anything else (MediaError, ExportError, OSError
+    such as a full disk) is still one clear line, never a traceback."""
     from core.media import MediaError
-    from core.notices import group_notices
-    from core.pipeline import DubOptions, EngineUnavailable, InputError, OptionError, dub
-    from core.render import Cancelled, CancelToken
-    from core.voices import VoiceError, parse_voice_args
+    from core.pipeline import EngineUnavailable, InputError, OptionError
+    from core.voices import VoiceError
     from models.contract import ModelFilesMissing
 
-    try:
-        voices = parse_voice_args(args.voice)
-    except VoiceError as exc:
-        _err(str(exc))
-        return EXIT_USAGE
-    if args.language is not None and to_iso639_2(args.language) is None:
-        _err(f"--language expects a language code such as eng, fra or de, got '{args.language}'")
-        return EXIT_USAGE
-    options = DubOptions(
-        output=args.output,
-        subtitles=args.subs,
-        changes=setting_changes(args),
-        model_dir=args.model_dir,
-        device=args.device,
-        voices=voices,
-        stems_dir=args.stems,
-        dub_wav=args.dub_wav,
-        report_path=args.report,
-        work_dir=args.work_dir,
-    )
-    cancel = CancelToken()
-
-    def on_sigint(signum, frame):
-        if cancel.cancelled:  # second Ctrl-C: stop now
-            raise KeyboardInterrupt
-        cancel.cancel()
-        _err("cancelling after the current step... (Ctrl-C again to stop at once)")
-
-    previous = signal.signal(signal.SIGINT, on_sigint)
-    bars = _Bars(not args.no_progress)
-    kwargs = {"progress": bars, "cancel": cancel}
-    if engine_factory is not None:
-        kwargs["engine_factory"] = engine_factory
-    # Known failures map to exit codes; anything else (MediaError, ExportError, OSError
-    # such as a full disk) is still one clear line, never a traceback.
     exit_codes = (
         (OptionError, EXIT_USAGE),
         (InputError, EXIT_INPUT),
@@ -200,33 +177,190 @@ def cmd_dub(args, engine_factory=None) -> int:
         (ModelFilesMissing, EXIT_MODELS),
         (EngineUnavailable, EXIT_MODELS),
     )
-    try:
-        report = dub(args.video, options, **kwargs)
-    except (Cancelled, KeyboardInterrupt):
-        bars.close()
-        _err(f"cancelled; {args.output} was not written (rendered lines stay cached)")
-        return EXIT_CANCELLED
-    except Exception as exc:
-        bars.close()
-        if cancel.cancelled:  # Ctrl-C also reaches ffmpeg, which then fails: still a cancel
-            _err(f"cancelled; {args.output} was not written")
-            return EXIT_CANCELLED
-        code = next((c for kind, c in exit_codes if isinstance(exc, kind)), EXIT_FAILED)
-        # Our own errors carry a message written for the editor; others get their type.
-        expected = code != EXIT_FAILED or isinstance(exc, MediaError | OSError)
-        _err(str(exc) if expected else f"{type(exc).__name__}: {exc}")
-        return code
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    bars.close()
+    code = next((c for kind, c in exit_codes if isinstance(exc, kind)), EXIT_FAILED)
+    flag = {key: flag for flag, key in SETTING_FLAGS.items()}.get(getattr(exc, "setting", None))
+    if isinstance(exc, OptionError) and flag:
+        return code, f"--{flag.replace('_', '-')}: {exc}"
+    # Our own errors carry a message written for the editor; others get their type.
+    expected = code != EXIT_FAILED or isinstance(exc, MediaError | OSError)
+    return code, (str(exc) if expected else f"{type(exc).__name__}: {exc}")
+
+
+class _CtrlC:
+    """First Ctrl-C cancels cleanly (finished lines kept), a second stops at once."""
+
+    def __init__(self) -> None:
+        from core.render import CancelToken
+
+        self.token = CancelToken()
+
+    def __enter__(self) -> _CtrlC:
+        self.previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        signal.signal(signal.SIGINT, self.previous)
+
+    def _handler(self, signum, frame) -> None:
+        if self.token.cancelled:
+            raise KeyboardInterrupt
+        self.token.cancel()
+        _err("cancelling after the lines being rendered... (Ctrl-C again to stop at once)")
+
+
+def _template(args, output: Path):
+    from core.pipeline import DubOptions
+    from core.voices import parse_voice_args
+
+    return DubOptions(
+        output=output,
+        changes=setting_changes(args),
+        model_dir=args.model_dir,
+        device=args.device,
+        voices=parse_voice_args(args.voice),
+        work_dir=args.work_dir,
+    )
+
+
+def _print_warnings(notices, keep_all_hint: bool) -> None:
+    from core.notices import group_notices
+
     # Grouped by kind: a 10,000-cue file must not bury the result under its warnings.
-    for w in group_notices(report.warnings):
+    for w in group_notices(notices):
         print(f"warning: {w}", file=sys.stderr)
-    if len(report.warnings) > 20 and not args.report:
+    if len(notices) > 20 and keep_all_hint:
         print("warning: pass --report REPORT.json to keep every warning", file=sys.stderr)
+
+
+def cmd_dub(args, engine_factory=None) -> int:
+    from dataclasses import replace
+
+    from core.pipeline import dub
+    from core.render import Cancelled
+    from core.voices import VoiceError
+
+    try:
+        options = _template(args, args.output)
+    except VoiceError as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    options = replace(
+        options,
+        subtitles=args.subs,
+        stems_dir=args.stems,
+        dub_wav=args.dub_wav,
+        report_path=args.report,
+    )
+    bars = _Bars(not args.no_progress)
+    kwargs = {"progress": bars}
+    if engine_factory is not None:
+        kwargs["engine_factory"] = engine_factory
+    with _CtrlC() as ctrl_c:
+        try:
+            report = dub(args.video, options, cancel=ctrl_c.token, **kwargs)
+        except (Cancelled, KeyboardInterrupt):
+            bars.close()
+            _err(f"cancelled; {args.output} was not written (rendered lines stay cached)")
+            return EXIT_CANCELLED
+        except Exception as exc:
+            bars.close()
+            if ctrl_c.token.cancelled:  # Ctrl-C also reaches ffmpeg, which then fails
+                _err(f"cancelled; {args.output} was not written")
+                return EXIT_CANCELLED
+            code, message = _exit_code(exc)
+            _err(message)
+            return code
+    bars.close()
+    _print_warnings(report.warnings, keep_all_hint=not args.report)
     n = len(report.lines)
     print(f"wrote {report.output} ({n} lines, {len(report.failed)} failed, {report.wall_s:.1f} s)")
     return EXIT_PARTIAL if report.failed else EXIT_OK
+
+
+def cmd_batch(args, engine_factory=None) -> int:
+    from core.batch import (
+        BatchEvents,
+        BatchState,
+        find_jobs,
+        run_batch,
+        summary_rows,
+        write_batch_report,
+    )
+    from core.pipeline import InputError
+    from core.render import Cancelled
+    from core.voices import VoiceError
+
+    outdir: Path = args.outdir
+    if outdir.exists() and not outdir.is_dir():
+        _err(f"-o {outdir} is a file; batch writes into a folder")
+        return EXIT_USAGE
+    try:
+        template = _template(args, outdir / "placeholder.mp4")
+        specs = find_jobs(args.jobs, outdir)
+    except VoiceError as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    except InputError as exc:
+        _err(str(exc))
+        return EXIT_INPUT
+    outdir.mkdir(parents=True, exist_ok=True)
+    bars = _Bars(not args.no_progress)
+
+    class Events(BatchEvents):
+        def job_started(self, number, total, spec):
+            bars.close()
+            print(f"[{number}/{total}] {spec.name} -> {spec.output}", file=sys.stderr)
+
+        def job_finished(self, number, total, result):
+            bars.close()
+            if result.status == "failed":
+                _err(f"[{number}/{total}] {result.spec.name} failed: {result.error}")
+            elif result.status == "skipped":
+                print(f"[{number}/{total}] {result.spec.name}: finished before, skipped",
+                      file=sys.stderr)  # fmt: skip
+            elif result.report is not None:
+                _print_warnings(result.report.warnings, keep_all_hint=False)
+
+        def stage(self, name, done, total):
+            bars(name, done, total)
+
+    kwargs = {} if engine_factory is None else {"engine_factory": engine_factory}
+    results = []
+    code = EXIT_OK
+    with _CtrlC() as ctrl_c:
+        try:
+            for result in run_batch(
+                specs,
+                template,
+                events=Events(),
+                cancel=ctrl_c.token,
+                resume=args.resume,
+                state=BatchState(outdir),
+                **kwargs,
+            ):
+                results.append(result)
+        except (Cancelled, KeyboardInterrupt):
+            code = EXIT_CANCELLED
+        except Exception as exc:  # model files missing: every job would fail alike
+            bars.close()
+            code, message = _exit_code(exc)
+            _err(message)
+    bars.close()
+    if any(r.status == "cancelled" for r in results):
+        code = EXIT_CANCELLED
+    elif code == EXIT_OK and any(r.status == "failed" for r in results):
+        code = EXIT_FAILED
+    rows = [("job", "lines", "audio s", "wall s", "result")] + summary_rows(results)
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row[:4], widths, strict=True)) + "  " + row[4])
+    if args.report:
+        write_batch_report(results, args.report)
+    done = sum(r.status in ("done", "skipped") for r in results)
+    print(
+        f"{done} of {len(specs)} jobs finished" + (" (cancelled)" if code == EXIT_CANCELLED else "")
+    )
+    return code
 
 
 def _media_json(info) -> dict:
@@ -361,6 +495,8 @@ def main(argv: list[str] | None = None, *, engine_factory=None) -> int:
         return int(exc.code or 0) if exc.code in (0, None) else EXIT_USAGE
     if args.command == "dub":
         return cmd_dub(args, engine_factory)
+    if args.command == "batch":
+        return cmd_batch(args, engine_factory)
     if args.command == "models":
         return cmd_models(args)
     return cmd_inspect(args)

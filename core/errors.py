@@ -8,7 +8,13 @@ class InputError(Exception):
 
 
 class OptionError(ValueError):
-    """A dub setting is out of range or unknown; the message names it and what is allowed."""
+    """A dub setting is out of range or unknown; the message says what is allowed.
+    `setting` names it (DubSettings' field), so the CLI can name its flag, the window its
+    control."""
+
+    def __init__(self, message: str, setting: str | None = None) -> None:
+        super().__init__(message)
+        self.setting = setting
 
 
 class EngineUnavailable(Exception):

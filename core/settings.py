@@ -48,16 +48,22 @@ class DubSettings:
         if not math.isfinite(self.duck_db) or self.duck_db > 0:
             raise OptionError(
                 f"the duck level must be a number of dB at or below 0 (e.g. -12), "
-                f"got {self.duck_db}"
+                f"got {self.duck_db}",
+                "duck_db",
             )
         if self.language is not None and to_iso639_2(self.language) is None:
             raise OptionError(
-                f"the dub language must be a code such as eng, fra or de, got '{self.language}'"
+                f"the dub language must be a code such as eng, fra or de, got '{self.language}'",
+                "language",
             )
         if self.extend_into_silence_ms < 0:
-            raise OptionError("the extension into silence cannot be negative")
+            raise OptionError(
+                "the extension into silence cannot be negative", "extend_into_silence_ms"
+            )
         if self.flow_steps is not None and not 1 <= self.flow_steps <= 200:
-            raise OptionError(f"flow steps must be between 1 and 200, got {self.flow_steps}")
+            raise OptionError(
+                f"flow steps must be between 1 and 200, got {self.flow_steps}", "flow_steps"
+            )
 
     def with_changes(self, **changes: Any) -> DubSettings:
         """A copy with the given settings replaced; None values leave a setting as it is
