@@ -1,4 +1,5 @@
-"""The speech engine a dub loads, and what it is known to honour before it loads."""
+"""The speech engine a dub loads (through models/registry), and what it is known to honour
+before it loads."""
 
 from __future__ import annotations
 
@@ -7,22 +8,11 @@ from pathlib import Path
 
 from core.errors import EngineUnavailable
 from models.contract import EmotionSource, Engine
+from models.registry import DEFAULT_ENGINE, default_model_dir, engine_entry
 
 EngineFactory = Callable[[Path | None, str], Engine]
 
-
-TEXT_EMOTION_MISSING = (
-    "emotion from a text description needs the optional text-emotion model "
-    "(indextts2/qwen0.6bemo4-merge/ in the model folder {model_dir}), which is not installed"
-)
-
-
-def text_emotion_available(model_dir: Path | None) -> bool:
-    """Whether the optional text-to-emotion model is installed (known before any loading)."""
-    from models.layout import default_model_dir, locate
-
-    files = locate(Path(model_dir) if model_dir else default_model_dir())
-    return (files.qwen_emotion / "config.json").is_file()
+TEXT_EMOTION_MISSING = engine_entry(DEFAULT_ENGINE).missing_emotion[EmotionSource.TEXT]
 
 
 def resolve_device(device: str) -> str:
@@ -34,16 +24,17 @@ def resolve_device(device: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-class IndexTTS2Factory:
-    """Loads the IndexTTS2 engine from a model directory, and tells before loading which
-    emotion inputs it will honour there (text needs the optional model)."""
+class RegistryFactory:
+    """Loads a registered engine from a model directory, and tells before loading which
+    emotion inputs it will honour there."""
+
+    def __init__(self, name: str = DEFAULT_ENGINE) -> None:
+        self.entry = engine_entry(name)
 
     def __call__(self, model_dir: Path | None, device: str) -> Engine:
         """The engine on the model directory (clear errors when it is incomplete)."""
-        from models.layout import default_model_dir, locate
-
         model_dir = Path(model_dir) if model_dir else default_model_dir()
-        locate(model_dir).check(model_dir)  # ModelFilesMissing lists what to download
+        self.entry.check(model_dir)  # ModelFilesMissing / Damaged say what to fetch
         device = resolve_device(device)
         if device.startswith("cuda"):
             import torch
@@ -54,17 +45,18 @@ class IndexTTS2Factory:
                     "use the CPU (slower) or check the GPU driver"
                 )
         try:
-            from models.engine import IndexTTS2Engine
+            return self.entry.load(model_dir, device)
         except ImportError as exc:
-            raise EngineUnavailable(f"the IndexTTS2 engine cannot be loaded: {exc}") from exc
-        return IndexTTS2Engine.load(model_dir, device=device)
+            raise EngineUnavailable(f"{self.entry.title} cannot be loaded: {exc}") from exc
 
     def emotion_sources(self, model_dir: Path | None) -> frozenset[EmotionSource]:
-        every = frozenset(EmotionSource)
-        return every if text_emotion_available(model_dir) else every - {EmotionSource.TEXT}
+        folder = Path(model_dir) if model_dir else default_model_dir()
+        return self.entry.capabilities(folder).emotion_inputs
 
 
-default_engine_factory = IndexTTS2Factory()
+default_engine_factory = RegistryFactory()
 
 
-# --- the dub -----------------------------------------------------------------------------------
+def text_emotion_available(model_dir: Path | None) -> bool:
+    """Whether emotion from a text description can be had (its optional model installed)."""
+    return EmotionSource.TEXT in default_engine_factory.emotion_sources(model_dir)

@@ -25,7 +25,7 @@ from core.disk_space import writing_to
 from core.engines import (
     TEXT_EMOTION_MISSING,
     EngineFactory,
-    IndexTTS2Factory,
+    RegistryFactory,
     default_engine_factory,
     text_emotion_available,
 )
@@ -61,7 +61,7 @@ __all__ = [
     "DubOptions",
     "EngineFactory",
     "EngineUnavailable",
-    "IndexTTS2Factory",
+    "RegistryFactory",
     "InputError",
     "Inputs",
     "JobEvents",
@@ -379,9 +379,7 @@ class DubJob:
                 [ln.request for ln in self.lines if ln.request is not None],
                 cache,
                 # The engine's own batch: cancel and progress then land per batch it renders.
-                batch_size=min(
-                    options.batch_size, getattr(self.engine, "max_batch", options.batch_size)
-                ),
+                batch_size=min(options.batch_size, self.engine.max_batch),
                 progress=tick,
                 cancel=self.cancel,
                 on_take=arrived,

@@ -181,11 +181,7 @@ def render(
     is stored.
     """
     # An engine's identity names its model files and settings, not only its kind.
-    eid = (
-        engine_id
-        or getattr(engine, "identity", None)
-        or getattr(engine, "name", type(engine).__name__)
-    )
+    eid = engine_id or engine.identity
     keys = [take_key(eid, r) for r in requests]
     takes: list[Take | None] = [None] * len(requests)
     errors: dict[int, str] = {}

@@ -142,10 +142,35 @@ StopFn = Callable[[], bool]  # True: stop at the next stage boundary
 STOPPED = "stopped before it was rendered"
 
 
+class DurationControl(StrEnum):
+    EXACT = "exact"  # an exact token/frame/sample count for the requested duration
+    FITTED = "fitted"  # free pace, then fitted to the duration afterwards
+    NONE = "none"  # the engine speaks at its own pace
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What an engine can do, known before a request is made (and, through the registry,
+    before the engine is loaded): the CLI and the window refuse or disable what it cannot."""
+
+    languages: tuple[str, ...]  # ISO 639-1 codes
+    sample_rate: int
+    duration_control: DurationControl
+    emotion_inputs: frozenset[EmotionSource]
+    max_batch: int = 1
+
+
 class Engine(Protocol):
     """What core/ needs from a speech engine."""
 
     name: str
+    # What shapes its audio besides a request (checkpoint files, device, precision): the
+    # take cache keys on it, so another model never serves a cached take.
+    identity: str
+    max_batch: int  # requests worth rendering together
+
+    @property
+    def capabilities(self) -> Capabilities: ...
 
     def prepare_voice(self, audio: np.ndarray, sample_rate: int) -> VoiceHandle: ...
 

@@ -54,6 +54,7 @@ from torch import Tensor
 from models.config import IndexTTSConfig, load_config
 from models.contract import (
     STOPPED,
+    Capabilities,
     DurationMode,
     EmotionSource,
     EmotionSpec,
@@ -75,6 +76,7 @@ from models.duration import (
 )
 from models.emotion import EmotionMatrices, EmotionReading, TextEmotion, vector_to_emovec
 from models.layout import IndexTTS2Files, locate, read_torch
+from models.registry import indextts2_capabilities
 from models.s2m import S2M, official_target_frames
 from models.semantic import SemanticCodec, SemanticEncoder, load_codec_config
 from models.speaker import SpeakerStyle
@@ -281,6 +283,10 @@ class IndexTTS2Engine:
         self._text_readings: dict[str, EmotionReading] = {}
         self.voice_cache_size = 64
         self.reference_cache_size = 256
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return indextts2_capabilities(self.parts.qwen_dir, self.max_batch)
 
     @property
     def identity(self) -> str:

@@ -17,7 +17,6 @@ read_safetensors), which turns a reader's failure into ModelFilesDamaged.
 from __future__ import annotations
 
 import json
-import os
 import pickle
 import struct
 import zipfile
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from models.contract import ModelFilesDamaged, ModelFilesMissing
+from models.registry import default_model_dir  # noqa: F401  (re-exported for callers)
 
 T = TypeVar("T")
 
@@ -42,15 +42,6 @@ DAMAGED_HINT = (
     "Delete the damaged files (the downloader skips files that exist), then fetch them "
     "again. " + DOWNLOAD_HINT
 )
-
-
-def default_model_dir() -> Path:
-    env = os.environ.get("DUBSMITH_MODEL_DIR")
-    if env:
-        return Path(env).expanduser()
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("Dubsmith", appauthor=False)) / "models"
 
 
 @dataclass(frozen=True)

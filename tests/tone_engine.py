@@ -11,7 +11,16 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from models.contract import SAMPLE_RATE, STOPPED, SynthesisRequest, SynthesisResult, VoiceHandle
+from models.contract import (
+    SAMPLE_RATE,
+    STOPPED,
+    Capabilities,
+    DurationControl,
+    EmotionSource,
+    SynthesisRequest,
+    SynthesisResult,
+    VoiceHandle,
+)
 
 
 def tone_frequency(seed: int) -> float:
@@ -20,6 +29,15 @@ def tone_frequency(seed: int) -> float:
 
 class ToneEngine:
     name = "tone-test-double"
+    identity = "tone-test-double"
+    max_batch = 8
+    capabilities = Capabilities(
+        languages=("en", "zh"),
+        sample_rate=SAMPLE_RATE,
+        duration_control=DurationControl.EXACT,
+        emotion_inputs=frozenset(EmotionSource),
+        max_batch=8,
+    )
 
     def __init__(self, fail_texts: Sequence[str] = ()) -> None:
         self.voices: list[int] = []  # lengths of prepared prompts

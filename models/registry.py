@@ -1,0 +1,96 @@
+"""The speech engines Dubsmith has, by name: how to check an engine's model files, what it
+can do, and how to load it. core/ finds engines only here, so a second engine is one new
+module plus one entry below, and core/ never learns an engine's file layout."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from models.contract import SAMPLE_RATE, Capabilities, DurationControl, EmotionSource, Engine
+
+
+def default_model_dir() -> Path:
+    """The model directory: DUBSMITH_MODEL_DIR, else the platform's user data folder."""
+    env = os.environ.get("DUBSMITH_MODEL_DIR")
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("Dubsmith", appauthor=False)) / "models"
+
+
+@dataclass(frozen=True)
+class EngineEntry:
+    name: str
+    title: str
+    # Capabilities in a model folder, without loading anything (optional parts may be absent).
+    capabilities: Callable[[Path], Capabilities]
+    check: Callable[[Path], None]  # raises ModelFilesMissing / ModelFilesDamaged
+    load: Callable[[Path, str], Engine]  # (model folder, device)
+    # Said when an emotion input is missing from `capabilities` (formatted with model_dir).
+    missing_emotion: dict[EmotionSource, str]
+
+
+# --- IndexTTS2 ----------------------------------------------------------------------------------
+
+INDEXTTS2_TEXT_EMOTION = (
+    "emotion from a text description needs the optional text-emotion model "
+    "(indextts2/qwen0.6bemo4-merge/ in the model folder {model_dir}), which is not installed"
+)
+
+
+def indextts2_capabilities(qwen_dir: Path, max_batch: int) -> Capabilities:
+    """Chinese and English, exact durations, every emotion input (text only with its
+    optional model folder)."""
+    emotions = frozenset(EmotionSource)
+    if not (qwen_dir / "config.json").is_file():
+        emotions -= {EmotionSource.TEXT}
+    return Capabilities(
+        languages=("zh", "en"),
+        sample_rate=SAMPLE_RATE,
+        duration_control=DurationControl.EXACT,
+        emotion_inputs=emotions,
+        max_batch=max_batch,
+    )
+
+
+def _indextts2_capabilities(model_dir: Path) -> Capabilities:
+    from models.layout import locate
+
+    return indextts2_capabilities(locate(model_dir).qwen_emotion, max_batch=4)
+
+
+def _indextts2_check(model_dir: Path) -> None:
+    from models.layout import locate
+
+    locate(model_dir).check(model_dir)
+
+
+def _indextts2_load(model_dir: Path, device: str) -> Engine:
+    from models.engine import IndexTTS2Engine
+
+    return IndexTTS2Engine.load(model_dir, device=device)
+
+
+ENGINES: dict[str, EngineEntry] = {
+    "indextts2": EngineEntry(
+        name="indextts2",
+        title="IndexTTS2",
+        capabilities=_indextts2_capabilities,
+        check=_indextts2_check,
+        load=_indextts2_load,
+        missing_emotion={EmotionSource.TEXT: INDEXTTS2_TEXT_EMOTION},
+    ),
+}
+DEFAULT_ENGINE = "indextts2"
+
+
+def engine_entry(name: str) -> EngineEntry:
+    try:
+        return ENGINES[name]
+    except KeyError:
+        known = ", ".join(sorted(ENGINES))
+        raise ValueError(f"unknown speech engine '{name}' (known: {known})") from None
