@@ -89,6 +89,14 @@ SETTING_FLAGS = {
 }
 
 
+FIELD_FLAGS = {
+    "output": "-o",
+    "dub_wav": "--dub-wav",
+    "report_path": "--report",
+    "stems_dir": "--stems",
+}
+
+
 def _add_settings(d: argparse.ArgumentParser) -> None:
     d.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     d.add_argument(
@@ -178,9 +186,15 @@ def _exit_code(exc: BaseException) -> tuple[int, str]:
         (EngineUnavailable, EXIT_MODELS),
     )
     code = next((c for kind, c in exit_codes if isinstance(exc, kind)), EXIT_FAILED)
+    # core/ names settings and fields; the terminal user knows them by their flags.
     flag = {key: flag for flag, key in SETTING_FLAGS.items()}.get(getattr(exc, "setting", None))
     if isinstance(exc, OptionError) and flag:
         return code, f"--{flag.replace('_', '-')}: {exc}"
+    if isinstance(exc, InputError) and exc.field in FIELD_FLAGS:
+        return code, f"{FIELD_FLAGS[exc.field]}: {exc}"
+    if isinstance(exc, VoiceError) and exc.speakers:
+        flags = " ".join(f"--voice '{s}=sample.wav'" for s in exc.speakers)
+        return code, f"{exc} ({flags})"
     # Our own errors carry a message written for the editor; others get their type.
     expected = code != EXIT_FAILED or isinstance(exc, MediaError | OSError)
     return code, (str(exc) if expected else f"{type(exc).__name__}: {exc}")

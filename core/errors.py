@@ -4,7 +4,12 @@ from __future__ import annotations
 
 
 class InputError(Exception):
-    """The video or subtitles cannot be used; the message says which and why."""
+    """The video, subtitles or an output path cannot be used; the message says which and
+    why. `field` names the DubOptions field at fault, when it is one (e.g. "dub_wav")."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class OptionError(ValueError):

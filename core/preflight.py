@@ -26,27 +26,30 @@ def check_outputs(video: Path, options: DubOptions) -> None:
     """Every file this dub will write: its folder exists and is writable, and it is none of
     the inputs (a mistyped --dub-wav must not overwrite the video)."""
     inputs = [video, *([options.subtitles] if options.subtitles else []), *options.voices.values()]
-    outputs = {"-o": Path(options.output)}
+    outputs = {"output": Path(options.output)}
     if options.dub_wav:
-        outputs["--dub-wav"] = Path(options.dub_wav)
+        outputs["dub_wav"] = Path(options.dub_wav)
     if options.report_path:
-        outputs["--report"] = Path(options.report_path)
-    for flag, path in outputs.items():
+        outputs["report_path"] = Path(options.report_path)
+    for name, path in outputs.items():
         for source in inputs:
             if same_file(path, Path(source)):
-                raise InputError(f"{flag} {path} is an input of this dub; choose another file")
+                raise InputError(f"{path} is an input of this dub; choose another file", name)
         if not path.parent.is_dir():
-            raise InputError(f"cannot write {path}: the folder {path.parent} does not exist")
+            raise InputError(f"cannot write {path}: the folder {path.parent} does not exist", name)
         if not os.access(path.parent, os.W_OK):
-            raise InputError(f"cannot write {path}: the folder {path.parent} is not writable")
+            raise InputError(f"cannot write {path}: the folder {path.parent} is not writable", name)
     if options.dub_wav and same_file(Path(options.dub_wav), Path(options.output)):
-        raise InputError("--dub-wav and -o name the same file")
+        raise InputError("the dub WAV and the output video are the same file", "dub_wav")
     if options.stems_dir:
         stems = Path(options.stems_dir)
         if stems.exists() and not stems.is_dir():
-            raise InputError(f"--stems {stems} is a file, not a folder")
+            raise InputError(f"{stems} is a file, not a folder for the stems", "stems_dir")
         if any(same_file(stems, Path(s).parent) for s in inputs):
-            raise InputError(f"--stems {stems} is the folder of an input; choose an empty folder")
+            raise InputError(
+                f"{stems} is the folder of an input; choose an empty folder for the stems",
+                "stems_dir",
+            )
 
 
 def read_voice_files(
@@ -64,8 +67,9 @@ def read_voice_files(
     missing = [sid for sid in needed if sid not in options.voices]
     if missing and not has_audio:
         raise VoiceError(
-            "the video has no audio, so every voice must come from a sample file: give "
-            + " ".join(f"--voice '{s}=sample.wav'" for s in missing)
+            "the video has no audio, so every voice must come from a sample file: give one "
+            f"for {', '.join(repr(s) for s in missing)}",
+            missing,
         )
     return {
         sid: prompt_from_file(sid, options.voices[sid], read_any_audio)

@@ -32,7 +32,13 @@ class CueLike(Protocol):
 
 
 class VoiceError(ValueError):
-    """A speaker has no usable prompt; the message says what the editor can do."""
+    """A speaker has no usable prompt; the message says what the editor can do.
+    `speakers` names those who need a voice sample file, so the CLI can name its flag
+    and the window its file control."""
+
+    def __init__(self, message: str, speakers: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.speakers = list(speakers)
 
 
 @dataclass
@@ -141,8 +147,8 @@ def cut_prompt(
         got = total / sample_rate if pieces else 0.0
         raise VoiceError(
             f"speaker '{speaker}' has only {got:.2f} s of usable audio in the video "
-            f"(at least {min_s:g} s needed); give a voice sample with "
-            f"--voice '{speaker}=sample.wav'"
+            f"(at least {min_s:g} s needed); give a voice sample file for '{speaker}'",
+            [speaker],
         )
     prompt = _crossfade_join(pieces, fade)[:budget]
     return VoicePrompt(speaker, prompt.astype(np.float32), sample_rate, "cut", used)

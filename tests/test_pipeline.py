@@ -184,7 +184,7 @@ def test_video_without_audio_needs_voice_files(tmp_path):
     (tmp_path / "silent.srt").write_text("1\n00:00:01,000 --> 00:00:03,000\nHello there.\n")
     from core.voices import VoiceError
 
-    with pytest.raises(VoiceError, match="--voice"):
+    with pytest.raises(VoiceError, match="every voice must come from a sample file"):
         dub(
             video,
             DubOptions(output=tmp_path / "o.mp4", work_dir=tmp_path / "w", save_project=False),

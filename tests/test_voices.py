@@ -56,8 +56,9 @@ def test_cut_prompt_prefers_longest_clean_cues_and_caps_length():
 def test_cut_prompt_too_short_says_what_to_do():
     audio = np.zeros(10_000, np.float32)
     cues = [C(1, 0, 500, "x")]
-    with pytest.raises(VoiceError, match="--voice 'x=sample.wav'"):
+    with pytest.raises(VoiceError, match="give a voice sample file for 'x'") as err:
         cut_prompt("x", audio, SR, cues, cues)
+    assert err.value.speakers == ["x"]
 
 
 def test_line_reference_is_the_span():
