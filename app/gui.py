@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.line_panel import EmotionEdit, LinePanel, summary
+from app.line_panel import LinePanel, push_emotion_edit, summary
 from app.worker import (
     DubWorker,
     Opened,
@@ -48,12 +48,18 @@ from app.worker import (
 )
 from core import project as proj
 from core.notices import group_notices
-from core.pipeline import STEPS, TEXT_EMOTION_MISSING, DubOptions, text_emotion_available
+from core.pipeline import (
+    STAGE_WEIGHTS,
+    STEPS,
+    TEXT_EMOTION_MISSING,
+    DubOptions,
+    text_emotion_available,
+)
 from core.project import SPEAKER_COLOURS
 from core.project_keeper import project_file_for
 from core.subtitles import SUBTITLE_EXTENSIONS
-from models.layout import default_model_dir
 from models.quiet import quiet_transformers
+from models.registry import default_model_dir
 
 COLUMNS = ("#", "Start", "End", "Speaker", "Text", "Pace", "Requested", "Rendered", "Emotion")
 COL_SPEAKER, COL_TEXT = 3, 4
@@ -64,18 +70,6 @@ CELL_PADDING = 16  # px around a cell's text (Qt's margins plus a little air)
 EMOTION_SAMPLE = "angry 0.80, calm 0.60, …"
 MODELS_CHECK_MS = 300  # typing in the Models field re-checks the folder once it settles
 
-# The bar's share of each step, by how long it usually takes: rendering is nearly all of a
-# dub, so equal shares would show 57 % before the first line is rendered. A step the core
-# adds later and this table does not know weighs 1.
-STEP_WEIGHTS = {
-    "read": 1,
-    "models": 5,
-    "extract": 3,
-    "voices": 3,
-    "render": 80,
-    "mix": 4,
-    "export": 4,
-}
 MIN_LINES_FOR_ESTIMATE = 2  # the first lines include warm-up: no estimate before this many
 
 
@@ -91,10 +85,12 @@ def _ms(ms: int) -> str:
 
 def overall_fraction(step: str, done: int, total: int, steps=STEPS) -> float | None:
     """How far the whole dub is, in [0, 1], when `step` has done `done` of `total`; None for a
-    step that is not one of the dub's."""
+    step that is not one of the dub's. Each step counts by its share of the work (the core's
+    STAGE_WEIGHTS: rendering is nearly all of it; equal shares showed 57 % before the first
+    line was rendered); a step without a weight counts 1."""
     if step not in steps:
         return None
-    weights = [STEP_WEIGHTS.get(s, 1) for s in steps]
+    weights = [STAGE_WEIGHTS.get(s, 1) for s in steps]
     i = steps.index(step)
     part = min(1.0, max(0.0, done / total)) if total > 0 else 1.0
     return (sum(weights[:i]) + weights[i] * part) / sum(weights)
@@ -190,7 +186,10 @@ class LineTable(QAbstractTableModel):
         self.dataChanged.emit(index, index)
 
 
-def table_cells(opened: Opened, lines: dict[int, proj.Line]):
+Cells = tuple[list[list[str]], dict[tuple[int, int], QColor], dict[tuple[int, int], str]]
+
+
+def table_cells(opened: Opened, lines: dict[int, proj.Line]) -> Cells:
     """(cells, colours, tips) of the table for an opened video: one row per cue."""
     colour_of = {
         sid: QColor(SPEAKER_COLOURS[i % len(SPEAKER_COLOURS)])
@@ -222,6 +221,13 @@ def table_cells(opened: Opened, lines: dict[int, proj.Line]):
     return cells, colours, tips
 
 
+def read_and_lay_out(video: Path, subtitles: Path | None) -> tuple[Opened, Cells]:
+    """The whole slow part of an open, for the reading thread: the files, and the table's
+    text (0.1 s more for 10,000 cues), so the window only has to show them."""
+    opened = read_for_editing(video, subtitles)
+    return opened, table_cells(opened, opened.merge.lines)
+
+
 class MainWindow(QMainWindow):
     # An open finished: True when the video is shown, False when it could not be read.
     opened = Signal(bool)
@@ -241,6 +247,7 @@ class MainWindow(QMainWindow):
         self.last_report = None
         self.rows: dict[int, int] = {}  # cue index -> table row
         self.row_cues: list[int] = []  # table row -> cue index
+        self._selected: int | None = None  # the selected row's cue index
         self.lines: dict[int, proj.Line] = {}  # cue index -> project line (the merge's)
         self.pending_subtitles: Path | None = None  # chosen before any video was open
         self.suggested_output = ""
@@ -430,7 +437,7 @@ class MainWindow(QMainWindow):
         self.pending_subtitles = None
         # The read loads the project file: this video's edits must be in it first.
         self._flush()
-        self.opening = OpenWorker(lambda: read_for_editing(video, subtitles))
+        self.opening = OpenWorker(lambda: read_and_lay_out(video, subtitles))
         self.opening.finished.connect(self._open_done)
         self.opening.failed.connect(self._open_failed)
         self._set_busy(f"Opening {video.name}…")
@@ -454,10 +461,12 @@ class MainWindow(QMainWindow):
         self._update_undo_actions()
 
     def _end_open(self) -> None:
+        """Wait for the reading thread, then let go of it and its worker (in this order:
+        a worker freed while its run() is under way crashes the process)."""
         if self.open_thread is not None:
             self.open_thread.quit()
-            self.open_thread.wait()  # run() has returned: this is immediate
-        self.opening = None
+            self.open_thread.wait()  # immediate once run() has returned
+        self.opening = None  # its late result, if any is still queued, is now ignored
         self.open_thread = None
 
     def _open_failed(self, message: str) -> None:
@@ -469,9 +478,10 @@ class MainWindow(QMainWindow):
         QMessageBox.warning(self, "Cannot open", message)
         self.opened.emit(False)
 
-    def _open_done(self, opened: Opened) -> None:
+    def _open_done(self, result: tuple[Opened, Cells]) -> None:
         if self.opening is None:  # the window closed meanwhile
             return
+        opened, cells = result
         self._end_open()
         video, doc = opened.inputs.video, opened.inputs.subtitles
         same_video = self.current is not None and self.current.inputs.video == video
@@ -491,7 +501,7 @@ class MainWindow(QMainWindow):
         if self.output_edit.text() in ("", self.suggested_output):
             self.suggested_output = str(video.with_name(video.stem + ".dubbed" + video.suffix))
             self.output_edit.setText(self.suggested_output)
-        self._fill_table()
+        self._fill_table(cells)
         self._show_warnings([*doc.warnings, *opened.merge.notices])
         self._set_busy(None)
         self._select_line(keep)
@@ -519,10 +529,9 @@ class MainWindow(QMainWindow):
         return self.lines.get(index)
 
     def selected_index(self) -> int | None:
-        rows = self.table.selectionModel().selectedRows()
-        if not rows or rows[0].row() >= len(self.row_cues):
-            return None
-        return self.row_cues[rows[0].row()]
+        """The selected line's cue number (kept by _selection_changed: asking the selection
+        model on every slider move cost a third of an edit)."""
+        return self._selected
 
     def _selected_line_id(self) -> str | None:
         index = self.selected_index()
@@ -540,7 +549,10 @@ class MainWindow(QMainWindow):
         self._selection_changed()
 
     def _selection_changed(self, *_) -> None:
-        index = self.selected_index()
+        rows = self.table.selectionModel().selectedRows()
+        row = rows[0].row() if rows else len(self.row_cues)
+        self._selected = self.row_cues[row] if row < len(self.row_cues) else None
+        index = self._selected
         self.panel.show_line(None if index is None else self.line(index))
 
     def _panel_edited(self, emotion: proj.Emotion, merge_key) -> None:
@@ -549,7 +561,9 @@ class MainWindow(QMainWindow):
         if line is None or self._busy():
             self.panel.show_line(line)
             return
-        self.undo_stack.push(EmotionEdit(self.set_emotion, index, line.emotion, emotion, merge_key))
+        push_emotion_edit(
+            self.undo_stack, self.set_emotion, index, line.emotion, emotion, merge_key
+        )
 
     def set_emotion(self, index: int, emotion: proj.Emotion) -> None:
         """Apply an emotion to a line (the undo stack's only way in)."""
@@ -602,13 +616,14 @@ class MainWindow(QMainWindow):
             return False
         return True
 
-    def _fill_table(self) -> None:
+    def _fill_table(self, table: Cells) -> None:
         """One model reset and one column sizing per open: linear in the number of cues."""
         assert self.current is not None
-        cells, colours, tips = table_cells(self.current, self.lines)
+        cells, colours, tips = table
         self.row_cues = [c.index for c in self.current.cues]
         self.rows = {index: row for row, index in enumerate(self.row_cues)}
         self.table_model.reset(cells, colours, tips)
+        self._selected = None  # a reset clears the selection without a signal
         self._size_columns(c for c in range(len(COLUMNS)) if c != COL_TEXT)
 
     def _size_columns(self, columns) -> None:
@@ -675,8 +690,11 @@ class MainWindow(QMainWindow):
             output=Path(out),
             subtitles=self.subtitles,
             model_dir=model_dir,
-            background=self.background.currentText(),
-            emotion=self.emotion.currentText(),
+            # The window's fields override the project's saved settings, as flags do.
+            changes={
+                "background": self.background.currentText(),
+                "emotion": self.emotion.currentText(),
+            },
         )
         if not self._flush():  # the dub reads the lines' emotions from the project file
             QMessageBox.warning(
@@ -810,11 +828,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         if self.opening is not None:  # a read is bounded: let it end, and drop its result
-            thread = self.open_thread
-            self.opening, self.open_thread = None, None
-            if thread is not None:
-                thread.quit()
-                thread.wait()
+            self._end_open()  # waits first: the worker must outlive its run()
         if self.worker is None:
             self._flush()
             event.accept()

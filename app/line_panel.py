@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QUndoCommand
+from PySide6.QtGui import QUndoCommand, QUndoStack
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -80,27 +80,36 @@ def summary(e: Emotion) -> str:
 
 class EmotionEdit(QUndoCommand):
     """One line's emotion from `before` to `after`. Consecutive edits with the same merge
-    key (one slider drag) collapse into one undo step."""
+    key (one slider drag) collapse into one undo step: see push_emotion_edit."""
 
     def __init__(self, apply, index: int, before: Emotion, after: Emotion, merge_key=None):
         super().__init__(f"emotion of line {index}")
         self.apply, self.index = apply, index
         self.before, self.after, self.merge_key = before, after, merge_key
 
-    def id(self) -> int:
-        return 1 if self.merge_key is not None else -1
-
-    def mergeWith(self, other: QUndoCommand) -> bool:
-        if not isinstance(other, EmotionEdit) or other.merge_key != self.merge_key:
-            return False
-        self.after = other.after
-        return True
-
     def redo(self) -> None:
         self.apply(self.index, self.after)
 
     def undo(self) -> None:
         self.apply(self.index, self.before)
+
+
+def push_emotion_edit(stack: QUndoStack, apply, index: int, before, after, merge_key) -> None:
+    """Push an edit, or extend the last one when it is the same drag (same merge key and
+    line). Not Qt's id()/mergeWith(): under PySide 6.11 every command merged away stays
+    alive in Python, a leak per slider move that a long session notices."""
+    top = stack.index()
+    last = stack.command(top - 1) if top and top == stack.count() else None
+    if (
+        merge_key is not None
+        and isinstance(last, EmotionEdit)
+        and last.merge_key == merge_key
+        and last.index == index
+    ):
+        last.after = after
+        apply(index, after)
+        return
+    stack.push(EmotionEdit(apply, index, before, after, merge_key))
 
 
 class LinePanel(QWidget):
