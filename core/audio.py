@@ -25,13 +25,14 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from models.units import samples_for  # noqa: F401  (re-exported: core code imports it here)
+
 # Layouts whose 4th channel (index 3) is the LFE in ffmpeg/WAV channel order.
 _LFE_AT_3 = {"5.1", "5.1(side)", "6.1", "7.1", "7.1(wide)", "7.1(wide-side)"}
 
 
-def samples_for(seconds: float, rate: int) -> int:
-    """Sample count of a duration at a rate; one rounding rule for the whole program."""
-    return int(round(seconds * rate))
+# samples_for: the sample count of a duration at a rate, one rule for the whole program,
+# lives in models/units.py and is imported above.
 
 
 def read_wav(path: Path) -> tuple[np.ndarray, int]:

@@ -67,8 +67,9 @@ from core.audio import (
     samples_for,
     write_wav,
 )
+from models.units import MIX_RATE
 
-MASTER_RATE = 48000
+MASTER_RATE = MIX_RATE
 WORK_RATES = (16000, 22050)
 _CACHE_VERSION = 1
 

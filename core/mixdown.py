@@ -47,9 +47,9 @@ import soxr
 from core.audio import resample_to_length, samples_for, to_stereo, write_wav
 from core.loudness import integrated_loudness
 from core.settings import BackgroundMode
+from models.units import MIX_RATE, SAMPLE_RATE
 
-MIX_RATE = 48000
-CLIP_RATE = 22050
+CLIP_RATE = SAMPLE_RATE
 _TP_OVERSAMPLE = 4
 # True-peak estimates of different oversampling filters disagree by ~0.1 dB on
 # impulsive material; when we have to scale down, aim this far below the limit.

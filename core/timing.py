@@ -23,16 +23,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from models.contract import MEL_HOP, SAMPLE_RATE, SEMANTIC_TOKENS_PER_SECOND
+from models.units import (
+    MIX_RATE,
+    PACE_RANGE,
+    frames_for,
+    samples_for,
+    tokens_for,
+)
 
-MIX_RATE = 48000
-"""Rate of the master mix; clips are placed at round(start_ms * 48) samples."""
+# The master mix's rate: clips are placed at round(start_ms * 48) samples.
 
 DEFAULT_GAP_MS = 40
 """Guard kept before the next cue when a span is extended, so two clips never touch."""
 
-FAST_LIMIT = 1.25
-SLOW_LIMIT = 0.8
+SLOW_LIMIT, FAST_LIMIT = PACE_RANGE
 
 # --- speaking rates -------------------------------------------------------------------------
 #
@@ -179,19 +183,10 @@ def target_span(
     return Span(start_ms, end)
 
 
-def semantic_tokens(d: float) -> int:
-    """T2S semantic tokens for d seconds (50 per second)."""
-    return round(d * SEMANTIC_TOKENS_PER_SECOND)
-
-
-def mel_frames(d: float) -> int:
-    """S2M mel frames for d seconds (hop 256 at 22050 Hz)."""
-    return round(d * SAMPLE_RATE / MEL_HOP)
-
-
-def samples(d: float, rate: int = SAMPLE_RATE) -> int:
-    """Samples for d seconds at `rate`; at 22050 this is what the engine must return."""
-    return round(d * rate)
+# One rule for the whole program (models/units.py), under the names this module's users know.
+semantic_tokens = tokens_for
+mel_frames = frames_for
+samples = samples_for
 
 
 def start_sample_48k(start_ms: int) -> int:

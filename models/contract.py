@@ -14,11 +14,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-SAMPLE_RATE = 22050
-"""Rate of every waveform an engine returns."""
+from models.units import MEL_HOP, SAMPLE_RATE, SEMANTIC_TOKENS_PER_SECOND, samples_for
 
-SEMANTIC_TOKENS_PER_SECOND = 50
-MEL_HOP = 256
+__all__ = ["MEL_HOP", "SAMPLE_RATE", "SEMANTIC_TOKENS_PER_SECOND"]  # re-exported
 
 EMOTION_NAMES: tuple[str, ...] = (
     "happy",
@@ -118,7 +116,7 @@ class SynthesisRequest:
     def target_samples(self) -> int | None:
         if self.duration_s is None:
             return None
-        return round(self.duration_s * SAMPLE_RATE)
+        return samples_for(self.duration_s, SAMPLE_RATE)
 
 
 @dataclass

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.contract import MEL_HOP, SAMPLE_RATE, SEMANTIC_TOKENS_PER_SECOND
+from models.units import PACE_RANGE, frames_for, samples_for, tokens_for
 
-NATURAL_FIT_RANGE = (0.8, 1.25)
+NATURAL_FIT_RANGE = PACE_RANGE
 
 
 @dataclass(frozen=True)
@@ -34,9 +34,7 @@ class LengthPlan:
         if not math.isfinite(seconds) or seconds <= 0:
             raise ValueError(f"a target duration must be positive, got {seconds}")
         return cls(
-            tokens=round(seconds * SEMANTIC_TOKENS_PER_SECOND),
-            frames=round(seconds * SAMPLE_RATE / MEL_HOP),
-            samples=round(seconds * SAMPLE_RATE),
+            tokens=tokens_for(seconds), frames=frames_for(seconds), samples=samples_for(seconds)
         )
 
 
