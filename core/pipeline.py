@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from core import preflight
+from core import project as proj
 from core.disk_space import writing_to
 from core.engines import (
     TEXT_EMOTION_MISSING,
@@ -183,8 +184,10 @@ class DubJob:
         engine_factory: EngineFactory = default_engine_factory,
         events: JobEvents | None = None,
         cancel: CancelToken | None = None,
+        project: proj.Project | None = None,
     ) -> None:
         self.video = Path(video)
+        self.project = project  # the caller's own, kept up to date; None: the file's
         self.options = options
         self.engine_factory = engine_factory
         self.events = events or JobEvents()
@@ -231,7 +234,9 @@ class DubJob:
         if out.exists() and out.resolve() == video.resolve():
             raise InputError(f"the output {out} is the input video; choose another output file")
         # Only read here: the project file is written once every check has passed.
-        self.keeper = ProjectKeeper(video, self.warn) if options.save_project else None
+        self.keeper = (
+            ProjectKeeper(video, self.warn, project=self.project) if options.save_project else None
+        )
         saved = self.keeper.project.settings if self.keeper else DubSettings()
         self.settings = settings = (options.settings or saved).with_changes(**options.changes)
         preflight.check_settings(settings, options)
@@ -489,9 +494,12 @@ def dub(
     progress: ProgressFn | None = None,
     events: JobEvents | None = None,
     cancel: CancelToken | None = None,
+    project: proj.Project | None = None,
 ) -> DubReport:
     """Run one dub job (see DubJob); `progress(stage, done, total)` is the simple listener."""
     if events is None and progress is not None:
         events = _ProgressEvents(progress)
-    job = DubJob(video, options, engine_factory=engine_factory, events=events, cancel=cancel)
+    job = DubJob(
+        video, options, engine_factory=engine_factory, events=events, cancel=cancel, project=project
+    )
     return job.run()

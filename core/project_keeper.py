@@ -37,16 +37,31 @@ def project_file_for(video: Path) -> Path:
 
 
 class ProjectKeeper:
+    """The dub's owner of the project: the one given (the window's, in memory: the window
+    then sees every take as it lands, with no reload from disk) or the one in the file."""
+
     def __init__(
-        self, video: Path, warn: Callable[[Notice], None], *, interval_s: float = 2.0
+        self,
+        video: Path,
+        warn: Callable[[Notice], None],
+        *,
+        project: proj.Project | None = None,
+        interval_s: float = 2.0,
     ) -> None:
-        self.path = project_file_for(Path(video))
+        self.path = (project.path if project and project.path else None) or project_file_for(
+            Path(video)
+        )
         self.warn = warn
-        try:
-            self.project = proj.load_project(self.path) if self.path.exists() else proj.Project()
-        except proj.ProjectError as exc:  # the unreadable file was kept as a backup copy
-            warn(Notice(None, "project", f"{exc}; starting a fresh project file"))
-            self.project = proj.Project()
+        if project is not None:
+            self.project = project
+        else:
+            try:
+                self.project = (
+                    proj.load_project(self.path) if self.path.exists() else proj.Project()
+                )
+            except proj.ProjectError as exc:  # the unreadable file was kept as a backup copy
+                warn(Notice(None, "project", f"{exc}; starting a fresh project file"))
+                self.project = proj.Project()
         self.autosaver = proj.Autosaver(self.project, self.path, interval_s=interval_s)
         self._lines: dict[int, proj.Line] = {}
         self._failed = False

@@ -391,3 +391,30 @@ def test_a_lines_own_emotion_from_the_project_file_is_used(movie, tmp_path):
     assert any(
         str(w).startswith("cue 5: its emotion setting cannot be used") for w in report.warnings
     )
+
+
+def test_a_project_in_memory_sees_every_take_as_it_lands(movie, tmp_path):
+    """The window hands its own project to the dub: takes arrive in it, no reload."""
+    from core import project as proj
+    from core.pipeline import JobEvents
+
+    video, srt = movie
+    folder = tmp_path / "mem"
+    folder.mkdir()
+    copy = folder / "m.mp4"
+    copy.write_bytes(video.read_bytes())
+    (folder / "m.srt").write_bytes(srt.read_bytes())
+    project = proj.Project(video_path=copy, path=folder / "m.dubsmith.json")
+    seen: list[tuple[int, int]] = []
+
+    class Events(JobEvents):
+        def line_rendered(self, index, take):
+            line = next(ln for ln in project.lines if ln.index == index)
+            seen.append((index, len(line.takes)))  # the take is in the project already
+
+    opts = DubOptions(output=tmp_path / "o.mp4", work_dir=tmp_path / "w")
+    report = dub(
+        copy, opts, engine_factory=_factory(ToneEngine()), events=Events(), project=project
+    )
+    assert seen == [(ln.index, 1) for ln in report.lines]
+    assert proj.load_project(folder / "m.dubsmith.json").lines[0].takes  # and it is saved
