@@ -145,8 +145,11 @@ class _Bars:
         self.bar = None
         self.step = None
 
+    # Stages that take no time worth a bar on the terminal.
+    QUIET = frozenset({"analyze", "plan", "report"})
+
     def __call__(self, step: str, done: int, total: int) -> None:
-        if not self.enabled:
+        if not self.enabled or step in self.QUIET:
             return
         from tqdm import tqdm
 

@@ -161,9 +161,15 @@ class StageRunner:
             self.cancel.check()
         self.events.stage(name, 0, 1)
         t0 = time.perf_counter()
-        stage(lambda done, total: self.events.stage(name, done, total))
+        last_total = [1]
+
+        def tick(done: int, total: int) -> None:
+            last_total[0] = max(total, 1)
+            self.events.stage(name, done, total)
+
+        stage(tick)
         self.seconds[name] = time.perf_counter() - t0
-        self.events.stage(name, 1, 1)
+        self.events.stage(name, last_total[0], last_total[0])  # done, in its own units
 
 
 def normalizer_language(script_language: str) -> str | None:
