@@ -17,11 +17,11 @@ from typing import Protocol
 
 import numpy as np
 
+from core import prompt_choice
+
 DEFAULT_SPEAKER = "speaker"
-PROMPT_MAX_S = 15.0  # the official code cuts prompts to 15 s
-PROMPT_MIN_S = 1.0  # shorter prompts give the engine too little timbre to work with
-CROSSFADE_MS = 20
-EDGE_TRIM_MS = 30  # drop cue edges: subtitle timing is loose, the next voice may bleed in
+PROMPT_MAX_S = prompt_choice.PROMPT_MAX_S
+PROMPT_MIN_S = prompt_choice.PROMPT_MIN_S
 
 
 class CueLike(Protocol):
@@ -48,6 +48,15 @@ class VoicePrompt:
     sample_rate: int
     source: str  # "file:<path>" or "cut"
     segments: list[tuple[int, int]] = field(default_factory=list)  # ms spans used (cut)
+    pieces: list[prompt_choice.PromptPiece] = field(default_factory=list)  # with scores
+
+    @property
+    def score(self) -> float | None:
+        """Length-weighted score of the chosen stretches (None for a file)."""
+        ms = sum(p.end_ms - p.start_ms for p in self.pieces)
+        if not ms:
+            return None
+        return round(sum(p.score * (p.end_ms - p.start_ms) for p in self.pieces) / ms, 3)
 
     @property
     def duration_s(self) -> float:
@@ -75,34 +84,6 @@ def speaker_names(cues: Sequence[CueLike]) -> dict[str, str]:
     return names
 
 
-def clean_cues(cues: Sequence[CueLike]) -> list[CueLike]:
-    """Cues that overlap no other cue: their audio holds one voice only (as far as we know)."""
-    ordered = sorted(cues, key=lambda c: (c.start_ms, c.end_ms))
-    clean = []
-    for i, c in enumerate(ordered):
-        others = ordered[:i] + ordered[i + 1 :]
-        if all(o.end_ms <= c.start_ms or o.start_ms >= c.end_ms for o in others):
-            clean.append(c)
-    return clean
-
-
-def _length(cue: CueLike) -> int:
-    return cue.end_ms - cue.start_ms
-
-
-def _crossfade_join(pieces: list[np.ndarray], fade: int) -> np.ndarray:
-    out = pieces[0].astype(np.float32, copy=True)
-    for p in pieces[1:]:
-        n = min(fade, len(out), len(p))
-        if n == 0:
-            out = np.concatenate([out, p])
-            continue
-        ramp = np.linspace(0.0, 1.0, n, dtype=np.float32)
-        mixed = out[-n:] * (1.0 - ramp) + p[:n] * ramp
-        out = np.concatenate([out[:-n], mixed, p[n:]])
-    return out
-
-
 def cut_prompt(
     speaker: str,
     audio: np.ndarray,
@@ -110,48 +91,34 @@ def cut_prompt(
     cues: Sequence[CueLike],
     all_cues: Sequence[CueLike],
     *,
+    others: Sequence[prompt_choice.Span] | None = None,
     max_s: float = PROMPT_MAX_S,
     min_s: float = PROMPT_MIN_S,
 ) -> VoicePrompt:
-    """Join the speaker's longest single-voice cues (crossfaded) up to max_s seconds."""
-    single = {c.index for c in clean_cues(all_cues)}
-    spoken = [c for c in cues if c.end_ms > c.start_ms]
-    clean = sorted((c for c in spoken if c.index in single), key=_length, reverse=True)
-    # Cues someone else speaks over come after the clean ones, and only when the clean
-    # ones are not enough: a slightly mixed prompt beats no voice at all.
-    rest = sorted((c for c in spoken if c.index not in single), key=_length, reverse=True)
-    clean_ms = sum(_length(c) for c in clean)
-    candidates = clean + (rest if clean_ms < min_s * 1000 + 2 * EDGE_TRIM_MS else [])
-    fade = int(sample_rate * CROSSFADE_MS / 1000)
-    trim = int(sample_rate * EDGE_TRIM_MS / 1000)
-    budget = int(max_s * sample_rate)
-    pieces: list[np.ndarray] = []
-    used: list[tuple[int, int]] = []
-    total = 0
-    for c in candidates:
-        a = int(c.start_ms * sample_rate / 1000) + trim
-        b = min(int(c.end_ms * sample_rate / 1000) - trim, len(audio))
-        if b - a <= fade:
-            continue
-        piece = audio[a:b]
-        room = budget - total + (fade if pieces else 0)
-        if room <= fade:
-            break
-        piece = piece[:room]
-        pieces.append(piece)
-        used.append((c.start_ms, c.end_ms))
-        total += len(piece) - (fade if len(pieces) > 1 else 0)
-        if total >= budget:
-            break
-    if not pieces or total < min_s * sample_rate:
-        got = total / sample_rate if pieces else 0.0
+    """The speaker's prompt from the cleanest of its own cues (core/prompt_choice.py).
+    `others` is other speakers' speech (diarization turns); by default their cues."""
+    own = {c.index for c in cues}
+    if others is None:
+        others = [prompt_choice.Span(c.start_ms, c.end_ms) for c in all_cues if c.index not in own]
+    spans = [prompt_choice.Span(c.start_ms, c.end_ms) for c in cues if c.end_ms > c.start_ms]
+    pieces = prompt_choice.choose(
+        prompt_choice.candidates(spans, others, audio, sample_rate), max_s=max_s, min_s=min_s
+    )
+    prompt = prompt_choice.join(audio, sample_rate, pieces, max_s)
+    if len(prompt) < min_s * sample_rate:
         raise VoiceError(
-            f"speaker '{speaker}' has only {got:.2f} s of usable audio in the video "
-            f"(at least {min_s:g} s needed); give a voice sample file for '{speaker}'",
+            f"speaker '{speaker}' has only {len(prompt) / sample_rate:.2f} s of usable audio in "
+            f"the video (at least {min_s:g} s needed); give a voice sample file for '{speaker}'",
             [speaker],
         )
-    prompt = _crossfade_join(pieces, fade)[:budget]
-    return VoicePrompt(speaker, prompt.astype(np.float32), sample_rate, "cut", used)
+    return VoicePrompt(
+        speaker,
+        prompt,
+        sample_rate,
+        "cut",
+        [(p.start_ms, p.end_ms) for p in pieces],
+        list(pieces),
+    )
 
 
 def prompt_from_file(speaker: str, path: Path, read_audio) -> VoicePrompt:
