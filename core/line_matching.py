@@ -116,7 +116,8 @@ def merge_cues(
         if line is None:
             line = proj.Line(index=c.index, start_ms=c.start_ms, end_ms=c.end_ms, text=c.text)
         line.index, line.start_ms, line.end_ms, line.text = c.index, c.start_ms, c.end_ms, c.text
-        line.speaker_id = speakers[c.index]
+        if line.speaker_source != "user":  # the editor's choice survives every re-read
+            line.speaker_id = speakers[c.index]
         lines[c.index] = line
     merge = CueMerge(lines)
     kept = [ln for ln in candidates if id(ln) not in used and ln.has_editor_settings]

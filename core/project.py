@@ -127,6 +127,12 @@ def _str(v: Any) -> str:
     return v
 
 
+def _opt_dict(v: Any) -> dict[str, Any] | None:
+    if v is not None and not isinstance(v, dict):
+        raise TypeError(f"expected an object, got {v!r}")
+    return copy.deepcopy(v)
+
+
 def _opt_str(v: Any) -> str | None:
     return None if v is None else _str(v)
 
@@ -245,12 +251,36 @@ class Take:
 
 
 @dataclass
+class PromptPart:
+    """A stretch of the original chosen for a speaker's timbre prompt, and why."""
+
+    start_ms: int
+    end_ms: int
+    score: float
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"start_ms": self.start_ms, "end_ms": self.end_ms, "score": self.score,
+                "reason": self.reason}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, d: Any) -> PromptPart:
+        if not isinstance(d, dict):
+            raise TypeError("a prompt part must be an object")
+        return cls(_int(d["start_ms"]), _int(d["end_ms"]), _float(d.get("score", 0.0)),
+                   _str(d.get("reason", "")))  # fmt: skip
+
+
+@dataclass
 class Speaker:
     id: str
     name: str
-    prompt_path: Path | None = None  # the timbre prompt WAV; None until one is chosen
+    prompt_path: Path | None = None  # the editor's voice sample file; None: cut from the video
     colour: str = SPEAKER_COLOURS[0]
     extra: dict[str, Any] = field(default_factory=dict)
+    prompt_parts: list[PromptPart] = field(default_factory=list)  # the cut prompt, with reasons
+    prompt_score: float | None = None
+    prompt_lines: list[str] = field(default_factory=list)  # line ids the editor chose instead
 
     def to_dict(self, base: Path | None) -> dict[str, Any]:
         return {
@@ -259,17 +289,29 @@ class Speaker:
             "name": self.name,
             "prompt_path": _path_out(self.prompt_path, base),
             "colour": self.colour,
+            "prompt_parts": [p.to_dict() for p in self.prompt_parts],
+            "prompt_score": self.prompt_score,
+            "prompt_lines": list(self.prompt_lines),
         }
 
     @classmethod
     def from_dict(cls, data: Any, base: Path | None) -> Speaker:
-        d, extra = _split(data, {"id", "name", "prompt_path", "colour"}, "speaker")
+        known = {"id", "name", "prompt_path", "colour", "prompt_parts", "prompt_score",
+                 "prompt_lines"}  # fmt: skip
+        d, extra = _split(data, known, "speaker")
+        parts, lines = d.get("prompt_parts", []), d.get("prompt_lines", [])
+        if not isinstance(parts, list) or not isinstance(lines, list):
+            raise TypeError("a speaker's prompt parts and lines must be lists")
+        score = d.get("prompt_score")
         return cls(
             id=_str(d["id"]),
             name=_str(d.get("name", d["id"])),
             prompt_path=_path_in(d.get("prompt_path"), base),
             colour=_str(d.get("colour", SPEAKER_COLOURS[0])),
             extra=extra,
+            prompt_parts=[PromptPart.from_dict(p) for p in parts],
+            prompt_score=None if score is None else _float(score),
+            prompt_lines=[_str(x) for x in lines],
         )
 
 
@@ -287,11 +329,15 @@ class Line:
     # The line's identity across subtitle edits (cue numbers shift when a cue is inserted);
     # given by the project when empty.
     id: str = ""
+    # Who decided the speaker: "user" (kept through every re-analysis), "hint" (the
+    # subtitles name it), "diarization", "clustering", "single" (one voice for all).
+    speaker_source: str = ""
+    speaker_flag: str | None = None  # two voices in the span, no speech found...
 
     @property
     def has_editor_settings(self) -> bool:
         """True when the editor set something on this line that a re-read must not lose."""
-        return self.emotion != Emotion()
+        return self.emotion != Emotion() or self.speaker_source == "user"
 
     @property
     def duration_ms(self) -> int:
@@ -305,6 +351,8 @@ class Line:
         return {
             **copy.deepcopy(self.extra),
             "id": self.id,
+            "speaker_source": self.speaker_source,
+            "speaker_flag": self.speaker_flag,
             "index": self.index,
             "start_ms": self.start_ms,
             "end_ms": self.end_ms,
@@ -319,6 +367,8 @@ class Line:
     def from_dict(cls, data: Any, base: Path | None) -> Line:
         known = {
             "id",
+            "speaker_source",
+            "speaker_flag",
             "index",
             "start_ms",
             "end_ms",
@@ -343,6 +393,8 @@ class Line:
             takes=[Take.from_dict(t, base) for t in takes],
             extra=extra,
             id=_str(d.get("id", "")),
+            speaker_source=_str(d.get("speaker_source", "")),
+            speaker_flag=_opt_str(d.get("speaker_flag")),
         )
 
 
@@ -385,6 +437,7 @@ _PROJECT_KEYS = {
     "speakers",
     "lines",
     "detached_lines",
+    "analysis",
 }
 
 
@@ -401,6 +454,9 @@ class Project:
     # Lines whose cue the subtitles no longer have, kept because the editor set something on
     # them; a cue that comes back (same text or time) gets its line, and settings, back.
     detached_lines: list[Line] = field(default_factory=list)
+    # What found the speakers, in the editor's words, e.g. {"method": "diarization",
+    # "detail": "pyannote (offline) found 3 speakers"}; None: not analysed yet.
+    analysis: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     # Where the project was loaded from / last saved to; not part of its content.
     path: Path | None = field(default=None, compare=False, repr=False)
@@ -473,6 +529,7 @@ class Project:
             "speakers": [s.to_dict(base) for s in self.speakers],
             "lines": [line.to_dict(base) for line in self.lines],
             "detached_lines": [line.to_dict(base) for line in self.detached_lines],
+            "analysis": copy.deepcopy(self.analysis),
         }
 
     @classmethod
@@ -504,6 +561,7 @@ class Project:
             speakers=[Speaker.from_dict(s, base) for s in speakers],
             lines=[Line.from_dict(x, base) for x in lines],
             detached_lines=[Line.from_dict(x, base) for x in detached],
+            analysis=_opt_dict(d.get("analysis")),
             extra=extra,
         )
         project.give_line_ids()

@@ -151,6 +151,5 @@ def _timing_warning(
     return SubtitleWarning(
         cue,
         "lenient-timing",
-        f"line {timing.line}: timing {quoted(line)} is not standard {_FORMAT_NAME[fmt]};"
-        f" {read_as}",
+        f"line {timing.line}: timing {quoted(line)} is not standard {_FORMAT_NAME[fmt]}; {read_as}",
     )

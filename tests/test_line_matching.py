@@ -144,3 +144,14 @@ def test_an_old_file_without_ids_gets_unique_ones():
     data["lines"][1]["id"] = "L1"  # a hand-edited duplicate is renumbered, not merged
     ids = [ln.id for ln in proj.Project.from_dict(data).lines]
     assert len(set(ids)) == len(ids) == 4 and all(ids)
+
+
+def test_the_editors_speaker_survives_a_re_read():
+    project = project_with_settings()
+    project.speakers.append(proj.Speaker("bob", "Bob"))
+    line = project.lines[0]
+    line.speaker_id, line.speaker_source = "bob", "user"
+    lines = merge(project, FILM).lines  # the subtitles say "speaker" for every cue
+    assert lines[1].speaker_id == "bob" and lines[2].speaker_id == "speaker"
+    merge(project, FILM[1:])  # its cue gone: kept, since the editor set it
+    assert [ln.speaker_id for ln in project.detached_lines] == ["bob"]

@@ -1,0 +1,218 @@
+"""Who speaks each line, without a diarization model: cluster the lines' own voices.
+
+Each subtitle line's audio gives one speaker embedding (core/speaker_embedding.py); lines
+whose embeddings lie close together are taken to share a speaker. Pure numpy and scipy
+(scipy comes with bigvgan and pyloudnorm), so it runs and tests without torch.
+
+Public API::
+
+    cluster_speakers(embeddings (n, d), num_speakers=None, *, max_speakers=8,
+                     min_silhouette=MIN_SILHOUETTE) -> ClusterResult
+
+    ClusterResult.labels       one int per line: 0..k-1 numbered in order of first
+                               appearance, -1 for a line with no usable embedding (a NaN,
+                               infinite or all-zero row: a line too short to embed); the
+                               caller assigns those (e.g. to a neighbour's speaker)
+    ClusterResult.num_speakers k (0 when no line has an embedding)
+    ClusterResult.method       one sentence: what ran and why this k
+    ClusterResult.confidence   per line: cosine similarity to its own cluster's centroid
+                               minus that to the nearest other centroid (> 0: closer to its
+                               own; near 0: could be either); with one speaker, the
+                               similarity to the centroid; NaN for label -1
+    ClusterResult.silhouettes  {k: mean silhouette} of each k tried when k was estimated
+
+How k is estimated: agglomerative clustering, average linkage on cosine distance (scipy),
+cut at each k in 2..max_speakers; the k with the highest mean silhouette (cosine) wins,
+ties to the smaller k. One speaker unless that best silhouette reaches `min_silhouette`:
+a silhouette is relative (own-cluster vs. nearest-other distance) so the rule holds for any
+embedder, and a single voice split in two scores well under it (measured below). Fewer
+than MIN_LINES_TO_ESTIMATE lines are one speaker: two lines say nothing about spread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.cluster.hierarchy import linkage
+from scipy.spatial.distance import squareform
+
+UNKNOWN = -1  # label of a line without a usable embedding
+
+# One speaker unless some split reaches this mean silhouette. Measured (tests/
+# test_speaker_clustering.py): espeak-ng voices with resemblyzer embeddings score 0.02-0.11
+# for one voice split in two and 0.3-0.5 for two or three voices; synthetic Gaussian
+# clusters score < 0.05 when there is one and > 0.5 when well separated.
+MIN_SILHOUETTE = 0.2
+MIN_LINES_TO_ESTIMATE = 3
+DEFAULT_MAX_SPEAKERS = 8
+
+
+@dataclass
+class ClusterResult:
+    labels: list[int]
+    num_speakers: int
+    method: str
+    confidence: list[float]
+    silhouettes: dict[int, float] = field(default_factory=dict)
+
+
+def _usable_rows(x: np.ndarray) -> np.ndarray:
+    """Rows with an embedding to compare: finite and not all zeros (no direction)."""
+    finite = np.isfinite(x).all(axis=1)
+    norms = np.linalg.norm(np.where(finite[:, None], x, 0.0), axis=1)
+    return finite & (norms > 1e-12)
+
+
+def _cosine_distances(unit: np.ndarray) -> np.ndarray:
+    d = 1.0 - unit @ unit.T
+    d = np.clip((d + d.T) / 2.0, 0.0, 2.0)
+    np.fill_diagonal(d, 0.0)
+    return d
+
+
+def _cut(merges: np.ndarray, n: int, k: int) -> np.ndarray:
+    """Labels of n points after the first n - k merges of a scipy linkage: exactly k
+    clusters, even where merge heights tie (fcluster's maxclust may give fewer)."""
+    parent = np.arange(2 * n - 1)
+    for i in range(n - k):
+        a, b = int(merges[i, 0]), int(merges[i, 1])
+        parent[a] = parent[b] = n + i
+    roots = np.arange(n)
+    while True:
+        up = parent[roots]
+        if np.array_equal(up, roots):
+            return _by_first_appearance(roots)
+        roots = up
+
+
+def _by_first_appearance(raw: np.ndarray) -> np.ndarray:
+    order: dict[int, int] = {}
+    return np.array([order.setdefault(int(r), len(order)) for r in raw], dtype=int)
+
+
+def _silhouette(dist: np.ndarray, labels: np.ndarray, k: int) -> float:
+    """Mean silhouette; a point alone in its cluster scores 0 (as scikit-learn)."""
+    onehot = np.eye(k)[labels]
+    counts = onehot.sum(axis=0)
+    sums = dist @ onehot  # (n, k): summed distance of each point to each cluster
+    own = counts[labels] - 1
+    a = np.where(own > 0, sums[np.arange(len(labels)), labels] / np.maximum(own, 1), 0.0)
+    mean_to = sums / counts
+    mean_to[np.arange(len(labels)), labels] = np.inf
+    b = mean_to.min(axis=1)
+    denom = np.maximum(a, b)
+    s = np.where((own > 0) & (denom > 0), (b - a) / np.where(denom > 0, denom, 1.0), 0.0)
+    return float(s.mean())
+
+
+def _confidence(unit: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    centroids = np.stack([unit[labels == c].mean(axis=0) for c in range(k)])
+    norms = np.linalg.norm(centroids, axis=1, keepdims=True)
+    centroids = centroids / np.where(norms > 1e-12, norms, 1.0)
+    sims = unit @ centroids.T  # (n, k)
+    own = sims[np.arange(len(labels)), labels]
+    if k == 1:
+        return own
+    sims[np.arange(len(labels)), labels] = -np.inf
+    return own - sims.max(axis=1)
+
+
+def _speakers(k: int) -> str:
+    return "1 speaker" if k == 1 else f"{k} speakers"
+
+
+def _lines(n: int) -> str:
+    return "1 line" if n == 1 else f"{n} lines"
+
+
+def cluster_speakers(
+    embeddings: np.ndarray,
+    num_speakers: int | None = None,
+    *,
+    max_speakers: int = DEFAULT_MAX_SPEAKERS,
+    min_silhouette: float = MIN_SILHOUETTE,
+) -> ClusterResult:
+    """Group line embeddings (n, d) by speaker; see the module docstring."""
+    x = np.asarray(embeddings, dtype=np.float64)
+    if x.ndim == 1 and x.size == 0:
+        x = x.reshape(0, 0)
+    if x.ndim != 2:
+        raise ValueError(f"embeddings must be (lines, dims), got shape {x.shape}")
+    if num_speakers is not None and num_speakers < 1:
+        raise ValueError(f"num_speakers must be at least 1, got {num_speakers}")
+    if max_speakers < 1:
+        raise ValueError(f"max_speakers must be at least 1, got {max_speakers}")
+    n = x.shape[0]
+    usable = _usable_rows(x) if x.shape[1] else np.zeros(n, dtype=bool)
+    idx = np.flatnonzero(usable)
+    m = len(idx)
+    labels = np.full(n, UNKNOWN, dtype=int)
+    confidence = np.full(n, np.nan)
+    unknown_note = ""
+    if 0 < m < n:
+        unknown_note = (
+            f"; {_lines(n - m)} without a usable embedding (too short?) left unknown (-1)"
+        )
+
+    if m == 0:
+        method = "no lines to cluster" if n == 0 else f"none of the {_lines(n)} has a usable "
+        if n:
+            method += "embedding (too short?); all left unknown (-1)"
+        return ClusterResult(labels.tolist(), 0, method, confidence.tolist())
+
+    unit = x[idx] / np.linalg.norm(x[idx], axis=1, keepdims=True)
+    distinct = len(np.unique(unit, axis=0))
+    head = f"agglomerative clustering of {m} line embedding{'' if m == 1 else 's'} (cosine, average linkage)"
+    silhouettes: dict[int, float] = {}
+
+    if m == 1:
+        k, method = 1, f"1 line embedding: {_speakers(1)}"
+    elif num_speakers is not None:
+        k = min(num_speakers, distinct)
+        method = f"{head}; {_speakers(k)} as given"
+        if k < num_speakers:
+            method = (
+                f"{head}; {_speakers(k)}: {num_speakers} were asked for but the "
+                f"{_lines(m)} hold only {distinct} distinct embeddings"
+            )
+    elif m < MIN_LINES_TO_ESTIMATE:
+        k = 1
+        method = f"{_lines(m)} embedded, too few to tell voices apart: {_speakers(1)}"
+    else:
+        k = 0  # decided below from the silhouettes
+        method = head
+
+    dist = _cosine_distances(unit)
+    merges = None
+    if m > 1 and k != 1:
+        merges = linkage(squareform(dist, checks=False), method="average")
+    if k == 0:
+        top = min(max_speakers, distinct, m - 1)
+        for cand in range(2, top + 1):
+            silhouettes[cand] = _silhouette(dist, _cut(merges, m, cand), cand)
+        best = max(silhouettes, key=lambda c: (silhouettes[c], -c)) if silhouettes else None
+        if best is not None and silhouettes[best] >= min_silhouette:
+            k = best
+            method = (
+                f"{head}; {_speakers(k)} estimated from the silhouette score "
+                f"({silhouettes[best]:.2f}, tried 2-{top})"
+            )
+        else:
+            k = 1
+            why = (
+                f"best split {_speakers(best)} at {silhouettes[best]:.2f}"
+                if best is not None
+                else "the embeddings are all identical"
+            )
+            method = (
+                f"{head}; {_speakers(1)}: no split reaches a silhouette of "
+                f"{min_silhouette:.2f} ({why})"
+            )
+
+    found = np.zeros(m, dtype=int) if k == 1 else _cut(merges, m, k)
+    labels[idx] = found
+    confidence[idx] = _confidence(unit, found, k)
+    return ClusterResult(
+        labels.tolist(), k, method + unknown_note, confidence.tolist(), silhouettes
+    )

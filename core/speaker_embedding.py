@@ -1,0 +1,104 @@
+"""One speaker embedding per subtitle line, for clustering lines by voice.
+
+Public API::
+
+    LineEmbedder                 protocol: `dim` and `embed(audio16k) -> (dim,)`
+    CampPlusEmbedder.load(model_dir, device="cpu") -> CampPlusEmbedder
+        the CAMPPlus network IndexTTS2 already ships (indextts2/hf_cache/
+        campplus_cn_common.bin): 192-d vectors from 80-bin fbank of 16 kHz audio
+    embed_lines(audio16k, spans_ms, embedder, min_ms=400, progress=None,
+                cancelled=None) -> np.ndarray (n, dim)
+        one row per span; NaN rows for spans too short to say who speaks (less than
+        min_ms left once 30 ms are trimmed off each edge, or cut off by the audio's end)
+
+The NaN rows are what core/speaker_clustering.py labels "unknown" (-1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+SAMPLE_RATE = 16000
+# Subtitle timing is loose: the previous or next voice may bleed into a cue's edges
+# (the same 30 ms that core/voices.py trims from prompts).
+EDGE_TRIM_MS = 30
+MIN_LINE_MS = 400  # shorter speech gives an embedding dominated by what is said, not who
+
+
+class LineEmbedder(Protocol):
+    dim: int  # length of each embedding (the NaN rows of unembeddable lines need it)
+
+    def embed(self, audio16k: np.ndarray) -> np.ndarray:
+        """(dim,) float embedding of one mono 16 kHz clip."""
+        ...
+
+
+class CampPlusEmbedder:
+    """CAMPPlus speaker vectors (the IndexTTS2 style encoder) of line clips."""
+
+    dim = 192
+
+    def __init__(self, style: Any) -> None:
+        self.style = style  # models.speaker.SpeakerStyle
+
+    @classmethod
+    def load(cls, model_dir: Path, device: str = "cpu") -> CampPlusEmbedder:
+        # core/ should reach models only through the contract and the registry (DESIGN.md);
+        # until the registry offers a speaker embedder, this reaches into models/ here,
+        # lazily, so importing this module costs no torch.
+        from models.layout import locate
+        from models.speaker import SpeakerStyle
+
+        return cls(SpeakerStyle.load(locate(Path(model_dir)).campplus, device=device))
+
+    def embed(self, audio16k: np.ndarray) -> np.ndarray:
+        row = self.style(np.asarray(audio16k, dtype=np.float32))[0]
+        return row.detach().to("cpu").numpy().astype(np.float32)
+
+
+def _cancel() -> Exception:
+    from core.render import Cancelled
+
+    return Cancelled("cancelled")
+
+
+def embed_lines(
+    audio16k: np.ndarray,
+    spans_ms: Sequence[tuple[int, int]],
+    embedder: LineEmbedder,
+    min_ms: int = MIN_LINE_MS,
+    progress: Callable[[int, int], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> np.ndarray:
+    """(len(spans_ms), embedder.dim) float32: each span's embedding, NaN where the span
+    (less EDGE_TRIM_MS at each edge, clipped to the audio) is shorter than min_ms.
+
+    `progress(done, total)` after each span; `cancelled()` is asked before each span and
+    a True raises core.render.Cancelled (nothing here is worth keeping half done).
+    """
+    audio = np.asarray(audio16k, dtype=np.float32).reshape(-1)
+    total = len(spans_ms)
+    out = np.full((total, int(embedder.dim)), np.nan, dtype=np.float32)
+    trim = EDGE_TRIM_MS * SAMPLE_RATE // 1000
+    min_len = min_ms * SAMPLE_RATE // 1000
+    if progress:
+        progress(0, total)
+    for i, (start_ms, end_ms) in enumerate(spans_ms):
+        if cancelled is not None and cancelled():
+            raise _cancel()
+        a = max(0, int(start_ms) * SAMPLE_RATE // 1000 + trim)
+        b = min(len(audio), int(end_ms) * SAMPLE_RATE // 1000 - trim)
+        if b - a >= max(min_len, 1):
+            row = np.asarray(embedder.embed(audio[a:b]), dtype=np.float32).reshape(-1)
+            if row.shape[0] != out.shape[1]:
+                raise ValueError(
+                    f"embedder returned {row.shape[0]} values, its dim says {out.shape[1]}"
+                )
+            out[i] = row
+        if progress:
+            progress(i + 1, total)
+    return out
