@@ -62,6 +62,16 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--work-dir", type=Path, default=None, help=argparse.SUPPRESS)
     b.add_argument("--no-progress", action="store_true")
 
+    a = sub.add_parser("analyze", help="find who speaks each line and choose each voice's prompt")
+    a.add_argument("video", type=Path)
+    a.add_argument(
+        "subs", type=Path, nargs="?", help="subtitles (default: found next to the video)"
+    )
+    a.add_argument("--model-dir", type=Path, default=None, help="folder holding indextts2/")
+    _add_settings(a)
+    a.add_argument("--work-dir", type=Path, default=None, help=argparse.SUPPRESS)
+    a.add_argument("--no-progress", action="store_true")
+
     m = sub.add_parser("models", help="check the model folder: what is there, what is missing")
     m.add_argument("--model-dir", type=Path, default=None, help="folder holding indextts2/")
 
@@ -86,6 +96,7 @@ SETTING_FLAGS = {
     "flow_steps": "flow_steps",
     "merge_split_sentences": "merge_split_sentences",
     "extend_into_silence": "extend_into_silence_ms",
+    "speakers": "speakers",
 }
 
 
@@ -126,6 +137,9 @@ def _add_settings(d: argparse.ArgumentParser) -> None:
     d.add_argument("--seed", type=int)
     d.add_argument("--flow-steps", type=int, help="diffusion steps of the flow model (25)")
     d.add_argument("--language", help="ISO 639-2 tag of the dub track (eng, fra...)")
+    d.add_argument(
+        "--speakers", type=int, metavar="N", help="how many speakers (default: estimated)"
+    )
 
 
 def setting_changes(args) -> dict:
@@ -292,6 +306,58 @@ def cmd_dub(args, engine_factory=None) -> int:
     n = len(report.lines)
     print(f"wrote {report.output} ({n} lines, {len(report.failed)} failed, {report.wall_s:.1f} s)")
     return EXIT_PARTIAL if report.failed else EXIT_OK
+
+
+def cmd_analyze(args) -> int:
+    """Speakers and prompts into the project file, and a table of what was found."""
+    from dataclasses import replace
+
+    from core.pipeline import DubJob, ProgressEvents
+    from core.render import Cancelled
+    from core.voices import VoiceError
+
+    try:
+        options = replace(_template(args, args.video), subtitles=args.subs)
+    except VoiceError as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    bars = _Bars(not args.no_progress)
+    with _CtrlC() as ctrl_c:
+        job = DubJob(args.video, options, events=ProgressEvents(bars), cancel=ctrl_c.token)
+        try:
+            prompts = job.analyze()
+        except (Cancelled, KeyboardInterrupt):
+            bars.close()
+            _err("cancelled; the project file is as it was")
+            return EXIT_CANCELLED
+        except Exception as exc:
+            bars.close()
+            code, message = _exit_code(exc)
+            _err(message)
+            return code
+    bars.close()
+    _print_warnings([w for w in job.warnings if w.kind != "speakers"], keep_all_hint=False)
+    project = job.keeper.project
+    print((project.analysis or {}).get("detail", "speakers from the subtitles"))
+    rows = [("speaker", "name", "lines", "speech s", "prompt s", "score")]
+    for sid, prompt in sorted(prompts.items()):
+        own = [ln for ln in job.lines if ln.speaker == sid]
+        speaker = project.speaker(sid)
+        rows.append(
+            (
+                sid,
+                speaker.name if speaker else sid,
+                str(len(own)),
+                f"{sum(ln.cue.duration_ms for ln in own) / 1000:.1f}",
+                f"{prompt.duration_s:.1f}",
+                "file" if prompt.score is None else f"{prompt.score:.2f}",
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    print(f"wrote {job.keeper.path}")
+    return EXIT_OK
 
 
 def cmd_batch(args, engine_factory=None) -> int:
@@ -512,6 +578,8 @@ def main(argv: list[str] | None = None, *, engine_factory=None) -> int:
         return int(exc.code or 0) if exc.code in (0, None) else EXIT_USAGE
     if args.command == "dub":
         return cmd_dub(args, engine_factory)
+    if args.command == "analyze":
+        return cmd_analyze(args)
     if args.command == "batch":
         return cmd_batch(args, engine_factory)
     if args.command == "models":

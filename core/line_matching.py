@@ -116,8 +116,13 @@ def merge_cues(
         if line is None:
             line = proj.Line(index=c.index, start_ms=c.start_ms, end_ms=c.end_ms, text=c.text)
         line.index, line.start_ms, line.end_ms, line.text = c.index, c.start_ms, c.end_ms, c.text
-        if line.speaker_source != "user":  # the editor's choice survives every re-read
-            line.speaker_id = speakers[c.index]
+        # The editor's choice survives every re-read; a hint in the subtitles decides next;
+        # a speaker found by analysing the audio stays until the analysis runs again.
+        if line.speaker_source != "user":
+            if c.speaker_hint:
+                line.speaker_id, line.speaker_source = speakers[c.index], "hint"
+            elif line.speaker_source in ("", "hint", "single"):
+                line.speaker_id, line.speaker_source = speakers[c.index], ""
         lines[c.index] = line
     merge = CueMerge(lines)
     kept = [ln for ln in candidates if id(ln) not in used and ln.has_editor_settings]

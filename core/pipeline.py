@@ -22,12 +22,14 @@ import numpy as np
 
 from core import preflight
 from core import project as proj
+from core.analysis import analyze_speakers
 from core.disk_space import writing_to
 from core.engines import (
     TEXT_EMOTION_MISSING,
     EngineFactory,
     RegistryFactory,
     default_engine_factory,
+    resolve_device,
     text_emotion_available,
 )
 from core.errors import EngineUnavailable, InputError, OptionError
@@ -40,6 +42,7 @@ from core.mixdown import Clip, MixSettings, mixdown, write_dub, write_mix, write
 from core.notices import Notice
 from core.options import DubOptions, default_work_dir
 from core.project_keeper import ProjectKeeper
+from core.prompt_choice import Span
 from core.render import CancelToken, Take, TakeCache, render
 from core.report import DubReport, LineReport, write_report
 from core.settings import BackgroundMode, DefaultEmotion, DubSettings
@@ -48,6 +51,7 @@ from core.subtitles import Cue, write_clean_srt
 from core.timing import Timing, plan_lines
 from core.voices import VoicePrompt, assign_speakers, cut_prompt, speaker_names
 from models.contract import SAMPLE_RATE, Engine, SynthesisRequest, VoiceHandle
+from models.registry import default_model_dir
 
 __all__ = [
     "MIN_REFERENCE",
@@ -66,6 +70,7 @@ __all__ = [
     "InputError",
     "Inputs",
     "JobEvents",
+    "ProgressEvents",
     "LinePlan",
     "OptionError",
     "default_engine_factory",
@@ -121,7 +126,7 @@ class JobEvents:
         pass
 
 
-class _ProgressEvents(JobEvents):
+class ProgressEvents(JobEvents):
     """The older `progress(step, done, total)` callback as a listener."""
 
     def __init__(self, progress: ProgressFn) -> None:
@@ -214,10 +219,27 @@ class DubJob:
         self.result: DubReport | None = None
         self._t_start = 0.0
         self.settings = DubSettings()  # the effective settings, known once read runs
+        self.others: dict[str, list[Span]] = {}  # per speaker, everyone else's speech
+        self.analysis_only = False  # `analyze`: no output is written, none is checked
 
     def warn(self, notice: Notice) -> None:
         self.warnings.append(notice)
         self.events.warning(notice)
+
+    ANALYSIS_STAGES = ("read", "extract", "analyze", "plan")
+
+    def analyze(self) -> dict[str, VoicePrompt]:
+        """Only find who speaks and choose each speaker's prompt (no engine, no render):
+        the project is written with speakers, prompts and scores; the prompts are returned."""
+        self.analysis_only = True
+        try:
+            for name in self.ANALYSIS_STAGES:
+                self.runner.run(name, getattr(self, f"_{name}"))
+            prompts = self.choose_prompts()
+        finally:
+            if self.keeper:
+                self.keeper.save()
+        return prompts
 
     def run(self) -> DubReport:
         self._t_start = time.perf_counter()
@@ -246,11 +268,12 @@ class DubJob:
         saved = self.keeper.project.settings if self.keeper else DubSettings()
         self.settings = settings = (options.settings or saved).with_changes(**options.changes)
         preflight.check_settings(settings, options)
-        try:
-            container_for(out)  # a bad output is found now, not after hours of rendering
-        except MediaError as exc:
-            raise InputError(str(exc)) from exc
-        preflight.check_outputs(video, options)
+        if not self.analysis_only:
+            try:
+                container_for(out)  # a bad output is found now, not after hours of rendering
+            except MediaError as exc:
+                raise InputError(str(exc)) from exc
+            preflight.check_outputs(video, options)
         self.inputs = inputs = read_inputs(
             video, options.subtitles, merge_split_sentences=settings.merge_split_sentences
         )
@@ -272,12 +295,17 @@ class DubJob:
         self.voice_files = preflight.read_voice_files(
             cues, speakers, options, inputs.media.has_audio
         )
-        preflight.check_disk(video, inputs, cues, options, self.work)
+        if not self.analysis_only:
+            preflight.check_disk(video, inputs, cues, options, self.work)
         if self.keeper:
+            paths = {
+                "video_path": video.resolve(),
+                "subtitle_path": inputs.subtitles.path.resolve(),
+            }
+            if not self.analysis_only:
+                paths["output_path"] = out.resolve()
             self.keeper.set_settings(
-                video_path=video.resolve(),
-                subtitle_path=inputs.subtitles.path.resolve(),
-                output_path=out.resolve(),
+                **paths,
                 settings=settings,
                 model={"device": options.device, "model_dir": options.model_dir},
             )
@@ -316,8 +344,43 @@ class DubJob:
             self.mono22k = self.extracted.load_mono22k()
 
     def _analyze(self, tick) -> None:
-        """The slot for what is learnt from the original audio: diarization, separation and
-        word timing fill it. Today speakers come from the subtitles' hints (read)."""
+        """Who speaks each line (core/analysis.py), unless the project knows already: the
+        analysis runs when the project has none, or lines came that it never saw."""
+        keeper = self.keeper
+        project = keeper.project if keeper else None
+        lines = {ln.index: keeper.line(ln.index) for ln in self.lines} if keeper else {}
+        known = project is not None and project.analysis is not None
+        if known and not self.analysis_only and all(ln.speaker_source for ln in lines.values()):
+            for plan in self.lines:
+                plan.speaker = lines[plan.index].speaker_id or plan.speaker
+            self.others = {}
+            return
+        analysis = analyze_speakers(
+            [ln.cue for ln in self.lines],
+            self.extracted.load_mono16k() if self.extracted else None,
+            self.options.model_dir or default_model_dir(),
+            device=resolve_device(self.options.device),
+            num_speakers=self.settings.speakers,
+            progress=tick,
+            cancelled=lambda: self.cancel.cancelled,
+        )
+        self.others = analysis.others
+        self.warn(Notice(None, "speakers", f"speakers: {analysis.detail}"))
+        for plan in self.lines:
+            line = lines.get(plan.index)
+            if line is not None and line.speaker_source == "user":
+                plan.speaker = line.speaker_id or plan.speaker
+                continue
+            plan.speaker = analysis.speakers[plan.index]
+            flag = analysis.flags.get(plan.index)
+            if flag:
+                self.warn(Notice(plan.index, "speaker", flag))
+            if line is not None:
+                line.speaker_id = plan.speaker
+                line.speaker_source = analysis.sources[plan.index]
+                line.speaker_flag = flag
+        if keeper:
+            keeper.record_analysis(analysis.to_dict(), analysis.names)
 
     def _plan(self, tick) -> None:
         """Each line's span and counts; spans grow into the following silence when asked."""
@@ -339,16 +402,31 @@ class DubJob:
             if timing.flag:
                 self.warn(Notice(line.index, "pace", timing.flag))
 
-    def _voices(self, tick) -> None:
-        """One prompt per speaker: the editor's file, else cut from the original audio."""
-        assert self.engine is not None and self.inputs is not None
-        prompts = dict(self.voice_files)
-        for sid in sorted({ln.speaker for ln in self.lines} - set(prompts)):
+    def choose_prompts(self) -> dict[str, VoicePrompt]:
+        """One prompt per speaker: the editor's file, else the cleanest stretches of that
+        speaker's own lines (their scores and reasons go into the project)."""
+        assert self.inputs is not None
+        speakers = {ln.speaker for ln in self.lines}
+        preflight.check_voice_names(self.voice_files, speakers)
+        prompts = {sid: p for sid, p in self.voice_files.items() if sid in speakers}
+        for sid in sorted(speakers - set(prompts)):
             assert self.mono22k is not None  # read refused this case up front
             own = [ln.cue for ln in self.lines if ln.speaker == sid]
             prompts[sid] = cut_prompt(
-                sid, self.mono22k, SAMPLE_RATE, own, self.inputs.subtitles.cues
+                sid,
+                self.mono22k,
+                SAMPLE_RATE,
+                own,
+                self.inputs.subtitles.cues,
+                others=self.others.get(sid),
             )
+        if self.keeper:
+            self.keeper.record_prompts(prompts)
+        return prompts
+
+    def _voices(self, tick) -> None:
+        assert self.engine is not None
+        prompts = self.choose_prompts()
         for n, (sid, prompt) in enumerate(sorted(prompts.items())):
             tick(n, len(prompts))
             self.cancel.check()
@@ -504,7 +582,7 @@ def dub(
 ) -> DubReport:
     """Run one dub job (see DubJob); `progress(stage, done, total)` is the simple listener."""
     if events is None and progress is not None:
-        events = _ProgressEvents(progress)
+        events = ProgressEvents(progress)
     job = DubJob(
         video, options, engine_factory=engine_factory, events=events, cancel=cancel, project=project
     )

@@ -59,7 +59,8 @@ def read_voice_files(
     and a clear refusal when a speaker has neither a file nor original audio to cut from."""
     needed = sorted(set(speakers[c.index] for c in cues))
     unknown = sorted(set(options.voices) - set(needed))
-    if unknown:
+    # With audio, the analysis may find other speakers: their names are checked after it.
+    if unknown and not has_audio:
         raise VoiceError(
             f"a voice file is given for speaker(s) not in the subtitles: {', '.join(unknown)}; "
             f"speakers are: {', '.join(needed)}"
@@ -72,10 +73,18 @@ def read_voice_files(
             missing,
         )
     return {
-        sid: prompt_from_file(sid, options.voices[sid], read_any_audio)
-        for sid in needed
-        if sid in options.voices
+        sid: prompt_from_file(sid, path, read_any_audio) for sid, path in options.voices.items()
     }
+
+
+def check_voice_names(voices: dict[str, object], speakers: set[str]) -> None:
+    """Voice files given for speakers the dub does not have (a typo, or an old name)."""
+    unknown = sorted(set(voices) - speakers)
+    if unknown:
+        raise VoiceError(
+            f"a voice file is given for speaker(s) not in this video: {', '.join(unknown)}; "
+            f"speakers are: {', '.join(sorted(speakers))}"
+        )
 
 
 def check_settings(settings: DubSettings, options: DubOptions) -> None:

@@ -98,6 +98,32 @@ class ProjectKeeper:
                 speaker.prompt_path = Path(path).resolve()
         self.save()
 
+    def line(self, cue_index: int) -> proj.Line | None:
+        return self._lines.get(cue_index)
+
+    def record_analysis(self, analysis: dict, names: dict[str, str]) -> None:
+        """Who speaks: the method that found out, and every speaker with a name."""
+        self.project.analysis = analysis
+        for sid, name in names.items():
+            if self.project.speaker(sid) is None:
+                colour = proj.SPEAKER_COLOURS[
+                    len(self.project.speakers) % len(proj.SPEAKER_COLOURS)
+                ]
+                self.project.speakers.append(proj.Speaker(id=sid, name=name, colour=colour))
+        self.autosaver.mark_dirty()
+
+    def record_prompts(self, prompts) -> None:
+        """Each speaker's prompt: the stretches chosen, their scores and reasons."""
+        for sid, prompt in prompts.items():
+            speaker = self.project.speaker(sid)
+            if speaker is None:
+                continue
+            speaker.prompt_parts = [
+                proj.PromptPart(p.start_ms, p.end_ms, p.score, p.reason) for p in prompt.pieces
+            ]
+            speaker.prompt_score = prompt.score
+        self.save()
+
     def line_number(self, cue_index: int) -> int:
         """A number that stays with the line when cues are inserted before it (its seed is
         derived from it, so an insertion does not re-render every later line)."""

@@ -41,6 +41,7 @@ class DubSettings:
     flow_steps: int | None = None  # diffusion steps of the flow model; None: the engine's
     merge_split_sentences: bool = False  # join cues that split one sentence
     extend_into_silence_ms: int = 0  # a line may run this far into the silence after it
+    speakers: int | None = None  # how many speakers the video has; None: estimated
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
@@ -59,6 +60,11 @@ class DubSettings:
         if self.extend_into_silence_ms < 0:
             raise OptionError(
                 "the extension into silence cannot be negative", "extend_into_silence_ms"
+            )
+        if self.speakers is not None and not 1 <= self.speakers <= 50:
+            raise OptionError(
+                f"the number of speakers must be between 1 and 50, got {self.speakers}",
+                "speakers",
             )
         if self.flow_steps is not None and not 1 <= self.flow_steps <= 200:
             raise OptionError(
@@ -112,9 +118,9 @@ def _check_types(s: DubSettings) -> None:
     for name in ("keep_original_track", "subtitle_track", "merge_split_sentences"):
         if not isinstance(getattr(s, name), bool):
             raise TypeError(f"setting {name} must be true or false")
-    for name in ("seed", "flow_steps", "extend_into_silence_ms"):
+    for name in ("seed", "flow_steps", "extend_into_silence_ms", "speakers"):
         v = getattr(s, name)
-        if name == "flow_steps" and v is None:
+        if name in ("flow_steps", "speakers") and v is None:
             continue
         if isinstance(v, bool) or not isinstance(v, int):
             raise TypeError(f"setting {name} must be a whole number")

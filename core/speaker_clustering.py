@@ -15,18 +15,23 @@ Public API::
                                caller assigns those (e.g. to a neighbour's speaker)
     ClusterResult.num_speakers k (0 when no line has an embedding)
     ClusterResult.method       one sentence: what ran and why this k
-    ClusterResult.confidence   per line: cosine similarity to its own cluster's centroid
-                               minus that to the nearest other centroid (> 0: closer to its
-                               own; near 0: could be either); with one speaker, the
-                               similarity to the centroid; NaN for label -1
+    ClusterResult.confidence   per line: cosine similarity (in the centred space that was
+                               clustered) to its own cluster's centroid minus that to the
+                               nearest other centroid, in [-2, 2] (> 0: closer to its own;
+                               near 0: could be either); with one speaker, the plain cosine similarity to
+                               the mean voice; NaN for label -1
     ClusterResult.silhouettes  {k: mean silhouette} of each k tried when k was estimated
 
-How k is estimated: agglomerative clustering, average linkage on cosine distance (scipy),
-cut at each k in 2..max_speakers; the k with the highest mean silhouette (cosine) wins,
-ties to the smaller k. One speaker unless that best silhouette reaches `min_silhouette`:
-a silhouette is relative (own-cluster vs. nearest-other distance) so the rule holds for any
-embedder, and a single voice split in two scores well under it (measured below). Fewer
-than MIN_LINES_TO_ESTIMATE lines are one speaker: two lines say nothing about spread.
+How k is estimated: the unit embeddings are centred on their mean (what all the lines
+share: the film's room and channel, an embedder's bias: resemblyzer's vectors are all
+positive, so every pair looks alike) and normalised again; agglomerative clustering,
+average linkage on cosine distance (scipy), is cut at each k in 2..max_speakers; the k with
+the highest mean silhouette (cosine) wins, ties to the smaller k. One speaker unless that
+best silhouette reaches `min_silhouette` (0.25: Kaufman and Rousseeuw's "no substantial
+structure" bound; a silhouette compares own-cluster with nearest-other distances, so the
+rule holds for any embedder's scale). Fewer than MIN_LINES_TO_ESTIMATE lines are one
+speaker: two lines say nothing about spread. A given num_speakers uses the same clustering,
+capped at the number of distinct embeddings.
 """
 
 from __future__ import annotations
@@ -39,11 +44,12 @@ from scipy.spatial.distance import squareform
 
 UNKNOWN = -1  # label of a line without a usable embedding
 
-# One speaker unless some split reaches this mean silhouette. Measured (tests/
-# test_speaker_clustering.py): espeak-ng voices with resemblyzer embeddings score 0.02-0.11
-# for one voice split in two and 0.3-0.5 for two or three voices; synthetic Gaussian
-# clusters score < 0.05 when there is one and > 0.5 when well separated.
-MIN_SILHOUETTE = 0.2
+# One speaker unless some split reaches this mean silhouette. Measured with resemblyzer
+# embeddings of espeak-ng voices (centred): one voice split in two scores at most 0.31 over
+# 6 lines (90th percentile 0.27), 0.24 over 12, 0.17 over 18; two to four clearly different
+# voices score at least 0.29 (3 lines each) and 0.37 (6 lines each). Small line counts stay
+# ambiguous: with 6 lines or fewer a single voice can pass, hence the caller's num_speakers.
+MIN_SILHOUETTE = 0.25
 MIN_LINES_TO_ESTIMATE = 3
 DEFAULT_MAX_SPEAKERS = 8
 
@@ -62,6 +68,11 @@ def _usable_rows(x: np.ndarray) -> np.ndarray:
     finite = np.isfinite(x).all(axis=1)
     norms = np.linalg.norm(np.where(finite[:, None], x, 0.0), axis=1)
     return finite & (norms > 1e-12)
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.where(norms > 1e-12, norms, 1.0)
 
 
 def _cosine_distances(unit: np.ndarray) -> np.ndarray:
@@ -107,9 +118,7 @@ def _silhouette(dist: np.ndarray, labels: np.ndarray, k: int) -> float:
 
 
 def _confidence(unit: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
-    centroids = np.stack([unit[labels == c].mean(axis=0) for c in range(k)])
-    norms = np.linalg.norm(centroids, axis=1, keepdims=True)
-    centroids = centroids / np.where(norms > 1e-12, norms, 1.0)
+    centroids = _unit(np.stack([unit[labels == c].mean(axis=0) for c in range(k)]))
     sims = unit @ centroids.T  # (n, k)
     own = sims[np.arange(len(labels)), labels]
     if k == 1:
@@ -156,18 +165,27 @@ def cluster_speakers(
         )
 
     if m == 0:
-        method = "no lines to cluster" if n == 0 else f"none of the {_lines(n)} has a usable "
-        if n:
-            method += "embedding (too short?); all left unknown (-1)"
+        method = (
+            f"none of the {_lines(n)} has a usable embedding (too short?); all left unknown (-1)"
+            if n
+            else "no lines to cluster"
+        )
         return ClusterResult(labels.tolist(), 0, method, confidence.tolist())
 
-    unit = x[idx] / np.linalg.norm(x[idx], axis=1, keepdims=True)
+    unit = _unit(x[idx])
     distinct = len(np.unique(unit, axis=0))
-    head = f"agglomerative clustering of {m} line embedding{'' if m == 1 else 's'} (cosine, average linkage)"
+    # Centred, the lines differ by who speaks rather than by what they all share.
+    centred = _unit(unit - unit.mean(axis=0)) if m >= MIN_LINES_TO_ESTIMATE else unit
+    head = f"agglomerative clustering of {m} line embeddings (cosine, average linkage)"
     silhouettes: dict[int, float] = {}
 
-    if m == 1:
-        k, method = 1, f"1 line embedding: {_speakers(1)}"
+    if m == 1 or distinct == 1:
+        k = 1
+        method = (
+            f"1 line embedding: {_speakers(1)}"
+            if m == 1
+            else f"{m} identical line embeddings: {_speakers(1)}"
+        )
     elif num_speakers is not None:
         k = min(num_speakers, distinct)
         method = f"{head}; {_speakers(k)} as given"
@@ -178,12 +196,15 @@ def cluster_speakers(
             )
     elif m < MIN_LINES_TO_ESTIMATE:
         k = 1
-        method = f"{_lines(m)} embedded, too few to tell voices apart: {_speakers(1)}"
+        method = f"{m} line embeddings, too few to tell voices apart: {_speakers(1)}"
+    elif max_speakers == 1:
+        k = 1
+        method = f"{m} line embeddings, at most {_speakers(1)} allowed: {_speakers(1)}"
     else:
         k = 0  # decided below from the silhouettes
         method = head
 
-    dist = _cosine_distances(unit)
+    dist = _cosine_distances(centred)
     merges = None
     if m > 1 and k != 1:
         merges = linkage(squareform(dist, checks=False), method="average")
@@ -191,8 +212,8 @@ def cluster_speakers(
         top = min(max_speakers, distinct, m - 1)
         for cand in range(2, top + 1):
             silhouettes[cand] = _silhouette(dist, _cut(merges, m, cand), cand)
-        best = max(silhouettes, key=lambda c: (silhouettes[c], -c)) if silhouettes else None
-        if best is not None and silhouettes[best] >= min_silhouette:
+        best = max(silhouettes, key=lambda c: (silhouettes[c], -c))
+        if silhouettes[best] >= min_silhouette:
             k = best
             method = (
                 f"{head}; {_speakers(k)} estimated from the silhouette score "
@@ -200,19 +221,14 @@ def cluster_speakers(
             )
         else:
             k = 1
-            why = (
-                f"best split {_speakers(best)} at {silhouettes[best]:.2f}"
-                if best is not None
-                else "the embeddings are all identical"
-            )
             method = (
                 f"{head}; {_speakers(1)}: no split reaches a silhouette of "
-                f"{min_silhouette:.2f} ({why})"
+                f"{min_silhouette:.2f} (best: {_speakers(best)} at {silhouettes[best]:.2f})"
             )
 
     found = np.zeros(m, dtype=int) if k == 1 else _cut(merges, m, k)
     labels[idx] = found
-    confidence[idx] = _confidence(unit, found, k)
+    confidence[idx] = _confidence(unit if k == 1 else centred, found, k)
     return ClusterResult(
         labels.tolist(), k, method + unknown_note, confidence.tolist(), silhouettes
     )

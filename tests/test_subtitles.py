@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.notices import Notice
 from core.subtitles import (
     SUBTITLE_EXTENSIONS,
     Cue,
@@ -35,6 +36,32 @@ from tests.subfixtures import (
 
 def kinds(doc: SubtitleDoc, cue: int | None) -> set[str]:
     return {w.kind for w in doc.warnings if w.cue == cue}
+
+
+# --------------------------------------------------------------------------- the public front
+
+
+def test_public_front_keeps_every_name_other_code_imports() -> None:
+    """core.subtitles is the front; the modules behind it (core/subtitle_*.py) may change."""
+    import core.subtitles as front
+
+    imported_elsewhere = {
+        "SUBTITLE_EXTENSIONS",
+        "Cue",
+        "SubtitleDoc",
+        "SubtitleError",
+        "SubtitleWarning",
+        "clean_text",
+        "detect_encoding",
+        "ends_sentence",
+        "find_subtitles_for",
+        "load_subtitles",
+        "parse_subtitle_text",
+        "write_clean_srt",
+    }
+    assert imported_elsewhere <= set(front.__all__)
+    assert all(hasattr(front, name) for name in front.__all__)
+    assert SubtitleWarning is Notice  # one warning type for every warning shown
 
 
 # --------------------------------------------------------------------------- SRT
@@ -440,82 +467,6 @@ def test_microdvd_without_fps_is_a_clear_error(tmp_path: Path) -> None:
         load_subtitles(path)
     assert "nofps.sub" in str(err.value)
     assert "frame rate" in str(err.value)
-
-
-# --------------------------------------------------------------------------- TTML
-
-
-TTML = """<?xml version="1.0" encoding="UTF-8"?>
-<tt xmlns="http://www.w3.org/ns/ttml" xmlns:tts="http://www.w3.org/ns/ttml#styling"
-    xmlns:ttp="http://www.w3.org/ns/ttml#parameter" xmlns:ttm="http://www.w3.org/ns/ttml#metadata"
-    ttp:frameRate="25" ttp:tickRate="10000000" xml:lang="en">
-  <head>
-    <metadata><ttm:title>Test</ttm:title>
-      <ttm:agent xml:id="a1" type="character"><ttm:name type="full">Alice Liddell</ttm:name></ttm:agent>
-    </metadata>
-  </head>
-  <body>
-    <div>
-      <p begin="00:00:01.000" end="00:00:02.500" ttm:agent="a1">Clock <span tts:color="yellow">time</span><br/>two lines</p>
-      <p begin="00:00:03:05" end="00:00:04:00">Clock with frames</p>
-      <p begin="5.5s" dur="1500ms">Offset seconds</p>
-      <p begin="200f" end="225f">Offset frames</p>
-      <p begin="100000000t" end="115000000t">Ticks &amp; more</p>
-    </div>
-    <div begin="60s">
-      <p begin="1s" end="2s">Relative to its div</p>
-      <p begin="0.05h" end="3.05m">hours <span tts:ruby="text">ignored</span>x</p>
-    </div>
-  </body>
-</tt>
-"""
-
-
-def test_ttml_clock_offset_frames_ticks(tmp_path: Path) -> None:
-    doc = load_subtitles(write(tmp_path, "show.ttml", TTML))
-    assert doc.format == "ttml"
-    spans = [(c.start_ms, c.end_ms) for c in doc.cues]
-    assert spans[:5] == [
-        (1000, 2500),
-        (3000 + 5 * 1000 // 25, 4000),  # hh:mm:ss:ff at ttp:frameRate 25
-        (5500, 7000),  # begin + dur
-        (8000, 9000),  # 200f and 225f at 25 fps
-        (10000, 11500),  # ticks at 10 MHz
-    ]
-    assert spans[5] == (61000, 62000)  # times nest inside the div's begin
-    assert spans[6] == (60000 + 180000, 60000 + 183000)  # 0.05h, 3.05m
-    assert doc.cues[0].text == "Clock time two lines"
-    assert doc.cues[0].speaker_hint == "Alice Liddell"
-    assert doc.cues[4].text == "Ticks & more"
-    assert doc.cues[6].text == "hours x"
-    assert "<br/>" in doc.cues[0].raw and "<span" in doc.cues[0].raw
-
-
-def test_ttml_frame_rate_multiplier_and_default_tick_rate(tmp_path: Path) -> None:
-    content = (
-        '<tt xmlns="http://www.w3.org/ns/ttml" xmlns:ttp="http://www.w3.org/ns/ttml#parameter"'
-        ' ttp:frameRate="30" ttp:frameRateMultiplier="1000 1001"><body><div>'
-        '<p begin="30f" end="60f">ntsc</p><p begin="90t" end="120t">ticks are frames</p>'
-        "</div></body></tt>"
-    )
-    doc = load_subtitles(write(tmp_path, "ntsc.dfxp", content))
-    rate = 30 * 1000 / 1001
-    assert [(c.start_ms, c.end_ms) for c in doc.cues] == [
-        (round(30 / rate * 1000), round(60 / rate * 1000)),
-        (round(90 / rate * 1000), round(120 / rate * 1000)),
-    ]
-
-
-def test_ttml_bad_time_expression(tmp_path: Path) -> None:
-    content = TTML.replace('end="3.05m"', 'end="3m1s"')  # one metric per offset time only
-    with pytest.raises(SubtitleError, match="show.ttml.*3m1s"):
-        load_subtitles(write(tmp_path, "show.ttml", content))
-
-
-def test_ttml_with_doctype_is_refused(tmp_path: Path) -> None:
-    bomb = '<?xml version="1.0"?><!DOCTYPE tt [<!ENTITY a "aaaa">]><tt xmlns="http://www.w3.org/ns/ttml"><body><div><p begin="0s" end="1s">&a;</p></div></body></tt>'
-    with pytest.raises(SubtitleError, match="evil.ttml"):
-        load_subtitles(write(tmp_path, "evil.ttml", bomb))
 
 
 # --------------------------------------------------------------------------- encodings

@@ -1,0 +1,185 @@
+"""Who speaks each line: the subtitles' own hints, else pyannote's diarization run offline,
+else a clustering of the lines' own voices, else one voice for all. Which method ran, and
+why, is said in one sentence for the editor.
+
+Precedence per line: the editor's assignment (kept through every re-analysis), then the
+subtitles' hint (ASS Name, VTT <v>), then what the audio says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from core.prompt_choice import Span
+from core.speaker_assignment import assign_turns
+from core.subtitles import Cue
+from core.voices import DEFAULT_SPEAKER, speaker_id
+
+HINTS, DIARIZATION, CLUSTERING, SINGLE = "hint", "diarization", "clustering", "single"
+
+
+@dataclass
+class SpeakerAnalysis:
+    method: str  # HINTS, DIARIZATION, CLUSTERING or SINGLE
+    detail: str  # which method ran and why, for the editor
+    speakers: dict[int, str]  # cue number -> speaker id
+    sources: dict[int, str]  # cue number -> what decided it (hint, diarization, ...)
+    names: dict[str, str]  # speaker id -> display name
+    flags: dict[int, str] = field(default_factory=dict)  # cue number -> what to check
+    others: dict[str, list[Span]] = field(default_factory=dict)  # speech of everyone else
+
+    def to_dict(self) -> dict[str, object]:
+        return {"method": self.method, "detail": self.detail, "speakers": len(self.names)}
+
+
+Progress = Callable[[int, int], None]
+
+
+def _numbered(labels: Sequence[str | int | None]) -> dict[str | int, str]:
+    """Raw labels (SPEAKER_00, cluster 2...) -> S1, S2... in order of first appearance."""
+    ids: dict[str | int, str] = {}
+    for label in labels:
+        if label is not None and label not in ids:
+            ids[label] = f"S{len(ids) + 1}"
+    return ids
+
+
+def _others_from_turns(turns) -> dict[str, list[Span]]:
+    """For each speaker, everyone else's turns (a prompt must not hold another voice)."""
+    by: dict[str, list[Span]] = {}
+    everyone = {t.speaker for t in turns}
+    for sid in everyone:
+        by[sid] = [Span(t.start_ms, t.end_ms) for t in turns if t.speaker != sid]
+    return by
+
+
+def analyze_speakers(
+    cues: Sequence[Cue],
+    audio16k: np.ndarray | None,
+    model_dir: Path | None,
+    *,
+    device: str = "cpu",
+    num_speakers: int | None = None,
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> SpeakerAnalysis:
+    hinted = {c.index: speaker_id(c.speaker_hint) for c in cues if c.speaker_hint}
+    hint_names = {
+        speaker_id(c.speaker_hint): c.speaker_hint.strip() for c in cues if c.speaker_hint
+    }
+    if cues and len(hinted) == len(cues):
+        return SpeakerAnalysis(
+            HINTS,
+            f"the subtitles name the speaker of every line ({len(hint_names)} speakers)",
+            dict(hinted),
+            {i: HINTS for i in hinted},
+            hint_names,
+        )
+    if audio16k is None:
+        return _single(cues, hinted, hint_names, "the video has no audio to tell voices apart")
+
+    result = _from_audio(cues, audio16k, model_dir, device, num_speakers, progress, cancelled)
+    # The subtitles' hints win over what the audio says.
+    for index, sid in hinted.items():
+        result.speakers[index] = sid
+        result.sources[index] = HINTS
+        result.flags.pop(index, None)
+    result.names.update(hint_names)
+    used = set(result.speakers.values())
+    result.names = {sid: name for sid, name in result.names.items() if sid in used}
+    return result
+
+
+def _single(cues, hinted, hint_names, why: str) -> SpeakerAnalysis:
+    speakers = {c.index: hinted.get(c.index, DEFAULT_SPEAKER) for c in cues}
+    names = {DEFAULT_SPEAKER: "Speaker", **hint_names}
+    names = {sid: n for sid, n in names.items() if sid in set(speakers.values())}
+    sources = {c.index: HINTS if c.index in hinted else SINGLE for c in cues}
+    return SpeakerAnalysis(SINGLE, f"one voice for every line: {why}", speakers, sources, names)
+
+
+def _from_audio(cues, audio16k, model_dir, device, num_speakers, progress, cancelled):
+    try:
+        from core import diarization
+    except ImportError as exc:  # pyannote.audio not installed: the fallback still works
+        why = f"pyannote.audio cannot be loaded ({exc})"
+        return _cluster(cues, audio16k, model_dir, device, num_speakers, progress, cancelled, why)
+    folder = diarization.pyannote_folder(model_dir) if model_dir else None
+    if folder is not None:
+        turns = diarization.diarize(
+            audio16k,
+            folder,
+            device=device,
+            num_speakers=num_speakers,
+            progress=progress,
+            cancelled=cancelled,
+        )
+        ids = _numbered([t.speaker for t in turns])
+        named = [type(t)(t.start_ms, t.end_ms, ids[t.speaker]) for t in turns]
+        got = assign_turns(cues, named)
+        speakers = {c.index: got[c.index].speaker or _nearest(c, got, cues) for c in cues}
+        flags = {i: s.flag for i, s in got.items() if s.flag}
+        names = {sid: f"Speaker {sid[1:]}" for sid in ids.values()}
+        detail = f"pyannote diarization (offline, {folder}) found {len(ids)} speaker(s)"
+        return SpeakerAnalysis(
+            DIARIZATION,
+            detail,
+            speakers,
+            {c.index: DIARIZATION for c in cues},
+            names,
+            flags,
+            _others_from_turns(named),
+        )
+    why = "pyannote's model folder (pyannote/) is not in the model directory"
+    return _cluster(cues, audio16k, model_dir, device, num_speakers, progress, cancelled, why)
+
+
+def _nearest(cue, got, cues) -> str:
+    """A line nobody speaks in goes to the speaker of the nearest line in time."""
+    spoken = [c for c in cues if got[c.index].speaker is not None]
+    if not spoken:
+        return "S1"
+    best = min(spoken, key=lambda c: abs(c.start_ms - cue.start_ms))
+    return got[best.index].speaker
+
+
+def _cluster(cues, audio16k, model_dir, device, num_speakers, progress, cancelled, why):
+    from core.speaker_clustering import cluster_speakers
+    from core.speaker_embedding import CampPlusEmbedder, embed_lines
+
+    try:
+        embedder = CampPlusEmbedder.load(model_dir, device=device)
+    except Exception as exc:  # noqa: BLE001 - no voice model: one voice, and say why
+        return _single(cues, {}, {}, f"{why}, and no speaker model to cluster voices ({exc})")
+    spans = [(c.start_ms, c.end_ms) for c in cues]
+    embeddings = embed_lines(audio16k, spans, embedder, progress=progress, cancelled=cancelled)
+    result = cluster_speakers(embeddings, num_speakers)
+    ids = _numbered([lab if lab >= 0 else None for lab in result.labels])
+    speakers: dict[int, str] = {}
+    flags: dict[int, str] = {}
+    for c, label in zip(cues, result.labels, strict=True):
+        if label >= 0:
+            speakers[c.index] = ids[label]
+    for c, label in zip(cues, result.labels, strict=True):
+        if label < 0:  # too short to embed: the speaker of the nearest line in time
+            known = [x for x in cues if x.index in speakers]
+            near = min(known, key=lambda x: abs(x.start_ms - c.start_ms), default=None)
+            speakers[c.index] = speakers[near.index] if near else "S1"
+            flags[c.index] = "too short to tell its voice; given the nearest line's speaker"
+    names = {sid: f"Speaker {sid[1:]}" for sid in sorted(set(speakers.values()))}
+    others = {
+        sid: [Span(c.start_ms, c.end_ms) for c in cues if speakers[c.index] != sid] for sid in names
+    }
+    return SpeakerAnalysis(
+        CLUSTERING,
+        f"{why}; {result.method}",
+        speakers,
+        {c.index: CLUSTERING for c in cues},
+        names,
+        flags,
+        others,
+    )
