@@ -37,14 +37,16 @@ class SpeakerAnalysis:
 
 
 Progress = Callable[[int, int], None]
+EmbedderFactory = Callable[[Path, str], object]
 
 
 def _numbered(labels: Sequence[str | int | None]) -> dict[str | int, str]:
-    """Raw labels (SPEAKER_00, cluster 2...) -> S1, S2... in order of first appearance."""
+    """Raw labels (SPEAKER_00, cluster 2...) -> s1, s2... in order of first appearance
+    (lower case, as every speaker id: `--voice S1=...` names s1)."""
     ids: dict[str | int, str] = {}
     for label in labels:
         if label is not None and label not in ids:
-            ids[label] = f"S{len(ids) + 1}"
+            ids[label] = f"s{len(ids) + 1}"
     return ids
 
 
@@ -66,7 +68,10 @@ def analyze_speakers(
     num_speakers: int | None = None,
     progress: Progress | None = None,
     cancelled: Callable[[], bool] | None = None,
+    embedder_factory: EmbedderFactory | None = None,
 ) -> SpeakerAnalysis:
+    """`embedder_factory(model_dir, device)` gives the line embedder for the clustering
+    fallback (default: the engine folder's own, through the registry)."""
     hinted = {c.index: speaker_id(c.speaker_hint) for c in cues if c.speaker_hint}
     hint_names = {
         speaker_id(c.speaker_hint): c.speaker_hint.strip() for c in cues if c.speaker_hint
@@ -82,7 +87,9 @@ def analyze_speakers(
     if audio16k is None:
         return _single(cues, hinted, hint_names, "the video has no audio to tell voices apart")
 
-    result = _from_audio(cues, audio16k, model_dir, device, num_speakers, progress, cancelled)
+    result = _from_audio(
+        cues, audio16k, model_dir, device, num_speakers, progress, cancelled, embedder_factory
+    )
     # The subtitles' hints win over what the audio says.
     for index, sid in hinted.items():
         result.speakers[index] = sid
@@ -102,12 +109,16 @@ def _single(cues, hinted, hint_names, why: str) -> SpeakerAnalysis:
     return SpeakerAnalysis(SINGLE, f"one voice for every line: {why}", speakers, sources, names)
 
 
-def _from_audio(cues, audio16k, model_dir, device, num_speakers, progress, cancelled):
+def _from_audio(cues, audio16k, model_dir, device, num_speakers, progress, cancelled, embedder):
+    def fallback(why: str) -> SpeakerAnalysis:
+        return _cluster(
+            cues, audio16k, model_dir, device, num_speakers, progress, cancelled, why, embedder
+        )
+
     try:
         from core import diarization
     except ImportError as exc:  # pyannote.audio not installed: the fallback still works
-        why = f"pyannote.audio cannot be loaded ({exc})"
-        return _cluster(cues, audio16k, model_dir, device, num_speakers, progress, cancelled, why)
+        return fallback(f"pyannote.audio cannot be loaded ({exc})")
     folder = diarization.pyannote_folder(model_dir) if model_dir else None
     if folder is not None:
         turns = diarization.diarize(
@@ -134,25 +145,26 @@ def _from_audio(cues, audio16k, model_dir, device, num_speakers, progress, cance
             flags,
             _others_from_turns(named),
         )
-    why = "pyannote's model folder (pyannote/) is not in the model directory"
-    return _cluster(cues, audio16k, model_dir, device, num_speakers, progress, cancelled, why)
+    return fallback("pyannote's model folder (pyannote/) is not in the model directory")
 
 
 def _nearest(cue, got, cues) -> str:
     """A line nobody speaks in goes to the speaker of the nearest line in time."""
     spoken = [c for c in cues if got[c.index].speaker is not None]
     if not spoken:
-        return "S1"
+        return "s1"
     best = min(spoken, key=lambda c: abs(c.start_ms - cue.start_ms))
     return got[best.index].speaker
 
 
-def _cluster(cues, audio16k, model_dir, device, num_speakers, progress, cancelled, why):
+def _cluster(
+    cues, audio16k, model_dir, device, num_speakers, progress, cancelled, why, embedder_factory
+):
     from core.speaker_clustering import cluster_speakers
-    from core.speaker_embedding import CampPlusEmbedder, embed_lines
+    from core.speaker_embedding import embed_lines, load_line_embedder
 
     try:
-        embedder = CampPlusEmbedder.load(model_dir, device=device)
+        embedder = (embedder_factory or load_line_embedder)(model_dir, device)
     except Exception as exc:  # noqa: BLE001 - no voice model: one voice, and say why
         return _single(cues, {}, {}, f"{why}, and no speaker model to cluster voices ({exc})")
     spans = [(c.start_ms, c.end_ms) for c in cues]
@@ -168,7 +180,7 @@ def _cluster(cues, audio16k, model_dir, device, num_speakers, progress, cancelle
         if label < 0:  # too short to embed: the speaker of the nearest line in time
             known = [x for x in cues if x.index in speakers]
             near = min(known, key=lambda x: abs(x.start_ms - c.start_ms), default=None)
-            speakers[c.index] = speakers[near.index] if near else "S1"
+            speakers[c.index] = speakers[near.index] if near else "s1"
             flags[c.index] = "too short to tell its voice; given the nearest line's speaker"
     names = {sid: f"Speaker {sid[1:]}" for sid in sorted(set(speakers.values()))}
     others = {

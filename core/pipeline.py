@@ -196,8 +196,10 @@ class DubJob:
         events: JobEvents | None = None,
         cancel: CancelToken | None = None,
         project: proj.Project | None = None,
+        embedder_factory: Callable[[Path, str], object] | None = None,
     ) -> None:
         self.video = Path(video)
+        self.embedder_factory = embedder_factory  # for telling voices apart; None: registry
         self.project = project  # the caller's own, kept up to date; None: the file's
         self.options = options
         self.engine_factory = engine_factory
@@ -259,7 +261,7 @@ class DubJob:
         """Inputs, settings, outputs, voice files, disk space, the project: all checked now."""
         options, video = self.options, self.video
         out = Path(options.output)
-        if out.exists() and out.resolve() == video.resolve():
+        if not self.analysis_only and out.exists() and out.resolve() == video.resolve():
             raise InputError(f"the output {out} is the input video; choose another output file")
         # Only read here: the project file is written once every check has passed.
         self.keeper = (
@@ -363,6 +365,7 @@ class DubJob:
             num_speakers=self.settings.speakers,
             progress=tick,
             cancelled=lambda: self.cancel.cancelled,
+            embedder_factory=self.embedder_factory,
         )
         self.others = analysis.others
         self.warn(Notice(None, "speakers", f"speakers: {analysis.detail}"))

@@ -18,8 +18,8 @@ Public API::
     ClusterResult.confidence   per line: cosine similarity (in the centred space that was
                                clustered) to its own cluster's centroid minus that to the
                                nearest other centroid, in [-2, 2] (> 0: closer to its own;
-                               near 0: could be either); with one speaker, the plain cosine similarity to
-                               the mean voice; NaN for label -1
+                               near 0: could be either); with one speaker, the plain
+                               cosine similarity to the mean voice; NaN for label -1
     ClusterResult.silhouettes  {k: mean silhouette} of each k tried when k was estimated
 
 How k is estimated: the unit embeddings are centred on their mean (what all the lines

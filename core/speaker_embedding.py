@@ -3,9 +3,8 @@
 Public API::
 
     LineEmbedder                 protocol: `dim` and `embed(audio16k) -> (dim,)`
-    CampPlusEmbedder.load(model_dir, device="cpu") -> CampPlusEmbedder
-        the CAMPPlus network IndexTTS2 already ships (indextts2/hf_cache/
-        campplus_cn_common.bin): 192-d vectors from 80-bin fbank of 16 kHz audio
+    load_line_embedder(model_dir, device) -> LineEmbedder
+        the registry's (IndexTTS2's CAMPPlus, models/line_embedder.py)
     embed_lines(audio16k, spans_ms, embedder, min_ms=400, progress=None,
                 cancelled=None) -> np.ndarray (n, dim)
         one row per span; NaN rows for spans too short to say who speaks (less than
@@ -18,9 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
+
+from core.render import Cancelled
 
 SAMPLE_RATE = 16000
 # Subtitle timing is loose: the previous or next voice may bleed into a cue's edges
@@ -35,35 +36,6 @@ class LineEmbedder(Protocol):
     def embed(self, audio16k: np.ndarray) -> np.ndarray:
         """(dim,) float embedding of one mono 16 kHz clip."""
         ...
-
-
-class CampPlusEmbedder:
-    """CAMPPlus speaker vectors (the IndexTTS2 style encoder) of line clips."""
-
-    dim = 192
-
-    def __init__(self, style: Any) -> None:
-        self.style = style  # models.speaker.SpeakerStyle
-
-    @classmethod
-    def load(cls, model_dir: Path, device: str = "cpu") -> CampPlusEmbedder:
-        # core/ should reach models only through the contract and the registry (DESIGN.md);
-        # until the registry offers a speaker embedder, this reaches into models/ here,
-        # lazily, so importing this module costs no torch.
-        from models.layout import locate
-        from models.speaker import SpeakerStyle
-
-        return cls(SpeakerStyle.load(locate(Path(model_dir)).campplus, device=device))
-
-    def embed(self, audio16k: np.ndarray) -> np.ndarray:
-        row = self.style(np.asarray(audio16k, dtype=np.float32))[0]
-        return row.detach().to("cpu").numpy().astype(np.float32)
-
-
-def _cancel() -> Exception:
-    from core.render import Cancelled
-
-    return Cancelled("cancelled")
 
 
 def embed_lines(
@@ -89,7 +61,7 @@ def embed_lines(
         progress(0, total)
     for i, (start_ms, end_ms) in enumerate(spans_ms):
         if cancelled is not None and cancelled():
-            raise _cancel()
+            raise Cancelled("cancelled")
         a = max(0, int(start_ms) * SAMPLE_RATE // 1000 + trim)
         b = min(len(audio), int(end_ms) * SAMPLE_RATE // 1000 - trim)
         if b - a >= max(min_len, 1):
@@ -102,3 +74,10 @@ def embed_lines(
         if progress:
             progress(i + 1, total)
     return out
+
+
+def load_line_embedder(model_dir: Path, device: str = "cpu") -> LineEmbedder:
+    """The speaker embedder of the default engine's model folder (through the registry)."""
+    from models.registry import DEFAULT_ENGINE, engine_entry
+
+    return engine_entry(DEFAULT_ENGINE).line_embedder(Path(model_dir), device)

@@ -8,6 +8,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from models.contract import SAMPLE_RATE, Capabilities, DurationControl, EmotionSource, Engine
 
@@ -30,6 +31,8 @@ class EngineEntry:
     capabilities: Callable[[Path], Capabilities]
     check: Callable[[Path], None]  # raises ModelFilesMissing / ModelFilesDamaged
     load: Callable[[Path, str], Engine]  # (model folder, device)
+    # A speaker embedder of single lines (dim, embed(audio16k)), for telling voices apart.
+    line_embedder: Callable[[Path, str], Any]
     # Said when an emotion input is missing from `capabilities` (formatted with model_dir).
     missing_emotion: dict[EmotionSource, str]
 
@@ -69,6 +72,12 @@ def _indextts2_check(model_dir: Path) -> None:
     locate(model_dir).check(model_dir)
 
 
+def _indextts2_line_embedder(model_dir: Path, device: str):
+    from models.line_embedder import CampPlusEmbedder
+
+    return CampPlusEmbedder.load(model_dir, device=device)
+
+
 def _indextts2_load(model_dir: Path, device: str) -> Engine:
     from models.engine import IndexTTS2Engine
 
@@ -82,6 +91,7 @@ ENGINES: dict[str, EngineEntry] = {
         capabilities=_indextts2_capabilities,
         check=_indextts2_check,
         load=_indextts2_load,
+        line_embedder=_indextts2_line_embedder,
         missing_emotion={EmotionSource.TEXT: INDEXTTS2_TEXT_EMOTION},
     ),
 }
