@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 
@@ -69,7 +70,6 @@ SHOWN_WARNINGS = 4  # grouped warning lines in the label; the tooltip has them a
 CELL_PADDING = 16  # px around a cell's text (Qt's margins plus a little air)
 EMOTION_SAMPLE = "angry 0.80, calm 0.60, …"
 MODELS_CHECK_MS = 300  # typing in the Models field re-checks the folder once it settles
-
 MIN_LINES_FOR_ESTIMATE = 2  # the first lines include warm-up: no estimate before this many
 
 
@@ -83,7 +83,9 @@ def _ms(ms: int) -> str:
 # --- progress, as pure functions (unit-tested) ---------------------------------------------------
 
 
-def overall_fraction(step: str, done: int, total: int, steps=STEPS) -> float | None:
+def overall_fraction(
+    step: str, done: int, total: int, steps: Sequence[str] = STEPS
+) -> float | None:
     """How far the whole dub is, in [0, 1], when `step` has done `done` of `total`; None for a
     step that is not one of the dub's. Each step counts by its share of the work (the core's
     STAGE_WEIGHTS: rendering is nearly all of it; equal shares showed 57 % before the first

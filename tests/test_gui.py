@@ -92,7 +92,7 @@ def test_closing_during_a_dub_cancels_then_closes(qtbot, movie, tmp_path, monkey
     class Slow(ToneEngine):
         def synthesize(self, requests, progress=None, **engine_options):
             gate.wait(10)
-            return super().synthesize(requests, progress)
+            return super().synthesize(requests, progress, **engine_options)
 
     win = MainWindow(engine_factory=lambda d, dev: Slow())
     qtbot.addWidget(win)

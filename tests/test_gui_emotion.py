@@ -169,7 +169,7 @@ def test_panel_is_locked_while_dubbing(qtbot, clip, tmp_path):
     class Slow(ToneEngine):
         def synthesize(self, requests, progress=None, **engine_options):
             gate.wait(10)
-            return super().synthesize(requests, progress)
+            return super().synthesize(requests, progress, **engine_options)
 
     win = window(qtbot, Slow())
     open_now(qtbot, win, clip)
