@@ -72,8 +72,43 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--work-dir", type=Path, default=None, help=argparse.SUPPRESS)
     a.add_argument("--no-progress", action="store_true")
 
-    m = sub.add_parser("models", help="check the model folder: what is there, what is missing")
+    m = sub.add_parser(
+        "models", help="the model folder: list what is there, download what is not, verify"
+    )
     m.add_argument("--model-dir", type=Path, default=None, help="folder holding indextts2/")
+    msub = m.add_subparsers(dest="models_command", metavar="{list,download,verify}")
+    # SUPPRESS: `models --model-dir D list` and `models list --model-dir D` both work.
+    where = dict(type=Path, default=argparse.SUPPRESS, help="folder holding indextts2/")
+    ml = msub.add_parser("list", help="what is installed, missing or damaged (the default)")
+    ml.add_argument("--model-dir", **where)
+    md = msub.add_parser(
+        "download", help="fetch models from Hugging Face (resumable; checked on arrival)"
+    )
+    md.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help="models (see `models list`), or required (the default), optional, all",
+    )
+    md.add_argument("--model-dir", **where)
+    md.add_argument("--token", help="Hugging Face token for gated models (default: HF_TOKEN)")
+    md.add_argument("--endpoint", help="a Hugging Face mirror (default: HF_ENDPOINT)")
+    md.add_argument("--force", action="store_true", help="fetch again what is already there")
+    md.add_argument("--no-progress", action="store_true")
+    mv = msub.add_parser("verify", help="check sizes and sha256 checksums, offline")
+    mv.add_argument("--model-dir", **where)
+    mv.add_argument("--quick", action="store_true", help="sizes and headers only (no checksums)")
+
+    dm = sub.add_parser("demo", help="make a short two-speaker sample video and dub it")
+    dm.add_argument(
+        "-o", "--output-dir", type=Path, default=Path("dubsmith-demo"), metavar="DIR",
+        help="where the sample, its subtitles and the dub go (default: ./dubsmith-demo)",
+    )  # fmt: skip
+    dm.add_argument("--model-dir", type=Path, default=None, help="folder holding indextts2/")
+    dm.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    dm.add_argument("--flow-steps", type=int, help="diffusion steps of the flow model (25)")
+    dm.add_argument("--work-dir", type=Path, default=None, help=argparse.SUPPRESS)
+    dm.add_argument("--no-progress", action="store_true")
 
     i = sub.add_parser("inspect", help="print what Dubsmith reads from a video or subtitle file")
     i.add_argument("path", type=Path)
@@ -539,33 +574,244 @@ def cmd_inspect(args) -> int:
 
 
 def cmd_models(args) -> int:
-    from models.layout import DAMAGED_HINT, DOWNLOAD_HINT, default_model_dir, locate
+    """`models [list]`, `models download [NAME...]`, `models verify [--quick]`."""
+    from models.layout import default_model_dir
 
-    model_dir = args.model_dir or default_model_dir()
-    files = locate(model_dir)
+    model_dir = Path(args.model_dir or default_model_dir()).expanduser()
+    command = getattr(args, "models_command", None) or "list"
+    if command == "download":
+        return _models_download(args, model_dir)
+    if command == "verify":
+        return _models_verify(model_dir, args.quick)
+    return _models_list(model_dir)
+
+
+_MODEL_STATES = {
+    "installed": "installed",
+    "missing": "missing",
+    "absent": "not installed",
+    "incomplete": "partly installed",  # never the word "complete": that means all is well
+    "damaged": "damaged",
+    "unavailable": "nothing to download yet",
+}
+
+
+def _gb(n: int) -> str:
+    return f"about {n / 1e9:.1f} GB" if n >= 1e8 else f"about {n / 1e6:.0f} MB"
+
+
+def _models_list(model_dir: Path) -> int:
+    from core import model_manager
+
     print(f"model folder: {model_dir}")
-    missing = files.missing()
-    damaged = dict(files.damaged())  # headers and indexes only: instant even for 6 GB
-    for name, path in files.required().items():
-        if name in missing:
-            print(f"  MISSING indextts2/{name}  ({path})")
-        elif name in damaged:
-            print(f"  DAMAGED indextts2/{name}  ({path}): {damaged[name]}")
-        else:
-            print(f"  ok      indextts2/{name}  ({path})")
-    qwen = files.qwen_emotion / "config.json"
-    print(
-        f"  {'ok     ' if qwen.is_file() else 'absent '} indextts2/qwen0.6bemo4-merge/ "
-        f"(optional: emotion from a text description)"
-    )
-    if damaged:
-        print(DAMAGED_HINT.format(model_dir=model_dir))
+    statuses = model_manager.status(model_dir)
+    for s in statuses:
+        about = ["required" if s.required else f"optional, for {s.feature}"]
+        if s.state in ("missing", "absent") and s.approx_bytes:
+            about.append(_gb(s.approx_bytes))
+        print(f"[{s.name}] {s.title}: {_MODEL_STATES[s.state]} ({'; '.join(about)})")
+        if not s.ok:
+            print(f"  fetch with: {s.fetch}")
+        elif s.state == "absent":
+            print(f"  to add it: {s.fetch}")
+        elif s.state == "unavailable" and s.note:
+            print(f"  {s.note}")
+        for f in s.files:
+            shown = f.path + ("/" if f.folder else "")
+            if f.state == "ok":
+                print(f"  ok      {shown}  ({f.location})")
+            elif not s.in_use:
+                print(f"  absent  {shown}  ({f.location})")
+            elif f.state == "missing":
+                print(f"  MISSING {shown}  ({f.location})")
+            else:
+                print(f"  DAMAGED {shown}  ({f.location}): {f.detail}")
+    broken = [s for s in statuses if s.in_use and not s.ok]
+    if not broken:
+        extra = [s.name for s in statuses if s.state == "absent"]
+        print("complete" + (f" (optional, not installed: {', '.join(extra)})" if extra else ""))
+        return EXIT_OK
+    names = " ".join(s.name for s in broken)
+    fetch = f"dubsmith models download {names} --model-dir {model_dir}"
+    script = f".venv/bin/python installer/download_models.py {names} --model-dir {model_dir}"
+    if any(f.state == "damaged" for s in broken for f in s.files):
+        print(
+            f"Delete the damaged files, or let the downloader replace them:\n  {fetch}\n"
+            f"(from the Dubsmith folder: {script})"
+        )
+    else:
+        print(
+            f"Fetch what is missing with:\n  {fetch}\n(from the Dubsmith folder: {script})\n"
+            "or point Dubsmith at an existing IndexTTS-2 checkpoints folder with --model-dir "
+            "(or the DUBSMITH_MODEL_DIR environment variable)."
+        )
+    return EXIT_MODELS
+
+
+def _models_verify(model_dir: Path, quick: bool) -> int:
+    import time
+
+    from core import model_manager
+
+    print(f"model folder: {model_dir}")
+    start = time.perf_counter()
+    problems = model_manager.verify(model_dir, quick=quick)
+    took = time.perf_counter() - start
+    known, total = model_manager.checksums_known(model_dir)
+    how = "sizes and headers" if quick else f"checksums known for {known} of {total}"
+    print(f"checked {total} entries in {took:.2f} s ({how})")
+    for p in problems:
+        print(f"  {p.kind.upper():8s} {p.path}  ({p.location}): {p.detail}")
+    if problems:
+        for fetch in dict.fromkeys(p.fetch for p in problems):
+            print(f"fix with: {fetch}")
         return EXIT_MODELS
-    if missing:
-        print(DOWNLOAD_HINT.format(model_dir=model_dir))
-        return EXIT_MODELS
-    print("complete")
+    print("verified: every model in use is whole")
     return EXIT_OK
+
+
+class _DownloadBars:
+    """One tqdm bar per file on stderr."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar = None
+        self.path = None
+
+    def __call__(self, p) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        if p.path != self.path:
+            self.close()
+            self.path = p.path
+            self.bar = tqdm(
+                total=p.total_bytes,
+                desc=f"[{p.file_number + 1}/{p.file_count}] {p.path}",
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                file=sys.stderr,
+                leave=False,
+            )
+        self.bar.total = p.total_bytes
+        self.bar.n = p.done_bytes
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _models_download(args, model_dir: Path) -> int:
+    """Download, then a quick verify of what was asked for. 0 done, 1 failed (run again
+    to resume), 2 unknown name or no token for a gated model, 4 something required still
+    missing or damaged, 130 cancelled."""
+    import getpass
+    import os
+
+    from core import model_manager
+
+    names = args.names or None
+    try:
+        wanted = model_manager.resolve(names)
+    except KeyError as exc:
+        _err(f"models download: {exc.args[0]}")
+        return EXIT_USAGE
+    token = args.token or os.environ.get("HF_TOKEN") or None
+    bars = _DownloadBars(not args.no_progress)
+    with _CtrlC() as ctrl_c:
+        try:
+            try:
+                written = model_manager.download(
+                    names, model_dir, progress=bars, cancelled=lambda: ctrl_c.token.cancelled,
+                    token=token, endpoint=args.endpoint, force=args.force, log=print,
+                )  # fmt: skip
+            except model_manager.TokenRequired as exc:
+                if token or not sys.stdin.isatty():
+                    raise
+                print(exc)
+                token = getpass.getpass("Hugging Face token (input hidden): ").strip() or None
+                if not token:
+                    raise
+                written = model_manager.download(
+                    names, model_dir, progress=bars, cancelled=lambda: ctrl_c.token.cancelled,
+                    token=token, endpoint=args.endpoint, force=args.force, log=print,
+                )  # fmt: skip
+        except model_manager.TokenRequired as exc:
+            bars.close()
+            _err(f"models download: {exc}")
+            return EXIT_USAGE
+        except (model_manager.DownloadCancelled, KeyboardInterrupt):
+            bars.close()
+            _err("download cancelled; run the same command again to continue where it stopped")
+            return EXIT_CANCELLED
+        except (model_manager.DownloadError, OSError) as exc:
+            bars.close()
+            _err(f"download failed: {exc}")
+            return EXIT_FAILED
+    bars.close()
+    print(f"{len(written)} file(s) written to {model_dir}")
+    for m in wanted:
+        if not m.downloadable:
+            print(f"{m.name}: nothing to download yet ({m.note})")
+    chosen = {m.name for m in wanted if m.downloadable}
+    problems = [p for p in model_manager.verify(model_dir, quick=True) if p.model in chosen]
+    for p in problems:
+        print(f"  {p.kind.upper():8s} {p.path}: {p.detail}")
+    if any(p.required for p in problems):
+        return EXIT_MODELS
+    states = {s.name: s for s in model_manager.status(model_dir)}
+    left = sorted(n for n in chosen if states[n].state != "installed")
+    if left:
+        print(f"not installed: {', '.join(left)}")
+        return EXIT_MODELS if any(states[n].required for n in left) else EXIT_OK
+    print(f"installed and checked: {', '.join(sorted(chosen))}")
+    return EXIT_OK
+
+
+def cmd_demo(args, engine_factory=None) -> int:
+    """Make the two-speaker sample in -o DIR and dub it with the installed models."""
+    from core.demo import run_demo
+    from core.render import Cancelled
+
+    out_dir = args.output_dir.expanduser()
+
+    def said(sample) -> None:
+        print(f"sample video: {sample.video}")
+        print(f"subtitles:    {sample.subtitles} (two speakers: Ada and Ben)")
+
+    bars = _Bars(not args.no_progress)
+    with _CtrlC() as ctrl_c:
+        try:
+            result = run_demo(
+                out_dir, args.model_dir, args.device, flow_steps=args.flow_steps,
+                progress=bars, cancel=ctrl_c.token, work_dir=args.work_dir,
+                engine_factory=engine_factory, on_sample=said,
+            )  # fmt: skip
+        except (Cancelled, KeyboardInterrupt):
+            bars.close()
+            _err("demo cancelled")
+            return EXIT_CANCELLED
+        except Exception as exc:
+            bars.close()
+            from core.sample_media import SampleMediaError
+
+            if isinstance(exc, SampleMediaError):
+                _err(str(exc))
+                return EXIT_FAILED
+            code, message = _exit_code(exc)
+            _err(message)
+            if code == EXIT_MODELS:
+                _err("fetch the models with: dubsmith models download")
+            return code
+    bars.close()
+    report = result.report
+    print(f"dubbed video: {result.dubbed} ({len(report.lines)} lines, {report.wall_s:.1f} s)")
+    print(f"report:       {result.report_path}")
+    return EXIT_PARTIAL if report.failed else EXIT_OK
 
 
 def main(argv: list[str] | None = None, *, engine_factory=None) -> int:
@@ -584,6 +830,8 @@ def main(argv: list[str] | None = None, *, engine_factory=None) -> int:
         return cmd_batch(args, engine_factory)
     if args.command == "models":
         return cmd_models(args)
+    if args.command == "demo":
+        return cmd_demo(args, engine_factory)
     return cmd_inspect(args)
 
 

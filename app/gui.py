@@ -40,14 +40,15 @@ from PySide6.QtWidgets import (
 
 from app.line_panel import LinePanel, push_emotion_edit, summary
 from app.worker import (
-    DubWorker,
     Opened,
     OpenWorker,
+    QueueWorker,
     read_for_editing,
     start_in_thread,
     sync_project,
 )
 from core import project as proj
+from core.job_queue import JobQueue, JobStatus
 from core.notices import group_notices
 from core.pipeline import (
     STAGE_WEIGHTS,
@@ -192,11 +193,21 @@ Cells = tuple[list[list[str]], dict[tuple[int, int], QColor], dict[tuple[int, in
 
 
 def table_cells(opened: Opened, lines: dict[int, proj.Line]) -> Cells:
-    """(cells, colours, tips) of the table for an opened video: one row per cue."""
+    """(cells, colours, tips) of the table for an opened video: one row per cue. The
+    speaker is the project's (an analysis or the editor decided it), else the hint's."""
+    project = opened.project
+
+    def speaker_of(c) -> str:
+        line = lines.get(c.index)
+        return (line.speaker_id if line and line.speaker_id else None) or opened.speakers[c.index]
+
     colour_of = {
         sid: QColor(SPEAKER_COLOURS[i % len(SPEAKER_COLOURS)])
-        for i, sid in enumerate(dict.fromkeys(opened.speakers.values()))
+        for i, sid in enumerate(dict.fromkeys(speaker_of(c) for c in opened.cues))
     }
+    for speaker in project.speakers:
+        if speaker.id in colour_of:
+            colour_of[speaker.id] = QColor(speaker.colour)
     red = QColor("#c0392b")
     cells: list[list[str]] = []
     colours: dict[tuple[int, int], QColor] = {}
@@ -208,7 +219,7 @@ def table_cells(opened: Opened, lines: dict[int, proj.Line]) -> Cells:
                 str(c.index),
                 _ms(c.start_ms),
                 _ms(c.end_ms),
-                c.speaker_hint or "Speaker",
+                _speaker_name(project, speaker_of(c), c.speaker_hint),
                 c.text,
                 f"{timing.pace:.2f}x",
                 f"{timing.duration_s:.3f} s",
@@ -216,11 +227,26 @@ def table_cells(opened: Opened, lines: dict[int, proj.Line]) -> Cells:
                 summary(line.emotion) if line else "",
             ]
         )
-        colours[(row, COL_SPEAKER)] = colour_of[opened.speakers[c.index]]
+        colours[(row, COL_SPEAKER)] = colour_of[speaker_of(c)]
+        if line is not None and line.speaker_flag:
+            tips[(row, COL_SPEAKER)] = line.speaker_flag
         if timing.flag:
             colours[(row, COL_PACE)] = red
             tips[(row, COL_PACE)] = timing.flag
     return cells, colours, tips
+
+
+def _stopper(thread: QThread):
+    def stop(*_) -> None:
+        thread.quit()
+        thread.wait()
+
+    return stop
+
+
+def _speaker_name(project: proj.Project, speaker_id: str, hint: str | None) -> str:
+    speaker = project.speaker(speaker_id)
+    return speaker.name if speaker else (hint or "Speaker")
 
 
 def read_and_lay_out(video: Path, subtitles: Path | None) -> tuple[Opened, Cells]:
@@ -242,8 +268,22 @@ class MainWindow(QMainWindow):
         self.engine_factory = engine_factory
         self.current: Opened | None = None  # what the window shows
         self.subtitles: Path | None = None
-        self.worker: DubWorker | None = None
-        self.thread: QThread | None = None
+        self.running_job: int | None = None  # the id of the dub running, if one is
+        # One long-lived worker on one thread runs the dubs (the engine stays loaded).
+        self.queue = JobQueue()
+        self.queue_worker = QueueWorker(self.queue, engine_factory)
+        self.queue_thread = QThread(self)
+        self.queue_thread.setObjectName("dub-queue")
+        self.queue_worker.moveToThread(self.queue_thread)
+        self.queue_worker.stage.connect(self._job_stage)
+        self.queue_worker.line_rendered.connect(self._line_rendered)
+        self.queue_worker.warning.connect(self._job_warning)
+        self.queue_worker.job_ended.connect(self._job_ended)
+        self.queue_thread.start()
+        # However the window goes (closed, or deleted by its owner without a close), its
+        # queue's thread must have stopped before Qt destroys it.
+        self.destroyed.connect(_stopper(self.queue_thread))
+        self.dub_warnings: list = []
         self.opening: OpenWorker | None = None  # a read in flight
         self.open_thread: QThread | None = None
         self.last_report = None
@@ -379,7 +419,7 @@ class MainWindow(QMainWindow):
 
     def _busy(self) -> bool:
         """A dub or an open is under way: the shown project must not change meanwhile."""
-        return self.worker is not None or self.opening is not None
+        return self.running_job is not None or self.opening is not None
 
     # --- the models folder -------------------------------------------------------------------
 
@@ -426,7 +466,7 @@ class MainWindow(QMainWindow):
         tells when it is shown. Subtitles of a previously opened video never carry over to
         another one. The files are read off the GUI thread (10,000 cues take seconds), with
         editing locked meanwhile. False when it cannot start now."""
-        if self.worker is not None:
+        if self.running_job is not None:
             self.statusBar().showMessage("A dub is running: cancel it before opening another video")
             return False
         if self.opening is not None:
@@ -688,26 +728,23 @@ class MainWindow(QMainWindow):
         model_dir = self._model_dir()
         if model_dir:
             self.settings.setValue("model_dir", str(model_dir))
+        assert self.project is not None
         options = DubOptions(
             output=Path(out),
             subtitles=self.subtitles,
-            model_dir=model_dir,
-            # The window's fields override the project's saved settings, as flags do.
+            # The project's own settings and device, with the window's fields on top.
+            settings=self.project.settings,
             changes={
                 "background": self.background.currentText(),
                 "emotion": self.emotion.currentText(),
             },
+            model_dir=model_dir,
+            device=self.project.model.device,
         )
-        if not self._flush():  # the dub reads the lines' emotions from the project file
-            QMessageBox.warning(
-                self, "Cannot save", "The project file could not be saved; see the status bar."
-            )
-            return
-        self.worker = DubWorker(self.inputs.video, options, self.engine_factory)
-        self.worker.progress.connect(self.on_progress)
-        self.worker.finished.connect(self.on_finished)
-        self.worker.failed.connect(self.on_failed)
-        self.worker.cancelled.connect(self.on_cancelled)
+        self._flush()  # the file is current, for a crash during the dub
+        self.dub_warnings = []
+        # The dub works on this very project: takes land in it as they arrive.
+        self.running_job = self.queue_worker.submit(self.inputs.video, options, self.project)
         self.dub_btn.setEnabled(False)
         self.cancel_btn.setEnabled(True)
         self.panel.setEnabled(False)  # no edits while the dub owns the project file
@@ -716,11 +753,10 @@ class MainWindow(QMainWindow):
         self.progress.setValue(0)
         self.step_label.setText("starting")
         self.statusBar().showMessage("Dubbing…")
-        self.thread = start_in_thread(self.worker)
 
     def cancel_dub(self) -> None:
-        if self.worker:
-            self.worker.cancel()
+        if self.running_job is not None:
+            self.queue_worker.cancel(self.running_job)
             self.cancel_btn.setEnabled(False)
             self.statusBar().showMessage("Cancelling after the current line…")
 
@@ -746,16 +782,43 @@ class MainWindow(QMainWindow):
             return f"during render (line {min(done + 1, total)} of {total})"
         return f"during {self._step}"
 
+    # --- the queue worker's signals ----------------------------------------------------------
+
+    def _job_stage(self, job_id: int, step: str, done: int, total: int) -> None:
+        if job_id == self.running_job:
+            self.on_progress(step, done, total)
+
+    def _line_rendered(self, job_id: int, index: int, take) -> None:
+        """Each take as it arrives: its requested and rendered length in the table."""
+        row = self.rows.get(index)
+        if job_id != self.running_job or row is None:
+            return
+        if take.target_samples is not None:
+            self.table_model.set_cell(row, COL_REQUESTED, f"{take.target_samples / 22050:.3f} s")
+        colour = "#b35c00" if take.flagged else None
+        rendered = f"{len(take.audio) / 22050:.3f} s"
+        self.table_model.set_cell(row, COL_RENDERED, rendered, colour, take.flagged)
+
+    def _job_warning(self, job_id: int, notice) -> None:
+        if job_id == self.running_job:
+            self.dub_warnings.append(notice)
+
+    def _job_ended(self, job_id: int) -> None:
+        job = self.queue.get(job_id)
+        if job is None or job_id != self.running_job:
+            return
+        if job.status is JobStatus.DONE:
+            self.on_finished(job.report)
+        elif job.status is JobStatus.CANCELLED:
+            self.on_cancelled()
+        else:
+            self.on_failed(job.error or "the dub failed")
+
     def _done(self) -> None:
-        if self.thread is not None:
-            # quit() is thread-safe; the worker's own quit signal may still be queued here.
-            self.thread.quit()
-            self.thread.wait()
-        self.worker = None
-        self.thread = None
+        self.running_job = None
         self.dub_btn.setEnabled(self.inputs is not None)
         self.cancel_btn.setEnabled(False)
-        self._reload_after_dub()
+        self._resync_after_dub()
         self.panel.setEnabled(self.project is not None)
         self._update_undo_actions()
 
@@ -765,28 +828,22 @@ class MainWindow(QMainWindow):
         self.step_label.setText("")
         self._render_start = None
 
-    def _reload_after_dub(self) -> None:
-        """The dub wrote takes (and pruned lines) into the project file: take that as ours,
-        or our next save would drop them. Undo commands name lines by cue index, so they
-        still apply to the reloaded lines."""
-        if self.current is None or self.autosaver is None or not self.autosaver.path:
+    def _resync_after_dub(self) -> None:
+        """The dub worked on this very project (takes, speakers): no reload from disk, only
+        the window's view of it is brought up to date."""
+        if self.current is None or self.project is None:
             return
-        path = self.autosaver.path
-        if not path.exists():
-            return
-        try:
-            project = proj.load_project(path)
-        except proj.ProjectError as exc:
-            self.statusBar().showMessage(f"Could not re-read the project: {exc}")
-            return
-        merge = sync_project(project, self.current)
-        self.project = project
+        merge = sync_project(self.project, self.current)
         self.lines = merge.lines
-        self.autosaver = proj.Autosaver(project, path, interval_s=AUTOSAVE_S)
         for index, line in self.lines.items():
             row = self.rows.get(index)
             if row is not None and self.cell(row, COL_EMOTION) != (text := summary(line.emotion)):
                 self.table_model.set_cell(row, COL_EMOTION, text, tip=text or None)
+            if row is not None and line.speaker_id:
+                speaker = self.project.speaker(line.speaker_id)
+                name = speaker.name if speaker else line.speaker_id
+                colour = speaker.colour if speaker else None
+                self.table_model.set_cell(row, COL_SPEAKER, name, colour, line.speaker_flag)
         self._selection_changed()
 
     def on_finished(self, report) -> None:
@@ -796,6 +853,7 @@ class MainWindow(QMainWindow):
             return
         self.last_report = report
         self._show_takes(report)
+        self._show_warnings(self.dub_warnings)  # the dub's own, grouped like the CLI's
         self.progress.setValue(100)
         self.step_label.setText("done")
         failed = len(report.failed)
@@ -828,11 +886,17 @@ class MainWindow(QMainWindow):
         if self.close_pending:
             self.close()
 
+    def _stop_queue(self) -> None:
+        """The queue's thread ends with the window (no job is running by now)."""
+        self.queue_thread.quit()
+        self.queue_thread.wait()
+
     def closeEvent(self, event) -> None:
         if self.opening is not None:  # a read is bounded: let it end, and drop its result
             self._end_open()  # waits first: the worker must outlive its run()
-        if self.worker is None:
+        if self.running_job is None:
             self._flush()
+            self._stop_queue()
             event.accept()
             return
         # Never block the window or kill a running thread: cancel, and close once the
@@ -845,8 +909,9 @@ class MainWindow(QMainWindow):
         if answer != QMessageBox.StandardButton.Yes:
             event.ignore()
             return
-        if self.worker is None:  # the dub ended while the question was open: quit now
+        if self.running_job is None:  # the dub ended while the question was open: quit now
             self._flush()
+            self._stop_queue()
             event.accept()
             return
         self.close_pending = True

@@ -1,5 +1,5 @@
 """Work that must not block the window, run off the GUI thread and reported through Qt
-signals: a core.pipeline dub, and reading a video's inputs and project for editing."""
+signals: the queue of dub jobs, and reading a video's inputs and project for editing."""
 
 from __future__ import annotations
 
@@ -11,43 +11,89 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QThread, Signal
 
 from core import project as proj
+from core.job_queue import JobQueue, JobStatus
 from core.line_matching import CueMerge, merge_cues
-from core.pipeline import DubOptions, InputError, Inputs, dub, read_inputs
+from core.pipeline import (
+    DubOptions,
+    InputError,
+    Inputs,
+    JobEvents,
+    default_engine_factory,
+    read_inputs,
+)
 from core.project_keeper import project_file_for
-from core.render import Cancelled, CancelToken
 from core.subtitles import Cue
 from core.timing import Timing, plan_lines
 from core.voices import assign_speakers, speaker_names
 
 
-class DubWorker(QObject):
-    progress = Signal(str, int, int)  # step, done, total
-    finished = Signal(object)  # DubReport
-    failed = Signal(str)  # a message for the editor
-    cancelled = Signal()
+class _EnginesOnce:
+    """The engine is loaded once for the window's life (same model folder and device):
+    a second dub starts rendering at once."""
 
-    def __init__(self, video: Path, options: DubOptions, engine_factory=None) -> None:
+    def __init__(self, factory) -> None:
+        self.factory = factory or default_engine_factory
+        self.engines: dict[tuple[str, str], object] = {}
+
+    def __call__(self, model_dir, device):
+        key = (str(model_dir), device)
+        if key not in self.engines:
+            self.engines[key] = self.factory(model_dir, device)
+        return self.engines[key]
+
+    def emotion_sources(self, model_dir):
+        honours = getattr(self.factory, "emotion_sources", None)
+        return honours(model_dir) if honours else None
+
+
+class QueueWorker(QObject):
+    """One long-lived worker on one thread: runs the queue's dub jobs one after another
+    and reports through signals (all carry the job's id)."""
+
+    stage = Signal(int, str, int, int)  # job id, stage, done, total
+    line_rendered = Signal(int, int, object)  # job id, cue number, its Take
+    warning = Signal(int, object)  # job id, a Notice
+    job_ended = Signal(int)  # job id; the queue's job says how it ended
+    _wake = Signal()
+
+    def __init__(self, queue: JobQueue, engine_factory=None) -> None:
         super().__init__()
-        self.video = video
-        self.options = options
-        self.engine_factory = engine_factory
-        self.token = CancelToken()
+        self.queue = queue
+        self.engines = _EnginesOnce(engine_factory)
+        self._wake.connect(self._drain)  # runs on the worker's thread once moved there
 
-    def cancel(self) -> None:
-        self.token.cancel()
+    def submit(self, video: Path, options: DubOptions, project: proj.Project | None) -> int:
+        job = self.queue.add(video, options, project)
+        self._wake.emit()
+        return job.id
 
-    def run(self) -> None:
-        kwargs = {"progress": self.progress.emit, "cancel": self.token}
-        if self.engine_factory is not None:
-            kwargs["engine_factory"] = self.engine_factory
-        try:
-            report = dub(self.video, self.options, **kwargs)
-        except Cancelled:
-            self.cancelled.emit()
-        except Exception as exc:  # every failure reaches the editor as a message
-            self.failed.emit(str(exc) or type(exc).__name__)
-        else:
-            self.finished.emit(report)
+    def cancel(self, job_id: int) -> None:
+        job = self.queue.get(job_id)
+        waiting = job is not None and job.status is JobStatus.WAITING
+        self.queue.cancel(job_id)
+        if waiting:  # it will never run: say so now
+            self.job_ended.emit(job_id)
+
+    def _drain(self) -> None:
+        while (job := self.queue.next_waiting()) is not None:
+            self.queue.run(job, _Relay(self, job.id), self.engines)
+            self.job_ended.emit(job.id)
+
+
+class _Relay(JobEvents):
+    """A job's events as the worker's signals (queued across to the window's thread)."""
+
+    def __init__(self, worker: QueueWorker, job_id: int) -> None:
+        self.worker, self.job_id = worker, job_id
+
+    def stage(self, name: str, done: int, total: int) -> None:
+        self.worker.stage.emit(self.job_id, name, done, total)
+
+    def line_rendered(self, index: int, take) -> None:
+        self.worker.line_rendered.emit(self.job_id, index, take)
+
+    def warning(self, notice) -> None:
+        self.worker.warning.emit(self.job_id, notice)
 
 
 # --- opening for editing -----------------------------------------------------------------------
@@ -139,6 +185,7 @@ def start_in_thread(worker: QObject, stops: Iterable | None = None) -> QThread:
     """Run worker.run() in a new thread, which ends when one of `stops` (signals; by default
     the worker's finished/failed/cancelled) fires."""
     thread = QThread()
+    thread.setObjectName(type(worker).__name__)
     worker.moveToThread(thread)
     thread.started.connect(worker.run)
     if stops is None:

@@ -20,6 +20,7 @@ from core.subtitles import Cue
 from core.voices import DEFAULT_SPEAKER, speaker_id
 
 HINTS, DIARIZATION, CLUSTERING, SINGLE = "hint", "diarization", "clustering", "single"
+CPU_DIARIZATION_MAX_MIN = 15.0  # longer audio on a CPU: clustering instead (hours otherwise)
 
 
 @dataclass
@@ -120,15 +121,25 @@ def _from_audio(cues, audio16k, model_dir, device, num_speakers, progress, cance
     except ImportError as exc:  # pyannote.audio not installed: the fallback still works
         return fallback(f"pyannote.audio cannot be loaded ({exc})")
     folder = diarization.pyannote_folder(model_dir) if model_dir else None
-    if folder is not None:
-        turns = diarization.diarize(
-            audio16k,
-            folder,
-            device=device,
-            num_speakers=num_speakers,
-            progress=progress,
-            cancelled=cancelled,
+    minutes = len(audio16k) / 16000 / 60
+    if folder is not None and not device.startswith("cuda") and minutes > CPU_DIARIZATION_MAX_MIN:
+        # Measured: ~4x the audio's length on a 2-core CPU, a 90-minute film 6 hours.
+        return fallback(
+            f"pyannote on the CPU would take about {4 * minutes / 60:.1f} h for "
+            f"{minutes:.0f} min of audio (a GPU does it in minutes)"
         )
+    if folder is not None:
+        try:
+            turns = diarization.diarize(
+                audio16k,
+                folder,
+                device=device,
+                num_speakers=num_speakers,
+                progress=progress,
+                cancelled=cancelled,
+            )
+        except diarization.DiarizationUnavailable as exc:  # damaged files, no pyannote
+            return fallback(str(exc).split("; speakers will")[0])
         ids = _numbered([t.speaker for t in turns])
         named = [type(t)(t.start_ms, t.end_ms, ids[t.speaker]) for t in turns]
         got = assign_turns(cues, named)
@@ -145,6 +156,9 @@ def _from_audio(cues, audio16k, model_dir, device, num_speakers, progress, cance
             flags,
             _others_from_turns(named),
         )
+    problem = diarization.folder_problem(model_dir) if model_dir else None
+    if problem:
+        return fallback(f"pyannote's folder cannot be used: {problem}")
     return fallback("pyannote's model folder (pyannote/) is not in the model directory")
 
 
@@ -166,7 +180,9 @@ def _cluster(
     try:
         embedder = (embedder_factory or load_line_embedder)(model_dir, device)
     except Exception as exc:  # noqa: BLE001 - no voice model: one voice, and say why
-        return _single(cues, {}, {}, f"{why}, and no speaker model to cluster voices ({exc})")
+        missing = getattr(exc, "missing", None)  # ModelFilesMissing: name the files only
+        what = f"{', '.join(missing)} missing" if missing else str(exc).splitlines()[0]
+        return _single(cues, {}, {}, f"{why}, and no speaker model to cluster voices ({what})")
     spans = [(c.start_ms, c.end_ms) for c in cues]
     embeddings = embed_lines(audio16k, spans, embedder, progress=progress, cancelled=cancelled)
     result = cluster_speakers(embeddings, num_speakers)

@@ -39,6 +39,7 @@ import numpy as np
 import yaml
 
 from core.render import Cancelled
+from models.registry import damage_of
 
 # pyannote.audio.telemetry.metrics sends usage spans to otel.pyannote.ai unless this is
 # "0"/"false": at import it sets "true" only when the variable is absent, and it reads it
@@ -96,9 +97,9 @@ def diarize(
     cancelled: Callable[[], bool] | None = None,
 ) -> list[Turn]:
     """Speaker turns of 16 kHz mono float32 audio, sorted by start (they may overlap where
-    two people speak at once). Speakers are named SPEAKER_00, SPEAKER_01, ... in order of
-    first appearance. Raises DiarizationUnavailable, or Cancelled when `cancelled()` turns
-    true (checked after every batch pyannote processes)."""
+    two people speak at once), speakers named as pyannote names them (SPEAKER_00, ...).
+    `num_speakers` fixes their number when known. Raises DiarizationUnavailable, or
+    Cancelled when `cancelled()` turns true (checked after every batch pyannote runs)."""
     folder = Path(folder)
     problem = _folder_problem(folder)
     if problem is not None:
@@ -124,10 +125,14 @@ def diarize(
     tf32 = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
     try:
         pipeline.to(torch.device(device))
+        if torch.device(device).type == "cpu":
+            # Batches of 32 ten-second windows take a minute on a small CPU, which is
+            # how long a cancel would wait; one at a time is no slower there (measured).
+            pipeline.embedding_batch_size = 1
         file = {"waveform": torch.from_numpy(audio)[None], "sample_rate": SAMPLE_RATE}
         output = pipeline(file, num_speakers=num_speakers, hook=hook)
     finally:
-        # pyannote switches TF32 off for the whole process; the engines keep their own.
+        # pyannote switches TF32 off for the whole process: give the engines theirs back.
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = tf32
         del pipeline
         if device.startswith("cuda"):
@@ -157,7 +162,7 @@ def _folder_problem(folder: Path) -> str | None:
     if not isinstance(pipeline, dict) or pipeline.get("name") not in _PIPELINE_NAMES:
         return f"{config} does not describe pyannote's SpeakerDiarization pipeline"
     params = pipeline.get("params") or {}
-    missing = []
+    missing, damaged = [], []
     for part, names in _PARTS.items():
         ref = params.get(part) if isinstance(params, dict) else None
         if not isinstance(ref, str) or not ref.startswith("$model/") or "@" in ref:
@@ -171,9 +176,19 @@ def _folder_problem(folder: Path) -> str | None:
             path = folder / sub / name
             if not path.is_file() or path.stat().st_size == 0:
                 missing.append(f"{sub}/{name}")
+            elif (damage := damage_of(path)) is not None:  # cut short: name it, not torch
+                damaged.append(f"{sub}/{name} is damaged ({damage})")
     if missing:
         return f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing in {folder}"
+    if damaged:
+        return f"{'; '.join(damaged)} in {folder}; download it again"
     return None
+
+
+def folder_problem(model_dir: Path) -> str | None:
+    """Why `<model_dir>/pyannote/` cannot be used, when it is there at all; else None."""
+    folder = Path(model_dir) / FOLDER_NAME
+    return _folder_problem(folder) if folder.exists() else None
 
 
 def _load(folder: Path) -> Any:
@@ -266,7 +281,7 @@ class _Hook:
         share = _SHARES.get(step_name)
         if share is not None and total and completed is not None:
             low, high = share
-            self.report(low + (high - low) * min(completed, total) // total)
+            self.report(int(low + (high - low) * min(completed, total) // total))
 
     def check(self) -> None:
         if self.cancelled is not None and self.cancelled():

@@ -1,19 +1,21 @@
 """Download the model files into a model directory (run by the installer, never at run time).
 
-    python installer/download_models.py [--model-dir DIR] [--skip-optional] [--check]
+    python installer/download_models.py [NAME ...] [--model-dir DIR] [--token TOKEN]
+                                        [--endpoint URL] [--check] [--verify]
 
-Each file of resources/model_manifest.json is fetched from its Hugging Face repository
-(`hf_hub_download`, or `snapshot_download` for folders) into a staging folder and then
-moved into place, so an interrupted download never leaves a half-written file where the
-engine would read it. Files already present are skipped.
+NAME is a model of resources/model_manifest.json (indextts2, text-emotion, w2v-bert,
+semantic-codec, campplus, bigvgan, pyannote, whisper), or `required` (the default),
+`optional`, `all`. The same as `dubsmith models download`: each file is fetched from its
+Hugging Face repository (or the mirror in --endpoint / HF_ENDPOINT) into
+`<model dir>/.download/`, resumed there after an interruption, checked against the size
+and sha256 the hub reports, and only then moved into place. Gated repositories (pyannote)
+need a token (--token or HF_TOKEN). Files already whole are skipped.
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,81 +23,98 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from models.layout import default_model_dir, manifest_entries  # noqa: E402
-
-
-def _hub_file(repo: str, filename: str, dest_dir: Path) -> Path:
-    from huggingface_hub import hf_hub_download
-
-    return Path(hf_hub_download(repo_id=repo, filename=filename, local_dir=dest_dir))
-
-
-def _hub_folder(repo: str, folder: str, dest_dir: Path) -> Path:
-    from huggingface_hub import snapshot_download
-
-    snapshot_download(repo_id=repo, allow_patterns=[f"{folder}*"], local_dir=dest_dir)
-    return dest_dir / folder
+from core import model_manager  # noqa: E402
+from models.layout import default_model_dir, manifest_entries  # noqa: E402, F401
+from models.manifest import FileSpec  # noqa: E402
 
 
 def plan(model_dir: Path, include_optional: bool = True) -> list[dict]:
-    """Manifest entries whose target is missing under model_dir."""
-    todo = []
-    for e in manifest_entries():
-        if not e["required"] and not include_optional:
-            continue
-        if not (model_dir / e["path"]).exists():
-            todo.append(e)
-    return todo
+    """Manifest entries whose file is missing or damaged under model_dir."""
+    names = {
+        f.path
+        for s in model_manager.status(model_dir)
+        if include_optional or s.required
+        for f in s.files
+        if f.state != "ok"
+    }
+    return [e for e in manifest_entries() if e["path"] in names]
 
 
 def download(
     model_dir: Path,
     *,
     include_optional: bool = True,
-    fetch_file: Callable[[str, str, Path], Path] = _hub_file,
-    fetch_folder: Callable[[str, str, Path], Path] = _hub_folder,
+    fetch_file: Callable[[str, str, Path], Path] | None = None,
+    fetch_folder: Callable[[str, str, Path], Path] | None = None,
     log: Callable[[str], None] = print,
+    token: str | None = None,
+    endpoint: str | None = None,
 ) -> list[Path]:
-    """Fetch every missing file; returns the paths written."""
-    model_dir = Path(model_dir).expanduser()
-    model_dir.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    for e in plan(model_dir, include_optional):
-        target = model_dir / e["path"]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        log(f"downloading {e['repo']}:{e['file']} -> {target}")
-        with tempfile.TemporaryDirectory(dir=target.parent, prefix=".download-") as stage:
-            stage_dir = Path(stage)
-            if e["file"].endswith("/"):
-                got = fetch_folder(e["repo"], e["file"].rstrip("/"), stage_dir)
-            else:
-                got = fetch_file(e["repo"], e["file"], stage_dir)
-            if not Path(got).exists():
-                raise RuntimeError(f"download of {e['repo']}:{e['file']} produced no file")
-            shutil.move(str(got), target)  # same filesystem: a rename
-        written.append(target)
-    return written
+    """Fetch every missing file (`include_optional`: of every model, else of the required
+    ones); returns the paths written. `fetch_file(repo, filename, dest_dir)` and
+    `fetch_folder(repo, folder, dest_dir)` replace the hub (they return what they wrote)."""
+    fetch = None
+    if fetch_file is not None or fetch_folder is not None:
+
+        def fetch(spec: FileSpec, stage: Path, meter) -> model_manager.Fetched:
+            if spec.is_folder:
+                return model_manager.Fetched(
+                    Path(fetch_folder(spec.repo, spec.file.rstrip("/"), stage))
+                )
+            return model_manager.Fetched(Path(fetch_file(spec.repo, spec.file, stage)))
+
+    return model_manager.download(
+        ["all"] if include_optional else ["required"],
+        Path(model_dir).expanduser(),
+        token=token,
+        endpoint=endpoint,
+        fetch=fetch,
+        log=log,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("names", nargs="*", metavar="NAME", help="models (default: required)")
     ap.add_argument("--model-dir", type=Path, default=None)
-    ap.add_argument("--skip-optional", action="store_true", help="skip the text-to-emotion model")
+    ap.add_argument("--token", default=None, help="Hugging Face token (default: HF_TOKEN)")
+    ap.add_argument("--endpoint", default=None, help="hub mirror (default: HF_ENDPOINT)")
+    ap.add_argument("--force", action="store_true", help="fetch again what is already there")
+    ap.add_argument("--skip-optional", action="store_true", help=argparse.SUPPRESS)  # the default
     ap.add_argument("--check", action="store_true", help="only list what is missing")
+    ap.add_argument("--verify", action="store_true", help="only verify sizes and checksums")
+    ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument(
+        "--list-gated", action="store_true", help="print which of NAMES need a token, and stop"
+    )
     args = ap.parse_args(argv)
-    model_dir = args.model_dir or default_model_dir()
-    todo = plan(model_dir, not args.skip_optional)
+    if args.list_gated:  # the install scripts ask for a token only when this prints something
+        try:
+            chosen = model_manager.resolve(args.names or None)
+        except KeyError as exc:
+            print(exc.args[0], file=sys.stderr)
+            return 2
+        for m in chosen:
+            if m.gated:
+                print(f"{m.name} {m.repo}")
+        return 0
+    model_dir = (args.model_dir or default_model_dir()).expanduser()
     if args.check:
+        todo = plan(model_dir, include_optional=False)
         for e in todo:
             print(f"missing: {e['path']} ({e['repo']})")
-        return 1 if any(e["required"] for e in todo) else 0
-    try:
-        download(model_dir, include_optional=not args.skip_optional)
-    except Exception as exc:  # network errors, disk full, ...: one clear line
-        print(f"download failed: {exc}", file=sys.stderr)
-        return 1
-    print(f"model files complete in {model_dir}")
-    return 0
+        return 1 if todo else 0
+    # The rest is `dubsmith models download|verify`: one implementation, one output.
+    from app.cli import main as dubsmith
+
+    where = ["--model-dir", str(model_dir)]
+    if args.verify:
+        return dubsmith(["models", "verify", *where])
+    flags = [*where, *(["--token", args.token] if args.token else [])]
+    flags += ["--endpoint", args.endpoint] if args.endpoint else []
+    flags += ["--force"] if args.force else []
+    flags += ["--no-progress"] if args.no_progress else []
+    return dubsmith(["models", "download", *args.names, *flags])
 
 
 if __name__ == "__main__":

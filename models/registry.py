@@ -13,6 +13,14 @@ from typing import Any
 from models.contract import SAMPLE_RATE, Capabilities, DurationControl, EmotionSource, Engine
 
 
+def damage_of(path: Path) -> str | None:
+    """What is wrong with a model file (cut short, empty, not its format), or None: the
+    cheap check of headers and indexes, for any model folder (models/layout.py)."""
+    from models.layout import damage_of as check
+
+    return check(Path(path))
+
+
 def default_model_dir() -> Path:
     """The model directory: DUBSMITH_MODEL_DIR, else the platform's user data folder."""
     env = os.environ.get("DUBSMITH_MODEL_DIR")

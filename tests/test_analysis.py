@@ -147,3 +147,49 @@ def test_no_embedder_means_one_voice_and_says_why(tmp_path):
     detail = proj.load_project(job.keeper.path).analysis["detail"]
     assert detail.startswith("one voice for every line: pyannote") and "no speaker model" in detail
     assert Path(job.keeper.path).exists()
+
+
+def test_with_a_pyannote_folder_the_analysis_runs_it_offline(tmp_path, monkeypatch):
+    """pyannote's pipeline (random weights, real architecture) in the model directory:
+    `analyze` runs it and says so; every line gets one of the speakers it found."""
+    from tests.pyannote_fixture import build_pipeline_folder
+
+    model_dir = tmp_path / "models"
+    build_pipeline_folder(model_dir / "pyannote")
+    calls = []
+    import socket
+
+    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: calls.append(a))
+    video = mediagen.make_test_video(
+        tmp_path / "v.mp4", duration_s=12, lines=mediagen.DEFAULT_LINES[:2]
+    )
+    mediagen.write_srt(tmp_path / "v.srt", mediagen.DEFAULT_LINES[:2], 12)
+    options = DubOptions(output=tmp_path / "o.mp4", work_dir=tmp_path / "w", model_dir=model_dir)
+    job = DubJob(video, options)
+    try:
+        job.analyze()
+    except Exception as exc:  # random weights may find no speech: a clear voice error
+        assert "usable audio" in str(exc)
+    project = proj.load_project(tmp_path / "v.dubsmith.json")
+    assert project.analysis["method"] == "diarization"
+    assert "pyannote diarization (offline" in project.analysis["detail"]
+    assert all(ln.speaker_source == "diarization" and ln.speaker_id for ln in project.lines)
+    assert calls == []
+
+
+def test_a_damaged_pyannote_folder_falls_back_and_says_why(tmp_path):
+    from tests.pyannote_fixture import build_pipeline_folder
+
+    model_dir = tmp_path / "models"
+    build_pipeline_folder(model_dir / "pyannote")
+    weights = model_dir / "pyannote" / "segmentation" / "pytorch_model.bin"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    video = mediagen.make_test_video(
+        tmp_path / "v.mp4", duration_s=12, lines=mediagen.DEFAULT_LINES[:2]
+    )
+    mediagen.write_srt(tmp_path / "v.srt", mediagen.DEFAULT_LINES[:2], 12)
+    options = DubOptions(output=tmp_path / "o.mp4", work_dir=tmp_path / "w", model_dir=model_dir)
+    DubJob(video, options).analyze()
+    detail = proj.load_project(tmp_path / "v.dubsmith.json").analysis["detail"]
+    assert "pytorch_model.bin" in detail or "segmentation" in detail
+    assert detail.startswith("one voice for every line")  # no CAMPPlus in this folder either

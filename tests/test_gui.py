@@ -42,7 +42,7 @@ def test_open_and_dub(qtbot, movie, tmp_path, monkeypatch):
     win.output_edit.setText(str(out))
     win.start_dub()
     assert not win.dub_btn.isEnabled() and win.cancel_btn.isEnabled()
-    qtbot.waitUntil(lambda: win.worker is None, timeout=60_000)
+    qtbot.waitUntil(lambda: win.running_job is None, timeout=60_000)
     assert out.exists()
     assert win.progress.value() == 100
     assert win.last_report is not None and len(win.last_report.lines) == 2
@@ -101,8 +101,36 @@ def test_closing_during_a_dub_cancels_then_closes(qtbot, movie, tmp_path, monkey
     win.start_dub()
     qtbot.waitUntil(lambda: win.step_label.text().startswith("render"), timeout=30_000)
     assert not win.close()  # refused for now: the dub is being cancelled
-    assert win.close_pending and win.worker is not None
+    assert win.close_pending and win.running_job is not None
     gate.set()
-    qtbot.waitUntil(lambda: win.worker is None, timeout=30_000)
+    qtbot.waitUntil(lambda: win.running_job is None, timeout=30_000)
     assert not win.isVisible()
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_dubs_run_on_one_queue_with_the_projects_device(qtbot, movie, tmp_path, monkeypatch):
+    """The window's dubs go through one long-lived worker: the engine is loaded once, the
+    project's device is used, and takes land in the window's own project (no reload)."""
+    monkeypatch.setenv("DUBSMITH_CACHE_DIR", str(tmp_path / "cache"))
+    engine, devices = ToneEngine(), []
+
+    def factory(model_dir, device):
+        devices.append(device)
+        return engine
+
+    win = MainWindow(engine_factory=factory)
+    qtbot.addWidget(win)
+    assert open_now(qtbot, win, movie)
+    project = win.project
+    project.model.device = "cpu"  # as the settings page would set it
+    arrived = []
+    win.queue_worker.line_rendered.connect(lambda job, index, take: arrived.append(index))
+    for name in ("a.mp4", "b.mp4"):
+        win.output_edit.setText(str(tmp_path / name))
+        win.start_dub()
+        qtbot.waitUntil(lambda: win.running_job is None, timeout=60_000)
+        assert (tmp_path / name).exists()
+    assert devices == ["cpu"]  # loaded once, on the project's device
+    assert sorted(arrived) == [1, 2]  # the second dub came from the cache: no new takes
+    assert win.project is project and all(ln.takes for ln in project.lines)
+    assert win.cell(0, 7).endswith(" s") and win.cell(1, 7).endswith(" s")

@@ -141,7 +141,7 @@ def test_dub_after_an_edit_renders_that_line_with_its_vector(qtbot, clip, tmp_pa
     open_now(qtbot, win, clip)
     win.output_edit.setText(str(tmp_path / "out.mp4"))
     win.start_dub()
-    qtbot.waitUntil(lambda: win.worker is None, timeout=60_000)
+    qtbot.waitUntil(lambda: win.running_job is None, timeout=60_000)
     first = list(engine.requests)
     assert sorted(r.seed for r in first) == [1, 2]  # the seed is the cue index
     assert all(r.emotion.source is not EmotionSource.VECTOR for r in first)
@@ -149,7 +149,7 @@ def test_dub_after_an_edit_renders_that_line_with_its_vector(qtbot, clip, tmp_pa
     set_angry(win)
     assert win.autosaver.dirty  # not yet on disk: the dub must flush it
     win.start_dub()
-    qtbot.waitUntil(lambda: win.worker is None, timeout=60_000)
+    qtbot.waitUntil(lambda: win.running_job is None, timeout=60_000)
     again = engine.requests[len(first) :]
     assert [r.seed for r in again] == [2]  # line 1 came from the take cache
     emo = again[0].emotion
@@ -183,7 +183,7 @@ def test_panel_is_locked_while_dubbing(qtbot, clip, tmp_path):
         assert win.line(2).emotion.vector[ANGRY] == pytest.approx(0.8)
     finally:
         gate.set()
-    qtbot.waitUntil(lambda: win.worker is None, timeout=60_000)
+    qtbot.waitUntil(lambda: win.running_job is None, timeout=60_000)
     assert win.panel.isEnabled() and win.undo_act.isEnabled()
 
 

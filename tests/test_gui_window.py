@@ -168,7 +168,7 @@ def test_render_shows_the_line_and_an_early_bar(qtbot, movie, tmp_path, monkeypa
         assert 5 <= win.progress.value() <= 15  # not 57 %: rendering is still all ahead
     finally:
         engine.gate.set()
-    qtbot.waitUntil(lambda: win.worker is None, timeout=60_000)
+    qtbot.waitUntil(lambda: win.running_job is None, timeout=60_000)
     assert win.progress.value() == 100 and win.step_label.text() == "done"
 
 
@@ -196,7 +196,7 @@ def test_a_failed_dub_resets_the_bar_and_says_where(qtbot, movie, tmp_path, monk
     win.progress.setValue(57)
     win.step_label.setText("render 1/2")  # what a previous dub may have left
     win.start_dub()
-    qtbot.waitUntil(lambda: win.worker is None, timeout=60_000)
+    qtbot.waitUntil(lambda: win.running_job is None, timeout=60_000)
     assert shown == ["no engine in this test"]
     assert win.progress.value() == 0 and win.step_label.text() == ""
     message = win.statusBar().currentMessage()
@@ -211,7 +211,7 @@ def test_a_cancelled_dub_resets_the_bar_and_says_so(qtbot, movie, tmp_path, monk
     qtbot.waitUntil(lambda: win.step_label.text().startswith("render"), timeout=30_000)
     win.cancel_dub()
     engine.gate.set()
-    qtbot.waitUntil(lambda: win.worker is None, timeout=60_000)
+    qtbot.waitUntil(lambda: win.running_job is None, timeout=60_000)
     assert win.progress.value() == 0 and win.step_label.text() == ""
     message = win.statusBar().currentMessage()
     assert message.startswith("Cancelled during render (line ")
@@ -227,7 +227,7 @@ def test_quit_is_kept_when_the_dub_ends_while_asking(qtbot, movie, tmp_path, mon
 
     def answer_late(*args):
         engine.gate.set()  # the dub finishes while the question is on screen
-        qtbot.waitUntil(lambda: win.worker is None, timeout=60_000)
+        qtbot.waitUntil(lambda: win.running_job is None, timeout=60_000)
         return QMessageBox.StandardButton.Yes
 
     monkeypatch.setattr("app.gui.QMessageBox.question", answer_late)
@@ -245,7 +245,7 @@ def test_no_keeps_the_window_when_the_dub_ends_while_asking(qtbot, movie, tmp_pa
 
     def answer_late(*args):
         engine.gate.set()
-        qtbot.waitUntil(lambda: win.worker is None, timeout=60_000)
+        qtbot.waitUntil(lambda: win.running_job is None, timeout=60_000)
         return QMessageBox.StandardButton.No
 
     monkeypatch.setattr("app.gui.QMessageBox.question", answer_late)
