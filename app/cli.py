@@ -117,6 +117,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 BOOL = argparse.BooleanOptionalAction
+INFO_KINDS = frozenset({"device", "speakers"})
 # Flags that are dub settings: not given, they leave the project's saved setting (what the
 # last dub of this video used, else the default) as it is.
 SETTING_FLAGS = {
@@ -291,6 +292,11 @@ def _template(args, output: Path):
 def _print_warnings(notices, keep_all_hint: bool) -> None:
     from core.notices import group_notices
 
+    # What the dub decided (the device, who speaks) is said plainly, not as a warning.
+    for n in notices:
+        if n.kind in INFO_KINDS:
+            print(str(n), file=sys.stderr)
+    notices = [n for n in notices if n.kind not in INFO_KINDS]
     # Grouped by kind: a 10,000-cue file must not bury the result under its warnings.
     for w in group_notices(notices):
         print(f"warning: {w}", file=sys.stderr)
@@ -371,7 +377,7 @@ def cmd_analyze(args) -> int:
             _err(message)
             return code
     bars.close()
-    _print_warnings([w for w in job.warnings if w.kind != "speakers"], keep_all_hint=False)
+    _print_warnings([w for w in job.warnings if w.kind not in INFO_KINDS], keep_all_hint=False)
     project = job.keeper.project
     print((project.analysis or {}).get("detail", "speakers from the subtitles"))
     rows = [("speaker", "name", "lines", "speech s", "prompt s", "score")]

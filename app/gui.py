@@ -65,6 +65,7 @@ from models.registry import default_model_dir
 
 COLUMNS = ("#", "Start", "End", "Speaker", "Text", "Pace", "Requested", "Rendered", "Emotion")
 COL_SPEAKER, COL_TEXT = 3, 4
+INFO_KINDS = frozenset({"device", "speakers"})  # notices that say what a dub decided
 COL_PACE, COL_REQUESTED, COL_RENDERED, COL_EMOTION = 5, 6, 7, 8
 AUTOSAVE_S = 1.0  # an edit reaches the project file at most this long after it is made
 SHOWN_WARNINGS = 4  # grouped warning lines in the label; the tooltip has them all
@@ -844,6 +845,7 @@ class MainWindow(QMainWindow):
                 name = speaker.name if speaker else line.speaker_id
                 colour = speaker.colour if speaker else None
                 self.table_model.set_cell(row, COL_SPEAKER, name, colour, line.speaker_flag)
+        self._size_columns((COL_SPEAKER,))  # names may have grown ("Speaker 1")
         self._selection_changed()
 
     def on_finished(self, report) -> None:
@@ -853,11 +855,16 @@ class MainWindow(QMainWindow):
             return
         self.last_report = report
         self._show_takes(report)
-        self._show_warnings(self.dub_warnings)  # the dub's own, grouped like the CLI's
+        # The dub's own warnings, grouped like the CLI's; what it decided (the device, who
+        # speaks) is said in the status bar, not counted as a warning.
+        decided = [n for n in self.dub_warnings if n.kind in INFO_KINDS]
+        self._show_warnings([n for n in self.dub_warnings if n.kind not in INFO_KINDS])
         self.progress.setValue(100)
         self.step_label.setText("done")
         failed = len(report.failed)
         msg = f"Wrote {report.output} ({len(report.lines)} lines, {failed} failed) in {report.wall_s:.1f} s"
+        if decided:
+            msg += "; " + "; ".join(str(n) for n in decided)
         self.statusBar().showMessage(msg)
         if failed:
             QMessageBox.warning(

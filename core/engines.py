@@ -16,12 +16,18 @@ TEXT_EMOTION_MISSING = engine_entry(DEFAULT_ENGINE).missing_emotion[EmotionSourc
 
 
 def resolve_device(device: str) -> str:
-    """ "auto" is a CUDA GPU when torch sees one, else the CPU; anything else as given."""
+    """ "auto" is a CUDA GPU when torch sees one, else Apple's MPS, else the CPU; anything
+    else as given."""
     if device != "auto":
         return device
     import torch
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps"
+    return "cpu"
 
 
 class RegistryFactory:

@@ -177,6 +177,9 @@ class StageRunner:
         self.events.stage(name, last_total[0], last_total[0])  # done, in its own units
 
 
+_DEVICE_WORDS = {"cuda": "the CUDA GPU", "mps": "Apple's GPU (MPS)", "cpu": "the CPU (slow)"}
+
+
 def normalizer_language(script_language: str) -> str | None:
     """The text normaliser's language for a line's script (it knows English and Chinese)."""
     return {"latin": "en", "zh": "zh"}.get(script_language)
@@ -327,7 +330,10 @@ class DubJob:
         ]
 
     def _engine(self, tick) -> None:
-        self.engine = self.engine_factory(self.options.model_dir, self.options.device)
+        device = resolve_device(self.options.device)
+        if self.options.device == "auto":  # say which: a CPU dub is hours, a GPU's minutes
+            self.warn(Notice(None, "device", f"rendering on {_DEVICE_WORDS.get(device, device)}"))
+        self.engine = self.engine_factory(self.options.model_dir, device)
 
     def _extract(self, tick) -> None:
         with writing_to(self.work, "the extracted audio"):

@@ -294,11 +294,11 @@ def test_out_of_memory_halves_the_batch(engine, voices, monkeypatch):
     sizes: list[int] = []
     real = engine._render
 
-    def flaky(jobs):
+    def flaky(jobs, stop=lambda: False):
         sizes.append(len(jobs))
         if len(jobs) > 1:
             raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
-        return real(jobs)
+        return real(jobs, stop)
 
     monkeypatch.setattr(engine, "_render", flaky)
     reqs = [
