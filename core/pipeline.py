@@ -418,9 +418,16 @@ class DubJob:
         speakers = {ln.speaker for ln in self.lines}
         preflight.check_voice_names(self.voice_files, speakers)
         prompts = {sid: p for sid, p in self.voice_files.items() if sid in speakers}
+        project = self.keeper.project if self.keeper else None
         for sid in sorted(speakers - set(prompts)):
             assert self.mono22k is not None  # read refused this case up front
             own = [ln.cue for ln in self.lines if ln.speaker == sid]
+            # The editor may have chosen the lines the prompt is cut from.
+            speaker = project.speaker(sid) if project else None
+            chosen = set(speaker.prompt_lines) if speaker else set()
+            if chosen and self.keeper:
+                picked = [c for c in own if (ln := self.keeper.line(c.index)) and ln.id in chosen]
+                own = picked or own
             prompts[sid] = cut_prompt(
                 sid,
                 self.mono22k,

@@ -193,3 +193,21 @@ def test_a_damaged_pyannote_folder_falls_back_and_says_why(tmp_path):
     detail = proj.load_project(tmp_path / "v.dubsmith.json").analysis["detail"]
     assert "pytorch_model.bin" in detail or "segmentation" in detail
     assert detail.startswith("one voice for every line")  # no CAMPPlus in this folder either
+
+
+def test_the_editor_can_choose_the_lines_a_prompt_is_cut_from(tmp_path):
+    video = mediagen.make_test_video(tmp_path / "v.mp4", duration_s=24)
+    mediagen.write_srt(tmp_path / "v.srt", mediagen.DEFAULT_LINES, 24)
+    options = DubOptions(
+        output=tmp_path / "o.mp4", work_dir=tmp_path / "w", model_dir=tmp_path / "none"
+    )
+    job = DubJob(video, options)
+    job.analyze()
+    project = proj.load_project(job.keeper.path)
+    assert len(project.speakers[0].prompt_parts) == 5  # every line (one voice, no model)
+    third = next(ln for ln in project.lines if ln.index == 3)
+    project.speakers[0].prompt_lines = [third.id]
+    project.save()
+    prompts = DubJob(video, options).analyze()
+    (prompt,) = prompts.values()
+    assert prompt.segments == [(third.start_ms + 30, third.end_ms - 30)]
