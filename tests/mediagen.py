@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-import soxr
+
+from core.sample_media import pink_noise, speak, video_encoder  # noqa: F401  (re-exported)
 
 RATE = 48000
 DEFAULT_LINES: tuple[tuple[float, str, str], ...] = (
@@ -36,7 +37,6 @@ DEFAULT_LINES: tuple[tuple[float, str, str], ...] = (
     (15.0, "No. So I walked the whole way home.", "en-gb+f3"),
     (20.0, "Then we should eat something.", "en-us"),
 )
-_PITCH = {"en-us": 40, "en-gb+f3": 70}
 
 
 def _run(args: list[str]) -> None:
@@ -45,37 +45,8 @@ def _run(args: list[str]) -> None:
         raise RuntimeError(f"{args[0]} failed ({proc.returncode}): {proc.stderr[-2000:]}")
 
 
-def video_encoder() -> list[str]:
-    """libx264 when this ffmpeg has it (fast, small), else the built-in mpeg4."""
-    out = subprocess.run(
-        ["ffmpeg", "-hide_banner", "-encoders"], capture_output=True, text=True
-    ).stdout
-    if " libx264 " in out:
-        return ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
-    return ["-c:v", "mpeg4", "-q:v", "5"]
-
-
-def pink_noise(n: int, seed: int = 0, level_db: float = -40.0) -> np.ndarray:
-    """1/f noise by shaping white noise in the frequency domain, at ``level_db`` RMS."""
-    rng = np.random.default_rng(seed)
-    spec = np.fft.rfft(rng.standard_normal(n))
-    f = np.arange(spec.shape[0], dtype=np.float64)
-    f[0] = 1.0
-    noise = np.fft.irfft(spec / np.sqrt(f), n)
-    noise /= np.sqrt(np.mean(noise**2)) + 1e-12
-    return (noise * 10 ** (level_db / 20)).astype(np.float32)
-
-
-def speak(text: str, voice: str) -> np.ndarray:
-    """espeak-ng speech as mono float32 at 48 kHz."""
-    with tempfile.TemporaryDirectory() as tmp:
-        wav = Path(tmp) / "line.wav"
-        pitch = str(_PITCH.get(voice, 50))
-        _run(["espeak-ng", "-v", voice, "-p", pitch, "-s", "165", "-w", str(wav), text])
-        audio, rate = sf.read(str(wav), dtype="float32")
-    if audio.ndim > 1:
-        audio = audio.mean(axis=1)
-    return soxr.resample(audio, rate, RATE).astype(np.float32)
+# video_encoder, pink_noise and speak are the product's own (core/sample_media.py, which
+# `dubsmith demo` uses): the tests make their media the same way.
 
 
 def render_lines(
