@@ -117,7 +117,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 BOOL = argparse.BooleanOptionalAction
-INFO_KINDS = frozenset({"device", "speakers"})
+INFO_KINDS = frozenset({"device", "speakers", "listening-off"})
 # Flags that are dub settings: not given, they leave the project's saved setting (what the
 # last dub of this video used, else the default) as it is.
 SETTING_FLAGS = {
@@ -133,6 +133,8 @@ SETTING_FLAGS = {
     "merge_split_sentences": "merge_split_sentences",
     "extend_into_silence": "extend_into_silence_ms",
     "speakers": "speakers",
+    "span": "span",
+    "retakes": "retakes",
 }
 
 
@@ -175,6 +177,17 @@ def _add_settings(d: argparse.ArgumentParser) -> None:
     d.add_argument("--language", help="ISO 639-2 tag of the dub track (eng, fra...)")
     d.add_argument(
         "--speakers", type=int, metavar="N", help="how many speakers (default: estimated)"
+    )
+    d.add_argument(
+        "--span",
+        choices=("cue", "speech"),
+        help="time each line by its cue, or by the speech inside it (needs whisper/)",
+    )
+    d.add_argument(
+        "--retakes",
+        type=int,
+        metavar="N",
+        help="render lines that fail the listening check again, up to N times (needs whisper/)",
     )
 
 

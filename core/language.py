@@ -74,6 +74,19 @@ def to_iso639_2(tag: str | None) -> str | None:
     return None
 
 
+# The bibliographic and terminology codes both lead back to one ISO 639-1 code.
+_ISO639_2_TO_1 = {v: k for k, v in ISO639_1_TO_2.items()} | {
+    "deu": "de", "fra": "fr", "zho": "zh", "nld": "nl", "ces": "cs", "ell": "el",
+    "fas": "fa", "ron": "ro", "slk": "sk", "msa": "ms",
+}  # fmt: skip
+
+
+def to_iso639_1(tag: str | None) -> str | None:
+    """'eng', 'en-US', 'fre' -> 'en' / 'fr' (what speech recognisers take); None if unknown."""
+    code = to_iso639_2(tag)
+    return None if code is None else _ISO639_2_TO_1.get(code)
+
+
 def language_from_filename(path: Path) -> str | None:
     """The language tag in a subtitle name like movie.fr.srt or movie.pt-BR.forced.vtt."""
     for part in reversed(Path(path).name.split(".")[1:-1]):

@@ -37,6 +37,14 @@ from core.export import ExportOptions, container_for, export_video
 from core.inputs import Inputs, read_inputs
 from core.language import language_from_filename, to_iso639_2
 from core.line_emotion import MIN_REFERENCE, emotion_for, emotion_spec
+from core.listening import (
+    Listener,
+    ListenerUnavailable,
+    TakeCheck,
+    check_take,
+    speech_span,
+    whisper_folder_problem,
+)
 from core.media import ExtractedAudio, MediaError, extract_audio
 from core.mixdown import Clip, MixSettings, mixdown, write_dub, write_mix, write_stems
 from core.notices import Notice
@@ -147,6 +155,8 @@ class LinePlan:
     request: SynthesisRequest | None = None
     take: Take | None = None
     error: str | None = None
+    check: TakeCheck | None = None  # the listening check of `take`
+    takes_tried: int = 1
 
     @property
     def index(self) -> int:
@@ -175,6 +185,17 @@ class StageRunner:
         stage(tick)
         self.seconds[name] = time.perf_counter() - t0
         self.events.stage(name, last_total[0], last_total[0])  # done, in its own units
+
+
+RETAKE_SEED_STEP = 7919  # a retake's seed: far from every line's own (a prime step)
+
+
+def _check_language(language: str | None, inputs: Inputs | None) -> str | None:
+    """The dub's language for the recogniser (ISO 639-1), when it is known."""
+    from core.language import to_iso639_1
+
+    tag = language or (language_from_filename(inputs.subtitles.path) if inputs else None)
+    return to_iso639_1(tag) if tag else None
 
 
 _DEVICE_WORDS = {"cuda": "the CUDA GPU", "mps": "Apple's GPU (MPS)", "cpu": "the CPU (slow)"}
@@ -226,6 +247,8 @@ class DubJob:
         self.settings = DubSettings()  # the effective settings, known once read runs
         self.others: dict[str, list[Span]] = {}  # per speaker, everyone else's speech
         self.analysis_only = False  # `analyze`: no output is written, none is checked
+        self.words: list = []  # the original's words with times (whisper), for speech spans
+        self._listener: Listener | None | bool = False  # False: not looked for yet
 
     def warn(self, notice: Notice) -> None:
         self.warnings.append(notice)
@@ -390,6 +413,35 @@ class DubJob:
                 line.speaker_flag = flag
         if keeper:
             keeper.record_analysis(analysis.to_dict(), analysis.names)
+        self._listen_to_original()
+
+    def listener(self) -> Listener | None:
+        """The whisper model of the model directory (whisper/), loaded once; None, with one
+        notice saying why, when it is not installed."""
+        if self._listener is False:
+            folder = (self.options.model_dir or default_model_dir()) / "whisper"
+            problem = whisper_folder_problem(folder)
+            if problem is None:
+                try:
+                    self._listener = Listener.load(
+                        folder, device=resolve_device(self.options.device)
+                    )
+                except ListenerUnavailable as exc:
+                    problem = str(exc)
+            if problem is not None:
+                self._listener = None
+                self.warn(Notice(None, "listening-off", f"no listening check: {problem}"))
+        return self._listener or None
+
+    def _listen_to_original(self) -> None:
+        """Word times of the original, when the spans are to follow the speech."""
+        if self.settings.span != "speech" or self.extracted is None:
+            return
+        listener = self.listener()
+        if listener is None:
+            self.warn(Notice(None, "span", "spans follow the subtitles: no speech recogniser"))
+            return
+        self.words = listener.words(self.extracted.load_mono16k())
 
     def _plan(self, tick) -> None:
         """Each line's span and counts; spans grow into the following silence when asked."""
@@ -400,6 +452,8 @@ class DubJob:
             silences = silence_until_ms(
                 self.extracted.load_mono16k(), 16000, [c.end_ms for c in cues]
             )
+        if self.words:  # the lips move for the speech, not for the subtitle's lead-in
+            cues = [self._speech_cue(c) for c in cues]
         planned = plan_lines(
             cues,
             silences_until_ms=silences,
@@ -439,6 +493,12 @@ class DubJob:
         if self.keeper:
             self.keeper.record_prompts(prompts)
         return prompts
+
+    def _speech_cue(self, cue: Cue) -> Cue:
+        span = speech_span(self.words, cue.start_ms, cue.end_ms)
+        if span is None or span[1] - span[0] < 300:
+            return cue
+        return dataclasses.replace(cue, start_ms=span[0], end_ms=span[1])
 
     def _voices(self, tick) -> None:
         assert self.engine is not None
@@ -492,12 +552,72 @@ class DubJob:
         for pos, line in enumerate(self.lines):
             line.take = outcome.takes[pos]
             line.error = outcome.errors.get(pos)
+        self._listen_to_takes(cache)
+        for line in self.lines:
             for note in line.take.notes if line.take else []:
                 self.warn(Notice(line.index, "engine-note", note))
             if line.error:
                 self.warn(
                     Notice(line.index, "not-rendered", f"not rendered ({line.error}); left silent")
                 )
+
+    def _listen_to_takes(self, cache: TakeCache) -> None:
+        """The listening check: each take transcribed in the dub's language and scored
+        against its text; a take over the limit is flagged and, with `retakes`, rendered
+        again with new seeds, keeping the best (the lowest error rate)."""
+        listener = self.listener() if any(ln.take for ln in self.lines) else None
+        if listener is None:
+            return
+        settings = self.settings
+        language = _check_language(settings.language, self.inputs)
+        failing = []
+        for line in self.lines:
+            if line.take is not None:
+                line.check = check_take(
+                    listener, line.take.audio, SAMPLE_RATE, line.cue.text, language
+                )
+                if line.check.error_rate > settings.max_error_rate:
+                    failing.append(line)
+        for attempt in range(1, settings.retakes + 1):
+            if not failing:
+                break
+            self.cancel.check()
+            requests = [
+                dataclasses.replace(ln.request, seed=ln.seed + RETAKE_SEED_STEP * attempt)
+                for ln in failing
+            ]
+            outcome = render(self.engine, requests, cache, cancel=self.cancel)
+            still = []
+            for line, take in zip(failing, outcome.takes, strict=True):
+                line.takes_tried += 1
+                if take is None:
+                    still.append(line)
+                    continue
+                check = check_take(listener, take.audio, SAMPLE_RATE, line.cue.text, language)
+                if check.error_rate < line.check.error_rate:  # the better take is kept
+                    line.take, line.check = take, check
+                    if self.keeper:
+                        self.keeper.record_take(
+                            line.index,
+                            take,
+                            cache.path(take.key),
+                            settings.duration_mode,
+                            line.seed + RETAKE_SEED_STEP * attempt,
+                        )
+                    self.events.line_rendered(line.index, take)
+                if line.check.error_rate > settings.max_error_rate:
+                    still.append(line)
+            failing = still
+        for line in failing:
+            self.warn(
+                Notice(
+                    line.index,
+                    "listening",
+                    f'the take says "{line.check.transcript[:60]}" '
+                    f"({line.check.error_rate:.0%} off its text, after {line.takes_tried} "
+                    "take(s)); listen to it",
+                )
+            )
 
     def _mix(self, tick) -> None:
         assert self.inputs is not None
@@ -567,7 +687,13 @@ class DubJob:
     def _line_report(self, line: LinePlan) -> LineReport:
         t, take = line.timing, line.take
         assert t is not None and line.request is not None
+        check = line.check
+        flagged = check is not None and check.error_rate > self.settings.max_error_rate
         return LineReport(
+            error_rate=None if check is None else round(check.error_rate, 3),
+            heard=None if check is None else check.transcript,
+            check_flag=f"{check.error_rate:.0%} off its text" if flagged else None,
+            takes_tried=line.takes_tried,
             index=line.index,
             speaker=line.speaker,
             text=line.cue.text,

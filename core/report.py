@@ -28,6 +28,12 @@ class LineReport:
     pace_flag: str | None = None  # what planning noticed (text too long/short for the span)
     error: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    # The listening check (when a whisper model is installed): what the take says, and how
+    # far that is from the line's text (word or character error rate).
+    error_rate: float | None = None
+    heard: str | None = None
+    check_flag: str | None = None
+    takes_tried: int = 1
 
 
 @dataclass

@@ -42,6 +42,9 @@ class DubSettings:
     merge_split_sentences: bool = False  # join cues that split one sentence
     extend_into_silence_ms: int = 0  # a line may run this far into the silence after it
     speakers: int | None = None  # how many speakers the video has; None: estimated
+    span: str = "cue"  # "cue": the subtitle's span; "speech": tightened to the speech in it
+    retakes: int = 0  # lines failing the listening check are rendered again this many times
+    max_error_rate: float = 0.4  # a take whose transcript differs more than this is flagged
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
@@ -60,6 +63,15 @@ class DubSettings:
         if self.extend_into_silence_ms < 0:
             raise OptionError(
                 "the extension into silence cannot be negative", "extend_into_silence_ms"
+            )
+        if self.span not in ("cue", "speech"):
+            raise OptionError(f"the span is 'cue' or 'speech', got '{self.span}'", "span")
+        if not 0 <= self.retakes <= 10:
+            raise OptionError(f"retakes must be between 0 and 10, got {self.retakes}", "retakes")
+        if not 0.0 < self.max_error_rate <= 1.0:
+            raise OptionError(
+                f"the error-rate limit must be in (0, 1], got {self.max_error_rate}",
+                "max_error_rate",
             )
         if self.speakers is not None and not 1 <= self.speakers <= 50:
             raise OptionError(
@@ -118,14 +130,16 @@ def _check_types(s: DubSettings) -> None:
     for name in ("keep_original_track", "subtitle_track", "merge_split_sentences"):
         if not isinstance(getattr(s, name), bool):
             raise TypeError(f"setting {name} must be true or false")
-    for name in ("seed", "flow_steps", "extend_into_silence_ms", "speakers"):
+    for name in ("seed", "flow_steps", "extend_into_silence_ms", "speakers", "retakes"):
         v = getattr(s, name)
         if name in ("flow_steps", "speakers") and v is None:
             continue
         if isinstance(v, bool) or not isinstance(v, int):
             raise TypeError(f"setting {name} must be a whole number")
-    if isinstance(s.duck_db, bool) or not isinstance(s.duck_db, int | float):
-        raise TypeError("setting duck_db must be a number")
-    s.duck_db = float(s.duck_db)
+    for name in ("duck_db", "max_error_rate"):
+        v = getattr(s, name)
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise TypeError(f"setting {name} must be a number")
+        setattr(s, name, float(v))
     if s.language is not None and not isinstance(s.language, str):
         raise TypeError("setting language must be a language code")
