@@ -65,7 +65,9 @@ from models.registry import default_model_dir
 
 COLUMNS = ("#", "Start", "End", "Speaker", "Text", "Pace", "Requested", "Rendered", "Emotion")
 COL_SPEAKER, COL_TEXT = 3, 4
-INFO_KINDS = frozenset({"device", "speakers", "listening-off"})  # notices that say what a dub decided
+INFO_KINDS = frozenset(
+    {"device", "speakers", "listening-off"}
+)  # notices that say what a dub decided
 COL_PACE, COL_REQUESTED, COL_RENDERED, COL_EMOTION = 5, 6, 7, 8
 AUTOSAVE_S = 1.0  # an edit reaches the project file at most this long after it is made
 SHOWN_WARNINGS = 4  # grouped warning lines in the label; the tooltip has them all
