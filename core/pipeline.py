@@ -55,6 +55,7 @@ from core.render import CancelToken, Take, TakeCache, render
 from core.report import DubReport, LineReport, write_report
 from core.settings import BackgroundMode, DefaultEmotion, DubSettings
 from core.silence import silence_until_ms
+from core.speaker_embedding import VoiceCheck, load_line_embedder
 from core.subtitles import Cue, write_clean_srt
 from core.timing import Timing, plan_lines
 from core.voices import VoicePrompt, assign_speakers, cut_prompt, speaker_names
@@ -156,6 +157,7 @@ class LinePlan:
     take: Take | None = None
     error: str | None = None
     check: TakeCheck | None = None  # the listening check of `take`
+    similarity: float | None = None  # the take's voice against its speaker's prompt
     takes_tried: int = 1
 
     @property
@@ -248,6 +250,8 @@ class DubJob:
         self.others: dict[str, list[Span]] = {}  # per speaker, everyone else's speech
         self.analysis_only = False  # `analyze`: no output is written, none is checked
         self.words: list = []  # the original's words with times (whisper), for speech spans
+        self.prompts: dict[str, VoicePrompt] = {}
+        self._voice_check: VoiceCheck | None | bool = False  # False: not looked for yet
         self._listener: Listener | None | bool = False  # False: not looked for yet
 
     def warn(self, notice: Notice) -> None:
@@ -502,7 +506,7 @@ class DubJob:
 
     def _voices(self, tick) -> None:
         assert self.engine is not None
-        prompts = self.choose_prompts()
+        prompts = self.prompts = self.choose_prompts()
         for n, (sid, prompt) in enumerate(sorted(prompts.items())):
             tick(n, len(prompts))
             self.cancel.check()
@@ -608,6 +612,7 @@ class DubJob:
                 if line.check.error_rate > settings.max_error_rate:
                     still.append(line)
             failing = still
+        self._check_voices()
         for line in failing:
             self.warn(
                 Notice(
@@ -618,6 +623,34 @@ class DubJob:
                     "take(s)); listen to it",
                 )
             )
+
+    def _check_voices(self) -> None:
+        """Each kept take's speaker similarity to its prompt (CAMPPlus cosine), and both
+        figures into the project with the take."""
+        if self._voice_check is False:
+            try:
+                embedder = load_line_embedder(
+                    self.options.model_dir or default_model_dir(),
+                    resolve_device(self.options.device),
+                )
+                self._voice_check = VoiceCheck(embedder, self.prompts)
+            except Exception:  # noqa: BLE001 - no speaker model: the error rate alone
+                self._voice_check = None
+        for line in self.lines:
+            if line.take is None or line.check is None:
+                continue
+            if self._voice_check is not None:
+                line.similarity = self._voice_check.similarity(line.speaker, line.take.audio)
+            if self.keeper:
+                self.keeper.record_check(
+                    line.index,
+                    line.take.key,
+                    {
+                        "error_rate": round(line.check.error_rate, 3),
+                        "heard": line.check.transcript,
+                        "voice_similarity": line.similarity,
+                    },
+                )
 
     def _mix(self, tick) -> None:
         assert self.inputs is not None
@@ -694,6 +727,7 @@ class DubJob:
             heard=None if check is None else check.transcript,
             check_flag=f"{check.error_rate:.0%} off its text" if flagged else None,
             takes_tried=line.takes_tried,
+            voice_similarity=line.similarity,
             index=line.index,
             speaker=line.speaker,
             text=line.cue.text,

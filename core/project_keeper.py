@@ -158,6 +158,15 @@ class ProjectKeeper:
         self.autosaver.mark_dirty()
         self._try(self.autosaver.maybe_save)
 
+    def record_check(self, cue_index: int, key: str, figures: dict[str, object]) -> None:
+        """The listening check of a line's take (error rate, what was heard, voice
+        similarity), kept with that take in the project."""
+        line = self._lines.get(cue_index)
+        take = next((t for t in reversed(line.takes) if t.key == key), None) if line else None
+        if take is not None:
+            take.extra.update({k: v for k, v in figures.items() if v is not None})
+            self.autosaver.mark_dirty()
+
     def save(self) -> None:
         if not self.started:
             return

@@ -34,6 +34,7 @@ class LineReport:
     heard: str | None = None
     check_flag: str | None = None
     takes_tried: int = 1
+    voice_similarity: float | None = None  # cosine of the take's and the prompt's voice
 
 
 @dataclass

@@ -81,3 +81,30 @@ def load_line_embedder(model_dir: Path, device: str = "cpu") -> LineEmbedder:
     from models.registry import DEFAULT_ENGINE, engine_entry
 
     return engine_entry(DEFAULT_ENGINE).line_embedder(Path(model_dir), device)
+
+
+class VoiceCheck:
+    """How close a take's voice is to its speaker's prompt: the cosine of their speaker
+    embeddings (1: the same voice). Each prompt is embedded once."""
+
+    def __init__(self, embedder: LineEmbedder, prompts: dict) -> None:
+        self.embedder = embedder
+        self.prompts = prompts  # speaker id -> VoicePrompt
+        self._prompt_rows: dict[str, np.ndarray] = {}
+
+    def _row(self, audio: np.ndarray, rate: int) -> np.ndarray:
+        import soxr
+
+        audio16k = np.asarray(audio, dtype=np.float32).reshape(-1)
+        if rate != SAMPLE_RATE:
+            audio16k = soxr.resample(audio16k, rate, SAMPLE_RATE).astype(np.float32)
+        row = np.asarray(self.embedder.embed(audio16k), dtype=np.float64).reshape(-1)
+        return row / (np.linalg.norm(row) + 1e-12)
+
+    def similarity(self, speaker: str, take_audio: np.ndarray, rate: int = 22050) -> float | None:
+        prompt = self.prompts.get(speaker)
+        if prompt is None or len(take_audio) < rate * MIN_LINE_MS // 1000:
+            return None
+        if speaker not in self._prompt_rows:
+            self._prompt_rows[speaker] = self._row(prompt.audio, prompt.sample_rate)
+        return round(float(self._row(take_audio, rate) @ self._prompt_rows[speaker]), 3)

