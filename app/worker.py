@@ -11,6 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QThread, Signal
 
 from core import project as proj
+from core.engines import EngineCache
 from core.job_queue import JobQueue, JobStatus
 from core.line_matching import CueMerge, merge_cues
 from core.pipeline import (
@@ -18,32 +19,12 @@ from core.pipeline import (
     InputError,
     Inputs,
     JobEvents,
-    default_engine_factory,
     read_inputs,
 )
 from core.project_keeper import project_file_for
 from core.subtitles import Cue
 from core.timing import Timing, plan_lines
 from core.voices import assign_speakers, speaker_names
-
-
-class _EnginesOnce:
-    """The engine is loaded once for the window's life (same model folder and device):
-    a second dub starts rendering at once."""
-
-    def __init__(self, factory) -> None:
-        self.factory = factory or default_engine_factory
-        self.engines: dict[tuple[str, str], object] = {}
-
-    def __call__(self, model_dir, device):
-        key = (str(model_dir), device)
-        if key not in self.engines:
-            self.engines[key] = self.factory(model_dir, device)
-        return self.engines[key]
-
-    def emotion_sources(self, model_dir):
-        honours = getattr(self.factory, "emotion_sources", None)
-        return honours(model_dir) if honours else None
 
 
 class QueueWorker(QObject):
@@ -59,7 +40,7 @@ class QueueWorker(QObject):
     def __init__(self, queue: JobQueue, engine_factory=None) -> None:
         super().__init__()
         self.queue = queue
-        self.engines = _EnginesOnce(engine_factory)
+        self.engines = EngineCache(engine_factory)  # the engine stays loaded between dubs
         self._wake.connect(self._drain)  # runs on the worker's thread once moved there
 
     def submit(self, video: Path, options: DubOptions, project: proj.Project | None) -> int:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from core.engines import EngineFactory, default_engine_factory
+from core.engines import EngineCache, EngineFactory, default_engine_factory
 from core.errors import InputError
 from core.options import DubOptions
 from core.pipeline import JobEvents, dub
@@ -24,7 +24,6 @@ from core.project import atomic_write_bytes
 from core.render import Cancelled, CancelToken
 from core.report import DubReport
 from core.subtitles import find_subtitles_for
-from models.contract import Engine
 
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov", ".m4v", ".webm", ".avi")
 STATE_NAME = ".dubsmith-batch.json"  # in the output folder: which jobs are finished
@@ -222,24 +221,6 @@ class BatchEvents(JobEvents):
         pass
 
 
-class _OnceFactory:
-    """The engine is loaded once for all jobs of a batch (same model folder and device)."""
-
-    def __init__(self, factory: EngineFactory) -> None:
-        self.factory = factory
-        self.engines: dict[tuple[str, str], Engine] = {}
-
-    def emotion_sources(self, model_dir: Path | None):
-        honours = getattr(self.factory, "emotion_sources", None)
-        return honours(model_dir) if honours else None
-
-    def __call__(self, model_dir: Path | None, device: str) -> Engine:
-        key = (str(model_dir), device)
-        if key not in self.engines:
-            self.engines[key] = self.factory(model_dir, device)
-        return self.engines[key]
-
-
 def run_job(
     spec: JobSpec,
     template: DubOptions,
@@ -279,7 +260,7 @@ def run_batch(
 
     events = events or BatchEvents()
     cancel = cancel or CancelToken()
-    factory = _OnceFactory(engine_factory)
+    factory = EngineCache(engine_factory)  # loaded once for all jobs
     seen: set[Path] = set()
     for number, spec in enumerate(specs, start=1):
         if spec.output.resolve() in seen:

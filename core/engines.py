@@ -63,6 +63,25 @@ class RegistryFactory:
 default_engine_factory = RegistryFactory()
 
 
+class EngineCache:
+    """An engine factory that loads each engine once (per model folder and device): a
+    batch's jobs and the window's dubs after the first start rendering at once."""
+
+    def __init__(self, factory: EngineFactory | None = None) -> None:
+        self.factory = factory or default_engine_factory
+        self.engines: dict[tuple[str, str], Engine] = {}
+
+    def __call__(self, model_dir: Path | None, device: str) -> Engine:
+        key = (str(model_dir), device)
+        if key not in self.engines:
+            self.engines[key] = self.factory(model_dir, device)
+        return self.engines[key]
+
+    def emotion_sources(self, model_dir: Path | None) -> frozenset[EmotionSource] | None:
+        honours = getattr(self.factory, "emotion_sources", None)
+        return honours(model_dir) if honours else None
+
+
 def text_emotion_available(model_dir: Path | None) -> bool:
     """Whether emotion from a text description can be had (its optional model installed)."""
     return EmotionSource.TEXT in default_engine_factory.emotion_sources(model_dir)

@@ -102,9 +102,7 @@ def merge_cues(
     line's own settings (emotion, takes). Afterwards `project.lines` holds exactly one line
     per cue, in playback order; lost lines with editor settings are in `detached_lines`."""
     for sid, name in names.items():
-        if project.speaker(sid) is None:
-            colour = proj.SPEAKER_COLOURS[len(project.speakers) % len(proj.SPEAKER_COLOURS)]
-            project.speakers.append(proj.Speaker(id=sid, name=name, colour=colour))
+        project.named_speaker(sid, name)
     was_attached = {id(ln) for ln in project.lines}
     candidates = [*project.lines, *project.detached_lines]
     found = _match(cues, candidates)

@@ -466,6 +466,15 @@ class Project:
     def speaker(self, speaker_id: str | None) -> Speaker | None:
         return next((s for s in self.speakers if s.id == speaker_id), None)
 
+    def named_speaker(self, speaker_id: str, name: str) -> Speaker:
+        """The speaker with this id, added (coloured by its place in the list) if new."""
+        speaker = self.speaker(speaker_id)
+        if speaker is None:
+            colour = SPEAKER_COLOURS[len(self.speakers) % len(SPEAKER_COLOURS)]
+            speaker = Speaker(id=speaker_id, name=name, colour=colour)
+            self.speakers.append(speaker)
+        return speaker
+
     def add_speaker(self, name: str | None = None, prompt_path: Path | None = None) -> Speaker:
         """A new speaker with a fresh id (S1, S2, ...) and the next free colour."""
         taken = {s.id for s in self.speakers}

@@ -105,11 +105,7 @@ class ProjectKeeper:
         """Who speaks: the method that found out, and every speaker with a name."""
         self.project.analysis = analysis
         for sid, name in names.items():
-            if self.project.speaker(sid) is None:
-                colour = proj.SPEAKER_COLOURS[
-                    len(self.project.speakers) % len(proj.SPEAKER_COLOURS)
-                ]
-                self.project.speakers.append(proj.Speaker(id=sid, name=name, colour=colour))
+            self.project.named_speaker(sid, name)
         self.autosaver.mark_dirty()
 
     def record_prompts(self, prompts) -> None:

@@ -14,16 +14,10 @@ from app.cli import EXIT_OK, main
 from core import project as proj
 from core.pipeline import DubJob, DubOptions, dub
 from tests import mediagen
+from tests.subfixtures import srt_time
 from tests.test_speaker_clustering import RATE, accuracy, soundtrack
 from tests.test_speaker_clustering import resemblyzer as resemblyzer  # noqa: F401  (a fixture)
 from tests.tone_engine import ToneEngine
-
-
-def _srt_time(ms: int) -> str:
-    h, rem = divmod(ms, 3_600_000)
-    m, rem = divmod(rem, 60_000)
-    s, ms = divmod(rem, 1000)
-    return f"{h:02d}:{m:02d}:{s:02d},{ms:03d}"
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +37,7 @@ def film(tmp_path_factory):
         check=True,
     )  # fmt: skip
     cues = [
-        f"{i}\n{_srt_time(a)} --> {_srt_time(b)}\nLine {i}.\n"
+        f"{i}\n{srt_time(a)} --> {srt_time(b)}\nLine {i}.\n"
         for i, (a, b) in enumerate(spans, start=1)
     ]
     (folder / "film.srt").write_text("\n".join(cues), encoding="utf-8")

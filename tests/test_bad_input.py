@@ -16,6 +16,7 @@ from app.cli import EXIT_FAILED, EXIT_INPUT, EXIT_MODELS, EXIT_OK, EXIT_USAGE, m
 from core import project as proj
 from models.contract import EmotionSource
 from tests import mediagen
+from tests.subfixtures import srt_time
 from tests.tone_engine import ToneEngine
 
 LINES = mediagen.DEFAULT_LINES
@@ -176,7 +177,7 @@ def test_ten_thousand_warnings_are_grouped(inputs, tmp_path, capsys):
     # 10,000 cues 20 ms apart, each overlapping the next by 10 ms: most lie past the end of
     # the 24 s video, every one is an overlap, so the dub meets ~20,000 warnings.
     cues = [
-        f"{i + 1}\n{_srt(i * 20)} --> {_srt(i * 20 + 30)}\nLine number {i + 1}.\n"
+        f"{i + 1}\n{srt_time(i * 20)} --> {srt_time(i * 20 + 30)}\nLine number {i + 1}.\n"
         for i in range(10_000)
     ]
     (inputs / "flood.srt").write_text("\n".join(cues), encoding="utf-8")
@@ -202,13 +203,6 @@ def test_ten_thousand_warnings_are_grouped(inputs, tmp_path, capsys):
     assert any("more 'overlap' warning(s)" in w for w in warnings)
     data = json.loads(report.read_text())
     assert data["warning_counts"]["overlap"] > 5000 and len(data["warnings"]) > 10_000
-
-
-def _srt(ms: int) -> str:
-    h, rem = divmod(ms, 3_600_000)
-    m, rem = divmod(rem, 60_000)
-    s, ms = divmod(rem, 1000)
-    return f"{h:02d}:{m:02d}:{s:02d},{ms:03d}"
 
 
 def test_a_cut_short_video_is_refused_before_the_models(inputs, capsys):
