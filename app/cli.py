@@ -117,7 +117,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 BOOL = argparse.BooleanOptionalAction
-INFO_KINDS = frozenset({"device", "speakers", "listening-off"})
+INFO_KINDS = frozenset({"device", "precision", "speakers", "listening-off", "engine", "separation"})
 # Flags that are dub settings: not given, they leave the project's saved setting (what the
 # last dub of this video used, else the default) as it is.
 SETTING_FLAGS = {
@@ -130,11 +130,13 @@ SETTING_FLAGS = {
     "seed": "seed",
     "language": "language",
     "flow_steps": "flow_steps",
+    "preset": "preset",
     "merge_split_sentences": "merge_split_sentences",
     "extend_into_silence": "extend_into_silence_ms",
     "speakers": "speakers",
     "span": "span",
     "retakes": "retakes",
+    "engine": "engine",
 }
 
 
@@ -149,13 +151,29 @@ FIELD_FLAGS = {
 def _add_settings(d: argparse.ArgumentParser) -> None:
     d.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     d.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "bf16", "fp16"),
+        default="auto",
+        help="number format of the heavy stages (auto: what this CPU or GPU does fast)",
+    )
+    d.add_argument(
+        "--preset",
+        choices=("final", "draft"),
+        help="flow model work per line: final (25 steps, whole prompt) or draft (faster)",
+    )
+    d.add_argument(
         "--voice",
         action="append",
         default=[],
         metavar="SPEAKER=WAV",
         help="timbre prompt file for a speaker (repeatable)",
     )
-    d.add_argument("--background", choices=("duck", "replace"))
+    d.add_argument(
+        "--background",
+        choices=("auto", "duck", "replace", "separate"),
+        help="under the dub: the original ducked, nothing, or its music and effects "
+        "(separate: needs separation/); auto (default): separate when installed, else duck",
+    )
     d.add_argument("--duck-db", type=float, help="how far to lower the original (dB, default -12)")
     d.add_argument("--keep-original-track", action=BOOL, help="also mux the original audio")
     d.add_argument("--subtitle-track", action=BOOL, help="also mux the subtitles")
@@ -175,6 +193,12 @@ def _add_settings(d: argparse.ArgumentParser) -> None:
     d.add_argument("--seed", type=int)
     d.add_argument("--flow-steps", type=int, help="diffusion steps of the flow model (25)")
     d.add_argument("--language", help="ISO 639-2 tag of the dub track (eng, fra...)")
+    d.add_argument(
+        "--engine",
+        metavar="NAME",
+        help="speech engine: indextts2, voxcpm2, ... (default: the first installed one "
+        "that speaks the dub's language)",
+    )
     d.add_argument(
         "--speakers", type=int, metavar="N", help="how many speakers (default: estimated)"
     )
@@ -297,6 +321,7 @@ def _template(args, output: Path):
         changes=setting_changes(args),
         model_dir=args.model_dir,
         device=args.device,
+        precision=args.precision,
         voices=parse_voice_args(args.voice),
         work_dir=args.work_dir,
     )
@@ -359,7 +384,34 @@ def cmd_dub(args, engine_factory=None) -> int:
     _print_warnings(report.warnings, keep_all_hint=not args.report)
     n = len(report.lines)
     print(f"wrote {report.output} ({n} lines, {len(report.failed)} failed, {report.wall_s:.1f} s)")
+    for line in _engine_summary(report):
+        print(line)
     return EXIT_PARTIAL if report.failed else EXIT_OK
+
+
+def _engine_summary(report) -> list[str]:
+    """Which engine rendered how many lines, and for a fitted engine how the lines were
+    landed in their spans (methods, the largest stretch, candidates rendered)."""
+    from collections import Counter
+
+    by_engine: dict[str, list] = {}
+    for r in report.lines:
+        if r.rendered_samples is not None and r.engine:
+            by_engine.setdefault(r.engine, []).append(r)
+    out = []
+    for engine, lines in by_engine.items():
+        text = f"rendered by {engine}: {len(lines)} line(s) at {lines[0].sample_rate} Hz"
+        fitted = [r for r in lines if r.fit_method]
+        if fitted:
+            methods = Counter(r.fit_method for r in fitted)
+            stretch = max(abs(r.fit_stretch or 0.0) for r in fitted)
+            tried = sum(r.fit_candidates or 0 for r in fitted)
+            text += (
+                f"; fitted to their spans: {', '.join(f'{n} {m}' for m, n in methods.items())}"
+                f", stretch at most {stretch:.1%}, {tried} candidate(s) rendered"
+            )
+        out.append(text)
+    return out
 
 
 def cmd_analyze(args) -> int:
@@ -393,6 +445,7 @@ def cmd_analyze(args) -> int:
     _print_warnings([w for w in job.warnings if w.kind not in INFO_KINDS], keep_all_hint=False)
     project = job.keeper.project
     print((project.analysis or {}).get("detail", "speakers from the subtitles"))
+    print(f"separation: {job.separation_detail}")
     rows = [("speaker", "name", "lines", "speech s", "prompt s", "score")]
     for sid, prompt in sorted(prompts.items()):
         own = [ln for ln in job.lines if ln.speaker == sid]

@@ -16,8 +16,18 @@ F frames), so the timings are representative; the audio is noise.
 Usage:
     .venv/bin/python bench/engine.py                 # 1, 4, 16 lines x 25 and 10 steps
     .venv/bin/python bench/engine.py --quick         # 1 and 4 lines, 10 steps, 3 s prompt
+    .venv/bin/python bench/engine.py --issue-table   # the issue 13 table (see below)
     options: --lines 1,4,16 --steps 25,10 --prompt-s 6 --threads N --batch N
-             --emotion reference|voice --json out.json
+             --emotion reference|voice --precision auto|fp32|bf16|fp16 --json out.json
+
+--issue-table renders the 2 / 3 / 4 / 5 s lines of issue 13 (6 s prompt, exact mode):
+  1. precision: the lines greedy in fp32, then in the chosen plan (weights stored once in
+     it), per stage seconds and speed-up, and the error against fp32 (codes, latent, mel
+     and wave SNR with the same codes; models/precision_check.py);
+  2. at the product defaults in that plan: seconds per line one at a time, the sum, of
+     which the flow model, and the 4 lines in one synthesize call;
+  3. the draft preset: seconds per line, the sum, and its mel SNR against final (greedy,
+     same codes).
 """
 
 from __future__ import annotations
@@ -63,13 +73,44 @@ TEXTS = (
     "Tell me everything, and start from the beginning.",
 )
 DURATIONS = (2.0, 3.0, 4.0, 2.5, 3.5)
+ISSUE_DURATIONS = (2.0, 3.0, 4.0, 5.0)
+# The presets of core/settings.py (PRESET_SAMPLING), repeated here so the bench needs no core.
+PRESETS = {"final": (25, None), "draft": (10, 3.0)}
 
 
 def rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
 
-def build_engine(reference: Path) -> IndexTTS2Engine:
+def reset_peak_rss() -> bool:
+    """Linux: restart the peak-RSS count (VmHWM) so a phase's own peak can be read."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def phase_peak_gb() -> float:
+    """VmHWM (peak RSS since the last reset_peak_rss) in GB; the process peak elsewhere."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024**2
+    except OSError:
+        pass
+    return rss_gb()
+
+
+def build_engine(reference: Path, device: str = "cpu") -> IndexTTS2Engine:
+    """Every model at full size with random weights, made directly on `device` (on a GPU
+    the random draws happen there: seconds instead of minutes)."""
+    dev = torch.device(device)
+    with dev:
+        return _build_engine(reference, dev)
+
+
+def _build_engine(reference: Path, dev: torch.device) -> IndexTTS2Engine:
     from bigvgan import BigVGAN
     from bigvgan.env import AttrDict
     from transformers import SeamlessM4TFeatureExtractor, Wav2Vec2BertConfig, Wav2Vec2BertModel
@@ -77,7 +118,7 @@ def build_engine(reference: Path) -> IndexTTS2Engine:
     keys = reference / "keys"
     cfg = load_config(keys / "config.yaml")
     torch.manual_seed(0)
-    t2s = T2S.build(cfg.gpt, seed=0)
+    t2s = T2S.build(cfg.gpt, seed=0, device=dev)
     s2m = S2M(S2MConfig.from_dict(cfg.raw)).eval()
 
     w2v_cfg = json.loads((keys / "w2v_bert_2_0.json").read_text())["config"]
@@ -92,16 +133,16 @@ def build_engine(reference: Path) -> IndexTTS2Engine:
         w2v.eval(),
         torch.zeros(hidden),
         torch.ones(hidden),
-        torch.device("cpu"),
+        dev,
         HIDDEN_LAYER,
     )
     codec = SemanticCodec(dict(cfg.raw["semantic_codec"])).eval()
-    style = SpeakerStyle(CAMPPlus(80, 192).eval(), torch.device("cpu"))
+    style = SpeakerStyle(CAMPPlus(80, 192).eval(), dev)
 
     h = AttrDict(json.loads((keys / "bigvgan_v2_22khz_80band_256x.json").read_text())["h"])
     gan = BigVGAN(h, use_cuda_kernel=False)
     gan.remove_weight_norm()
-    vocoder = Vocoder(gan.eval(), 256, 22050, torch.device("cpu"), right_reach_frames(h))
+    vocoder = Vocoder(gan.eval(), 256, 22050, dev, right_reach_frames(h))
 
     rows = sum(cfg.emo_num)
     mats = EmotionMatrices.from_tensors(
@@ -119,7 +160,7 @@ def build_engine(reference: Path) -> IndexTTS2Engine:
         emotion_mats=mats,
         text_emotion=TextEmotion(Path("/nonexistent")),
         qwen_dir=Path("/nonexistent"),
-        device=torch.device("cpu"),
+        device=dev,
     )
     return IndexTTS2Engine(parts)
 
@@ -154,6 +195,120 @@ def line_requests(engine, voice, n: int, steps: int, emotion: str, ref) -> list[
     return out
 
 
+def issue_requests(voice, ref, sampling: Sampling) -> list[SynthesisRequest]:
+    """The issue's 2 / 3 / 4 / 5 s lines, each with its own reference emotion clip."""
+    audio, rate = ref
+    out = []
+    for i, d in enumerate(ISSUE_DURATIONS):
+        start = (i * 7919) % max(1, len(audio) - int(d * rate))
+        emo = EmotionSpec(
+            EmotionSource.REFERENCE,
+            reference_audio=audio[start : start + int(d * rate)],
+            reference_rate=rate,
+        )
+        out.append(SynthesisRequest(TEXTS[i], voice, emo, d, sampling=sampling, seed=i))
+    return out
+
+
+def _preset(sampling: Sampling, name: str) -> Sampling:
+    steps, prompt_s = PRESETS[name]
+    return dataclasses.replace(sampling, diffusion_steps=steps, flow_prompt_s=prompt_s)
+
+
+def _one_by_one(engine, reqs) -> tuple[list[float], list[float]]:
+    """Wall seconds per line rendered alone, and the flow model's share of each."""
+    walls, flows = [], []
+    for req in reqs:
+        t0 = time.perf_counter()
+        (res,) = engine.synthesize([req])
+        walls.append(time.perf_counter() - t0)
+        if not res.ok:
+            print(f"  failed: {res.error}")
+        flows.append(res.timings.get("s2m", 0.0))
+    return walls, flows
+
+
+def _mels_same_codes(engine, reqs, codes_of=None) -> list:
+    """Jobs rendered to mel with the codes of `codes_of` (jobs) when given."""
+    from models.t2s import latents
+
+    jobs = []
+    for i, req in enumerate(reqs):
+        job = engine.make_job(i, req)
+        if codes_of is not None:
+            conds = engine._conds(job)
+            texts = [torch.tensor(s, dtype=torch.long) for s in job.segments]
+            job.codes = list(codes_of[i].codes)
+            job.latents = latents(engine.parts.t2s, conds, texts, job.codes)
+            job.t2s_done = True
+        engine._render([job])
+        jobs.append(job)
+    return jobs
+
+
+def issue_table(engine, handle, ref, plan, report: dict) -> None:
+    from models.precision import snr_db
+    from models.precision_check import compare_precision
+
+    fmt = " / ".join(f"{d:.0f}" for d in ISSUE_DURATIONS)
+    greedy = dataclasses.replace(Sampling.greedy(), diffusion_steps=25)
+    if not plan.is_fp32:
+        cmp = compare_precision(engine, plan, issue_requests(handle, ref, greedy))
+        print(cmp.table(), flush=True)
+        report["precision"] = {
+            "plan": plan.label(),
+            "fp32_s": cmp.fp32_s,
+            "plan_s": cmp.plan_s,
+            "lines": [dataclasses.asdict(x) for x in cmp.lines],
+        }
+    print(f"precision in use: {engine.precision.describe()}", flush=True)
+    import gc
+
+    gc.collect()
+    reset_peak_rss()
+    reqs = issue_requests(handle, ref, Sampling())
+    walls, flows = _one_by_one(engine, reqs)
+    print(
+        f"product defaults, {fmt} s lines, one at a time: "
+        + " / ".join(f"{w:.1f}" for w in walls)
+        + f" s; sum {sum(walls):.1f} s, of which flow model {sum(flows):.1f} s",
+        flush=True,
+    )
+    t0 = time.perf_counter()
+    engine.synthesize(reqs)
+    batch_s = time.perf_counter() - t0
+    print(f"the 4 lines in one synthesize call: {batch_s:.1f} s in all", flush=True)
+    render_peak = phase_peak_gb()
+    draft = [dataclasses.replace(r, sampling=_preset(r.sampling, "draft")) for r in reqs]
+    d_walls, d_flows = _one_by_one(engine, draft)
+    print(
+        f"draft preset {PRESETS['draft']} (steps, prompt s): "
+        + " / ".join(f"{w:.1f}" for w in d_walls)
+        + f" s; sum {sum(d_walls):.1f} s, of which flow model {sum(d_flows):.1f} s",
+        flush=True,
+    )
+    final_jobs = _mels_same_codes(engine, issue_requests(handle, ref, greedy))
+    draft_greedy = _preset(greedy, "draft")
+    draft_jobs = _mels_same_codes(engine, issue_requests(handle, ref, draft_greedy), final_jobs)
+    diff = [snr_db(f.mel, d.mel) for f, d in zip(final_jobs, draft_jobs, strict=True)]
+    print(
+        "draft vs final, same codes: mel SNR "
+        + " / ".join(f"{x:.1f}" for x in diff)
+        + " dB (random weights: a measure of change, not of quality)",
+        flush=True,
+    )
+    report["issue_table"] = {
+        "durations": ISSUE_DURATIONS,
+        "final_s": walls,
+        "final_flow_s": flows,
+        "batch_s": batch_s,
+        "draft_s": d_walls,
+        "draft_flow_s": d_flows,
+        "draft_vs_final_mel_snr_db": diff,
+        "render_peak_rss_gb": render_peak,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="1 and 4 lines, 10 steps, 3 s prompt")
@@ -165,6 +320,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--emotion", choices=("reference", "voice"), default="reference")
     ap.add_argument("--reference", type=Path, default=REFERENCE)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="fp32")
+    ap.add_argument("--issue-table", action="store_true", help="the issue 13 table (above)")
     args = ap.parse_args(argv)
     if args.quick:
         args.lines, args.steps, args.prompt_s = "1,4", "10", 3.0
@@ -193,6 +350,24 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     report = {"features_s": features_s, "prompt_s": args.prompt_s, "runs": []}
+    from models.precision import plan_precision
+
+    plan = plan_precision(engine.parts.device, args.precision)
+    if args.issue_table:
+        issue_table(engine, handle, (audio, rate), plan, report)
+        report["peak_rss_gb"] = rss_gb()
+        report["render_peak_rss_gb"] = report["issue_table"]["render_peak_rss_gb"]
+        print(
+            f"peak RSS {report['peak_rss_gb']:.2f} GB (process, fp32 build included); "
+            f"{report['render_peak_rss_gb']:.2f} GB while rendering in the plan",
+            flush=True,
+        )
+        if args.json:
+            args.json.write_text(json.dumps(report, indent=2))
+        return 0
+    if not plan.is_fp32:
+        engine.apply_precision(plan)
+        print(f"precision: {plan.describe()}", flush=True)
     stages = ("emotion", "text", "t2s", "latent", "s2m", "vocoder")
     header = f"{'steps':>5} {'lines':>5} {'s/line':>7} {'RTF':>5} " + " ".join(
         f"{s:>8}" for s in stages

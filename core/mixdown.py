@@ -5,25 +5,34 @@ round(len * 48000 / 22050) samples and starts at sample round(start_ms * 48). Th
 original soundtrack (the 48 kHz master from ``core.media``) is kept under the dub in
 ``duck`` mode, lowered by ``duck_db`` under each clip with short ramps that lie inside
 the clip's span (outside every span the original is untouched), or dropped in
-``replace`` mode. The mix is then brought to -16 LUFS integrated (BS.1770 via core.loudness) and
-scaled down if its true peak (4x oversampled with soxr) would exceed -1 dBTP (then to
--1.2 dBTP, a margin for the estimate), so it never clips. The output is stereo,
-exactly round(duration_s * 48000) samples long.
+``replace`` mode. In ``separate`` mode ``original`` is the background stem of the master
+(core/separation.py: same rate, channels and length, the original dialogue taken out),
+kept at full level under the dub, and the mix keeps the stem's channels: mono stays
+mono, stereo stereo, and a surround layout with a centre channel gets the dub on the
+centre (elsewhere on the front pair), as a film's dialogue sits. ``auto`` is resolved by
+the job before the mix (it looks for a separation model); given here it ducks. The
+mix is then brought to -16 LUFS integrated (BS.1770 via core.loudness) and scaled down
+if its true peak (4x oversampled with soxr) would exceed -1 dBTP (then to -1.2 dBTP, a
+margin for the estimate), so it never clips. The output is stereo (in
+``separate`` mode: the background stem's channels), exactly round(duration_s * 48000)
+samples long.
 
 Public API::
 
     MIX_RATE = 48000
-    Background = core.settings.BackgroundMode (duck, replace)
+    Background = core.settings.BackgroundMode (auto, duck, replace, separate)
     @dataclass MixSettings: background=Background.DUCK, duck_db=-12.0, ramp_ms=50.0,
         target_lufs=-16.0, true_peak_dbtp=-1.0, normalize=True
     @dataclass Clip: start_ms: float, audio: np.ndarray, sample_rate=22050, line_id=None
     @dataclass Placement: line_id, start_sample, length, clip_length, truncated; properties
         end_sample, start_ms, duration_ms
-    @dataclass MixResult: audio (n, 2) float32, dub (n,) float32 (the dub bus, same gain),
+    @dataclass MixResult: audio (n, 2) float32 ((n, ch) over a background stem), dub (n,)
+        float32 (the dub bus, same gain),
         placements, gain_db, loudness_lufs, true_peak_dbtp, sample_rate;
         property num_samples
     place_clip(clip) -> tuple[int, np.ndarray]          # start sample, 48 kHz audio
     duck_envelope(placements, num_samples, duck_db, ramp_ms) -> np.ndarray
+    dub_channel_gains(channels, layout=None) -> np.ndarray  # where the dub goes over a stem
     true_peak_dbtp(audio: np.ndarray, rate=48000) -> float
     mixdown(clips, duration_s, original=None, settings=MixSettings(),
             original_layout=None) -> MixResult
@@ -103,7 +112,7 @@ class Placement:
 
 @dataclass
 class MixResult:
-    audio: np.ndarray  # (n, 2) float32, normalised
+    audio: np.ndarray  # (n, 2) float32, normalised; (n, ch) over a background stem
     dub: np.ndarray  # (n,) float32 dub bus with the same gain as in the mix
     placements: list[Placement] = field(default_factory=list)
     gain_db: float = 0.0
@@ -147,6 +156,28 @@ def duck_envelope(
         # Overlapping clips: the deeper duck wins.
         np.minimum(env[a:b], seg, out=env[a:b])
     return env
+
+
+# ffmpeg's layouts whose third channel is the front centre (FL FR FC ...).
+_CENTRE_AT_2 = frozenset(
+    {"3.0", "3.1", "4.0", "4.1", "5.0", "5.0(side)", "5.1", "5.1(side)", "6.0", "6.1",
+     "6.1(back)", "7.0", "7.0(front)", "7.1", "7.1(wide)", "7.1(wide-side)", "hexagonal",
+     "octagonal"}
+)  # fmt: skip
+
+
+def dub_channel_gains(channels: int, layout: str | None = None) -> np.ndarray:
+    """The dub's gain on each channel of a mix that keeps the original's channels: all of
+    mono and stereo, the centre alone of a surround layout that has one, else the front
+    pair (the first two channels of every layout ffmpeg names)."""
+    gains = np.zeros(channels, dtype=np.float32)
+    if channels <= 2:
+        gains[:] = 1.0
+    elif layout in _CENTRE_AT_2:
+        gains[2] = 1.0
+    else:
+        gains[:2] = 1.0
+    return gains
 
 
 def true_peak_dbtp(audio: np.ndarray, rate: int = MIX_RATE) -> float:
@@ -194,9 +225,10 @@ def mixdown(
 ) -> MixResult:
     """Build the dubbed soundtrack of a video lasting ``duration_s``.
 
-    ``original``: the 48 kHz master (n,) or (n, ch), or None. It is padded/trimmed to
-    the timeline. Clips may overlap (they add); a clip past the end is cut and its
-    placement marked ``truncated``; a clip starting before 0 is cut at the front.
+    ``original``: the 48 kHz master (n,) or (n, ch), or its background stem in
+    ``separate`` mode, or None. It is padded/trimmed to the timeline. Clips may overlap
+    (they add); a clip past the end is cut and its placement marked ``truncated``; a
+    clip starting before 0 is cut at the front.
     """
     settings = settings or MixSettings()
     n = samples_for(duration_s, MIX_RATE)
@@ -217,8 +249,21 @@ def mixdown(
             )
         )
 
-    mix = np.empty((n, 2), dtype=np.float32)
-    if original is not None and Background(settings.background) is Background.DUCK:
+    mode = Background(settings.background)
+    if original is not None and mode is Background.SEPARATE:
+        # The background stem has no dialogue left to duck: it plays as it was, in its
+        # own channels, with the dub where the original dialogue sat.
+        stem = np.asarray(original, dtype=np.float32)
+        stem = stem[:, None] if stem.ndim == 1 else stem
+        gains = dub_channel_gains(stem.shape[1], original_layout)
+        m = min(n, stem.shape[0])
+        mix = np.zeros((n, stem.shape[1]), dtype=np.float32)
+        for c in range(stem.shape[1]):
+            mix[:m, c] = stem[:m, c]
+            if gains[c]:
+                mix[:, c] += dub * gains[c]
+    elif original is not None and mode is not Background.REPLACE:
+        mix = np.empty((n, 2), dtype=np.float32)
         bed = to_stereo(np.asarray(original, dtype=np.float32), original_layout)
         m = min(n, bed.shape[0])
         env = duck_envelope(placements, n, settings.duck_db, settings.ramp_ms)
@@ -228,6 +273,7 @@ def mixdown(
             mix[m:, c] = 0.0
             mix[:, c] += dub
     else:
+        mix = np.empty((n, 2), dtype=np.float32)
         mix[:, 0] = dub
         mix[:, 1] = dub
 

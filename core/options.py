@@ -24,6 +24,8 @@ class DubOptions:
     changes: dict[str, Any] = field(default_factory=dict)
     model_dir: Path | None = None
     device: str = "auto"  # "auto" (a CUDA GPU when there is one), "cpu", "cuda", "cuda:1"
+    # Number format of the heavy stages (models/precision.py): auto, fp32, bf16, fp16.
+    precision: str = "auto"
     voices: dict[str, Path] = field(default_factory=dict)  # speaker id -> prompt file
     sampling: Sampling = field(default_factory=Sampling)
     stems_dir: Path | None = None

@@ -23,11 +23,15 @@ import numpy as np
 from core import preflight
 from core import project as proj
 from core.analysis import analyze_speakers
+from core.audio import resample_to_length
+from core.desk import seed_for
 from core.disk_space import writing_to
 from core.engines import (
     TEXT_EMOTION_MISSING,
+    EngineChoice,
     EngineFactory,
     RegistryFactory,
+    choose_engine,
     default_engine_factory,
     resolve_device,
     text_emotion_available,
@@ -35,7 +39,13 @@ from core.engines import (
 from core.errors import EngineUnavailable, InputError, OptionError
 from core.export import ExportOptions, container_for, export_video
 from core.inputs import Inputs, read_inputs
-from core.language import language_from_filename, to_iso639_2
+from core.language import (
+    detect_language,
+    language_from_filename,
+    language_name,
+    to_iso639_1,
+    to_iso639_2,
+)
 from core.line_emotion import MIN_REFERENCE, emotion_for, emotion_spec
 from core.listening import (
     Listener,
@@ -53,13 +63,33 @@ from core.project_keeper import ProjectKeeper
 from core.prompt_choice import Span
 from core.render import CancelToken, Take, TakeCache, render
 from core.report import DubReport, LineReport, write_report
-from core.settings import BackgroundMode, DefaultEmotion, DubSettings
+from core.separation import (
+    SeparationNotInstalled,
+    SeparationUnavailable,
+    Stems,
+    find_model,
+    separate_master,
+)
+from core.settings import (
+    PRESET_SAMPLING,
+    BackgroundMode,
+    DefaultEmotion,
+    DubSettings,
+    QualityPreset,
+)
 from core.silence import silence_until_ms
 from core.speaker_embedding import VoiceCheck, load_line_embedder
 from core.subtitles import Cue, write_clean_srt
 from core.timing import Timing, plan_lines
 from core.voices import VoicePrompt, assign_speakers, cut_prompt, speaker_names
-from models.contract import SAMPLE_RATE, Engine, SynthesisRequest, VoiceHandle
+from models.contract import (
+    SAMPLE_RATE,
+    EmotionSource,
+    EmotionSpec,
+    Engine,
+    SynthesisRequest,
+    VoiceHandle,
+)
 from models.registry import default_model_dir
 
 __all__ = [
@@ -253,6 +283,11 @@ class DubJob:
         self.prompts: dict[str, VoicePrompt] = {}
         self._voice_check: VoiceCheck | None | bool = False  # False: not looked for yet
         self._listener: Listener | None | bool = False  # False: not looked for yet
+        self.choice: EngineChoice | None = None  # the engine the dub's language goes to
+        self._unhonoured: dict[EmotionSource, list[int]] = {}  # emotions it cannot take
+        self.stems: Stems | None = None  # dialogue / background of the master, when split
+        self.background = BackgroundMode.DUCK  # the mode the mix uses (auto resolved)
+        self.separation_detail = "not run"  # what separation did, for `analyze`
 
     def warn(self, notice: Notice) -> None:
         self.warnings.append(notice)
@@ -323,6 +358,10 @@ class DubJob:
                 f"no line of {inputs.subtitles.path.name} lies within the video "
                 f"({inputs.media.duration_s:.1f} s): wrong subtitles, or a wrong frame rate?"
             )
+        if not self.analysis_only:
+            # The engine for the dub's language, before anything is saved or loaded: a
+            # language no installed engine speaks (or --engine one that cannot) stops here.
+            self.route(cues)
         speakers = assign_speakers(cues)
         self.voice_files = preflight.read_voice_files(
             cues, speakers, options, inputs.media.has_audio
@@ -344,23 +383,78 @@ class DubJob:
             self.keeper.sync_lines(
                 cues, speakers, speaker_names(cues), options.voices, settings.duration_mode
             )
-        preflight.check_line_emotions(cues, self.keeper, self.engine_factory, options)
+        preflight.check_line_emotions(
+            cues,
+            self.keeper,
+            self.engine_factory if self.analysis_only else self.route(cues).factory,
+            options,
+        )
         self.lines = [
             LinePlan(
                 c,
                 speakers[c.index],
                 # The seed follows the line, not its cue number: an inserted cue must not
-                # re-render every later line.
-                settings.seed + (self.keeper.line_number(c.index) if self.keeper else c.index),
+                # re-render every later line. A take the editor chose (the desk) keeps its seed.
+                seed_for(
+                    self.keeper.line(c.index) if self.keeper else None,
+                    settings.seed + (self.keeper.line_number(c.index) if self.keeper else c.index),
+                ),
             )
             for c in cues
         ]
+
+    def dub_language(self, cues: list[Cue] | None = None) -> str | None:
+        """The dub's language (ISO 639-1): --language, else the subtitle name
+        (movie.de.srt), else what the lines' text is written in; None when unsure."""
+        tagged = to_iso639_1(self.settings.language)
+        if tagged:
+            return tagged
+        if self.inputs is not None:
+            named = to_iso639_1(language_from_filename(self.inputs.subtitles.path))
+            if named:
+                return named
+        texts = [c.text for c in (cues if cues is not None else [ln.cue for ln in self.lines])]
+        return detect_language(texts)
+
+    def route(self, cues: list[Cue] | None = None) -> EngineChoice:
+        """The engine that speaks the dub's language (core/engines.py), chosen once: a
+        language no installed engine speaks is refused here, before any model loads."""
+        if self.choice is None:
+            self.choice = choose_engine(
+                self.dub_language(cues),
+                self.options.model_dir,
+                self.settings.engine,
+                self.engine_factory,
+            )
+        return self.choice
 
     def _engine(self, tick) -> None:
         device = resolve_device(self.options.device)
         if self.options.device == "auto":  # say which: a CPU dub is hours, a GPU's minutes
             self.warn(Notice(None, "device", f"rendering on {_DEVICE_WORDS.get(device, device)}"))
-        self.engine = self.engine_factory(self.options.model_dir, device)
+        choice = self.route()
+        self.engine = choice.factory(self.options.model_dir, device)
+        use_precision = getattr(self.engine, "use_precision", None)
+        if use_precision is not None:  # engines that keep their weights in a chosen format
+            said = use_precision(self.options.precision)
+            if said:
+                self.warn(Notice(None, "precision", said))
+        speaks = self.engine.capabilities.languages
+        if choice.name == "given":  # the caller's engine: its name, and a word if it is mute
+            title = getattr(self.engine, "name", "the given engine")
+            self.choice = choice = dataclasses.replace(choice, name=title, title=title)
+            if choice.language and choice.language not in speaks:
+                self.warn(
+                    Notice(
+                        None,
+                        "engine-language",
+                        f"{title} does not list {language_name(choice.language)} among "
+                        f"its languages ({', '.join(speaks)})",
+                    )
+                )
+        self.warn(Notice(None, "engine", f"engine: {choice.describe()}"))
+        for note in getattr(self.engine, "load_notes", []):
+            self.warn(Notice(None, "engine-note", note))
 
     def _extract(self, tick) -> None:
         with writing_to(self.work, "the extracted audio"):
@@ -381,6 +475,7 @@ class DubJob:
     def _analyze(self, tick) -> None:
         """Who speaks each line (core/analysis.py), unless the project knows already: the
         analysis runs when the project has none, or lines came that it never saw."""
+        self._separate(tick)
         keeper = self.keeper
         project = keeper.project if keeper else None
         lines = {ln.index: keeper.line(ln.index) for ln in self.lines} if keeper else {}
@@ -389,10 +484,11 @@ class DubJob:
             for plan in self.lines:
                 plan.speaker = lines[plan.index].speaker_id or plan.speaker
             self.others = {}
+            self._listen_to_original()  # word times are not kept: the spans need them again
             return
         analysis = analyze_speakers(
             [ln.cue for ln in self.lines],
-            self.extracted.load_mono16k() if self.extracted else None,
+            self._dialogue16k(),
             self.options.model_dir or default_model_dir(),
             device=resolve_device(self.options.device),
             num_speakers=self.settings.speakers,
@@ -418,6 +514,57 @@ class DubJob:
         if keeper:
             keeper.record_analysis(analysis.to_dict(), analysis.names)
         self._listen_to_original()
+
+    def _separate(self, tick) -> None:
+        """The dialogue and background stems of the master (core/separation.py) when the
+        background is `separate`, or `auto` with a separation model installed; cached in
+        the work folder. Without a model, `separate` says so and the mix ducks."""
+        mode = self.settings.background
+        wanted = mode in (BackgroundMode.AUTO, BackgroundMode.SEPARATE)
+        self.background = BackgroundMode.DUCK if wanted else mode
+        if not wanted:
+            self.separation_detail = f"not run (background {mode.value})"
+            return
+        if self.extracted is None:
+            self.separation_detail = "not run (the video has no audio)"
+            return
+        try:
+            model = find_model(self.options.model_dir or default_model_dir())
+            with writing_to(self.work, "the separated stems"):
+                self.stems = separate_master(
+                    self.extracted.master_path,
+                    model,
+                    self.work / "stems",
+                    device=resolve_device(self.options.device),
+                    layout=self.extracted.channel_layout,
+                    progress=tick,
+                    cancelled=lambda: self.cancel.cancelled,
+                )
+        except SeparationUnavailable as exc:
+            self.separation_detail = f"not run: {exc}"
+            # Not asked for (auto) and nothing installed: ducking is simply the default.
+            if mode is BackgroundMode.SEPARATE or not isinstance(exc, SeparationNotInstalled):
+                self.warn(
+                    Notice(
+                        None,
+                        "separation-off",
+                        f"the original is ducked under the dub, not separated: {exc}",
+                    )
+                )
+            return
+        self.background = BackgroundMode.SEPARATE
+        # Prompts, emotion references, speakers and word times: from the dialogue alone.
+        self.mono22k = self.stems.load_dialogue_mono22k()
+        self.separation_detail = f"dialogue and background split by {self.stems.model}" + (
+            " (stems from the cache)" if self.stems.cached else ""
+        )
+        self.warn(Notice(None, "separation", f"separation: {self.separation_detail}"))
+
+    def _dialogue16k(self) -> np.ndarray | None:
+        """The original's speech at 16 kHz mono: the dialogue stem when there is one."""
+        if self.stems is not None:
+            return self.stems.load_dialogue_mono16k()
+        return self.extracted.load_mono16k() if self.extracted else None
 
     def listener(self) -> Listener | None:
         """The whisper model of the model directory (whisper/), loaded once; None, with one
@@ -445,7 +592,7 @@ class DubJob:
         if listener is None:
             self.warn(Notice(None, "span", "spans follow the subtitles: no speech recogniser"))
             return
-        self.words = listener.words(self.extracted.load_mono16k())
+        self.words = listener.words(self._dialogue16k())
 
     def _plan(self, tick) -> None:
         """Each line's span and counts; spans grow into the following silence when asked."""
@@ -494,9 +641,30 @@ class DubJob:
                 self.inputs.subtitles.cues,
                 others=self.others.get(sid),
             )
+        self._transcribe_prompts(prompts)
         if self.keeper:
             self.keeper.record_prompts(prompts)
         return prompts
+
+    def _transcribe_prompts(self, prompts: dict[str, VoicePrompt]) -> None:
+        """What each prompt says (faster-whisper, its language detected), so an engine that
+        clones better knowing the prompt's words gets them (`VoicePrompt.prompt_text`);
+        kept with the speaker in the project and heard again only when the prompt changes.
+        Without the whisper model the prompts go without."""
+        project = self.keeper.project if self.keeper else None
+        todo = []
+        for sid, prompt in sorted(prompts.items()):
+            speaker = project.speaker(sid) if project else None
+            if speaker is not None and speaker.prompt_text is not None:
+                if speaker.prompt_text_key == prompt.key:
+                    prompt.prompt_text = speaker.prompt_text
+                    continue
+            todo.append(prompt)
+        listener = self.listener() if todo else None
+        for prompt in todo if listener is not None else []:
+            self.cancel.check()
+            audio16k = resample_to_length(prompt.audio, prompt.sample_rate, 16000)
+            prompt.prompt_text = listener.transcript(audio16k).strip()
 
     def _speech_cue(self, cue: Cue) -> Cue:
         span = speech_span(self.words, cue.start_ms, cue.end_ms)
@@ -510,12 +678,21 @@ class DubJob:
         for n, (sid, prompt) in enumerate(sorted(prompts.items())):
             tick(n, len(prompts))
             self.cancel.check()
-            self.voices[sid] = self.engine.prepare_voice(prompt.audio, prompt.sample_rate)
+            transcript = getattr(prompt, "prompt_text", None)
+            if transcript and self.engine.capabilities.prompt_transcript:
+                self.voices[sid] = self.engine.prepare_voice(
+                    prompt.audio, prompt.sample_rate, transcript=transcript
+                )
+            else:
+                self.voices[sid] = self.engine.prepare_voice(prompt.audio, prompt.sample_rate)
 
     def _render(self, tick) -> None:
         assert self.engine is not None
         options, settings, keeper = self.options, self.settings, self.keeper
         sampling = options.sampling
+        if settings.preset is not QualityPreset.FINAL:  # final: the sampling as given
+            steps, prompt_s = PRESET_SAMPLING[settings.preset]
+            sampling = dataclasses.replace(sampling, diffusion_steps=steps, flow_prompt_s=prompt_s)
         if settings.flow_steps is not None:
             sampling = dataclasses.replace(sampling, diffusion_steps=settings.flow_steps)
         for line in self.lines:
@@ -524,13 +701,17 @@ class DubJob:
             line.request = SynthesisRequest(
                 text=line.cue.text,
                 voice=self.voices[line.speaker],
-                emotion=emotion_for(line.cue, own, settings.emotion, self.mono22k, self.warn),
+                emotion=self._honoured(
+                    line.index,
+                    emotion_for(line.cue, own, settings.emotion, self.mono22k, self.warn),
+                ),
                 duration_s=line.timing.samples_22k / SAMPLE_RATE,
                 mode=settings.duration_mode,
                 sampling=sampling,
                 seed=line.seed,
                 language=normalizer_language(line.timing.language),
             )
+        self._say_unhonoured()
 
         def arrived(pos: int, take: Take) -> None:
             line = self.lines[pos]
@@ -565,10 +746,32 @@ class DubJob:
                     Notice(line.index, "not-rendered", f"not rendered ({line.error}); left silent")
                 )
 
+    def _honoured(self, index: int, emotion: EmotionSpec) -> EmotionSpec:
+        """The line's emotion if the engine honours its kind, else the voice's own
+        delivery (the line is noted: the user is told, not left guessing)."""
+        assert self.engine is not None
+        if emotion.source in self.engine.capabilities.emotion_inputs:
+            return emotion
+        self._unhonoured.setdefault(emotion.source, []).append(index)
+        return EmotionSpec()
+
+    def _say_unhonoured(self) -> None:
+        from models.registry import ENGINES
+
+        entry = ENGINES.get(self.choice.name) if self.choice else None
+        for source, lines in sorted(self._unhonoured.items()):
+            said = entry.missing_emotion.get(source) if entry else None
+            title = self.choice.title if self.choice else "the engine"
+            said = said or f"{title} does not honour {source.value} emotions"
+            shown = ", ".join(str(i) for i in lines[:10]) + (" …" if len(lines) > 10 else "")
+            self.warn(Notice(None, "emotion-ignored", f"{said} (line(s) {shown})"))
+        self._unhonoured = {}
+
     def _listen_to_takes(self, cache: TakeCache) -> None:
         """The listening check: each take transcribed in the dub's language and scored
         against its text; a take over the limit is flagged and, with `retakes`, rendered
-        again with new seeds, keeping the best (the lowest error rate)."""
+        again with new seeds, keeping the best: the lowest error rate, then the voice
+        closest to the speaker's prompt."""
         listener = self.listener() if any(ln.take for ln in self.lines) else None
         if listener is None:
             return
@@ -578,7 +781,7 @@ class DubJob:
         for line in self.lines:
             if line.take is not None:
                 line.check = check_take(
-                    listener, line.take.audio, SAMPLE_RATE, line.cue.text, language
+                    listener, line.take.audio, line.take.sample_rate, line.cue.text, language
                 )
                 if line.check.error_rate > settings.max_error_rate:
                     failing.append(line)
@@ -597,8 +800,8 @@ class DubJob:
                 if take is None:
                     still.append(line)
                     continue
-                check = check_take(listener, take.audio, SAMPLE_RATE, line.cue.text, language)
-                if check.error_rate < line.check.error_rate:  # the better take is kept
+                check = check_take(listener, take.audio, take.sample_rate, line.cue.text, language)
+                if self._better_take(line, take, check):  # the better take is kept
                     line.take, line.check = take, check
                     if self.keeper:
                         self.keeper.record_take(
@@ -624,9 +827,25 @@ class DubJob:
                 )
             )
 
-    def _check_voices(self) -> None:
-        """Each kept take's speaker similarity to its prompt (CAMPPlus cosine), and both
-        figures into the project with the take."""
+    def _better_take(self, line: LinePlan, take: Take, check: TakeCheck) -> bool:
+        """Whether a retake beats the line's kept take: a lower error rate wins; at the
+        same error rate (both perfect, both unheard) the voice closer to the prompt."""
+        assert line.check is not None and line.take is not None
+        if abs(check.error_rate - line.check.error_rate) > 1e-9:
+            return check.error_rate < line.check.error_rate
+        voice = self._voice_checker()
+        if voice is None:  # no speaker model: the first of equals stays
+            return False
+        if line.similarity is None:
+            line.similarity = voice.similarity(line.speaker, line.take.audio, line.take.sample_rate)
+        similarity = voice.similarity(line.speaker, take.audio, take.sample_rate)
+        if similarity is None or line.similarity is not None and similarity <= line.similarity:
+            return False
+        line.similarity = similarity
+        return True
+
+    def _voice_checker(self) -> VoiceCheck | None:
+        """The speaker model for voice similarity, loaded once; None without it."""
         if self._voice_check is False:
             try:
                 embedder = load_line_embedder(
@@ -636,11 +855,19 @@ class DubJob:
                 self._voice_check = VoiceCheck(embedder, self.prompts)
             except Exception:  # noqa: BLE001 - no speaker model: the error rate alone
                 self._voice_check = None
+        return self._voice_check or None
+
+    def _check_voices(self) -> None:
+        """Each kept take's speaker similarity to its prompt (CAMPPlus cosine), and both
+        figures into the project with the take."""
+        self._voice_checker()
         for line in self.lines:
             if line.take is None or line.check is None:
                 continue
             if self._voice_check is not None:
-                line.similarity = self._voice_check.similarity(line.speaker, line.take.audio)
+                line.similarity = self._voice_check.similarity(
+                    line.speaker, line.take.audio, line.take.sample_rate
+                )
             if self.keeper:
                 self.keeper.record_check(
                     line.index,
@@ -659,17 +886,21 @@ class DubJob:
             Clip(
                 start_ms=ln.timing.span.start_ms,
                 audio=ln.take.audio,
-                sample_rate=SAMPLE_RATE,
+                sample_rate=ln.take.sample_rate,  # the engine's: 22.05 kHz, VoxCPM2 48 kHz
                 line_id=ln.index,
             )
             for ln in self.lines
             if ln.take is not None and ln.timing is not None
         ]
+        if self.stems is not None:  # the music and effects, without the original actors
+            bed = self.stems.load_background()
+        else:
+            bed = extracted.load_master() if extracted else None
         mix = mixdown(
             clips,
             self.inputs.media.duration_s,
-            extracted.load_master() if extracted else None,
-            MixSettings(background=settings.background, duck_db=settings.duck_db),
+            bed,
+            MixSettings(background=self.background, duck_db=settings.duck_db),
             extracted.channel_layout if extracted else None,
         )
         self.placements = {p.line_id: p.start_sample for p in mix.placements}
@@ -735,7 +966,16 @@ class DubJob:
             span_end_ms=t.span.end_ms,
             duration_mode=self.settings.duration_mode.value,
             target_samples_22k=line.request.target_samples(),
-            rendered_samples_22k=len(take.audio) if take else None,
+            rendered_samples_22k=(
+                round(len(take.audio) * SAMPLE_RATE / take.sample_rate) if take else None
+            ),
+            engine=self.choice.name if self.choice else None,
+            sample_rate=take.sample_rate if take else None,
+            rendered_samples=len(take.audio) if take else None,
+            fit_method=(take.fit or {}).get("method") if take else None,
+            fit_stretch=(take.fit or {}).get("stretch") if take else None,
+            fit_candidates=(take.fit or {}).get("candidates") if take else None,
+            fit_pace=(take.fit or {}).get("pace") if take else None,
             placed_at_48k=self.placements.get(line.index),
             cached=bool(take and take.cached),
             pace=round(t.pace, 3) if np.isfinite(t.pace) else None,

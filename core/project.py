@@ -281,6 +281,8 @@ class Speaker:
     prompt_parts: list[PromptPart] = field(default_factory=list)  # the cut prompt, with reasons
     prompt_score: float | None = None
     prompt_lines: list[str] = field(default_factory=list)  # line ids the editor chose instead
+    prompt_text: str | None = None  # what the prompt says (whisper), for engines that use it
+    prompt_text_key: str | None = None  # the prompt audio it was heard in (VoicePrompt.key)
 
     def to_dict(self, base: Path | None) -> dict[str, Any]:
         return {
@@ -292,12 +294,14 @@ class Speaker:
             "prompt_parts": [p.to_dict() for p in self.prompt_parts],
             "prompt_score": self.prompt_score,
             "prompt_lines": list(self.prompt_lines),
+            "prompt_text": self.prompt_text,
+            "prompt_text_key": self.prompt_text_key,
         }
 
     @classmethod
     def from_dict(cls, data: Any, base: Path | None) -> Speaker:
         known = {"id", "name", "prompt_path", "colour", "prompt_parts", "prompt_score",
-                 "prompt_lines"}  # fmt: skip
+                 "prompt_lines", "prompt_text", "prompt_text_key"}  # fmt: skip
         d, extra = _split(data, known, "speaker")
         parts, lines = d.get("prompt_parts", []), d.get("prompt_lines", [])
         if not isinstance(parts, list) or not isinstance(lines, list):
@@ -312,6 +316,10 @@ class Speaker:
             prompt_parts=[PromptPart.from_dict(p) for p in parts],
             prompt_score=None if score is None else _float(score),
             prompt_lines=[_str(x) for x in lines],
+            prompt_text=None if d.get("prompt_text") is None else _str(d["prompt_text"]),
+            prompt_text_key=(
+                None if d.get("prompt_text_key") is None else _str(d["prompt_text_key"])
+            ),
         )
 
 

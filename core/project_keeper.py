@@ -118,6 +118,8 @@ class ProjectKeeper:
                 proj.PromptPart(p.start_ms, p.end_ms, p.score, p.reason) for p in prompt.pieces
             ]
             speaker.prompt_score = prompt.score
+            speaker.prompt_text = prompt.prompt_text
+            speaker.prompt_text_key = prompt.key if prompt.prompt_text is not None else None
         self.save()
 
     def line_number(self, cue_index: int) -> int:

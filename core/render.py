@@ -88,6 +88,8 @@ class Take:
     flagged: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    sample_rate: int = SAMPLE_RATE  # the engine's rate; target_samples counts at it
+    fit: dict | None = None  # how a fitted engine landed it in its span (method, stretch...)
 
 
 class TakeCache:
@@ -110,7 +112,7 @@ class TakeCache:
             meta = json.loads(meta_p.read_text())
         except Exception:  # a damaged cache entry is just a miss
             return None
-        if rate != SAMPLE_RATE:
+        if rate != meta.get("sample_rate", SAMPLE_RATE):
             return None
         return Take(
             key,
@@ -120,16 +122,20 @@ class TakeCache:
             meta.get("flagged"),
             {},
             list(meta.get("notes", [])),
+            rate,
+            meta.get("fit"),
         )
 
     def put(self, key: str, result: SynthesisResult) -> Take:
         assert result.audio is not None
         p = self.path(key)
-        write_wav(p, result.audio, SAMPLE_RATE)  # atomic: no half take after a full disk
+        write_wav(p, result.audio, result.sample_rate)  # atomic: no half take after a full disk
         meta = {
             "target_samples": result.target_samples,
             "flagged": result.flagged,
             "notes": list(result.notes),
+            "sample_rate": result.sample_rate,
+            "fit": result.fit,
         }
         meta_tmp = p.with_suffix(".json.tmp")
         meta_tmp.write_text(json.dumps(meta))
@@ -147,12 +153,14 @@ def _fresh_take(key: str, result: SynthesisResult) -> Take:
         result.flagged,
         result.timings,
         list(result.notes),
+        result.sample_rate,
+        result.fit,
     )
 
 
-def _exact_length(req: SynthesisRequest) -> int | None:
-    """The sample count a take must have: free pace has none."""
-    return None if req.mode is DurationMode.FREE else req.target_samples()
+def _exact_length(req: SynthesisRequest, sample_rate: int = SAMPLE_RATE) -> int | None:
+    """The sample count a take must have at the engine's rate: free pace has none."""
+    return None if req.mode is DurationMode.FREE else req.target_samples(sample_rate)
 
 
 @dataclass
@@ -188,7 +196,7 @@ def render(
     todo: list[int] = []
     for i, k in enumerate(keys):
         hit = cache.get(k) if cache else None
-        want = _exact_length(requests[i])
+        want = _exact_length(requests[i], hit.sample_rate) if hit else None
         if hit is not None and (want is None or len(hit.audio) == want):
             takes[i] = hit
         else:
@@ -218,7 +226,7 @@ def render(
                 if res.error != STOPPED:
                     errors[i] = res.error or "the engine returned no audio"
                 return
-            want = _exact_length(requests[i])
+            want = _exact_length(requests[i], res.sample_rate)
             if want is not None and len(res.audio) != want:
                 errors[i] = f"engine returned {len(res.audio)} samples, {want} were requested"
                 return

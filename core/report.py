@@ -35,6 +35,18 @@ class LineReport:
     check_flag: str | None = None
     takes_tried: int = 1
     voice_similarity: float | None = None  # cosine of the take's and the prompt's voice
+    # Which engine rendered the line, at which rate, and exactly how many samples there.
+    engine: str | None = None
+    sample_rate: int | None = None
+    rendered_samples: int | None = None
+    # How a fitted engine (VoxCPM2: no duration input) landed the line in its span:
+    # "natural" (its first take fit), "paced" (a faster/slower retake did), "closest" (the
+    # best of the candidates, stretched to the limit, then padded or cut); the stretch
+    # applied (+0.03: 3 % longer), how many candidates were rendered, the pace asked.
+    fit_method: str | None = None
+    fit_stretch: float | None = None
+    fit_candidates: int | None = None
+    fit_pace: str | None = None
 
 
 @dataclass

@@ -19,8 +19,27 @@ from models.contract import DurationMode
 
 
 class BackgroundMode(StrEnum):
+    # Not chosen: `separate` when a separation model is installed (core/separation.py),
+    # else `duck`; the job decides once it has looked in the model directory.
+    AUTO = "auto"
     DUCK = "duck"  # keep the original track under the dub, lowered by duck_db
     REPLACE = "replace"  # drop the original dialogue track altogether
+    SEPARATE = "separate"  # the original's music and effects (its background stem) kept
+
+
+class QualityPreset(StrEnum):
+    """How much work the flow model does per line (measured in the README, "Performance")."""
+
+    FINAL = "final"  # the official 25 flow steps over the whole voice prompt: export
+    DRAFT = "draft"  # fewer steps over the prompt's first seconds: line previews
+
+
+# What each preset asks of the engine: flow steps, seconds of the voice prompt the flow
+# model sees (None: all of it).
+PRESET_SAMPLING: dict[QualityPreset, tuple[int, float | None]] = {
+    QualityPreset.FINAL: (25, None),
+    QualityPreset.DRAFT: (10, 3.0),
+}
 
 
 class DefaultEmotion(StrEnum):
@@ -30,15 +49,18 @@ class DefaultEmotion(StrEnum):
 
 @dataclass
 class DubSettings:
-    background: BackgroundMode = BackgroundMode.DUCK
+    background: BackgroundMode = BackgroundMode.AUTO
     duck_db: float = -12.0  # how far the original is lowered under the dub
     keep_original_track: bool = False  # also mux the original audio as a second track
     subtitle_track: bool = False  # also mux the subtitles as a text track
     emotion: DefaultEmotion = DefaultEmotion.ORIGINAL
     duration_mode: DurationMode = DurationMode.EXACT
     language: str | None = None  # ISO 639 tag of the dub track; None: from the subtitles
+    # The speech engine (models/registry.py name); None: chosen by the dub's language.
+    engine: str | None = None
     seed: int = 0
-    flow_steps: int | None = None  # diffusion steps of the flow model; None: the engine's
+    flow_steps: int | None = None  # diffusion steps of the flow model; None: the preset's
+    preset: QualityPreset = QualityPreset.FINAL  # flow model work per line (export: final)
     merge_split_sentences: bool = False  # join cues that split one sentence
     extend_into_silence_ms: int = 0  # a line may run this far into the silence after it
     speakers: int | None = None  # how many speakers the video has; None: estimated
@@ -60,6 +82,14 @@ class DubSettings:
                 f"the dub language must be a code such as eng, fra or de, got '{self.language}'",
                 "language",
             )
+        if self.engine is not None:
+            from models.registry import ENGINES
+
+            if self.engine not in ENGINES:
+                raise OptionError(
+                    f"unknown speech engine '{self.engine}' (known: {', '.join(ENGINES)})",
+                    "engine",
+                )
         if self.extend_into_silence_ms < 0:
             raise OptionError(
                 "the extension into silence cannot be negative", "extend_into_silence_ms"
@@ -119,6 +149,7 @@ _ENUMS = {
     "background": BackgroundMode,
     "emotion": DefaultEmotion,
     "duration_mode": DurationMode,
+    "preset": QualityPreset,
 }
 
 
@@ -143,3 +174,5 @@ def _check_types(s: DubSettings) -> None:
         setattr(s, name, float(v))
     if s.language is not None and not isinstance(s.language, str):
         raise TypeError("setting language must be a language code")
+    if s.engine is not None and not isinstance(s.engine, str):
+        raise TypeError("setting engine must be an engine name")

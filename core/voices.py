@@ -9,6 +9,7 @@ its own span. Diarization will refine speakers later; this stays its fallback.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -49,6 +50,14 @@ class VoicePrompt:
     source: str  # "file:<path>" or "cut"
     segments: list[tuple[int, int]] = field(default_factory=list)  # ms spans used (cut)
     pieces: list[prompt_choice.PromptPiece] = field(default_factory=list)  # with scores
+    # What the prompt says (faster-whisper), for engines that clone better with the words.
+    prompt_text: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The prompt's audio, hashed: its transcript is kept while this stays the same."""
+        audio = np.ascontiguousarray(self.audio, dtype=np.float32)
+        return hashlib.sha256(audio.tobytes() + str(self.sample_rate).encode()).hexdigest()[:16]
 
     @property
     def score(self) -> float | None:

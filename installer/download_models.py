@@ -4,7 +4,7 @@
                                         [--endpoint URL] [--check] [--verify]
 
 NAME is a model of resources/model_manifest.json (indextts2, text-emotion, w2v-bert,
-semantic-codec, campplus, bigvgan, pyannote, whisper), or `required` (the default),
+semantic-codec, campplus, bigvgan, pyannote, whisper, separation), or `required` (the default),
 `optional`, `all`. The same as `dubsmith models download`: each file is fetched from its
 Hugging Face repository (or the mirror in --endpoint / HF_ENDPOINT) into
 `<model dir>/.download/`, resumed there after an interruption, checked against the size

@@ -78,6 +78,9 @@ TARGET="."
 [ "$DEV" = 1 ] && TARGET=".[dev]"
 echo ">> installing dubsmith ($TARGET)"
 "${PIP[@]}" install -q -e "$TARGET" "${TORCH_SET[@]}"
+# VoxCPM2's package without its web UI / training / hub dependencies (pyproject.toml lists
+# what its inference imports).
+"${PIP[@]}" install -q --no-deps "voxcpm==2.0.3"
 
 # --- GPU -------------------------------------------------------------------
 # Prints the torch / CUDA / cuDNN found and what to do when something is missing; a

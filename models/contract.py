@@ -81,6 +81,9 @@ class Sampling:
     max_tokens: int = 1500
     diffusion_steps: int = 25
     cfg_rate: float = 0.7
+    # Seconds of the voice prompt the flow model conditions on (its first ones); None: all
+    # of it. The flow model runs over prompt + line frames, so draft previews cut it.
+    flow_prompt_s: float | None = None
 
     @classmethod
     def official(cls) -> Sampling:
@@ -113,10 +116,11 @@ class SynthesisRequest:
     # read. None keeps the official rule (Chinese readings unless the text has letters).
     language: str | None = None
 
-    def target_samples(self) -> int | None:
+    def target_samples(self, sample_rate: int = SAMPLE_RATE) -> int | None:
+        """The exact length asked, in samples at `sample_rate` (the engine's rate)."""
         if self.duration_s is None:
             return None
-        return samples_for(self.duration_s, SAMPLE_RATE)
+        return samples_for(self.duration_s, sample_rate)
 
 
 @dataclass
@@ -128,6 +132,12 @@ class SynthesisResult:
     notes: list[str] = field(default_factory=list)  # e.g. text the vocabulary lacks
     timings: dict[str, float] = field(default_factory=dict)
     tokens: int = 0
+    # The rate of `audio`: the engine's own (Capabilities.sample_rate). Its length is
+    # exactly samples_for(duration_s, sample_rate) when a duration was asked.
+    sample_rate: int = SAMPLE_RATE
+    # How a FITTED engine landed the line in its span: method ("natural", "paced",
+    # "closest"), stretch used (+0.03: 3 % longer), candidates rendered, ... (None: EXACT).
+    fit: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -156,6 +166,9 @@ class Capabilities:
     duration_control: DurationControl
     emotion_inputs: frozenset[EmotionSource]
     max_batch: int = 1
+    # It clones better with the prompt's transcript: prepare_voice(audio, rate,
+    # transcript=...) is then accepted (engines without it take no transcript).
+    prompt_transcript: bool = False
 
 
 class Engine(Protocol):

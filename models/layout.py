@@ -333,7 +333,10 @@ def indextts2_root(model_dir: Path) -> Path:
     model_dir = Path(model_dir).expanduser()
     if (model_dir / "indextts2").is_dir():
         return model_dir / "indextts2"
-    if (model_dir / "gpt.pth").exists() or (model_dir / "config.yaml").exists():
+    # An IndexTTS-2.5 checkpoints folder (its codec.pth / .tiktoken vocabulary; see
+    # models/indextts25/files.py) has a gpt.pth and config.yaml too, but is not a 2.0 one.
+    is_25 = (model_dir / "codec.pth").exists() or any(model_dir.glob("*.tiktoken"))
+    if not is_25 and ((model_dir / "gpt.pth").exists() or (model_dir / "config.yaml").exists()):
         return model_dir
     return model_dir / "indextts2"
 

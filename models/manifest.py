@@ -31,6 +31,7 @@ from models.layout import MANIFEST, damage_of, indextts2_root, locate
 RECORD_NAME = ".dubsmith-models.json"
 CHUNK = 8 << 20  # sha256 reads 8 MiB at a time: constant memory for a 3 GB checkpoint
 INDEXTTS2 = "indextts2/"
+INDEXTTS25 = "indextts25/"  # models/indextts25/files.py knows its layout
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,10 @@ def installed_path(model_dir: Path, spec: FileSpec) -> Path:
         if found is not None:
             return found
         return files.root / name
+    if spec.path.startswith(INDEXTTS25):  # model_dir/indextts25, or a 2.5 checkpoints folder
+        from models.indextts25.files import indextts25_root
+
+        return indextts25_root(model_dir) / spec.path[len(INDEXTTS25) :]
     return model_dir / spec.path
 
 
@@ -172,6 +177,10 @@ def target_path(model_dir: Path, spec: FileSpec) -> Path:
     model_dir = Path(model_dir).expanduser()
     if spec.path.startswith(INDEXTTS2):
         return indextts2_root(model_dir) / spec.path[len(INDEXTTS2) :]
+    if spec.path.startswith(INDEXTTS25):
+        from models.indextts25.files import indextts25_root
+
+        return indextts25_root(model_dir) / spec.path[len(INDEXTTS25) :]
     return model_dir / spec.path
 
 

@@ -92,6 +92,70 @@ def _indextts2_load(model_dir: Path, device: str) -> Engine:
     return IndexTTS2Engine.load(model_dir, device=device)
 
 
+# --- VoxCPM2 (the voxcpm package) -------------------------------------------------------------
+
+
+def _voxcpm2_capabilities(model_dir: Path) -> Capabilities:
+    from models.voxcpm2.engine import voxcpm2_capabilities
+
+    return voxcpm2_capabilities()
+
+
+def _voxcpm2_check(model_dir: Path) -> None:
+    from models.voxcpm2.files import locate
+
+    locate(model_dir).check()
+
+
+def _voxcpm2_load(model_dir: Path, device: str) -> Engine:
+    from models.voxcpm2.engine import VoxCPM2Engine
+
+    return VoxCPM2Engine.load(model_dir, device=device)
+
+
+# --- IndexTTS-2.5 (ours, models/indextts25) -----------------------------------------------------
+
+INDEXTTS25_TEXT_EMOTION = (
+    "emotion from a text description needs the optional text-emotion model "
+    "(indextts25/qwen0.6bemo4-merge/ in the model folder {model_dir}), which is not installed"
+)
+
+
+def _indextts25_capabilities(model_dir: Path) -> Capabilities:
+    """zh, en, ja, es, ar; exact durations (a forced code count at 25/s, the flow model's
+    frames and the samples from the span); every emotion input (text with its model)."""
+    from models.indextts25.engine import indextts25_capabilities
+    from models.indextts25.files import locate25
+
+    return indextts25_capabilities(locate25(model_dir).qwen_emotion, max_batch=4)
+
+
+def _indextts25_check(model_dir: Path) -> None:
+    from models.indextts25.files import locate25
+
+    locate25(model_dir).check()
+
+
+def _indextts25_line_embedder(model_dir: Path, device: str):
+    from models.indextts25.campplus import load_speaker_style
+    from models.indextts25.files import locate25
+    from models.line_embedder import CampPlusEmbedder
+
+    return CampPlusEmbedder(load_speaker_style(locate25(model_dir).campplus, device=device))
+
+
+def _indextts25_load(model_dir: Path, device: str) -> Engine:
+    from models.indextts25.engine import IndexTTS25Engine
+
+    return IndexTTS25Engine.load(model_dir, device=device)
+
+
+VOXCPM2_REFERENCE_EMOTION = (
+    "VoxCPM2 cannot copy a delivery from a reference clip (its style is a text "
+    "instruction); those lines take the voice's own delivery"
+)
+
+
 ENGINES: dict[str, EngineEntry] = {
     "indextts2": EngineEntry(
         name="indextts2",
@@ -101,6 +165,25 @@ ENGINES: dict[str, EngineEntry] = {
         load=_indextts2_load,
         line_embedder=_indextts2_line_embedder,
         missing_emotion={EmotionSource.TEXT: INDEXTTS2_TEXT_EMOTION},
+    ),
+    "voxcpm2": EngineEntry(
+        name="voxcpm2",
+        title="VoxCPM2",
+        capabilities=_voxcpm2_capabilities,
+        check=_voxcpm2_check,
+        load=_voxcpm2_load,
+        # VoxCPM2 has no speaker encoder of its own: voices are told apart with IndexTTS2's.
+        line_embedder=_indextts2_line_embedder,
+        missing_emotion={EmotionSource.REFERENCE: VOXCPM2_REFERENCE_EMOTION},
+    ),
+    "indextts25": EngineEntry(
+        name="indextts25",
+        title="IndexTTS-2.5",
+        capabilities=_indextts25_capabilities,
+        check=_indextts25_check,
+        load=_indextts25_load,
+        line_embedder=_indextts25_line_embedder,
+        missing_emotion={EmotionSource.TEXT: INDEXTTS25_TEXT_EMOTION},
     ),
 }
 DEFAULT_ENGINE = "indextts2"

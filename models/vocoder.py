@@ -144,7 +144,8 @@ class Vocoder:
         )
         for b, r in enumerate(rows):
             batch[b, :, : r.size(-1)] = r
-        return self.model(batch)[:, 0].float().cpu().numpy()
+        dtype = next(self.model.parameters()).dtype  # fp32 unless a plan said otherwise
+        return self.model(batch.to(dtype))[:, 0].float().cpu().numpy()
 
 
 def right_reach_frames(h) -> int:

@@ -55,7 +55,7 @@ def test_open_and_dub(qtbot, movie, tmp_path, monkeypatch):
 
 def test_open_error_is_shown_not_raised(qtbot, tmp_path, monkeypatch):
     shown = []
-    monkeypatch.setattr("app.gui.QMessageBox.warning", lambda *a: shown.append(a[2]))
+    monkeypatch.setattr("app.gui.main_window.QMessageBox.warning", lambda *a: shown.append(a[2]))
     win = MainWindow()
     qtbot.addWidget(win)
     assert not open_now(qtbot, win, tmp_path / "nope.mp4")
@@ -86,7 +86,7 @@ def test_closing_during_a_dub_cancels_then_closes(qtbot, movie, tmp_path, monkey
     from PySide6.QtWidgets import QMessageBox
 
     monkeypatch.setenv("DUBSMITH_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr("app.gui.QMessageBox.question", lambda *a: QMessageBox.StandardButton.Yes)
+    monkeypatch.setattr("app.gui.main_window.QMessageBox.question", lambda *a: QMessageBox.StandardButton.Yes)
     gate = threading.Event()
 
     class Slow(ToneEngine):

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (  # noqa: E402
 )
 
 from app.gui import COL_EMOTION, MainWindow  # noqa: E402
-from app.line_panel import MODES  # noqa: E402
+from app.gui.line_panel import MODES  # noqa: E402
 from core import project as proj  # noqa: E402
 from models.contract import EMOTION_NAMES  # noqa: E402
 from tests import mediagen  # noqa: E402

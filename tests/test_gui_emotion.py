@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from app.gui import COL_EMOTION, MainWindow  # noqa: E402
-from app.line_panel import MODES  # noqa: E402
+from app.gui.line_panel import MODES  # noqa: E402
 from core import project as proj  # noqa: E402
 from core.project_keeper import project_file_for  # noqa: E402
 from models.contract import EMOTION_NAMES, EmotionSource  # noqa: E402
@@ -135,7 +135,14 @@ def test_a_slider_drag_is_one_undo_step(qtbot, clip):
     assert win.line(2).emotion.vector[ANGRY] == pytest.approx(0.1)
 
 
-def test_dub_after_an_edit_renders_that_line_with_its_vector(qtbot, clip, tmp_path):
+def test_dub_after_an_edit_renders_that_line_with_its_vector(qtbot, clip, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    asked = []  # the second dub writes over the first one's output: the window asks first
+    monkeypatch.setattr(
+        "app.gui.main_window.QMessageBox.question",
+        lambda *a: asked.append(a[2]) or QMessageBox.StandardButton.Yes,
+    )
     engine = ToneEngine()
     win = window(qtbot, engine)
     open_now(qtbot, win, clip)
@@ -150,6 +157,7 @@ def test_dub_after_an_edit_renders_that_line_with_its_vector(qtbot, clip, tmp_pa
     assert win.autosaver.dirty  # not yet on disk: the dub must flush it
     win.start_dub()
     qtbot.waitUntil(lambda: win.running_job is None, timeout=60_000)
+    assert len(asked) == 1 and "out.mp4 exists already" in asked[0]
     again = engine.requests[len(first) :]
     assert [r.seed for r in again] == [2]  # line 1 came from the take cache
     emo = again[0].emotion

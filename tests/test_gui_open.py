@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from app import gui  # noqa: E402
+from app.gui import main_window as gui  # noqa: E402
 from app.gui import COL_EMOTION, COL_TEXT, MainWindow  # noqa: E402
 from core import project as proj  # noqa: E402
 from tests import mediagen  # noqa: E402
@@ -165,7 +165,7 @@ def test_closing_while_opening_waits_for_the_read_and_drops_it(qtbot, video, mon
 
 def test_a_failed_open_keeps_the_video_shown(qtbot, video, tmp_path, monkeypatch):
     shown = []
-    monkeypatch.setattr("app.gui.QMessageBox.warning", lambda *a: shown.append(a[2]))
+    monkeypatch.setattr("app.gui.main_window.QMessageBox.warning", lambda *a: shown.append(a[2]))
     win = window(qtbot)
     assert open_now(qtbot, win, video)
     assert not open_now(qtbot, win, video, tmp_path / "missing.srt")

@@ -13,7 +13,7 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import Qt  # noqa: E402
 
 from app.gui import MainWindow  # noqa: E402
-from app.line_panel import MODES, TEXT_ROW  # noqa: E402
+from app.gui.line_panel import MODES, TEXT_ROW  # noqa: E402
 from core import project as proj  # noqa: E402
 from models.layout import locate  # noqa: E402
 from tests import mediagen  # noqa: E402

@@ -150,7 +150,7 @@ def dubbing_window(qtbot, movie: Path, tmp_path: Path, monkeypatch, factory) -> 
     def unexpected(parent, title, message):
         pytest.fail(f"{title}: {message}")
 
-    monkeypatch.setattr("app.gui.QMessageBox.critical", unexpected)
+    monkeypatch.setattr("app.gui.main_window.QMessageBox.critical", unexpected)
     win = MainWindow(engine_factory=factory)
     qtbot.addWidget(win)
     with qtbot.waitSignal(win.opened, timeout=60_000):
@@ -176,7 +176,7 @@ def test_time_left_appears_once_two_lines_are_rendered(qtbot, monkeypatch):
     win = MainWindow()
     qtbot.addWidget(win)
     now = [100.0]
-    monkeypatch.setattr(gui.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(gui.main_window.time, "monotonic", lambda: now[0])
     win.on_progress("render", 0, 10)
     now[0] = 102.0
     win.on_progress("render", 1, 10)
@@ -192,7 +192,7 @@ def test_a_failed_dub_resets_the_bar_and_says_where(qtbot, movie, tmp_path, monk
 
     win = dubbing_window(qtbot, movie, tmp_path, monkeypatch, broken)
     shown = []
-    monkeypatch.setattr("app.gui.QMessageBox.critical", lambda *a: shown.append(a[2]))
+    monkeypatch.setattr("app.gui.main_window.QMessageBox.critical", lambda *a: shown.append(a[2]))
     win.progress.setValue(57)
     win.step_label.setText("render 1/2")  # what a previous dub may have left
     win.start_dub()
@@ -230,7 +230,7 @@ def test_quit_is_kept_when_the_dub_ends_while_asking(qtbot, movie, tmp_path, mon
         qtbot.waitUntil(lambda: win.running_job is None, timeout=60_000)
         return QMessageBox.StandardButton.Yes
 
-    monkeypatch.setattr("app.gui.QMessageBox.question", answer_late)
+    monkeypatch.setattr("app.gui.main_window.QMessageBox.question", answer_late)
     win.start_dub()
     qtbot.waitUntil(lambda: win.step_label.text().startswith("render"), timeout=30_000)
     assert win.close()
@@ -248,7 +248,7 @@ def test_no_keeps_the_window_when_the_dub_ends_while_asking(qtbot, movie, tmp_pa
         qtbot.waitUntil(lambda: win.running_job is None, timeout=60_000)
         return QMessageBox.StandardButton.No
 
-    monkeypatch.setattr("app.gui.QMessageBox.question", answer_late)
+    monkeypatch.setattr("app.gui.main_window.QMessageBox.question", answer_late)
     win.start_dub()
     qtbot.waitUntil(lambda: win.step_label.text().startswith("render"), timeout=30_000)
     assert not win.close()

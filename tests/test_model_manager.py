@@ -170,10 +170,12 @@ def test_list_on_an_empty_folder_names_every_missing_file_and_its_command(tmp_pa
     for name in ("indextts2", "w2v-bert", "semantic-codec", "campplus", "bigvgan"):
         assert f"dubsmith models download {name} --model-dir {empty}" in out
     # optional models are named, with what they are for, but are not "missing"
-    for spec in MANIFEST.model("whisper").files + MANIFEST.model("pyannote").files:
+    optional = ("whisper", "pyannote", "separation")
+    for spec in [f for name in optional for f in MANIFEST.model(name).files]:
         assert f"absent  {spec.path}" in out
     assert "dubsmith models download pyannote" in out and "--token" in out
-    assert "[separation]" in out and "nothing to download yet" in out
+    assert f"dubsmith models download separation --model-dir {empty}" in out
+    assert "nothing to download yet" not in out  # no placeholder is left
     assert "complete" not in out
     assert not empty.exists()  # listing creates nothing
 
@@ -185,7 +187,7 @@ def test_status_of_the_tiny_folder(tiny_model_dir):
         assert by_name[name].state == "installed" and by_name[name].ok
     assert by_name["text-emotion"].state == "absent" and not by_name["text-emotion"].in_use
     assert by_name["pyannote"].gated and by_name["pyannote"].state == "absent"
-    assert by_name["separation"].state == "unavailable" and by_name["separation"].placeholder
+    assert by_name["separation"].state == "absent" and not by_name["separation"].in_use
     assert main(["models", "--model-dir", str(tiny_model_dir)]) == EXIT_OK  # plain `models`
 
 
@@ -327,7 +329,7 @@ def test_hf_token_from_the_environment_and_all_skips_a_locked_model(hub, tmp_pat
         ["required", "optional"],
         model_dir,
         log=logged.append,
-        manifest=_without(MANIFEST, {"text-emotion", "whisper"}),
+        manifest=_without(MANIFEST, {"text-emotion", "whisper", "separation", "voxcpm2", "indextts25"}),
     )
     assert any("skipping pyannote" in line and "gated" in line for line in logged)
     assert not (model_dir / "pyannote").exists()

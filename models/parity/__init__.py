@@ -26,8 +26,32 @@ STAGES: tuple[str, ...] = (
     "vocoder",
     "e2e",
 )
+# The IndexTTS-2.5 set (../shared/reference25): its own stage modules `stage25_<name>`.
+STAGES25: tuple[str, ...] = (
+    "keys",
+    "text",
+    "gpt",
+    "codec",
+    "emotion",
+    "campplus",
+    "mel",
+    "s2m",
+    "vocoder",
+    "e2e",
+)
 
 DEFAULT_TOL = 1e-4
+
+
+def is_set25(root: Path) -> bool:
+    """A 2.5 fixture set: its checkpoints hold the 2.5 codec and tiktoken vocabulary (the
+    top-level manifest says "reference25" too, but a copy may have lost it)."""
+    ckpt = Path(root) / "checkpoints"
+    return (ckpt / "codec.pth").is_file() and any(ckpt.glob("*.tiktoken"))
+
+
+def stages_for(root: Path) -> tuple[str, ...]:
+    return STAGES25 if is_set25(root) else STAGES
 
 
 @dataclass
@@ -92,6 +116,7 @@ def torch_threads(n: int = 1) -> Iterator[None]:
 def run_stage(root: Path, stage: str, threads: int = 1) -> list[Check]:
     import importlib
 
-    module = importlib.import_module(f"models.parity.stage_{stage}")
+    prefix = "stage25_" if is_set25(root) else "stage_"
+    module = importlib.import_module(f"models.parity.{prefix}{stage}")
     with torch_threads(threads):
         return module.run(Path(root))

@@ -7,14 +7,18 @@ import sys
 import traceback
 from pathlib import Path
 
-from models.parity import STAGES, Check, run_stage
+from models.parity import STAGES, Check, run_stage, stages_for
 from models.quiet import quiet_transformers
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m models.parity", description=__doc__)
     ap.add_argument("dir", type=Path, help="fixture directory laid out like shared/reference")
-    ap.add_argument("--stages", default=",".join(STAGES), help="comma-separated stage names")
+    ap.add_argument(
+        "--stages",
+        default=None,
+        help=f"comma-separated stage names (default all: {','.join(STAGES)})",
+    )
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1 = as the fixtures)")
     ap.add_argument("-v", "--verbose", action="store_true", help="print every check")
     args = ap.parse_args(argv)
@@ -22,10 +26,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.dir.is_dir():
         print(f"error: {args.dir} is not a directory", file=sys.stderr)
         return 2
-    stages = [s.strip() for s in args.stages.split(",") if s.strip()]
-    unknown = [s for s in stages if s not in STAGES]
+    known = stages_for(args.dir)  # the 2.0 or the 2.5 set, from its layout
+    stages = [s.strip() for s in (args.stages or ",".join(known)).split(",") if s.strip()]
+    unknown = [s for s in stages if s not in known]
     if unknown:
-        print(f"error: unknown stage(s) {', '.join(unknown)}; known: {', '.join(STAGES)}")
+        print(f"error: unknown stage(s) {', '.join(unknown)}; known: {', '.join(known)}")
         return 2
     all_ok = True
     for stage in stages:

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from models.s2m.config import S2MConfig
-from models.s2m.layers import WeightNormLinear, sequence_mask
+from models.s2m.layers import WeightNormLinear, _WeightNorm, sequence_mask
 from models.s2m.transformer import Transformer
 from models.s2m.wavenet import WaveNet
 
@@ -87,6 +87,12 @@ class DiT(nn.Module):
     @property
     def dtype(self) -> torch.dtype:
         return self.cond_projection.weight.dtype
+
+    def fold_weight_norms(self) -> None:
+        """Fold every weight-norm layer (see _WeightNorm.fold): before a cast to half."""
+        for module in self.modules():
+            if isinstance(module, _WeightNorm):
+                module.fold()
 
     def forward(
         self, x: Tensor, prompt_x: Tensor, x_lens: Tensor, t: Tensor, style: Tensor, cond: Tensor

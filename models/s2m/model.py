@@ -59,6 +59,14 @@ class S2M(nn.Module):
     def device(self) -> torch.device:
         return self.gpt_layer[0].weight.device
 
+    def store_estimator(self, dtype: torch.dtype) -> None:
+        """Keep the flow model's estimator (DiT + WaveNet, 25 steps x 2 passes per line) in
+        `dtype`, once, in place. Weight-norm weights are folded in float32 first, so the
+        half weights are the rounded fp32 ones. The Euler loop, the length regulator and
+        gpt_layer stay float32 (cfm.sample casts at the estimator's door)."""
+        self.cfm.estimator.fold_weight_norms()
+        self.cfm.estimator.to(dtype)
+
     @torch.inference_mode()
     def gpt_latent_to_cond(self, latent: Tensor) -> Tensor:
         """gpt_layer: GPT latent [B, N, D_gpt] -> [B, N, H_codec] (added to vq2emb(codes))."""

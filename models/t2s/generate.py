@@ -325,10 +325,11 @@ def _sample_decode(a: _StepArgs, logits: Tensor, seen: Tensor, gens, record: boo
             tokens = scores.argmax(dim=-1)
         if record:
             steps_scores.append(scores.clone())
+        chosen = tokens.tolist()  # one host sync per step, not one per row
         for i in range(n):
             if done[i]:
                 continue
-            tok = int(tokens[i])
+            tok = chosen[i]
             if tok == stop:
                 done[i] = stopped[i] = True
                 continue

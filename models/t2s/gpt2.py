@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from models.precision import linear
+
 # GPT-2 Conv1D weights in a checkpoint are (in, out); ours are (out, in).
 CONV1D_SUFFIXES = (
     "attn.c_attn.weight",
@@ -49,13 +51,14 @@ class Attention(nn.Module):
         self.heads = heads
         self.c_attn = nn.Linear(dim, 3 * dim)
         self.c_proj = nn.Linear(dim, dim)
+        self.narrow_rows: int | None = None  # see models.precision.linear
 
     def forward(
         self, x: Tensor, mask: Tensor, cache: tuple[Tensor, Tensor] | None, pos: int
     ) -> Tensor:
         """x: (B, S, D) new positions [pos, pos+S); mask: (B, 1, S, pos+S) True = attend."""
         b, s, d = x.shape
-        q, k, v = F.linear(x, self.c_attn.weight, self.c_attn.bias).split(d, dim=-1)
+        q, k, v = linear(x, self.c_attn, self.narrow_rows).split(d, dim=-1)
         q, k, v = (t.view(b, s, self.heads, -1).transpose(1, 2) for t in (q, k, v))
         if cache is not None:
             ck, cv = cache
@@ -64,7 +67,7 @@ class Attention(nn.Module):
             k, v = ck[:, :, : pos + s], cv[:, :, : pos + s]
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         y = y.transpose(1, 2).reshape(b, s, d)
-        return F.linear(y, self.c_proj.weight, self.c_proj.bias)
+        return linear(y, self.c_proj, self.narrow_rows)
 
 
 class MLP(nn.Module):
@@ -72,10 +75,12 @@ class MLP(nn.Module):
         super().__init__()
         self.c_fc = nn.Linear(dim, 4 * dim)
         self.c_proj = nn.Linear(4 * dim, dim)
+        self.narrow_rows: int | None = None  # see models.precision.linear
 
     def forward(self, x: Tensor) -> Tensor:
         # GPT-2's "gelu_new" is the tanh approximation.
-        return self.c_proj(F.gelu(self.c_fc(x), approximate="tanh"))
+        h = F.gelu(linear(x, self.c_fc, self.narrow_rows), approximate="tanh")
+        return linear(h, self.c_proj, self.narrow_rows)
 
 
 class Block(nn.Module):

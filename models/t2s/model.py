@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from models.config import GPTConfig
+from models.precision import linear, store_linear_weights
 from models.t2s.conformer import ConformerEncoder
 from models.t2s.gpt2 import GPT2
 from models.t2s.perceiver import PerceiverResampler
@@ -80,17 +81,22 @@ class T2S(nn.Module):
         self.final_norm = nn.LayerNorm(d)
         self.text_head = nn.Linear(d, cfg.text_vocab)
         self.mel_head = nn.Linear(d, cfg.number_mel_codes)
+        self.narrow_rows: int | None = None  # see store_decoder
 
     # ---- construction -------------------------------------------------------------------
     @classmethod
     def build(cls, cfg: GPTConfig, seed: int = 0, device: str | torch.device = "cpu") -> T2S:
         """A randomly initialised model (tests and benchmarks; not a release model)."""
-        g = torch.Generator().manual_seed(seed)
-        model = cls(cfg)
+        device = torch.device(device)
+        # Drawn on the target device (a GPU fills 1.9 GB in a blink; the CPU stream is
+        # the one the tests and benchmarks have always used).
+        g = torch.Generator(device=device).manual_seed(seed)
+        with device:
+            model = cls(cfg)
         with torch.no_grad():
             for module in model.modules():
                 for name, p in module.named_parameters(recurse=False):
-                    noise = torch.randn(p.shape, generator=g)
+                    noise = torch.randn(p.shape, generator=g, device=device)
                     if isinstance(module, nn.LayerNorm) and name == "weight" or name == "gamma":
                         p.copy_(1.0 + 0.1 * noise)  # norm gains stay near one
                     else:
@@ -106,6 +112,23 @@ class T2S(nn.Module):
     @property
     def dim(self) -> int:
         return self.cfg.model_dim
+
+    @property
+    def decoder_dtype(self) -> torch.dtype:
+        return self.mel_head.weight.dtype
+
+    def store_decoder(self, dtype: torch.dtype, narrow_rows: int | None = None) -> None:
+        """Keep the decoder's linear layers (GPT-2 blocks, mel head) in `dtype`, once, in
+        place: they are read on every decode step. Activations, norms and the KV cache stay
+        float32; the conditioning encoders (run once per voice) stay as they are. With
+        `narrow_rows`, products of more rows than that upcast the weight per call (CPUs
+        without native half kernels; see models.precision)."""
+        store_linear_weights(self.gpt, dtype)
+        store_linear_weights(self.mel_head, dtype)
+        self.narrow_rows = narrow_rows
+        for block in self.gpt.h:
+            block.attn.narrow_rows = narrow_rows
+            block.mlp.narrow_rows = narrow_rows
 
     # ---- conditioning -------------------------------------------------------------------
     def speaker_latents(self, spk_feats: Tensor, lengths: Tensor | None = None) -> Tensor:
@@ -187,4 +210,4 @@ class T2S(nn.Module):
 
     def mel_logits(self, hidden: Tensor) -> Tensor:
         """GPT output (already ln_f) -> mel logits, as GPT2InferenceModel's lm_head."""
-        return self.mel_head(self.final_norm(hidden))
+        return linear(self.final_norm(hidden), self.mel_head, self.narrow_rows)

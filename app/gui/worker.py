@@ -4,12 +4,15 @@ signals: the queue of dub jobs, and reading a video's inputs and project for edi
 from __future__ import annotations
 
 import gc
+import itertools
+from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal
 
+from core import desk
 from core import project as proj
 from core.engines import EngineCache
 from core.job_queue import JobQueue, JobStatus
@@ -21,7 +24,9 @@ from core.pipeline import (
     JobEvents,
     read_inputs,
 )
+from core.line_preview import preview_lines
 from core.project_keeper import project_file_for
+from core.render import Cancelled, CancelToken
 from core.subtitles import Cue
 from core.timing import Timing, plan_lines
 from core.voices import assign_speakers, speaker_names
@@ -35,6 +40,8 @@ class QueueWorker(QObject):
     line_rendered = Signal(int, int, object)  # job id, cue number, its Take
     warning = Signal(int, object)  # job id, a Notice
     job_ended = Signal(int)  # job id; the queue's job says how it ended
+    # preview id (negative: apart from job ids), a LinePreview or None, an error or None
+    preview_ended = Signal(int, object, object)
     _wake = Signal()
 
     def __init__(self, queue: JobQueue, engine_factory=None) -> None:
@@ -42,6 +49,9 @@ class QueueWorker(QObject):
         self.queue = queue
         self.engines = EngineCache(engine_factory)  # the engine stays loaded between dubs
         self._wake.connect(self._drain)  # runs on the worker's thread once moved there
+        self._previews: deque[PreviewRequest] = deque()  # appended here, taken there
+        self._preview_ids = itertools.count(1)
+        self.previewing: PreviewRequest | None = None
 
     def submit(self, video: Path, options: DubOptions, project: proj.Project | None) -> int:
         job = self.queue.add(video, options, project)
@@ -55,10 +65,68 @@ class QueueWorker(QObject):
         if waiting:  # it will never run: say so now
             self.job_ended.emit(job_id)
 
+    def submit_preview(
+        self,
+        video: Path,
+        options: DubOptions,
+        project: proj.Project | None,
+        indices: list[int],
+        seed: int | None = None,
+    ) -> int:
+        """Render only these lines (no mix, no export); `seed` for a new take of one."""
+        request = PreviewRequest(-next(self._preview_ids), video, options, project, indices, seed)
+        self._previews.append(request)
+        self._wake.emit()
+        return request.id
+
+    def cancel_preview(self, preview_id: int) -> None:
+        for request in [*self._previews, self.previewing]:
+            if request is not None and request.id == preview_id:
+                request.token.cancel()
+
     def _drain(self) -> None:
-        while (job := self.queue.next_waiting()) is not None:
-            self.queue.run(job, _Relay(self, job.id), self.engines)
-            self.job_ended.emit(job.id)
+        # Previews first: the editor is waiting to hear one line.
+        while True:
+            if self._previews:
+                self._run_preview(self._previews.popleft())
+            elif (job := self.queue.next_waiting()) is not None:
+                self.queue.run(job, _Relay(self, job.id), self.engines)
+                self.job_ended.emit(job.id)
+            else:
+                return
+
+    def _run_preview(self, request: PreviewRequest) -> None:
+        self.previewing = request
+        results, error = [], None
+        try:
+            results = preview_lines(
+                request.video,
+                request.options,
+                request.indices,
+                seed=request.seed,
+                engine_factory=self.engines,
+                events=_Relay(self, request.id),
+                cancel=request.token,
+                project=request.project,
+            )
+        except Cancelled:
+            error = "cancelled"
+        except Exception as exc:  # every failure reaches the editor as a message
+            error = str(exc) or type(exc).__name__
+        finally:
+            self.previewing = None
+        self.preview_ended.emit(request.id, results, error)
+
+
+@dataclass
+class PreviewRequest:
+    id: int
+    video: Path
+    options: DubOptions
+    project: proj.Project | None
+    indices: list[int]
+    seed: int | None = None
+    token: CancelToken = field(default_factory=CancelToken)
 
 
 class _Relay(JobEvents):
@@ -107,16 +175,21 @@ def sync_project(project: proj.Project, opened: Opened) -> CueMerge:
 def read_for_editing(video: Path, subtitles: Path | None) -> Opened:
     """Read the video, its subtitles and its project file, and plan the lines' timing: the
     slow part of opening (seconds for 10,000 cues). Raises InputError."""
-    inputs = read_inputs(video, subtitles)
-    cues = inputs.subtitles.usable_cues()
-    video_end_ms = round(inputs.media.duration_s * 1000)
     project, error = proj.Project(), None
-    path = project_file_for(inputs.video)
+    path = project_file_for(Path(video))
     if path.exists():
         try:
             project = proj.load_project(path)
         except proj.ProjectError as exc:  # the unreadable file was kept as a backup copy
             error = str(exc)
+    edited = desk.edited_subtitles(project)
+    if subtitles is None:  # the editor's retimed/reworded lines, when the desk made some
+        subtitles = edited
+    elif edited is None or Path(subtitles).resolve() != edited.resolve():
+        project.extra.pop(desk.EDITED_SUBTITLES, None)  # subtitles chosen anew win
+    inputs = read_inputs(video, subtitles)
+    cues = inputs.subtitles.usable_cues()
+    video_end_ms = round(inputs.media.duration_s * 1000)
     opened = Opened(
         inputs=inputs,
         cues=cues,
@@ -128,6 +201,7 @@ def read_for_editing(video: Path, subtitles: Path | None) -> Opened:
         project_error=error,
     )
     opened.merge = sync_project(project, opened)
+    desk.adopt_takes(project.lines)  # takes rendered by the CLI count as current
     return opened
 
 

@@ -1,0 +1,164 @@
+"""The line inspector: the line's emotion (the emotion panel, with presets), its takes (several
+kept, one chosen, each playable), and Preview / Regenerate of just this line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.gui.line_panel import LinePanel
+from core import desk
+from core import project as proj
+from models.contract import EMOTION_NAMES
+
+PRESETS_FILE = Path(__file__).resolve().parents[2] / "resources" / "emotion_presets.json"
+
+
+def load_presets(path: Path = PRESETS_FILE) -> list[tuple[str, proj.Emotion]]:
+    """(name, emotion) of each preset; none when the file is missing (a bare install)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    presets = []
+    for p in data.get("presets", []):
+        weights = p.get("vector", {})
+        vector = tuple(float(weights.get(n, 0.0)) for n in EMOTION_NAMES)
+        emotion = proj.Emotion(
+            mode=proj.EmotionMode.VECTOR, vector=vector, alpha=float(p.get("alpha", 1.0))
+        )
+        presets.append((str(p["name"]), emotion))
+    return presets
+
+
+def take_label(take: proj.Take, chosen: bool) -> str:
+    seconds = take.rendered_samples / desk.RATE_22K
+    parts = [f"seed {take.seed}", f"{seconds:.2f} s", take.when.strftime("%H:%M:%S")]
+    if isinstance(take.extra.get("error_rate"), int | float):
+        parts.append(f"err {take.extra['error_rate']:.0%}")
+    if isinstance(take.extra.get("voice_similarity"), int | float):
+        parts.append(f"sim {take.extra['voice_similarity']:.2f}")
+    if take.flag:
+        parts.append("flagged")
+    return ("● " if chosen else "○ ") + " · ".join(parts)
+
+
+class LineInspector(QWidget):
+    preset_chosen = Signal(object)  # an Emotion
+    preview_clicked = Signal()
+    regenerate_clicked = Signal()
+    play_take = Signal(object)  # the take's WAV path
+    use_take = Signal(int)  # position of the take in the line's takes
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.line: proj.Line | None = None
+        self.panel = LinePanel()
+        self.presets = load_presets()
+        self.preset = QComboBox()
+        self.preset.addItem("Preset…")
+        for name, _ in self.presets:
+            self.preset.addItem(name)
+        self.preset.setEnabled(bool(self.presets))
+        self.preset.setToolTip("Set the sliders to a preset (undoable)")
+        self.preset.activated.connect(self._preset)
+        self.duration = QLabel("")
+        self.duration.setWordWrap(True)
+
+        self.preview_btn = QPushButton("Preview")
+        self.preview_btn.setToolTip("Render just this line and play it (P)")
+        self.preview_btn.clicked.connect(self.preview_clicked)
+        self.regenerate_btn = QPushButton("Regenerate")
+        self.regenerate_btn.setToolTip("A new take of this line with a new seed (R)")
+        self.regenerate_btn.clicked.connect(self.regenerate_clicked)
+        self.takes = QListWidget()
+        self.takes.setMaximumHeight(110)
+        self.takes.itemDoubleClicked.connect(lambda _: self._play())
+        self.play_btn = QPushButton("Play take")
+        self.play_btn.clicked.connect(self._play)
+        self.use_btn = QPushButton("Use this take")
+        self.use_btn.setToolTip("The dub and the export use the selected take (A)")
+        self.use_btn.clicked.connect(self.accept_selected)
+        self.state = QLabel("")
+        self.state.setWordWrap(True)
+
+        render_row = QHBoxLayout()
+        render_row.addWidget(self.preview_btn)
+        render_row.addWidget(self.regenerate_btn)
+        take_row = QHBoxLayout()
+        take_row.addWidget(self.play_btn)
+        take_row.addWidget(self.use_btn)
+        takes_box = QGroupBox("Takes")
+        takes_layout = QVBoxLayout(takes_box)
+        takes_layout.addWidget(self.takes)
+        takes_layout.addLayout(take_row)
+
+        box = QVBoxLayout(self)
+        box.setContentsMargins(4, 4, 4, 4)
+        box.addWidget(self.panel, 1)
+        box.addWidget(self.preset)
+        box.addWidget(self.duration)
+        box.addLayout(render_row)
+        box.addWidget(self.state)
+        box.addWidget(takes_box)
+        self.show_line(None)
+
+    def show_line(self, line: proj.Line | None, status: str = "", mode: str = "exact") -> None:
+        self.line = line
+        self.panel.show_line(line)
+        self.takes.clear()
+        on = line is not None
+        for w in (self.preview_btn, self.regenerate_btn, self.preset):
+            w.setEnabled(on and (w is not self.preset or bool(self.presets)))
+        if line is None:
+            self.duration.setText("")
+            self.state.setText("")
+            self.play_btn.setEnabled(False)
+            self.use_btn.setEnabled(False)
+            return
+        self.duration.setText(
+            f"Duration: {mode} ({line.duration_ms / 1000:.2f} s span; Settings changes it)"
+        )
+        self.state.setText(f"Status: {status}" if status else "")
+        chosen = desk.usable_take(line)
+        for take in line.takes:
+            item = QListWidgetItem(take_label(take, take is chosen))
+            item.setToolTip(str(take.cache_path))
+            self.takes.addItem(item)
+        if line.takes:
+            self.takes.setCurrentRow(line.takes.index(chosen) if chosen else len(line.takes) - 1)
+        self.play_btn.setEnabled(bool(line.takes))
+        self.use_btn.setEnabled(len(line.takes) > 1)
+
+    def _preset(self, row: int) -> None:
+        if row > 0 and self.line is not None:
+            self.preset_chosen.emit(self.presets[row - 1][1])
+        self.preset.setCurrentIndex(0)
+
+    def _play(self) -> None:
+        row = self.takes.currentRow()
+        if self.line is not None and 0 <= row < len(self.line.takes):
+            self.play_take.emit(self.line.takes[row].cache_path)
+
+    def accept_selected(self) -> None:
+        row = self.takes.currentRow()
+        if self.line is not None and 0 <= row < len(self.line.takes):
+            self.use_take.emit(row)
+
+    def set_busy(self, busy: bool) -> None:
+        self.panel.setEnabled(not busy and self.line is not None)
+        for w in (self.preview_btn, self.regenerate_btn, self.use_btn, self.preset):
+            w.setEnabled(not busy and self.line is not None)

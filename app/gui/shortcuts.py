@@ -1,0 +1,55 @@
+"""The desk's keyboard: one table of shortcuts, bound by the window and listed by the help
+dialog (F1), so the two never disagree."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTableWidget, QTableWidgetItem, QVBoxLayout
+
+# (action name on the window, keys, what it does)
+SHORTCUTS: tuple[tuple[str, str, str], ...] = (
+    ("next_line", "Down", "Next line"),
+    ("previous_line", "Up", "Previous line"),
+    ("next_line", "N", "Next line"),
+    ("previous_line", "Shift+N", "Previous line"),
+    ("play_line", "Return", "Play the selected line in the video"),
+    ("toggle_play", "Space", "Play / pause"),
+    ("key_j", "J", "Back 2 s"),
+    ("key_k", "K", "Pause"),
+    ("key_l", "L", "Play; again: faster"),
+    ("frame_back", "Left", "One frame back"),
+    ("frame_forward", "Right", "One frame forward"),
+    ("preview_line", "P", "Preview: render and play the selected line"),
+    ("regenerate_line", "R", "Regenerate: a new take of the selected line"),
+    ("accept_take", "A", "Use the take selected in the inspector"),
+    ("start_dub", "Ctrl+R", "Render all and write the output"),
+    ("render_stale", "Ctrl+Shift+R", "Render the stale and unrendered lines"),
+    ("export", "Ctrl+E", "Export…"),
+    ("cancel_dub", "Escape", "Cancel the render"),
+    ("undo", "Ctrl+Z", "Undo"),
+    ("redo", "Ctrl+Shift+Z", "Redo"),
+    ("choose_video", "Ctrl+O", "Open a video"),
+    ("open_settings", "Ctrl+,", "Settings"),
+    ("zoom_in", "Ctrl+=", "Zoom the timeline in"),
+    ("zoom_out", "Ctrl+-", "Zoom the timeline out"),
+    ("show_help", "F1", "This list"),
+)
+
+
+class ShortcutsDialog(QDialog):
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Keyboard shortcuts")
+        self.resize(460, 560)
+        self.table = QTableWidget(len(SHORTCUTS), 2)
+        self.table.setHorizontalHeaderLabels(["Keys", "Action"])
+        self.table.verticalHeader().setVisible(False)
+        for row, (_, keys, what) in enumerate(SHORTCUTS):
+            self.table.setItem(row, 0, QTableWidgetItem(keys))
+            self.table.setItem(row, 1, QTableWidgetItem(what))
+        self.table.resizeColumnsToContents()
+        self.table.horizontalHeader().setStretchLastSection(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        box = QVBoxLayout(self)
+        box.addWidget(self.table)
+        box.addWidget(buttons)

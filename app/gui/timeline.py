@@ -1,0 +1,248 @@
+"""The timeline: waveforms of the original and of the dub, one block per line in its
+speaker's colour, the playhead; drag a block's edge to change the line's span (the window
+keeps it off the neighbours), click to seek, Ctrl+wheel to zoom, wheel or bar to scroll."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtWidgets import QScrollBar, QVBoxLayout, QWidget
+
+PEAKS_PER_S = 100  # core.desk.peaks at this rate
+EDGE_PX = 5  # how near an edge the pointer must be to grab it
+LANE_H = 34
+RULER_H = 14
+MIN_PX_PER_S, MAX_PX_PER_S = 4.0, 800.0
+
+
+@dataclass
+class Block:
+    row: int
+    start_ms: int
+    end_ms: int
+    colour: QColor
+    label: str
+
+
+class TimelineCanvas(QWidget):
+    span_dragged = Signal(int, int, int)  # row, start ms, end ms (as dropped)
+    seek_requested = Signal(int)  # ms
+    block_clicked = Signal(int)  # row
+    view_changed = Signal()
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setMinimumHeight(RULER_H + 3 * LANE_H + 6)
+        self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.duration_ms = 0
+        self.blocks: list[Block] = []
+        self.original: np.ndarray = np.zeros(0, np.float32)
+        self.dub: dict[int, tuple[int, np.ndarray]] = {}  # row -> (start ms, peaks)
+        self.playhead_ms = 0
+        self.selected: set[int] = set()
+        self.px_per_s = 40.0
+        self.offset_ms = 0
+        # (row, start, end) -> the span allowed (the window's rule: never into a neighbour)
+        self.clamp: Callable[[int, int, int], tuple[int, int]] = lambda r, s, e: (s, e)
+        self._drag: tuple[int, str] | None = None  # (block position, "start" | "end")
+        self._drag_span: tuple[int, int] | None = None
+
+    # --- coordinates --------------------------------------------------------------------
+
+    def x_of(self, ms: float) -> float:
+        return (ms - self.offset_ms) / 1000 * self.px_per_s
+
+    def ms_of(self, x: float) -> int:
+        return round(self.offset_ms + x / self.px_per_s * 1000)
+
+    def visible_ms(self) -> int:
+        return round(self.width() / self.px_per_s * 1000)
+
+    def zoom(self, factor: float, at_x: float | None = None) -> None:
+        at_x = self.width() / 2 if at_x is None else at_x
+        anchor = self.ms_of(at_x)
+        self.px_per_s = min(MAX_PX_PER_S, max(MIN_PX_PER_S, self.px_per_s * factor))
+        self.offset_ms = max(0, round(anchor - at_x / self.px_per_s * 1000))
+        self.view_changed.emit()
+        self.update()
+
+    def scroll_to(self, offset_ms: int) -> None:
+        self.offset_ms = max(0, min(offset_ms, max(0, self.duration_ms - self.visible_ms())))
+        self.view_changed.emit()
+        self.update()
+
+    def follow(self, ms: int) -> None:
+        """Keep the playhead in view while playing."""
+        self.playhead_ms = ms
+        if not self.offset_ms <= ms <= self.offset_ms + self.visible_ms():
+            self.scroll_to(ms - self.visible_ms() // 5)
+        self.update()
+
+    # --- painting -----------------------------------------------------------------------
+
+    def _lane(self, n: int) -> QRectF:
+        return QRectF(0, RULER_H + n * LANE_H, self.width(), LANE_H - 2)
+
+    def paintEvent(self, event) -> None:
+        p = QPainter(self)
+        pal = self.palette()
+        p.fillRect(self.rect(), pal.base())
+        text_colour = pal.text().color()
+        # ruler: a tick a second (every 10 when zoomed out)
+        step = 1000 if self.px_per_s >= 20 else 10_000
+        p.setPen(QPen(text_colour, 1))
+        first = (self.offset_ms // step) * step
+        for ms in range(first, self.offset_ms + self.visible_ms() + step, step):
+            x = self.x_of(ms)
+            p.drawLine(QPointF(x, RULER_H - 4), QPointF(x, RULER_H))
+            if (ms // step) % (5 if step == 1000 else 1) == 0:
+                p.drawText(QPointF(x + 2, RULER_H - 4), f"{ms // 60000}:{ms // 1000 % 60:02d}")
+        self._wave(p, self._lane(0), [(0, self.original)], QColor("#7f8c8d"), "original")
+        self._wave(p, self._lane(1), list(self.dub.values()), QColor("#2f6fb0"), "dub")
+        lane = self._lane(2)
+        for pos, b in enumerate(self.blocks):
+            start, end = (b.start_ms, b.end_ms)
+            if self._drag and self._drag[0] == pos and self._drag_span:
+                start, end = self._drag_span
+            x0, x1 = self.x_of(start), self.x_of(end)
+            if x1 < 0 or x0 > self.width():
+                continue
+            rect = QRectF(x0, lane.top(), max(2.0, x1 - x0), lane.height())
+            fill = QColor(b.colour)
+            fill.setAlpha(210 if b.row in self.selected else 120)
+            p.fillRect(rect, fill)
+            p.setPen(QPen(text_colour if b.row in self.selected else b.colour, 1))
+            p.drawRect(rect)
+            p.drawText(rect.adjusted(3, 0, -2, 0), Qt.AlignmentFlag.AlignVCenter, b.label)
+        x = self.x_of(self.playhead_ms)
+        p.setPen(QPen(QColor("#e74c3c"), 2))
+        p.drawLine(QPointF(x, 0), QPointF(x, self.height()))
+        p.end()
+
+    def _wave(self, p: QPainter, lane: QRectF, parts, colour: QColor, name: str) -> None:
+        p.setPen(QPen(colour, 1))
+        mid, half = lane.center().y(), lane.height() / 2
+        for start_ms, peaks in parts:
+            if len(peaks) == 0:
+                continue
+            # One vertical line per pixel: the loudest peak under it.
+            x0 = max(0, int(self.x_of(start_ms)))
+            x1 = min(self.width(), int(self.x_of(start_ms + len(peaks) * 1000 / PEAKS_PER_S)))
+            for x in range(x0, x1):
+                a = int((self.ms_of(x) - start_ms) * PEAKS_PER_S / 1000)
+                b = max(a + 1, int((self.ms_of(x + 1) - start_ms) * PEAKS_PER_S / 1000))
+                if 0 <= a < len(peaks):
+                    h = float(peaks[a:b].max()) * half
+                    p.drawLine(QPointF(x, mid - h), QPointF(x, mid + h))
+        p.setPen(QPen(self.palette().text().color(), 1))
+        p.drawText(lane.adjusted(3, 0, 0, 0), Qt.AlignmentFlag.AlignTop, name)
+
+    # --- editing ------------------------------------------------------------------------
+
+    def _edge_at(self, x: float, y: float) -> tuple[int, str] | None:
+        lane = self._lane(2)
+        if not lane.top() <= y <= lane.bottom():
+            return None
+        for pos, b in enumerate(self.blocks):
+            if abs(self.x_of(b.start_ms) - x) <= EDGE_PX:
+                return pos, "start"
+            if abs(self.x_of(b.end_ms) - x) <= EDGE_PX:
+                return pos, "end"
+        return None
+
+    def _block_at(self, x: float, y: float) -> Block | None:
+        lane = self._lane(2)
+        if not lane.top() <= y <= lane.bottom():
+            return None
+        ms = self.ms_of(x)
+        return next((b for b in self.blocks if b.start_ms <= ms <= b.end_ms), None)
+
+    def mousePressEvent(self, event) -> None:
+        x, y = event.position().x(), event.position().y()
+        edge = self._edge_at(x, y)
+        if edge is not None and event.button() == Qt.MouseButton.LeftButton:
+            self._drag = edge
+            b = self.blocks[edge[0]]
+            self._drag_span = (b.start_ms, b.end_ms)
+            return
+        block = self._block_at(x, y)
+        if block is not None:
+            self.block_clicked.emit(block.row)
+        self.seek_requested.emit(max(0, min(self.ms_of(x), self.duration_ms)))
+
+    def mouseMoveEvent(self, event) -> None:
+        x, y = event.position().x(), event.position().y()
+        if self._drag is None:
+            near = self._edge_at(x, y) is not None
+            self.setCursor(Qt.CursorShape.SizeHorCursor if near else Qt.CursorShape.ArrowCursor)
+            return
+        pos, which = self._drag
+        b = self.blocks[pos]
+        ms = self.ms_of(x)
+        start, end = (ms, b.end_ms) if which == "start" else (b.start_ms, ms)
+        self._drag_span = self.clamp(b.row, start, end)
+        self.update()
+
+    def mouseReleaseEvent(self, event) -> None:
+        if self._drag is None:
+            return
+        pos, _ = self._drag
+        span = self._drag_span
+        self._drag, self._drag_span = None, None
+        b = self.blocks[pos]
+        if span is not None and span != (b.start_ms, b.end_ms):
+            self.span_dragged.emit(b.row, span[0], span[1])
+        self.update()
+
+    def wheelEvent(self, event) -> None:
+        delta = event.angleDelta().y() or event.angleDelta().x()
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self.zoom(1.25 if delta > 0 else 0.8, event.position().x())
+        else:
+            self.scroll_to(self.offset_ms - round(delta / 120 * self.visible_ms() / 8))
+
+
+class Timeline(QWidget):
+    """The canvas and its scroll bar."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.canvas = TimelineCanvas()
+        self.bar = QScrollBar(Qt.Orientation.Horizontal)
+        self.bar.valueChanged.connect(self.canvas.scroll_to)
+        self.canvas.view_changed.connect(self._sync_bar)
+        box = QVBoxLayout(self)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(0)
+        box.addWidget(self.canvas, 1)
+        box.addWidget(self.bar)
+
+    def _sync_bar(self) -> None:
+        c = self.canvas
+        self.bar.blockSignals(True)
+        self.bar.setRange(0, max(0, c.duration_ms - c.visible_ms()))
+        self.bar.setPageStep(max(1, c.visible_ms()))
+        self.bar.setValue(c.offset_ms)
+        self.bar.blockSignals(False)
+
+    def set_content(self, duration_ms: int, blocks: list[Block], original: np.ndarray) -> None:
+        c = self.canvas
+        c.duration_ms, c.blocks, c.original, c.dub = duration_ms, blocks, original, {}
+        c.offset_ms = 0
+        self._sync_bar()
+        c.update()
+
+    def set_dub(self, row: int, start_ms: int, peaks: np.ndarray) -> None:
+        self.canvas.dub[row] = (start_ms, peaks)
+        self.canvas.update()
+
+    def show_line(self, start_ms: int, end_ms: int) -> None:
+        """Scroll so that a line is in view (selecting it in the table)."""
+        c = self.canvas
+        if not (c.offset_ms <= start_ms and end_ms <= c.offset_ms + c.visible_ms()):
+            c.scroll_to(start_ms - c.visible_ms() // 4)

@@ -1,0 +1,182 @@
+"""The video preview (QtMultimedia): play/pause, seek, J/K/L and frame steps; hear the
+original, the dub, or both; play one take alone. Without an audio device (a server, an
+offscreen test) it shows the picture and says so; it never takes the window down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtMultimedia import QAudioOutput, QMediaDevices, QMediaPlayer
+from PySide6.QtMultimediaWidgets import QVideoWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+LISTEN = ("Original", "Dub", "Both")
+JUMP_MS = 2000  # J / L when paused: this far back / forward
+DRIFT_MS = 120  # the dub is re-synced to the picture when it drifts further than this
+
+
+def clock(ms: int) -> str:
+    s = max(0, ms) // 1000
+    return f"{s // 60}:{s % 60:02d}.{max(0, ms) % 1000 // 100}"
+
+
+class VideoPreview(QWidget):
+    position_changed = Signal(int)  # ms, while playing or after a seek
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.frame_ms = 40.0  # 25 fps until a video says otherwise
+        self.duration_ms = 0
+        self.has_audio_device = bool(QMediaDevices.audioOutputs())
+        self.video = QVideoWidget()
+        self.video.setMinimumSize(240, 135)
+        self.player = QMediaPlayer(self)
+        self.original_out = QAudioOutput(self)
+        self.player.setAudioOutput(self.original_out)
+        self.player.setVideoOutput(self.video)
+        self.dub_player = QMediaPlayer(self)
+        self.dub_out = QAudioOutput(self)
+        self.dub_player.setAudioOutput(self.dub_out)
+        self.take_player = QMediaPlayer(self)
+        self.take_out = QAudioOutput(self)
+        self.take_player.setAudioOutput(self.take_out)
+        for p in (self.player, self.dub_player, self.take_player):
+            p.errorOccurred.connect(self._error)
+        self.player.positionChanged.connect(self._moved)
+        self.player.durationChanged.connect(self._duration)
+        self.player.playbackStateChanged.connect(self._state)
+
+        self.play_btn = QPushButton("Play")
+        self.play_btn.setToolTip("Play / pause (Space, K)")
+        self.play_btn.clicked.connect(self.toggle)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.sliderMoved.connect(self.seek)
+        self.time = QLabel("0:00.0")
+        self.listen = QComboBox()
+        self.listen.addItems(LISTEN)
+        self.listen.setToolTip("Hear the original, the dub, or both")
+        self.listen.currentIndexChanged.connect(self._route)
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet("color: #b35c00")
+        if not self.has_audio_device:
+            self.message.setText("No audio device: the preview shows the picture only.")
+
+        bar = QHBoxLayout()
+        bar.addWidget(self.play_btn)
+        bar.addWidget(self.slider, 1)
+        bar.addWidget(self.time)
+        bar.addWidget(self.listen)
+        box = QVBoxLayout(self)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addWidget(self.video, 1)
+        box.addLayout(bar)
+        box.addWidget(self.message)
+        self._route()
+
+    # --- sources ------------------------------------------------------------------------
+
+    def load(self, video: Path, fps: float | None, dub_wav: Path | None) -> None:
+        self.player.stop()
+        self.frame_ms = 1000.0 / fps if fps and fps > 0 else 40.0
+        self.player.setSource(QUrl.fromLocalFile(str(video)))
+        self.set_dub(dub_wav)
+
+    def set_dub(self, dub_wav: Path | None) -> None:
+        """The dub's mix to hear (None: none yet: "Dub" is silent until one is made)."""
+        self.dub_player.stop()
+        self.dub_player.setSource(QUrl.fromLocalFile(str(dub_wav)) if dub_wav else QUrl())
+        self._route()
+
+    def _route(self, *_) -> None:
+        mode = LISTEN[self.listen.currentIndex()]
+        self.original_out.setVolume(1.0 if mode in ("Original", "Both") else 0.0)
+        self.dub_out.setVolume(1.0 if mode in ("Dub", "Both") else 0.0)
+
+    # --- transport ----------------------------------------------------------------------
+
+    def playing(self) -> bool:
+        return self.player.playbackState() == QMediaPlayer.PlaybackState.PlayingState
+
+    def play(self) -> None:
+        self.player.setPlaybackRate(1.0)
+        self.player.play()
+        if not self.dub_player.source().isEmpty():
+            self.dub_player.setPosition(self.player.position())
+            self.dub_player.play()
+
+    def pause(self) -> None:
+        self.player.pause()
+        self.dub_player.pause()
+
+    def toggle(self) -> None:
+        self.pause() if self.playing() else self.play()
+
+    def seek(self, ms: int) -> None:
+        ms = max(0, min(int(ms), self.duration_ms or int(ms)))
+        self.player.setPosition(ms)
+        if not self.dub_player.source().isEmpty():
+            self.dub_player.setPosition(ms)
+        self.position_changed.emit(ms)
+
+    def step_frames(self, n: int) -> None:
+        self.pause()
+        self.seek(self.player.position() + round(n * self.frame_ms))
+
+    def key_j(self) -> None:
+        self.seek(self.player.position() - JUMP_MS)
+
+    def key_l(self) -> None:
+        """Play; pressed again while playing: twice as fast (up to 4x)."""
+        if self.playing():
+            self.player.setPlaybackRate(min(4.0, self.player.playbackRate() * 2))
+        else:
+            self.play()
+
+    def play_span(self, start_ms: int) -> None:
+        self.seek(start_ms)
+        self.play()
+
+    def play_file(self, path: Path) -> None:
+        """One take, alone (the picture pauses)."""
+        self.pause()
+        self.take_player.stop()
+        self.take_player.setSource(QUrl.fromLocalFile(str(path)))
+        self.take_player.play()
+        if not self.has_audio_device:
+            self.message.setText(f"No audio device: cannot play {Path(path).name} here.")
+
+    # --- events -------------------------------------------------------------------------
+
+    def _moved(self, ms: int) -> None:
+        if not self.slider.isSliderDown():
+            self.slider.setValue(ms)
+        self.time.setText(f"{clock(ms)} / {clock(self.duration_ms)}")
+        if self.playing() and not self.dub_player.source().isEmpty():
+            if abs(self.dub_player.position() - ms) > DRIFT_MS:
+                self.dub_player.setPosition(ms)
+        self.position_changed.emit(ms)
+
+    def _duration(self, ms: int) -> None:
+        self.duration_ms = ms
+        self.slider.setRange(0, ms)
+
+    def _state(self, state) -> None:
+        self.play_btn.setText("Pause" if state == QMediaPlayer.PlaybackState.PlayingState else "Play")
+
+    def _error(self, error, text: str) -> None:
+        if error != QMediaPlayer.Error.NoError:
+            self.message.setText(f"Preview: {text or error.name}")
+
+    def stop_all(self) -> None:
+        for p in (self.player, self.dub_player, self.take_player):
+            p.stop()

@@ -1,0 +1,737 @@
+"""The IndexTTS-2.5 engine: text + language + voice + emotion + duration -> 22050 Hz audio.
+
+    engine = IndexTTS25Engine.load(model_dir, device="cuda")    # ModelFilesMissing if incomplete
+    voice = engine.prepare_voice(audio, sample_rate)
+    results = engine.synthesize([SynthesisRequest(..., language="ja"), ...])
+
+One request runs through the official infer_v2_5 chain:
+  text front-end (language token, per-language rules) -> segments -> GPT codes at 25/s per
+  segment (speaker row = spk_emb_proj(CAMPPlus style) + emotion vector, language row on the
+  text) -> codec.decode(codes) (50 Hz content, no GPT latent) -> length regulator per
+  segment, segments joined without silence -> CFM from the voice's prompt -> BigVGAN.
+
+Duration: see models/indextts25/duration.py (exact: a forced code count round(25 d) and
+round(d * 22050 / 256) frames; natural: free codes, fitted, flagged outside [0.8, 1.25] with
+the natural length's ratio in the line's notes; free: the release's int(2N * 1.72) frames).
+
+Languages: zh, en, ja, es, ar (the request's `language`; without one the script of the text
+decides: kana -> ja, Han -> zh, Arabic -> ar, Spanish marks -> es, else en, and the guess is
+noted). Requests are grouped by voice and length, decoded in batches per language and
+decoding settings, rendered by the flow model per diffusion settings; on out-of-memory a
+batch is halved; one bad request fails alone. Float32 everywhere on the CPU; on CUDA the GPT
+runs under bf16/fp16 autocast like 2.0's T2S, the rest in float32.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import gc
+import hashlib
+import logging
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from models.config import IndexTTSConfig, load_config
+from models.contract import (
+    SAMPLE_RATE,
+    STOPPED,
+    Capabilities,
+    DurationControl,
+    DurationMode,
+    EmotionSource,
+    EmotionSpec,
+    ModelFilesMissing,
+    ProgressFn,
+    ResultFn,
+    StopFn,
+    SynthesisRequest,
+    SynthesisResult,
+    VoiceHandle,
+)
+from models.duration import fit_to_samples, pace_ratio, split_exact, within_fit_range
+from models.emotion import EmotionMatrices, TextEmotion, vector_to_emovec
+from models.engine import RequestError, stream_seed
+from models.indextts25.campplus import load_speaker_style
+from models.indextts25.codec import EnhancedCodec
+from models.indextts25.duration import LengthPlan25, implied_duration_factor, release_frames
+from models.indextts25.files import IndexTTS25Files, locate25
+from models.indextts25.gpt import T2S25, with_language
+from models.indextts25.s2m import load_s2m25
+from models.indextts25.text import LANGUAGES, TextFrontEnd25
+from models.indextts25.voice import Voice25, prepare_voice25
+from models.layout import read_torch
+from models.s2m import S2M
+from models.semantic import SemanticEncoder
+from models.speaker import SpeakerStyle
+from models.t2s import DecodeSettings, decode
+from models.t2s.loading import CheckpointMismatch
+from models.units import PACE_RANGE
+from models.vocoder import Vocoder
+from models.voice import reference_emovec, voice_key
+
+log = logging.getLogger(__name__)
+
+MAX_SEGMENT_TOKENS = 120  # the official max_text_tokens_per_segment
+
+
+def indextts25_capabilities(qwen_dir: Path, max_batch: int) -> Capabilities:
+    emotions = frozenset(EmotionSource)
+    if not (Path(qwen_dir) / "config.json").is_file():
+        emotions -= {EmotionSource.TEXT}
+    return Capabilities(
+        languages=LANGUAGES,
+        sample_rate=SAMPLE_RATE,
+        duration_control=DurationControl.EXACT,
+        emotion_inputs=emotions,
+        max_batch=max_batch,
+    )
+
+
+@dataclass
+class Parts25:
+    cfg: IndexTTSConfig
+    text: TextFrontEnd25
+    t2s: T2S25
+    codec: EnhancedCodec
+    s2m: S2M
+    semantic: SemanticEncoder
+    style: SpeakerStyle
+    vocoder: Vocoder
+    emotion_mats: EmotionMatrices
+    text_emotion: TextEmotion
+    qwen_dir: Path
+    device: torch.device
+
+
+@dataclass
+class Job25:
+    """One request on its way through the chain (the e2e parity stage drives it too)."""
+
+    index: int
+    request: SynthesisRequest
+    voice: Voice25
+    lang: str
+    lang_id: int
+    segments: list[list[int]]  # text ids per segment (with the trailing stop id)
+    emovec: Tensor  # [1, D]
+    code_targets: list[int | None]  # per segment; None = free decoding
+    plan: LengthPlan25 | None
+    decode: DecodeSettings
+    duration_factor: float = 1.0  # free mode only (the release's knob)
+    noise: Tensor | None = None  # [80, P + F] to inject (parity)
+    trace: dict[str, Any] | None = None
+    codes: list[Tensor] = field(default_factory=list)
+    seg_frames: list[int] = field(default_factory=list)
+    t2s_done: bool = False
+    mel: Tensor | None = None
+    audio: np.ndarray | None = None
+    flagged: str | None = None
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def add_time(self, stage: str, seconds: float) -> None:
+        self.timings[stage] = self.timings.get(stage, 0.0) + seconds
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
+
+
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+_ARABIC = re.compile(r"[\u0600-\u06ff]")
+_SPANISH = re.compile(r"[ñÑ¿¡áéíóúÁÉÍÓÚ]")
+
+
+def guess_language(text: str) -> str:
+    """The language of a line without a language hint, from its script."""
+    if _KANA.search(text):
+        return "ja"
+    if _HAN.search(text):
+        return "zh"
+    if _ARABIC.search(text):
+        return "ar"
+    if _SPANISH.search(text):
+        return "es"
+    return "en"
+
+
+def check_widths25(parts: Parts25, files: IndexTTS25Files) -> None:
+    """The files must chain: w2v-BERT features feed the GPT's emotion encoder, the codec's
+    down-sampling conv and the regulator (prompt side), the codec's output the regulator
+    (line side). Raise CheckpointMismatch naming both files of every broken link."""
+    w2v = int(parts.semantic.mean.numel())
+    lr_in = parts.s2m.cfg.length_regulator.in_channels
+    links = [
+        (
+            "w2v-BERT feature width",
+            w2v,
+            files.w2v_stats,
+            "codec width",
+            parts.codec.hidden_size,
+            files.codec,
+        ),
+        (
+            "w2v-BERT feature width",
+            w2v,
+            files.w2v_stats,
+            "GPT emotion input",
+            parts.t2s.cfg.cond_input_size,
+            files.gpt,
+        ),
+        (
+            "codec width",
+            parts.codec.hidden_size,
+            files.codec,
+            "S2M length regulator input",
+            lr_in,
+            files.s2mel,
+        ),
+    ]
+    problems = [
+        f"{a} {wa} ({fa}) != {b} {wb} ({fb})"
+        for a, wa, fa, b, wb, fb in links
+        if int(wa) != int(wb)
+    ]
+    if problems:
+        raise CheckpointMismatch(
+            "the IndexTTS-2.5 files do not belong together (mixed releases?): "
+            + "; ".join(problems)
+        )
+
+
+def files_fingerprint(files: IndexTTS25Files) -> str:
+    h = hashlib.sha256()
+    for name, path in sorted(files.required().items()):
+        try:
+            st = Path(path).resolve().stat()
+            h.update(f"{name}={Path(path).resolve()}:{st.st_size}:{st.st_mtime_ns};".encode())
+        except OSError:
+            h.update(f"{name}=?;".encode())
+    return h.hexdigest()[:16]
+
+
+def _is_oom(exc: BaseException) -> bool:
+    return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower()
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, (RequestError, ModelFilesMissing)):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+class IndexTTS25Engine:
+    name = "indextts25"
+
+    def __init__(self, parts: Parts25, dtype: torch.dtype = torch.float32, files_digest: str = ""):
+        self.parts = parts
+        self.dtype = dtype
+        self.files_digest = files_digest
+        self.max_batch = 8 if parts.device.type == "cuda" else 4
+        self.max_segment_tokens = MAX_SEGMENT_TOKENS
+        self._voices: OrderedDict[str, Voice25] = OrderedDict()
+        self._ref_emovecs: OrderedDict[str, Tensor] = OrderedDict()
+        self._text_weights: dict[str, list[float]] = {}
+        self.voice_cache_size = 64
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return indextts25_capabilities(self.parts.qwen_dir, self.max_batch)
+
+    @property
+    def identity(self) -> str:
+        return "|".join(
+            [
+                self.name,
+                self.files_digest,
+                self.parts.device.type,
+                str(self.dtype),
+                "codes25-exact",
+                str(self.max_segment_tokens),
+                str(self.parts.text.normalizer_backend),
+            ]
+        )
+
+    # ---- loading ------------------------------------------------------------------------
+    @classmethod
+    def load(
+        cls,
+        model_dir: Path,
+        device: str | torch.device = "cpu",
+        dtype: torch.dtype | None = None,
+        normalize_text: bool = True,
+    ) -> IndexTTS25Engine:
+        """Load an IndexTTS-2.5 folder (model_dir/indextts25, or a 2.5 checkpoints folder).
+        Raises ModelFilesMissing / ModelFilesDamaged naming every file, CheckpointMismatch
+        naming every key whose shape the folder's config.yaml does not give."""
+        files = locate25(Path(model_dir)).check()
+        return cls.from_files(files, device=device, dtype=dtype, normalize_text=normalize_text)
+
+    @classmethod
+    def from_files(
+        cls,
+        files: IndexTTS25Files,
+        device: str | torch.device = "cpu",
+        dtype: torch.dtype | None = None,
+        normalize_text: bool = True,
+    ) -> IndexTTS25Engine:
+        files.check()
+        dev = torch.device(device)
+        cfg = load_config(files.config)
+        codec_cfg = cfg.raw.get("semantic_codec")
+        if not isinstance(codec_cfg, dict):
+            raise CheckpointMismatch(f"{files.config}: no semantic_codec section")
+        parts = Parts25(
+            cfg=cfg,
+            text=TextFrontEnd25(files.vocab, cfg.gpt.max_text_tokens, normalize=normalize_text),
+            t2s=T2S25.load(files.gpt, cfg.gpt, device=dev),
+            codec=EnhancedCodec.load(files.codec, codec_cfg, device=dev),
+            s2m=load_s2m25(files.s2mel, cfg.raw, device=dev),
+            semantic=SemanticEncoder.load(files.w2v_bert, files.w2v_stats, device=dev),
+            style=load_speaker_style(files.campplus, device=dev),
+            vocoder=Vocoder.load(files.bigvgan, device=dev),
+            emotion_mats=EmotionMatrices.from_tensors(
+                read_torch(files.spk_matrix), read_torch(files.emo_matrix), cfg.emo_num
+            ),
+            text_emotion=TextEmotion(files.qwen_emotion, device=dev),
+            qwen_dir=files.qwen_emotion,
+            device=dev,
+        )
+        check_widths25(parts, files)
+        if dev.type == "cuda":
+            dtype = dtype or (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
+        else:
+            dtype = torch.float32
+        return cls(parts, dtype, files_fingerprint(files))
+
+    def _autocast(self):
+        if self.parts.device.type == "cuda" and self.dtype != torch.float32:
+            return torch.autocast("cuda", dtype=self.dtype)
+        return contextlib.nullcontext()
+
+    def _fp32(self):
+        return torch.autocast(self.parts.device.type, enabled=False)
+
+    # ---- voices and emotion -------------------------------------------------------------
+    def prepare_voice(self, audio: np.ndarray, sample_rate: int) -> VoiceHandle:
+        key = voice_key(audio, sample_rate)
+        voice = self._voices.get(key)
+        if voice is None:
+            with self._fp32():
+                voice = prepare_voice25(self.parts, audio, sample_rate, self._autocast)
+            self._voices[key] = voice
+            while len(self._voices) > self.voice_cache_size:
+                self._voices.popitem(last=False)
+        else:
+            self._voices.move_to_end(key)
+        return VoiceHandle(key=key, data=voice)
+
+    def _voice_of(self, handle: VoiceHandle) -> Voice25:
+        if isinstance(handle.data, Voice25):
+            return handle.data
+        voice = self._voices.get(handle.key)
+        if voice is None:
+            raise RequestError(f"voice {handle.key} was not prepared by the IndexTTS-2.5 engine")
+        return voice
+
+    def emotion_vector(self, voice: Voice25, spec: EmotionSpec) -> Tensor:
+        """As infer_v2_5 (unchanged from 2.0): the voice's own, a reference clip's blended
+        by alpha, or 8 weights mixed through feat1/feat2."""
+        if spec.source is EmotionSource.VOICE:
+            return voice.own_emovec
+        if spec.source is EmotionSource.REFERENCE:
+            emo = self._reference(spec.reference_audio, spec.reference_rate)
+            return voice.base_emovec + spec.alpha * (emo - voice.base_emovec)
+        if spec.source is EmotionSource.VECTOR:
+            weights = list(spec.vector or ())
+        else:
+            weights = self._text_emotion(spec.text or "")
+        return vector_to_emovec(
+            weights, voice.style, self.parts.emotion_mats, voice.own_emovec, spec.alpha
+        )
+
+    def _reference(self, audio: np.ndarray | None, rate: int) -> Tensor:
+        if audio is None:
+            raise RequestError("a reference emotion needs audio")
+        key = voice_key(audio, rate)
+        emo = self._ref_emovecs.get(key)
+        if emo is None:
+            try:
+                with self._fp32():
+                    emo = reference_emovec(self.parts, audio, rate, self._autocast)
+            except ValueError as exc:
+                raise RequestError(str(exc)) from exc
+            self._ref_emovecs[key] = emo
+            while len(self._ref_emovecs) > 256:
+                self._ref_emovecs.popitem(last=False)
+        return emo
+
+    def _text_emotion(self, text: str) -> list[float]:
+        if text not in self._text_weights:
+            if not (self.parts.qwen_dir / "config.json").is_file():
+                raise RequestError(
+                    "emotion from a text description needs the optional text-emotion model "
+                    f"({self.parts.qwen_dir} is missing); use the sliders or a reference clip"
+                )
+            try:
+                self._text_weights[text] = self.parts.text_emotion.read(text).weights
+            except ModelFilesMissing as exc:
+                raise RequestError(str(exc)) from exc
+        return self._text_weights[text]
+
+    # ---- requests -> jobs ---------------------------------------------------------------
+    def language_of(self, req: SynthesisRequest) -> tuple[str, bool]:
+        """(language, guessed) of a request; RequestError for a language 2.5 does not speak."""
+        if req.language:
+            lang = req.language.lower().split("-")[0]
+            if lang not in LANGUAGES:
+                raise RequestError(
+                    f"IndexTTS-2.5 does not speak '{req.language}' (it speaks "
+                    f"{', '.join(LANGUAGES)}); render this line with another engine"
+                )
+            return lang, False
+        return guess_language(req.text), True
+
+    @staticmethod
+    def _validate(req: SynthesisRequest) -> None:
+        s = req.sampling
+        problems = []
+        if s.do_sample and not s.temperature > 0:
+            problems.append(f"temperature {s.temperature} (sampling needs > 0)")
+        if not s.repetition_penalty > 0:
+            problems.append(f"repetition_penalty {s.repetition_penalty} (needs > 0)")
+        if int(s.max_tokens) < 1:
+            problems.append(f"max_tokens {s.max_tokens} (needs >= 1)")
+        if int(s.num_beams) < 1:
+            problems.append(f"num_beams {s.num_beams} (needs >= 1)")
+        if int(s.diffusion_steps) < 1:
+            problems.append(f"diffusion_steps {s.diffusion_steps} (needs >= 1)")
+        if problems:
+            raise RequestError("invalid sampling settings: " + ", ".join(problems))
+
+    def _decode_settings(self, req: SynthesisRequest) -> DecodeSettings:
+        """The request's sampling, its free-mode bound cut to what the position table
+        holds (the stop code included), as the 2.0 engine does."""
+        settings = DecodeSettings.from_sampling(req.sampling)
+        limit = self.parts.t2s.cfg.mel_positions - 2
+        if settings.max_tokens > limit:
+            settings = dataclasses.replace(settings, max_tokens=limit)
+        return settings
+
+    @torch.inference_mode()
+    def make_job(self, index: int, req: SynthesisRequest) -> Job25:
+        t0 = time.perf_counter()
+        voice = self._voice_of(req.voice)
+        self._validate(req)
+        lang, guessed = self.language_of(req)
+        if not req.text.strip():
+            raise RequestError("the line has no text to speak")
+        prepared = self.parts.text.prepare(req.text, lang, self.max_segment_tokens)
+        segments = [ids for ids in prepared.ids if len(ids) > 2]  # more than prefix + stop
+        if not segments:
+            raise RequestError("the line has no text to speak")
+        plan = None
+        targets: list[int | None] = [None] * len(segments)
+        if req.duration_s is not None and req.mode is not DurationMode.FREE:
+            try:
+                plan = LengthPlan25.for_duration(req.duration_s)
+            except ValueError as exc:
+                raise RequestError(str(exc)) from exc
+            total = voice.prompt_frames + plan.frames
+            if total > self.parts.s2m.cfg.dit.block_size:
+                raise RequestError(
+                    f"{req.duration_s:.2f} s with this voice prompt needs {total} mel frames; "
+                    f"the flow model renders at most {self.parts.s2m.cfg.dit.block_size}"
+                )
+            if req.mode is DurationMode.EXACT:
+                if plan.codes < len(segments):
+                    raise RequestError(f"{req.duration_s:.3f} s is too short for this line")
+                targets = list(split_exact(plan.codes, [len(s) for s in segments]))
+                limit = self.parts.t2s.cfg.mel_positions - 2
+                if max(targets) > limit:
+                    raise RequestError(
+                        f"{req.duration_s:.1f} s needs {max(targets)} codes in one segment; the "
+                        f"model decodes at most {limit}: split the line"
+                    )
+        t1 = time.perf_counter()
+        emovec = self.emotion_vector(voice, req.emotion)
+        t2 = time.perf_counter()
+        job = Job25(
+            index=index,
+            request=req,
+            voice=voice,
+            lang=lang,
+            lang_id=prepared.lang_id,
+            segments=segments,
+            emovec=emovec.reshape(1, -1),
+            code_targets=targets,
+            plan=plan,
+            decode=self._decode_settings(req),
+        )
+        if guessed:
+            job.note(f"no language given: spoken as '{lang}' (from the script of the text)")
+        job.add_time("text", t1 - t0)
+        job.add_time("emotion", t2 - t1)
+        return job
+
+    # ---- synthesis ----------------------------------------------------------------------
+    def synthesize(
+        self,
+        requests: Sequence[SynthesisRequest],
+        progress: ProgressFn | None = None,
+        *,
+        on_result: ResultFn | None = None,
+        should_stop: StopFn | None = None,
+    ) -> list[SynthesisResult]:
+        total = len(requests)
+        results: list[SynthesisResult | None] = [None] * total
+        stop = should_stop or (lambda: False)
+
+        def finish(index: int, result: SynthesisResult) -> None:
+            results[index] = result
+            if on_result:
+                on_result(index, result)
+
+        jobs: list[Job25] = []
+        for i, req in enumerate(requests):
+            try:
+                jobs.append(self.make_job(i, req))
+            except Exception as exc:  # noqa: BLE001 - one bad request must not sink the rest
+                finish(i, SynthesisResult(None, req.target_samples(), error=_message(exc)))
+        done = sum(r is not None for r in results)
+        if progress:
+            progress(done, total)
+        jobs.sort(
+            key=lambda j: (j.voice.key, j.plan.codes if j.plan else sum(map(len, j.segments)) * 2)
+        )
+        for start in range(0, len(jobs), max(1, self.max_batch)):
+            if stop():
+                break
+            chunk = jobs[start : start + self.max_batch]
+            self.render_jobs(chunk, stop)
+            for job in chunk:
+                if job.audio is not None or job.error is not None:
+                    finish(job.index, self._result(job))
+            done += len(chunk)
+            if progress:
+                progress(done, total)
+        return [
+            r if r is not None else SynthesisResult(None, req.target_samples(), error=STOPPED)
+            for r, req in zip(results, requests, strict=True)
+        ]
+
+    def _result(self, job: Job25) -> SynthesisResult:
+        if job.error is not None or job.audio is None:
+            return SynthesisResult(
+                None,
+                job.request.target_samples(),
+                error=job.error or "rendering produced no audio",
+                timings=dict(job.timings),
+            )
+        return SynthesisResult(
+            job.audio,
+            job.request.target_samples() if job.plan is not None else None,
+            flagged=job.flagged,
+            notes=list(job.notes),
+            timings={k: round(v, 6) for k, v in job.timings.items()},
+            tokens=sum(int(c.numel()) for c in job.codes),
+        )
+
+    def render_jobs(self, jobs: list[Job25], stop: StopFn = lambda: False) -> None:
+        """Render in place; halve the batch on failure (out-of-memory above all), so that a
+        request that cannot be rendered fails alone."""
+        live = [j for j in jobs if j.error is None]
+        if not live or stop():
+            return
+        oom, message = False, ""
+        try:
+            self._render(live, stop)
+            return
+        except Exception as exc:  # noqa: BLE001
+            oom, message = _is_oom(exc), _message(exc)
+        gc.collect()
+        if self.parts.device.type == "cuda":
+            torch.cuda.empty_cache()
+        if len(live) == 1:
+            live[0].error = (
+                "out of GPU memory even alone; try a shorter line or voice prompt"
+                if oom
+                else message
+            )
+            return
+        for job in live:
+            if not job.t2s_done:
+                job.codes = []
+        half = len(live) // 2
+        self.render_jobs(live[:half], stop)
+        self.render_jobs(live[half:], stop)
+
+    @torch.inference_mode()
+    def _render(self, jobs: list[Job25], stop: StopFn) -> None:
+        todo = [j for j in jobs if not j.t2s_done]
+        if todo:
+            with self._autocast():
+                self._run_t2s(todo)
+        with self._fp32():
+            if stop():
+                return
+            self._run_lengths([j for j in jobs if j.error is None and j.mel is None])
+            self._run_s2m([j for j in jobs if j.error is None and j.mel is None])
+            if stop():
+                return
+            self._run_vocoder([j for j in jobs if j.error is None and j.audio is None])
+
+    # ---- stages -------------------------------------------------------------------------
+    def _run_t2s(self, jobs: list[Job25]) -> None:
+        t2s = self.parts.t2s
+        groups: dict[tuple[DecodeSettings, int], list[Job25]] = {}
+        for j in jobs:
+            groups.setdefault((j.decode, j.lang_id), []).append(j)
+        for (settings, lang_id), group in groups.items():
+            items = [(j, k) for j in group for k in range(len(j.segments))]
+            conds = {j.index: t2s.conds25(j.voice.style, j.emovec)[0] for j in group}
+            texts = [torch.tensor(j.segments[k], dtype=torch.long) for j, k in items]
+            t0 = time.perf_counter()
+            decoded = decode(
+                with_language(t2s, lang_id),
+                [conds[j.index] for j, _ in items],
+                texts,
+                settings,
+                targets=[j.code_targets[k] for j, k in items],
+                seeds=[stream_seed(j.request.seed, "t2s", k) for j, k in items],
+            )
+            dt = time.perf_counter() - t0
+            for j in group:
+                j.codes = []
+            for d, (j, k) in zip(decoded, items, strict=True):
+                j.codes.append(d.codes)
+                if not d.stopped and j.code_targets[k] is None:
+                    j.note(
+                        f"speech cut at max_tokens ({settings.max_tokens} codes); the end of the "
+                        "line may be missing"
+                    )
+            for j in group:
+                j.t2s_done = True
+                j.add_time("t2s", dt / len(group))
+                if j.trace is not None:
+                    j.trace["conds"] = conds[j.index]
+                    j.trace["codes"] = list(j.codes)
+
+    def _run_lengths(self, jobs: list[Job25]) -> None:
+        for j in jobs:
+            counts = [int(c.numel()) for c in j.codes]
+            if sum(counts) == 0:
+                j.error = "the GPT produced no speech codes for this line"
+                continue
+            natural = [release_frames(n) if n else 0 for n in counts]
+            if j.plan is None:
+                j.seg_frames = [release_frames(n, j.duration_factor) if n else 0 for n in counts]
+                continue
+            spoken = [i for i, n in enumerate(counts) if n > 0]
+            if j.plan.frames < len(spoken):
+                j.error = f"{j.request.duration_s:.3f} s is too short for this line"
+                continue
+            j.seg_frames = [0] * len(counts)
+            for i, f in zip(
+                spoken, split_exact(j.plan.frames, [counts[i] for i in spoken]), strict=True
+            ):
+                j.seg_frames[i] = f
+            if j.request.mode is DurationMode.NATURAL:
+                ratio = pace_ratio(sum(natural), j.plan.frames)
+                j.note(
+                    f"natural length {sum(natural) * 256 / SAMPLE_RATE:.2f} s = {ratio:.2f}x the "
+                    f"slot ({j.request.duration_s:.2f} s); fitted with duration factor "
+                    f"{implied_duration_factor(sum(counts), j.plan.frames):.2f}"
+                )
+                if not within_fit_range(ratio):
+                    lo, hi = PACE_RANGE
+                    j.flagged = (
+                        f"natural length {ratio:.2f}x the slot, outside [{lo}, {hi}]; "
+                        "time-fitted anyway"
+                    )
+
+    def _target_cond(self, job: Job25) -> Tensor:
+        """codec.decode(codes) regulated per segment to its frames, joined: [F, C]."""
+        p = self.parts
+        conds = []
+        for codes, frames in zip(job.codes, job.seg_frames, strict=True):
+            if frames == 0 or codes.numel() == 0:
+                continue
+            s_infer = p.codec.decode(codes[None].to(p.device))
+            cond = p.s2m.regulate(s_infer, [frames])[0].float()
+            conds.append(cond)
+            if job.trace is not None:
+                job.trace.setdefault("s_infer", []).append(s_infer)
+                job.trace.setdefault("cond", []).append(cond)
+        return torch.cat(conds, dim=0)
+
+    def _noise(self, job: Job25, frames: int) -> Tensor:
+        if job.noise is not None:
+            return job.noise
+        gen = torch.Generator(device="cpu").manual_seed(stream_seed(job.request.seed, "cfm"))
+        total = job.voice.prompt_frames + frames
+        return torch.randn([self.parts.s2m.cfg.dit.in_channels, total], generator=gen)
+
+    def _run_s2m(self, jobs: list[Job25]) -> None:
+        s2m = self.parts.s2m
+        block = s2m.cfg.dit.block_size
+        groups: dict[tuple[int, float], list[Job25]] = {}
+        for j in jobs:
+            total = j.voice.prompt_frames + sum(j.seg_frames)
+            if total > block:
+                j.error = (
+                    f"the line needs {total} mel frames with its voice prompt, the flow model "
+                    f"renders at most {block}; split the line or use a shorter voice prompt"
+                )
+                continue
+            s = j.request.sampling
+            groups.setdefault((int(s.diffusion_steps), float(s.cfg_rate)), []).append(j)
+        for (steps, rate), group in groups.items():
+            t0 = time.perf_counter()
+            targets = [self._target_cond(j) for j in group]
+            mels = s2m.synthesize(
+                [j.voice.prompt_cond for j in group],
+                [j.voice.ref_mel[0] for j in group],
+                [j.voice.style[0] for j in group],
+                targets,
+                steps=steps,
+                cfg_rate=rate,
+                noise=[self._noise(j, t.shape[0]) for j, t in zip(group, targets, strict=True)],
+            )
+            dt = time.perf_counter() - t0
+            for j, target, mel in zip(group, targets, mels, strict=True):
+                j.mel = mel
+                j.add_time("s2m", dt / len(group))
+                if j.trace is not None:
+                    j.trace["target_cond"] = target
+                    j.trace["mel"] = mel
+
+    def _run_vocoder(self, jobs: list[Job25]) -> None:
+        if not jobs:
+            return
+        t0 = time.perf_counter()
+        mels = [j.mel.float() for j in jobs]
+        if self.parts.device.type == "cpu":  # one by one: a padded batch is slower there
+            waves = [self.parts.vocoder([m])[0] for m in mels]
+        else:
+            waves = self.parts.vocoder(mels)
+        dt = time.perf_counter() - t0
+        for j, wave in zip(jobs, waves, strict=True):
+            if j.trace is not None:
+                j.trace["wave"] = wave
+            if j.plan is not None:
+                wave = fit_to_samples(wave, j.plan.samples)
+            j.audio = np.ascontiguousarray(wave, dtype=np.float32)
+            j.add_time("vocoder", dt / len(jobs))

@@ -1,0 +1,287 @@
+"""Precision per stage (models/precision.py): the choice per device and CPU, weights stored
+once in the chosen dtype, the half paths within a stated error of fp32 on the tiny reference
+models, the draft preset's prompt cut, CPU batching by shape, and the KV-cached greedy
+decode equal to a decode that recomputes the whole sequence every step."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from models.contract import Sampling, SynthesisRequest
+from models.precision import (
+    EMULATED_NARROW_ROWS,
+    PrecisionPlan,
+    cpu_has_fast_bf16,
+    linear,
+    plan_precision,
+    snr_db,
+    store_linear_weights,
+)
+from tests import mediagen
+
+GREEDY = dataclasses.replace(Sampling.greedy(), diffusion_steps=4)
+# Error bounds on the tiny reference models, greedy, same codes (measured: bf16 mel 51 dB,
+# wave 64 dB; fp16 decoder only: latent 75 dB, mel > 100 dB). The bounds leave ~10 dB.
+BF16_MEL_SNR_DB = 40.0
+BF16_WAVE_SNR_DB = 50.0
+FP16_DECODER_LATENT_SNR_DB = 60.0
+FP16_DECODER_MEL_SNR_DB = 60.0
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _threads():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+# ---- the choice -----------------------------------------------------------------------------
+def test_cpu_bf16_detection_reads_flags_and_capability():
+    assert cpu_has_fast_bf16(frozenset({"avx2", "amx_bf16", "amx_tile"}), "AVX512")
+    assert cpu_has_fast_bf16(frozenset({"avx512f", "avx512_bf16"}), "AVX512")
+    assert not cpu_has_fast_bf16(frozenset({"avx2", "fma", "f16c"}), "AVX2")
+    assert cpu_has_fast_bf16(frozenset(), "AMX_BF16")  # where /proc/cpuinfo is missing
+
+
+def test_auto_on_a_cpu_with_amx_puts_decoder_and_flow_model_in_bf16():
+    plan = plan_precision("cpu", "auto", cpu_fast_bf16=True)
+    assert (plan.t2s, plan.s2m, plan.vocoder) == (torch.bfloat16, torch.bfloat16, torch.float32)
+    assert plan.t2s_narrow_rows is None  # native kernels: bf16 at every width
+
+
+def test_auto_on_an_avx2_cpu_keeps_the_flow_model_fp32():
+    plan = plan_precision("cpu", "auto", cpu_fast_bf16=False)
+    assert plan.s2m == torch.float32 and plan.vocoder == torch.float32
+    assert plan.t2s == torch.float16 and plan.t2s_narrow_rows == EMULATED_NARROW_ROWS
+
+
+@pytest.mark.parametrize("bf16,want", [(True, torch.bfloat16), (False, torch.float16)])
+def test_auto_on_cuda_is_bf16_where_supported_else_fp16(bf16, want):
+    plan = plan_precision("cuda", "auto", cuda_bf16=bf16)
+    assert (plan.t2s, plan.s2m, plan.vocoder) == (want, want, torch.float32)
+    asked = plan_precision("cuda", "bf16", cuda_bf16=bf16)
+    assert asked.t2s == want  # bf16 asked on a GPU without it falls back to fp16
+
+
+def test_fp32_is_fp32_everywhere_and_labels_like_before():
+    for device in ("cpu", "cuda"):
+        plan = plan_precision(device, "fp32", cpu_fast_bf16=True, cuda_bf16=True)
+        assert plan.is_fp32
+        assert plan.label() == "torch.float32"  # the engine identity of fp32 is unchanged
+    assert plan_precision("mps", "auto").is_fp32
+
+
+def test_unknown_precision_is_refused_with_the_choices():
+    with pytest.raises(ValueError, match="auto, fp32, bf16 or fp16"):
+        plan_precision("cpu", "int4")
+
+
+def test_label_differs_between_plans():
+    labels = {
+        plan_precision("cpu", c, cpu_fast_bf16=f).label()
+        for c in ("fp32", "bf16", "fp16", "auto")
+        for f in (True, False)
+    }
+    assert len(labels) >= 4
+
+
+# ---- weights stored once --------------------------------------------------------------------
+def test_weights_are_stored_in_the_dtype_and_products_follow_the_width():
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(64, 32)
+    ref_w, ref_b = layer.weight.detach().clone(), layer.bias.detach().clone()
+    assert store_linear_weights(torch.nn.Sequential(layer), torch.float16) == 1
+    assert layer.weight.dtype == torch.float16 and layer.bias.dtype == torch.float16
+    x_narrow, x_wide = torch.randn(2, 64), torch.randn(40, 64)
+    with torch.inference_mode():
+        narrow = linear(x_narrow, layer, narrow_rows=16)
+        wide = linear(x_wide, layer, narrow_rows=16)
+    assert narrow.dtype == torch.float32 and wide.dtype == torch.float32
+    # Wide products upcast the (rounded) weight: exactly the fp32 product of those weights.
+    exact = torch.nn.functional.linear(x_wide, layer.weight.float(), layer.bias.float())
+    torch.testing.assert_close(wide, exact, rtol=0, atol=0)
+    assert snr_db(torch.nn.functional.linear(x_narrow, ref_w, ref_b), narrow) > 40
+
+
+def test_snr_of_equal_tensors_is_infinite():
+    a = torch.randn(100)
+    assert snr_db(a, a.clone()) == float("inf")
+    assert 15 < snr_db(a, a + 0.1 * torch.randn(100)) < 25
+
+
+# ---- the engine on the tiny reference models ---------------------------------------------------
+@pytest.fixture(scope="module")
+def prompt():
+    return mediagen.speak(
+        "Good evening, I am the first voice of this test.", "en-us"
+    ), mediagen.RATE
+
+
+def _engine(tiny_model_dir):
+    from models.engine import IndexTTS2Engine
+
+    return IndexTTS2Engine.load(tiny_model_dir, device="cpu")
+
+
+def _requests(handle, sampling=GREEDY):
+    lines = [("Where have you been?", 1.2), ("I was waiting for the train.", 1.6)]
+    return [
+        SynthesisRequest(t, handle, duration_s=d, sampling=sampling, seed=i)
+        for i, (t, d) in enumerate(lines)
+    ]
+
+
+def test_engine_defaults_to_fp32_on_the_cpu(tiny_model_dir):
+    engine = _engine(tiny_model_dir)
+    assert engine.precision.is_fp32
+    assert engine.parts.t2s.decoder_dtype == torch.float32
+
+
+@pytest.mark.parametrize(
+    "plan",
+    [
+        plan_precision("cpu", "bf16", cpu_fast_bf16=True),
+        plan_precision("cpu", "auto", cpu_fast_bf16=False),
+    ],
+    ids=["bf16-amx", "auto-avx2"],
+)
+def test_half_plans_stay_within_the_stated_error_of_fp32(tiny_model_dir, prompt, plan):
+    from models.precision_check import compare_precision
+
+    engine = _engine(tiny_model_dir)
+    handle = engine.prepare_voice(*prompt)
+    report = compare_precision(engine, plan, _requests(handle))
+    gpt = engine.parts.t2s.gpt
+    assert gpt.h[0].attn.c_attn.weight.dtype == plan.t2s  # stored once, in place
+    assert engine.parts.t2s.mel_head.weight.dtype == plan.t2s
+    assert engine.parts.s2m.cfm.estimator.dtype == plan.s2m
+    assert engine.parts.t2s.conditioning_encoder is not None
+    if plan.s2m == torch.bfloat16:
+        assert report.worst("mel_snr") > BF16_MEL_SNR_DB, report.table()
+        assert report.worst("wave_snr") > BF16_WAVE_SNR_DB, report.table()
+    else:
+        assert report.worst("latent_snr") > FP16_DECODER_LATENT_SNR_DB, report.table()
+        assert report.worst("mel_snr") > FP16_DECODER_MEL_SNR_DB, report.table()
+        assert report.worst("code_match") == 1.0, report.table()
+    # ... and not equal either: the plan really ran in half precision.
+    assert report.worst("latent_snr") < 200
+
+
+def test_use_precision_converts_once_and_changes_identity(tiny_model_dir):
+    engine = _engine(tiny_model_dir)
+    before = engine.identity
+    assert engine.use_precision("fp32") is None
+    said = engine.use_precision(PrecisionPlan(t2s=torch.float16, t2s_narrow_rows=16))
+    assert said and "fp16" in said
+    assert engine.identity != before
+    again = engine.use_precision("fp32")
+    assert again and "restart" in again  # half weights cannot go back to fp32
+    assert engine.parts.t2s.decoder_dtype == torch.float16
+
+
+# ---- draft preset: the flow model sees the prompt's first seconds ----------------------------
+def test_flow_prompt_cut_uses_the_first_frames(tiny_model_dir, prompt):
+    engine = _engine(tiny_model_dir)
+    handle = engine.prepare_voice(*prompt)
+    seen = []
+    real = engine.parts.s2m.synthesize
+
+    def spy(prompt_cond, prompt_mel, *args, **kwargs):
+        seen.append((prompt_cond[0].shape[0], prompt_mel[0].shape[-1]))
+        return real(prompt_cond, prompt_mel, *args, **kwargs)
+
+    engine.parts.s2m.synthesize = spy
+    cut = dataclasses.replace(GREEDY, flow_prompt_s=1.0)
+    (full,) = engine.synthesize(_requests(handle)[:1])
+    (short,) = engine.synthesize(_requests(handle, cut)[:1])
+    assert full.ok and short.ok and len(full.audio) == len(short.audio)
+    frames = handle.data.prompt_frames
+    assert seen == [(frames, frames), (round(22050 / 256), round(22050 / 256))]
+    assert not np.array_equal(full.audio, short.audio)
+
+
+def test_flow_prompt_must_be_positive(tiny_model_dir, prompt):
+    engine = _engine(tiny_model_dir)
+    handle = engine.prepare_voice(*prompt)
+    bad = dataclasses.replace(GREEDY, flow_prompt_s=0.0)
+    (res,) = engine.synthesize(_requests(handle, bad)[:1])
+    assert not res.ok and "flow_prompt_s" in res.error
+
+
+# ---- CPU batching: one line at a time unless shapes match ------------------------------------
+def test_cpu_batches_only_lines_of_the_same_shape(tiny_model_dir, prompt):
+    engine = _engine(tiny_model_dir)
+    handle = engine.prepare_voice(*prompt)
+    same = [
+        SynthesisRequest("Where have you been?", handle, duration_s=1.2, sampling=GREEDY, seed=s)
+        for s in range(3)
+    ]
+    other = _requests(handle)[1]
+    jobs = [engine.make_job(i, r) for i, r in enumerate([*same, other])]
+    jobs.sort(key=lambda j: (j.voice.key, engine._length_key(j)))
+    sizes = sorted(len(b) for b in engine._batches(jobs))
+    assert sizes == [1, 3]
+    engine.max_batch = 2
+    assert sorted(len(b) for b in engine._batches(jobs)) == [1, 1, 2]
+
+
+# ---- KV cache: equal greedy codes to a decode without a cache ---------------------------------
+def _uncached_greedy(model, cond, text, steps: int) -> list[int]:
+    """Greedy codes by running the whole sequence every step (no KV cache), with the
+    official prompt layout and repetition penalty 10 over prompt ids 1 and the start code."""
+    from models.t2s.generate import _prompts, apply_repetition_penalty
+    from models.t2s.gpt2 import prefix_mask
+
+    cfg = model.cfg
+    prompt_seq = _prompts(model, [cond], [text])[0]
+    seen = torch.zeros(cfg.number_mel_codes, dtype=torch.bool)
+    seen[1] = seen[cfg.start_mel_token] = True
+    codes: list[int] = []
+    for _ in range(steps):
+        if codes:
+            pos = torch.arange(2, 2 + len(codes))
+            emb = model.mel_embed(torch.tensor([codes]), pos)[0]
+            x = torch.cat((prompt_seq, emb))[None]
+        else:
+            x = prompt_seq[None]
+        valid = torch.ones(1, x.shape[1], dtype=torch.bool)
+        hidden = model.gpt(x, prefix_mask(valid, 0, x.shape[1]))
+        scores = model.mel_logits(hidden[:, -1]).float()
+        scores = apply_repetition_penalty(scores, seen[None], 10.0)
+        scores[:, cfg.start_mel_token] = -float("inf")
+        scores[:, cfg.stop_mel_token] = -float("inf")  # exact mode: no stop before T
+        tok = int(scores.argmax(dim=-1))
+        codes.append(tok)
+        seen[tok] = True
+    return codes
+
+
+def test_kv_cached_greedy_decode_equals_the_uncached_one(reference_dir):
+    from models.config import load_config
+    from models.t2s import T2S, DecodeSettings, decode
+
+    root = reference_dir / "checkpoints"
+    model = T2S.load(root / "gpt.pth", load_config(root / "config.yaml").gpt)
+    inputs = np.load(reference_dir / "gpt" / "inputs.npz")
+    outputs = np.load(reference_dir / "gpt" / "outputs.npz")
+    cond_key = next(k for k in outputs.files if "conds" in k)
+    text_key = next(k for k in inputs.files if "text" in k)
+    cond = torch.from_numpy(outputs[cond_key]).reshape(-1, model.dim)
+    text = torch.from_numpy(inputs[text_key]).reshape(-1).long()
+    steps = 30
+    with torch.inference_mode():
+        want = _uncached_greedy(model, cond, text, steps)
+        for chunk in (None, 8):  # preallocated whole, and grown in chunks of 8
+            (got,) = decode(
+                model, [cond], [text], DecodeSettings.greedy(), targets=[steps], cache_chunk=chunk
+            )
+            assert got.codes.tolist() == want
+        model.store_decoder(torch.float16, narrow_rows=EMULATED_NARROW_ROWS)
+        (half,) = decode(model, [cond], [text], DecodeSettings.greedy(), targets=[steps])
+    agree = sum(a == b for a, b in zip(half.codes.tolist(), want, strict=True))
+    assert agree >= steps // 2  # fp16 decoder weights: the same codes for most steps
