@@ -125,7 +125,7 @@ class Fit:
 
     @property
     def level(self) -> str:
-        """"ok", "warn" or "bad": how the window colours it."""
+        """ "ok", "warn" or "bad": how the window colours it."""
         if not math.isfinite(self.pace) or (self.flag and self.pace > 1):
             return "bad"  # past the end, or too much text for the span
         if self.flag or (
@@ -181,8 +181,14 @@ def clamp_span(
 
 def edited_cues(lines: list[proj.Line]) -> list[Cue]:
     return [
-        Cue(index=ln.index, start_ms=ln.start_ms, end_ms=ln.end_ms, text=ln.text,
-            speaker_hint=None, raw=ln.text)  # fmt: skip
+        Cue(
+            index=ln.index,
+            start_ms=ln.start_ms,
+            end_ms=ln.end_ms,
+            text=ln.text,
+            speaker_hint=None,
+            raw=ln.text,
+        )  # fmt: skip
         for ln in sorted(lines, key=lambda ln: (ln.start_ms, ln.index))
     ]
 
@@ -321,7 +327,9 @@ def check_model_folder(model_dir: Path) -> FolderCheck:
 
     model_dir = Path(model_dir).expanduser()
     if not model_dir.is_dir():
-        return FolderCheck(False, [f"{model_dir} is not a folder: choose the folder holding indextts2/"])
+        return FolderCheck(
+            False, [f"{model_dir} is not a folder: choose the folder holding indextts2/"]
+        )
     rows: list[str] = []
     entry = engine_entry(DEFAULT_ENGINE)
     try:
@@ -337,5 +345,7 @@ def check_model_folder(model_dir: Path) -> FolderCheck:
         if model.state == "installed":
             rows.append(f"✓ {model.title} ({model.feature})")
         else:
-            rows.append(f"– {model.title} ({model.feature}): {model.state}; get it with: {model.fetch}")
+            rows.append(
+                f"– {model.title} ({model.feature}): {model.state}; get it with: {model.fetch}"
+            )
     return FolderCheck(ok, rows)

@@ -88,6 +88,11 @@ class EngineCache:
         honours = getattr(self.factory, "emotion_sources", None)
         return honours(model_dir) if honours else None
 
+    @property
+    def entry(self):
+        """The registry entry of the engine it loads (None for a caller's own factory)."""
+        return getattr(self.factory, "entry", None)
+
     def named(self, name: str) -> EngineFactory:
         """Another registered engine, loaded once too (a single-engine factory: itself)."""
         inner = getattr(self.factory, "named", None)
@@ -124,6 +129,14 @@ class EngineChoice:
 
     def describe(self) -> str:
         return f"{self.title} renders the lines in {language_name(self.language)}: {self.reason}"
+
+
+def _router(factory: EngineFactory) -> Callable[[str], EngineFactory] | None:
+    """How to get the factory of a named engine from `factory`, or None when it loads one
+    engine only (a caller's own, or a cache around one)."""
+    if isinstance(factory, EngineCache):
+        return factory.named if getattr(factory.factory, "named", None) else None
+    return getattr(factory, "named", None)
 
 
 def _routing_names() -> list[str]:
@@ -164,7 +177,7 @@ def choose_engine(
     loads, naming what each installed engine speaks and what would speak it."""
     factory = factory or default_engine_factory
     folder = Path(model_dir) if model_dir else default_model_dir()
-    named = getattr(factory, "named", None)
+    named = _router(factory)
     if named is None:  # one engine given by the caller (a test double): used as it is
         return EngineChoice("given", "the given engine", language, "chosen by the caller", factory)
     if requested:

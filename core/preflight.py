@@ -113,8 +113,12 @@ def check_line_emotions(
     ]
     if texts and sources is not None and EmotionSource.TEXT not in sources:
         shown = ", ".join(str(i) for i in texts[:10]) + (" …" if len(texts) > 10 else "")
+        # The routed engine's own words when it is a registered one (IndexTTS-2.5's
+        # text-emotion model lives in its own folder).
+        entry = getattr(factory, "entry", None)
+        said = (entry.missing_emotion if entry else {}).get(EmotionSource.TEXT)
         raise EngineUnavailable(
-            TEXT_EMOTION_MISSING.format(model_dir=options.model_dir or "(default)")
+            (said or TEXT_EMOTION_MISSING).format(model_dir=options.model_dir or "(default)")
             + f"; line(s) {shown} use it: install it, or set those lines to another emotion"
         )
 

@@ -236,3 +236,42 @@ def test_a_language_without_an_installed_engine_fails_before_any_work(
     assert "no installed engine speaks German (de)" in err
     assert "dubsmith models download voxcpm2" in err
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.wav"))
+
+
+# --- the prompt's transcript reaches engines that take one ------------------------------------
+
+
+def test_the_prompt_transcript_goes_only_to_engines_that_take_it(tmp_path, monkeypatch):
+    import numpy as np
+
+    from core.options import DubOptions
+    from core.pipeline import DubJob
+    from core.voices import VoicePrompt
+    from tests.tone_engine import ToneEngine
+
+    class Listening(ToneEngine):
+        capabilities = dataclasses.replace(ToneEngine.capabilities, prompt_transcript=True)
+
+        def prepare_voice(self, audio, sample_rate, *, transcript=None):
+            self.transcripts.append(transcript)
+            return super().prepare_voice(audio, sample_rate)
+
+    prompt = VoicePrompt("s1", np.zeros(22050, np.float32), 22050, "cut", prompt_text="Hallo du.")
+    for engine, expected in ((Listening(), ["Hallo du."]), (ToneEngine(), None)):
+        if expected is not None:
+            engine.transcripts = []
+        job = DubJob(tmp_path / "v.mp4", DubOptions(output=tmp_path / "o.mp4"))
+        job.engine = engine
+        monkeypatch.setattr(job, "choose_prompts", lambda: {"s1": prompt})
+        job._voices(lambda done, total: None)  # ToneEngine takes no transcript: none given
+        assert "s1" in job.voices
+        if expected is not None:
+            assert engine.transcripts == expected
+
+
+def test_a_cache_around_a_single_engine_is_not_routed(tmp_path):
+    from tests.tone_engine import ToneEngine
+
+    cache = EngineCache(lambda model_dir, device: ToneEngine())
+    choice = choose_engine("de", tmp_path, factory=cache)
+    assert choice.factory is cache and choice.name == "given"

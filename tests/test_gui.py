@@ -86,7 +86,9 @@ def test_closing_during_a_dub_cancels_then_closes(qtbot, movie, tmp_path, monkey
     from PySide6.QtWidgets import QMessageBox
 
     monkeypatch.setenv("DUBSMITH_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr("app.gui.main_window.QMessageBox.question", lambda *a: QMessageBox.StandardButton.Yes)
+    monkeypatch.setattr(
+        "app.gui.main_window.QMessageBox.question", lambda *a: QMessageBox.StandardButton.Yes
+    )
     gate = threading.Event()
 
     class Slow(ToneEngine):

@@ -59,7 +59,9 @@ def own_settings(tmp_path, monkeypatch):
     from PySide6.QtCore import QSettings
 
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "cfg"))
-    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(tmp_path / "cfg"))
+    QSettings.setPath(
+        QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(tmp_path / "cfg")
+    )
     (tmp_path / "models").mkdir()
     monkeypatch.setenv("DUBSMITH_MODEL_DIR", str(tmp_path / "models"))
 
@@ -161,7 +163,9 @@ def test_a_video_without_audio_is_dubbed_with_voice_files(qtbot, tmp_path, monke
     assert win.project.speaker(sid).prompt_path is None
 
 
-def test_open_subtitles_takes_any_file_and_reopen_shows_the_cached_takes(qtbot, clip, tmp_path, monkeypatch, no_dialogs):
+def test_open_subtitles_takes_any_file_and_reopen_shows_the_cached_takes(
+    qtbot, clip, tmp_path, monkeypatch, no_dialogs
+):
     engine = ToneEngine()
     win = window(qtbot, engine)
     assert open_now(qtbot, win, clip)
@@ -184,10 +188,13 @@ def test_open_subtitles_takes_any_file_and_reopen_shows_the_cached_takes(qtbot, 
     assert open_now(qtbot, again, clip)
     assert [again.cell(r, COL_RENDERED) for r in range(3)] == rendered  # from the takes
     assert {again.cell(r, COL_STATUS) for r in range(3)} == {"rendered"}, [
-        again.table_model.status(r) for r in range(3)]
+        again.table_model.status(r) for r in range(3)
+    ]
 
 
-def test_models_field_browse_check_and_no_saving_of_a_wrong_path(qtbot, clip, tmp_path, tiny_model_dir, monkeypatch, no_dialogs):
+def test_models_field_browse_check_and_no_saving_of_a_wrong_path(
+    qtbot, clip, tmp_path, tiny_model_dir, monkeypatch, no_dialogs
+):
     win = window(qtbot, ToneEngine())
     win.settings.setValue("model_dir", str(tiny_model_dir))
     monkeypatch.setattr(
@@ -315,10 +322,15 @@ def test_table_edits_filters_bulk_edits_and_undo(qtbot, clip, tmp_path, no_dialo
     win.set_filter()
     assert win.table_filter.rowCount() == 3
     # multi-select: one emotion for two lines, one undo step
-    win.table.selectRow(0)
-    win.table.selectionModel().select(
-        win.table_filter.index(2, 0),
-        win.table.selectionModel().SelectionFlag.Select | win.table.selectionModel().SelectionFlag.Rows,
+    win.show()
+    view = win.table
+    view.selectRow(0)
+    rect = view.visualRect(win.table_filter.index(2, COL_TEXT))
+    QTest.mouseClick(
+        view.viewport(),
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.ControlModifier,
+        rect.center(),
     )
     assert sorted(win.selected_indices()) == [1, 3]
     steps = win.undo_stack.count()
@@ -348,9 +360,16 @@ def test_a_span_dragged_on_the_timeline_stops_at_the_neighbour(qtbot, clip):
     start, end = line2.start_ms, line2.end_ms
     lane_y = int(canvas._lane(2).center().y())
     x_end = int(canvas.x_of(end))
-    QTest.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(x_end, lane_y))
+    QTest.mousePress(
+        canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(x_end, lane_y)
+    )
     QTest.mouseMove(canvas, QPoint(int(canvas.x_of(12_000)), lane_y))  # far into line 3
-    QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(int(canvas.x_of(12_000)), lane_y))
+    QTest.mouseRelease(
+        canvas,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+        QPoint(int(canvas.x_of(12_000)), lane_y),
+    )
     assert line2.start_ms == start and line2.end_ms == win.line(3).start_ms  # not into it
     assert win.cell(1, 2).endswith(f"{line2.end_ms % 1000:03d}")
     assert win.subtitles == desk.edited_subtitles(win.project)  # the dub reads the new span
@@ -365,7 +384,9 @@ def test_a_span_dragged_on_the_timeline_stops_at_the_neighbour(qtbot, clip):
 # --- the inspector: preview, regenerate, takes --------------------------------------------------
 
 
-def test_preview_renders_only_that_line_and_regenerate_keeps_takes(qtbot, clip, tmp_path, no_dialogs):
+def test_preview_renders_only_that_line_and_regenerate_keeps_takes(
+    qtbot, clip, tmp_path, no_dialogs
+):
     engine = ToneEngine()
     win = window(qtbot, engine)
     win.show()
@@ -379,7 +400,9 @@ def test_preview_renders_only_that_line_and_regenerate_keeps_takes(qtbot, clip, 
     assert win.cell(row_of(win, 1), COL_STATUS) == "not rendered"
     assert win.inspector.takes.count() == 1
     # an emotion edit marks it stale; Regenerate makes a second take, chosen
-    win.set_emotion(2, proj.Emotion(mode=proj.EmotionMode.VECTOR, vector=(0, 0.9, 0, 0, 0, 0, 0, 0)))
+    win.set_emotion(
+        2, proj.Emotion(mode=proj.EmotionMode.VECTOR, vector=(0, 0.9, 0, 0, 0, 0, 0, 0))
+    )
     assert win.cell(row_of(win, 2), COL_STATUS) == "stale"
     assert render_now(qtbot, win, win.regenerate_line)
     assert len(line.takes) == 2 and engine.rendered == [TEXT2, TEXT2]
@@ -401,7 +424,9 @@ def test_preview_renders_only_that_line_and_regenerate_keeps_takes(qtbot, clip, 
     assert [len(ln.takes) for ln in saved.lines] == [0, 2, 0]
 
 
-def test_render_stale_then_close_during_a_render_keeps_finished_lines(qtbot, clip, tmp_path, no_dialogs):
+def test_render_stale_then_close_during_a_render_keeps_finished_lines(
+    qtbot, clip, tmp_path, no_dialogs
+):
     class Gated(ToneEngine):
         def __init__(self) -> None:
             super().__init__()
@@ -444,7 +469,10 @@ def test_speakers_rename_merge_and_count(qtbot, clip, tmp_path, no_dialogs):
     win = window(qtbot)
     assert open_now(qtbot, win, clip, vtt)
     tree = win.speakers.tree
-    rows = {tree.topLevelItem(i).text(0): tree.topLevelItem(i).text(1) for i in range(tree.topLevelItemCount())}
+    rows = {
+        tree.topLevelItem(i).text(0): tree.topLevelItem(i).text(1)
+        for i in range(tree.topLevelItemCount())
+    }
     assert rows == {"Ann": "2", "Bob": "1"}
     ann = next(s for s in win.project.speakers if s.name == "Ann")
     bob = next(s for s in win.project.speakers if s.name == "Bob")
@@ -469,7 +497,9 @@ def test_speakers_rename_merge_and_count(qtbot, clip, tmp_path, no_dialogs):
 # --- export -----------------------------------------------------------------------------------
 
 
-def test_export_dialog_writes_the_chosen_tracks_and_offers_the_folder(qtbot, clip, tmp_path, monkeypatch, no_dialogs):
+def test_export_dialog_writes_the_chosen_tracks_and_offers_the_folder(
+    qtbot, clip, tmp_path, monkeypatch, no_dialogs
+):
     opened_urls = []
     monkeypatch.setattr(
         "app.gui.main_window.QDesktopServices.openUrl", lambda url: opened_urls.append(url)
@@ -509,7 +539,9 @@ def test_export_dialog_writes_the_chosen_tracks_and_offers_the_folder(qtbot, cli
 # --- the batch queue --------------------------------------------------------------------------
 
 
-def test_a_three_job_queue_with_a_bad_input_goes_on_and_survives_a_restart(qtbot, source, tmp_path, monkeypatch, no_dialogs):
+def test_a_three_job_queue_with_a_bad_input_goes_on_and_survives_a_restart(
+    qtbot, source, tmp_path, monkeypatch, no_dialogs
+):
     monkeypatch.setenv("DUBSMITH_CACHE_DIR", str(tmp_path / "cache"))
     videos = []
     for name in ("one", "two"):
@@ -524,7 +556,9 @@ def test_a_three_job_queue_with_a_bad_input_goes_on_and_survives_a_restart(qtbot
     panel = win.queue_panel
     panel.add_videos(videos)
     assert [e.subtitles.name if e.subtitles else None for e in panel.store.entries] == [
-        "one.srt", None, "two.srt"
+        "one.srt",
+        None,
+        "two.srt",
     ]
     panel.start_btn.click()
     qtbot.waitUntil(lambda: not panel.running(), timeout=120_000)
@@ -575,7 +609,9 @@ def test_the_video_preview_seeks_steps_and_highlights_the_playing_line(qtbot, cl
 
 
 @pytest.mark.slow
-def test_preview_with_the_real_engine_on_the_tiny_checkpoints(qtbot, clip, tiny_model_dir, no_dialogs):
+def test_preview_with_the_real_engine_on_the_tiny_checkpoints(
+    qtbot, clip, tiny_model_dir, no_dialogs
+):
     win = window(qtbot)  # no factory: the registry's engine, from the Models folder
     win.model_edit.setText(str(tiny_model_dir))
     win.check_models()

@@ -10,8 +10,8 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from app.gui import main_window as gui  # noqa: E402
 from app.gui import COL_EMOTION, COL_TEXT, MainWindow  # noqa: E402
+from app.gui import main_window as gui  # noqa: E402
 from core import project as proj  # noqa: E402
 from tests import mediagen  # noqa: E402
 

@@ -329,7 +329,9 @@ def test_hf_token_from_the_environment_and_all_skips_a_locked_model(hub, tmp_pat
         ["required", "optional"],
         model_dir,
         log=logged.append,
-        manifest=_without(MANIFEST, {"text-emotion", "whisper", "separation", "voxcpm2", "indextts25"}),
+        manifest=_without(
+            MANIFEST, {"text-emotion", "whisper", "separation", "voxcpm2", "indextts25"}
+        ),
     )
     assert any("skipping pyannote" in line and "gated" in line for line in logged)
     assert not (model_dir / "pyannote").exists()

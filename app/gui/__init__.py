@@ -1,19 +1,19 @@
 """`dubsmith-gui`: the editor's desk. One module per widget:
 
-    main_window     the window: opens, edits through the undo stack, runs jobs
-    lines_model     the lines table (model, filter, view)
-    line_panel      a line's emotion (mode, eight sliders, text, reference, strength)
-    inspector       the line inspector (emotion, presets, takes, Preview, Regenerate)
-    timeline        waveforms, line blocks by speaker, playhead, span edges
-    video_preview   QtMultimedia preview (original / dub / both, J/K/L, frame steps)
-    speakers_panel  speakers (prompt, rename, merge, line count, score)
-    export_dialog   the Export dialog
-    queue_panel     the batch queue
-    settings_dialog model folder check, device, precision, rendering, export defaults
-    shortcuts       the keyboard, and the help dialog listing it
-    palette         light and dark palettes
-    progress        the progress bar's figures and words (pure functions)
-    worker          the job worker thread and the reading of a video for editing
+main_window     the window: opens, edits through the undo stack, runs jobs
+lines_model     the lines table (model, filter, view)
+line_panel      a line's emotion (mode, eight sliders, text, reference, strength)
+inspector       the line inspector (emotion, presets, takes, Preview, Regenerate)
+timeline        waveforms, line blocks by speaker, playhead, span edges
+video_preview   QtMultimedia preview (original / dub / both, J/K/L, frame steps)
+speakers_panel  speakers (prompt, rename, merge, line count, score)
+export_dialog   the Export dialog
+queue_panel     the batch queue
+settings_dialog model folder check, device, precision, rendering, export defaults
+shortcuts       the keyboard, and the help dialog listing it
+palette         light and dark palettes
+progress        the progress bar's figures and words (pure functions)
+worker          the job worker thread and the reading of a video for editing
 """
 
 from __future__ import annotations

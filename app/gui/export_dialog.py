@@ -23,6 +23,15 @@ from PySide6.QtWidgets import (
 
 from core.settings import BackgroundMode, DubSettings
 
+# What goes under the dub, in the order offered (index 0, duck, stays first).
+BACKGROUNDS = (
+    (BackgroundMode.DUCK, "duck: the original, lowered, under the dub"),
+    (BackgroundMode.REPLACE, "replace: the dub alone"),
+    (BackgroundMode.SEPARATE, "separate: the original's music and effects (needs separation/)"),
+    (BackgroundMode.AUTO, "auto: separate when the separation model is installed, else duck"),
+)
+DUCKING = (BackgroundMode.DUCK, BackgroundMode.AUTO)  # the modes the duck level can apply to
+
 CONTAINERS = {"MP4": ".mp4", "Matroska (MKV)": ".mkv"}
 
 
@@ -59,18 +68,19 @@ class ExportDialog(QDialog):
         self.keep_original.setChecked(settings.keep_original_track)
         self.keep_original.setEnabled(has_audio)
         self.background = QComboBox()
-        self.background.addItems(
-            ["duck: the original, lowered, under the dub", "replace: the dub alone"]
-        )
-        self.background.setCurrentIndex(0 if settings.background is BackgroundMode.DUCK else 1)
+        self.background.addItems([label for _, label in BACKGROUNDS])
+        modes = [mode for mode, _ in BACKGROUNDS]
+        self.background.setCurrentIndex(modes.index(BackgroundMode(settings.background)))
         self.duck_db = QDoubleSpinBox()
         self.duck_db.setRange(-60.0, 0.0)
         self.duck_db.setSuffix(" dB")
         self.duck_db.setValue(settings.duck_db)
         self.background.currentIndexChanged.connect(
-            lambda i: self.duck_db.setEnabled(i == 0 and has_audio)
+            lambda i: self.duck_db.setEnabled(BACKGROUNDS[i][0] in DUCKING and has_audio)
         )
-        self.duck_db.setEnabled(self.background.currentIndex() == 0 and has_audio)
+        self.duck_db.setEnabled(
+            BACKGROUNDS[self.background.currentIndex()][0] in DUCKING and has_audio
+        )
         self.subtitle_track = QCheckBox("Add the subtitles as a track")
         self.subtitle_track.setChecked(settings.subtitle_track)
         self.stems = QLineEdit()
@@ -133,9 +143,7 @@ class ExportDialog(QDialog):
         return ExportChoice(
             output=out,
             changes={
-                "background": (BackgroundMode.DUCK, BackgroundMode.REPLACE)[
-                    self.background.currentIndex()
-                ].value,
+                "background": BACKGROUNDS[self.background.currentIndex()][0].value,
                 "duck_db": self.duck_db.value(),
                 "keep_original_track": self.keep_original.isChecked(),
                 "subtitle_track": self.subtitle_track.isChecked(),

@@ -112,7 +112,9 @@ class LinesModel(QAbstractTableModel):
             self._status[row] = self._work_out_status(row)
             self._fit[row] = desk.line_fit(self.lines[row], self.timings[row])
         if self.lines:
-            self.dataChanged.emit(self.index(0, 0), self.index(len(self.lines) - 1, len(COLUMNS) - 1))
+            self.dataChanged.emit(
+                self.index(0, 0), self.index(len(self.lines) - 1, len(COLUMNS) - 1)
+            )
 
     def set_playing(self, row: int | None) -> None:
         if row == self.playing:

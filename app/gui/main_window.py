@@ -84,7 +84,9 @@ MODELS_CHECK_MS = 300  # typing in the Models field re-checks the folder once it
 RECENT_MAX = 8
 WIDTH_CAPS = {COL_SPEAKER: 160}  # px: a long speaker name must not eat the Text column
 NEEDS_RENDER = (LineStatus.NOT_RENDERED, LineStatus.STALE, LineStatus.FAILED)
-SUBTITLE_FILTER = "Subtitles (" + " ".join(f"*{e}" for e in SUBTITLE_EXTENSIONS) + ");;All files (*)"
+SUBTITLE_FILTER = (
+    "Subtitles (" + " ".join(f"*{e}" for e in SUBTITLE_EXTENSIONS) + ");;All files (*)"
+)
 
 
 def _stopper(thread: QThread):
@@ -264,11 +266,15 @@ class MainWindow(QMainWindow):
         self.emotion.addItems(["original", "voice"])
 
         self.dub_btn = QPushButton("Render all")
-        self.dub_btn.setToolTip("Render every line (unchanged ones come from the cache) and write the output (Ctrl+R)")
+        self.dub_btn.setToolTip(
+            "Render every line (unchanged ones come from the cache) and write the output (Ctrl+R)"
+        )
         self.dub_btn.setEnabled(False)
         self.dub_btn.clicked.connect(self.start_dub)
         self.stale_btn = QPushButton("Render stale")
-        self.stale_btn.setToolTip("Render only the lines that are stale, failed or not rendered (Ctrl+Shift+R)")
+        self.stale_btn.setToolTip(
+            "Render only the lines that are stale, failed or not rendered (Ctrl+Shift+R)"
+        )
         self.stale_btn.setEnabled(False)
         self.stale_btn.clicked.connect(self.render_stale)
         self.export_btn = QPushButton("Export…")
@@ -290,7 +296,9 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         file = self.menuBar().addMenu("&File")
-        file.addAction(self._action("&Open video…", self.choose_video, QKeySequence.StandardKey.Open))
+        file.addAction(
+            self._action("&Open video…", self.choose_video, QKeySequence.StandardKey.Open)
+        )
         file.addAction(self._action("Open &subtitles…", self.choose_subtitles))
         self.recent_menu = file.addMenu("Open &recent")
         self._fill_recent()
@@ -313,7 +321,11 @@ class MainWindow(QMainWindow):
         edit.addAction(self.undo_act)
         edit.addAction(self.redo_act)
         edit.addSeparator()
-        edit.addAction(self._action("Apply this line's emotion to the selected lines", self.copy_emotion_to_selected))
+        edit.addAction(
+            self._action(
+                "Apply this line's emotion to the selected lines", self.copy_emotion_to_selected
+            )
+        )
         edit.addAction(self._action("&Settings…", self.open_settings))
         view = self.menuBar().addMenu("&View")
         view.addAction(self._action("&Light palette", lambda: self.set_theme("light")))
@@ -409,9 +421,7 @@ class MainWindow(QMainWindow):
     def _busy(self) -> bool:
         """A dub, a preview or an open is under way: the project must not change meanwhile."""
         return (
-            self.running_job is not None
-            or self.opening is not None
-            or self.preview_job is not None
+            self.running_job is not None or self.opening is not None or self.preview_job is not None
         )
 
     def line(self, index: int) -> proj.Line | None:
@@ -425,7 +435,8 @@ class MainWindow(QMainWindow):
     def selected_indices(self) -> list[int]:
         """Every selected line's cue number, in table order."""
         rows = sorted(
-            self.table_filter.mapToSource(i).row() for i in self.table.selectionModel().selectedRows()
+            self.table_filter.mapToSource(i).row()
+            for i in self.table.selectionModel().selectedRows()
         )
         return [self.row_cues[r] for r in rows if r < len(self.row_cues)]
 
@@ -519,7 +530,9 @@ class MainWindow(QMainWindow):
         another one. The files are read off the GUI thread (10,000 cues take seconds), with
         editing locked meanwhile. False when it cannot start now."""
         if self.running_job is not None or self.preview_job is not None:
-            self.statusBar().showMessage("A render is running: cancel it before opening another video")
+            self.statusBar().showMessage(
+                "A render is running: cancel it before opening another video"
+            )
             return False
         if self.opening is not None:
             self.statusBar().showMessage("Still opening the previous video; try again in a moment")
@@ -672,7 +685,9 @@ class MainWindow(QMainWindow):
         header_fm = self.table.horizontalHeader().fontMetrics()
         model = self.table_model
         for col in columns:
-            longest = max((model.text(r, col) for r in range(model.rowCount())), key=len, default="")
+            longest = max(
+                (model.text(r, col) for r in range(model.rowCount())), key=len, default=""
+            )
             width = max(fm.horizontalAdvance(longest), header_fm.horizontalAdvance(COLUMNS[col]))
             if col == COL_EMOTION:  # room for a typical setting before it is made
                 width = max(width, fm.horizontalAdvance(EMOTION_SAMPLE))
@@ -767,13 +782,21 @@ class MainWindow(QMainWindow):
     def _selection_changed(self, *_) -> None:
         current = self.table.selectionModel().currentIndex()
         rows = self.table.selectionModel().selectedRows()
-        if current.isValid() and self.table.selectionModel().isRowSelected(current.row(), current.parent()):
+        if current.isValid() and self.table.selectionModel().isRowSelected(
+            current.row(), current.parent()
+        ):
             view_row = current.row()
         else:
             view_row = rows[0].row() if rows else -1
-        row = self.table_filter.mapToSource(self.table_filter.index(view_row, 0)).row() if view_row >= 0 else -1
+        row = (
+            self.table_filter.mapToSource(self.table_filter.index(view_row, 0)).row()
+            if view_row >= 0
+            else -1
+        )
         self._selected = self.row_cues[row] if 0 <= row < len(self.row_cues) else None
-        self.timeline.canvas.selected = {self.rows[i] for i in self.selected_indices() if i in self.rows}
+        self.timeline.canvas.selected = {
+            self.rows[i] for i in self.selected_indices() if i in self.rows
+        }
         self._show_inspector()
         if self._selected is not None:
             line = self.line(self._selected)
@@ -808,7 +831,9 @@ class MainWindow(QMainWindow):
             return
         others = [i for i in self.selected_indices() if i != index]
         if others and merge_key is None:  # a bulk edit: every selected line, one undo step
-            self._edit_lines("emotion", {i: emotion for i in [index, *others]}, "emotion of the selected lines")
+            self._edit_lines(
+                "emotion", {i: emotion for i in [index, *others]}, "emotion of the selected lines"
+            )
             return
         push_emotion_edit(
             self.undo_stack, self.set_emotion, index, line.emotion, emotion, merge_key
@@ -834,7 +859,9 @@ class MainWindow(QMainWindow):
         if line is None or self._busy():
             return
         self._edit_lines(
-            "emotion", {i: line.emotion for i in self.selected_indices()}, "emotion of the selected lines"
+            "emotion",
+            {i: line.emotion for i in self.selected_indices()},
+            "emotion of the selected lines",
         )
 
     def _line_value(self, line: proj.Line, field: str):
@@ -858,7 +885,9 @@ class MainWindow(QMainWindow):
         after = {i: v for i, v in values.items() if i in before}
         if before == after:
             return
-        self.undo_stack.push(StateEdit(text, lambda state: self._set_lines(field, state), before, after))
+        self.undo_stack.push(
+            StateEdit(text, lambda state: self._set_lines(field, state), before, after)
+        )
 
     def _set_lines(self, field: str, values: dict[int, object]) -> None:
         retimed = False
@@ -931,7 +960,9 @@ class MainWindow(QMainWindow):
         speaker = next(
             (s for s in self.project.speakers if name in (s.name, s.id)), None
         ) or self.project.add_speaker(name)
-        self._edit_lines("speaker", {i: (speaker.id, "user") for i in indices}, f"speaker {speaker.name}")
+        self._edit_lines(
+            "speaker", {i: (speaker.id, "user") for i in indices}, f"speaker {speaker.name}"
+        )
 
     def set_span(self, row: int, start_ms: int, end_ms: int) -> None:
         """A block's edge dragged: the span, kept off the neighbours, as one undo step."""
@@ -983,18 +1014,25 @@ class MainWindow(QMainWindow):
         self.undo_stack.push(StateEdit(text, self._set_speakers_state, before, after))
 
     def rename_speaker(self, speaker_id: str, name: str) -> None:
-        self._speaker_edit(f"rename {speaker_id}", lambda p: desk.rename_speaker(p, speaker_id, name))
+        self._speaker_edit(
+            f"rename {speaker_id}", lambda p: desk.rename_speaker(p, speaker_id, name)
+        )
 
     def merge_speakers(self, keep_id: str, gone_id: str) -> None:
-        self._speaker_edit(f"merge {gone_id} into {keep_id}", lambda p: desk.merge_speakers(p, keep_id, gone_id))
+        self._speaker_edit(
+            f"merge {gone_id} into {keep_id}", lambda p: desk.merge_speakers(p, keep_id, gone_id)
+        )
 
     def set_voice_file(self, speaker_id: str, path: Path) -> None:
-        self._speaker_edit(f"voice file of {speaker_id}", lambda p: desk.prompt_from_file(p, speaker_id, path))
+        self._speaker_edit(
+            f"voice file of {speaker_id}", lambda p: desk.prompt_from_file(p, speaker_id, path)
+        )
 
     def prompt_from_selected(self, speaker_id: str) -> None:
         lines = [self.lines[i] for i in self.selected_indices() if i in self.lines]
         self._speaker_edit(
-            f"prompt of {speaker_id} from lines", lambda p: desk.prompt_from_lines(p, speaker_id, lines)
+            f"prompt of {speaker_id} from lines",
+            lambda p: desk.prompt_from_lines(p, speaker_id, lines),
         )
 
     def play_prompt(self, speaker_id: str) -> None:
@@ -1098,12 +1136,13 @@ class MainWindow(QMainWindow):
 
     def _options(self, output: Path, extra: ExportChoice | None = None) -> DubOptions:
         assert self.project is not None
-        changes = {"background": self.background.currentText(), "emotion": self.emotion.currentText()}
+        changes = {
+            "background": self.background.currentText(),
+            "emotion": self.emotion.currentText(),
+        }
         if extra is not None:
             changes.update(extra.changes)
-        voices = {
-            s.id: s.prompt_path for s in self.project.speakers if s.prompt_path is not None
-        }
+        voices = {s.id: s.prompt_path for s in self.project.speakers if s.prompt_path is not None}
         return DubOptions(
             output=Path(output),
             subtitles=self.subtitles,
@@ -1225,7 +1264,11 @@ class MainWindow(QMainWindow):
 
     def render_stale(self) -> None:
         model = self.table_model
-        stale = [model.lines[r].index for r in range(model.rowCount()) if model.status(r)[0] in NEEDS_RENDER]
+        stale = [
+            model.lines[r].index
+            for r in range(model.rowCount())
+            if model.status(r)[0] in NEEDS_RENDER
+        ]
         if not stale:
             self.statusBar().showMessage("Every line is rendered and current")
             return
@@ -1261,7 +1304,9 @@ class MainWindow(QMainWindow):
         if self.running_job is None:
             return
         model.rendering = {
-            model.lines[r].index for r in range(model.rowCount()) if model.status(r)[0] in NEEDS_RENDER
+            model.lines[r].index
+            for r in range(model.rowCount())
+            if model.status(r)[0] in NEEDS_RENDER
         }
         for index in model.rendering:
             model.refresh_row(self.rows[index])
@@ -1293,7 +1338,9 @@ class MainWindow(QMainWindow):
         model.rendering.discard(index)
         model.fresh.add(index)
         self._refresh_row(row)
-        self.timeline.set_dub(row, self.lines[index].start_ms, desk.peaks(take.audio, desk.RATE_22K, PEAKS_PER_S))
+        self.timeline.set_dub(
+            row, self.lines[index].start_ms, desk.peaks(take.audio, desk.RATE_22K, PEAKS_PER_S)
+        )
 
     def _job_warning(self, job_id: int, notice) -> None:
         if self._mine(job_id):
@@ -1335,7 +1382,9 @@ class MainWindow(QMainWindow):
             desk.mark_rendered(line)
             if (row := self.rows.get(r.index)) is not None:
                 self._refresh_row(row)
-                self.timeline.set_dub(row, line.start_ms, desk.peaks(r.take.audio, desk.RATE_22K, PEAKS_PER_S))
+                self.timeline.set_dub(
+                    row, line.start_ms, desk.peaks(r.take.audio, desk.RATE_22K, PEAKS_PER_S)
+                )
         if self.autosaver is not None:
             self.autosaver.mark_dirty()
         first = results[0]
@@ -1508,7 +1557,11 @@ class MainWindow(QMainWindow):
     def open_settings(self) -> None:
         project = self.project or proj.Project()
         dialog = SettingsDialog(
-            self, self.model_edit.text(), project.model.device, project.model.precision, project.settings
+            self,
+            self.model_edit.text(),
+            project.model.device,
+            project.model.precision,
+            project.settings,
         )
         self.settings_dialog = dialog
         if dialog.exec() == SettingsDialog.DialogCode.Accepted:

@@ -53,5 +53,3 @@ def step_text(step: str, done: int, total: int, left_s: float | None = None) -> 
     if left_s is not None:
         text += f", {describe_left(left_s)}"
     return text
-
-

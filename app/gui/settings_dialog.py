@@ -67,7 +67,9 @@ class SettingsDialog(QDialog):
 
         self.mode = QComboBox()
         self.mode.addItems(["exact: every line fills its span", "natural: free pace, fitted"])
-        self.mode.setCurrentIndex(MODES.index(settings.duration_mode) if settings.duration_mode in MODES else 0)
+        self.mode.setCurrentIndex(
+            MODES.index(settings.duration_mode) if settings.duration_mode in MODES else 0
+        )
         self.flow_steps = QSpinBox()
         self.flow_steps.setRange(0, 200)
         self.flow_steps.setSpecialValueText("engine default")

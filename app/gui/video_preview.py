@@ -171,7 +171,9 @@ class VideoPreview(QWidget):
         self.slider.setRange(0, ms)
 
     def _state(self, state) -> None:
-        self.play_btn.setText("Pause" if state == QMediaPlayer.PlaybackState.PlayingState else "Play")
+        self.play_btn.setText(
+            "Pause" if state == QMediaPlayer.PlaybackState.PlayingState else "Play"
+        )
 
     def _error(self, error, text: str) -> None:
         if error != QMediaPlayer.Error.NoError:

@@ -17,6 +17,7 @@ from core import project as proj
 from core.engines import EngineCache
 from core.job_queue import JobQueue, JobStatus
 from core.line_matching import CueMerge, merge_cues
+from core.line_preview import preview_lines
 from core.pipeline import (
     DubOptions,
     InputError,
@@ -24,7 +25,6 @@ from core.pipeline import (
     JobEvents,
     read_inputs,
 )
-from core.line_preview import preview_lines
 from core.project_keeper import project_file_for
 from core.render import Cancelled, CancelToken
 from core.subtitles import Cue

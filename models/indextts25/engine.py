@@ -148,6 +148,16 @@ class Job25:
             self.notes.append(text)
 
 
+# Three-letter codes (subtitle names, --language) of the languages 2.5 speaks.
+ISO_639_2 = {
+    "zho": "zh",
+    "chi": "zh",
+    "cmn": "zh",
+    "eng": "en",
+    "jpn": "ja",
+    "spa": "es",
+    "ara": "ar",
+}
 _KANA = re.compile(r"[\u3040-\u30ff]")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 _ARABIC = re.compile(r"[\u0600-\u06ff]")
@@ -395,7 +405,8 @@ class IndexTTS25Engine:
     def language_of(self, req: SynthesisRequest) -> tuple[str, bool]:
         """(language, guessed) of a request; RequestError for a language 2.5 does not speak."""
         if req.language:
-            lang = req.language.lower().split("-")[0]
+            lang = req.language.lower().replace("_", "-").split("-")[0]
+            lang = ISO_639_2.get(lang, lang)
             if lang not in LANGUAGES:
                 raise RequestError(
                     f"IndexTTS-2.5 does not speak '{req.language}' (it speaks "

@@ -25,6 +25,7 @@ from models.indextts25.tokenizer import VOCAB_FILE, VocabularyError, read_ranks
 from models.layout import damage_of
 
 FOLDER = "indextts25"
+QWEN = "qwen0.6bemo4-merge"  # optional text-to-emotion model
 DOWNLOAD_HINT = (
     "Download the IndexTTS-2.5 folder (IndexTeam/IndexTTS-2.5) into {model_dir}/indextts25 "
     "with:\n  .venv/bin/python installer/download_models.py indextts25 --model-dir {model_dir}\n"
@@ -172,4 +173,8 @@ def locate25(model_dir: Path) -> IndexTTS25Files:
     paths: dict[str, Path] = {attr: root / name for attr, name in OWN_FILES}
     for attr, name, repo, rel, marker in SHARED_PARTS:
         paths[attr] = _shared_part(caches, name, repo, rel, marker)
-    return IndexTTS25Files(root=root, qwen_emotion=root / "qwen0.6bemo4-merge", **paths)
+    # The text-to-emotion model is the IndexTTS2 one too: the 2.5 folder's own, else 2.0's.
+    qwen = root / QWEN
+    if not (qwen / "config.json").is_file() and (root.parent / "indextts2" / QWEN).is_dir():
+        qwen = root.parent / "indextts2" / QWEN
+    return IndexTTS25Files(root=root, qwen_emotion=qwen, **paths)
