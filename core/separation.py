@@ -25,13 +25,14 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import soundfile as sf
 
 from core.audio import downmix_mono, read_wav, resample_to_length, write_wav
 from core.render import Cancelled
@@ -171,6 +172,20 @@ def _load_network(path: Path):
     return network.eval()
 
 
+def level(read: Callable[[int, int], np.ndarray], n: int, block: int = 1 << 20):
+    """(mean, standard deviation) of the mono downmix of the `n` samples `read` gives,
+    a block at a time (float64 sums: a film is long)."""
+    total = squares = 0.0
+    for a in range(0, n, block):
+        mono = downmix_mono(read(a, min(a + block, n))).astype(np.float64)
+        total += float(mono.sum())
+        squares += float(np.square(mono).sum())
+    if n == 0:
+        return 0.0, 0.0
+    mean = total / n
+    return mean, float(np.sqrt(max(squares / n - mean * mean, 0.0)))
+
+
 class Separator:
     """A loaded demucs bag on one device; `separate` splits a master into stems."""
 
@@ -218,45 +233,82 @@ class Separator:
         cancelled: Callable[[], bool] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """(dialogue, background), each with the master's shape (n,) or (n, channels).
+        See `blocks` for the windows; this gathers them in memory."""
+        x = np.asarray(master, dtype=np.float32)
+        flat = x.ndim == 1
+        x = x[:, None] if flat else x
+        parts = list(
+            self.blocks(
+                lambda a, b: x[a:b],
+                x.shape[0],
+                rate,
+                level(lambda a, b: x[a:b], x.shape[0]),
+                window_s=window_s,
+                overlap_s=overlap_s,
+                progress=progress,
+                cancelled=cancelled,
+            )
+        )
+        dialogue = np.concatenate([d for d, _ in parts]) if parts else np.zeros_like(x)
+        background = np.concatenate([b for _, b in parts]) if parts else np.zeros_like(x)
+        return (dialogue[:, 0], background[:, 0]) if flat else (dialogue, background)
+
+    def blocks(
+        self,
+        read: Callable[[int, int], np.ndarray],
+        n: int,
+        rate: int,
+        mean_std: tuple[float, float],
+        *,
+        window_s: float = 30.0,
+        overlap_s: float = 1.0,
+        progress: ProgressFn | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The stems of the `n` samples that `read(a, b)` gives ((b - a, channels) at
+        `rate`), as finished (dialogue, background) blocks in order: a film's stems are
+        written as they come, never held whole.
 
         Windows of `window_s` overlap by `overlap_s` on each side and are crossfaded
         linearly there, so the model's and the resampler's edges never reach the output.
-        Cancel is checked before each window (raises Cancelled)."""
-        x = np.asarray(master, dtype=np.float32)
-        flat = x.ndim == 1
-        if flat:
-            x = x[:, None]
-        n, channels = x.shape
-        dialogue = np.zeros_like(x)
-        # The whole track's level, as demucs normalises: every window scaled alike.
-        mono = downmix_mono(x)
-        mean, std = float(mono.mean()) if n else 0.0, float(mono.std()) if n else 0.0
-        if n == 0 or std < 1e-7:  # silence: nothing to take apart
-            background = x.copy()
-            return (dialogue[:, 0], background[:, 0]) if flat else (dialogue, background)
-        background = np.zeros_like(x)
+        `mean_std` is the whole track's level (see `level`), so every window is scaled
+        alike, as demucs normalises. Cancel is checked before each window (Cancelled)."""
+        mean, std = mean_std
         step = max(int(round(window_s * rate)), 1)
         fade = min(int(round(overlap_s * rate)), step // 2)
         starts = list(range(0, n, step))
         ramp = ((np.arange(2 * fade, dtype=np.float32) + 0.5) / (2 * fade))[:, None]
+        carry: tuple[np.ndarray, np.ndarray] | None = None
         for k, s in enumerate(starts):
             if cancelled is not None and cancelled():
                 raise Cancelled("cancelled during separation")
             if progress is not None:
                 progress(k, len(starts))
+            last = k == len(starts) - 1
             a, b = max(s - fade, 0), min(s + step + fade, n)
-            dlg, bg = self._window(x[a:b], rate, mean, std)
+            seg = read(a, b)
+            if std < 1e-7:  # silence: nothing to take apart
+                dlg, bg = np.zeros_like(seg), seg.astype(np.float32, copy=True)
+            else:
+                dlg, bg = self._window(seg, rate, mean, std)
             weight = np.ones((b - a, 1), dtype=np.float32)
             if k > 0 and fade:  # in over [s - fade, s + fade), as the last one fades out
                 weight[: 2 * fade] = ramp[: min(2 * fade, b - a)]
-            if k < len(starts) - 1 and fade:  # out over [next - fade, next + fade)
+            if not last and fade:  # out over [next - fade, next + fade)
                 o = s + step - fade - a
                 weight[o:] *= 1.0 - ramp[: b - a - o]
-            dialogue[a:b] += dlg * weight
-            background[a:b] += bg * weight
+            dlg *= weight
+            bg *= weight
+            if carry is not None:  # the last window's tail, over this one's head
+                m = carry[0].shape[0]
+                dlg[:m] += carry[0]
+                bg[:m] += carry[1]
+            # Final up to where the next window begins; the rest waits for its fade in.
+            cut = b - a if last else s + step - fade - a
+            yield dlg[:cut], bg[:cut]
+            carry = (dlg[cut:], bg[cut:])
         if progress is not None:
             progress(len(starts), len(starts))
-        return (dialogue[:, 0], background[:, 0]) if flat else (dialogue, background)
 
     def _groups(self, channels: int) -> list[list[int]]:
         """The master's channels in groups the model takes (pairs for a stereo model):
@@ -381,28 +433,57 @@ def separate_master(
     hit = _cached(folder, key)
     if hit is not None:
         return hit
-    master, rate = read_wav(master_path)
     separator = separator or Separator.load(model, device)
-    dialogue, background = separator.separate(
-        master, rate, window_s=window_s, progress=progress, cancelled=cancelled
-    )
     folder.mkdir(parents=True, exist_ok=True)
-    mono = downmix_mono(dialogue, layout)
+    parts = {name: folder / f".{name}.wav.part" for name in ("dialogue", "background")}
+    try:
+        with sf.SoundFile(master_path) as src:
+            rate, channels, n = src.samplerate, src.channels, src.frames
+
+            def read(a: int, b: int) -> np.ndarray:
+                src.seek(a)
+                return src.read(b - a, dtype="float32", always_2d=True)
+
+            mono = np.zeros(n, dtype=np.float32)  # the dialogue, for its working copies
+            pos = 0
+            with (
+                sf.SoundFile(parts["dialogue"], "w", rate, channels, "FLOAT", format="WAV") as d,
+                sf.SoundFile(parts["background"], "w", rate, channels, "FLOAT", format="WAV") as g,
+            ):
+                for dialogue, background in separator.blocks(
+                    read,
+                    n,
+                    rate,
+                    level(read, n),
+                    window_s=window_s,
+                    progress=progress,
+                    cancelled=cancelled,
+                ):
+                    d.write(dialogue)
+                    g.write(background)
+                    mono[pos : pos + dialogue.shape[0]] = downmix_mono(dialogue, layout)
+                    pos += dialogue.shape[0]
+    except BaseException:
+        for part in parts.values():
+            part.unlink(missing_ok=True)
+        raise
     copies = {
         r: write_wav(
             folder / f"dialogue_{r}_mono.wav",
-            resample_to_length(mono, rate, r, int(round(mono.shape[0] * r / rate))),
+            resample_to_length(mono, rate, r, int(round(n * r / rate))),
             r,
         )
         for r in _WORK_RATES
     }
+    for name, part in parts.items():
+        os.replace(part, folder / f"{name}.wav")
     stems = Stems(
-        dialogue_path=write_wav(folder / "dialogue.wav", dialogue, rate),
-        background_path=write_wav(folder / "background.wav", background, rate),
+        dialogue_path=folder / "dialogue.wav",
+        background_path=folder / "background.wav",
         dialogue16k_path=copies[16000],
         dialogue22k_path=copies[22050],
         sample_rate=rate,
-        channels=1 if master.ndim == 1 else int(master.shape[1]),
+        channels=channels,
         model=model.name,
     )
     record = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(stems).items()}

@@ -323,8 +323,10 @@ def test_table_edits_filters_bulk_edits_and_undo(qtbot, clip, tmp_path, no_dialo
     assert win.table_filter.rowCount() == 3
     # multi-select: one emotion for two lines, one undo step
     win.show()
+    qtbot.waitExposed(win)
     view = win.table
     view.selectRow(0)
+    assert win.selected_indices() == [1]
     rect = view.visualRect(win.table_filter.index(2, COL_TEXT))
     QTest.mouseClick(
         view.viewport(),
@@ -375,8 +377,8 @@ def test_a_span_dragged_on_the_timeline_stops_at_the_neighbour(qtbot, clip):
     assert win.subtitles == desk.edited_subtitles(win.project)  # the dub reads the new span
     win.undo()
     assert (line2.start_ms, line2.end_ms) == (start, end)
-    canvas.zoom(2.0)
-    assert canvas.px_per_s == 100.0
+    canvas.zoom(4.0)
+    assert canvas.px_per_s == 200.0
     canvas.scroll_to(3000)
     assert canvas.offset_ms == 3000 and win.timeline.bar.value() == 3000
 

@@ -87,17 +87,18 @@ def _master(tmp_path: Path, seconds: float = 2.5, channels: int = 2, seed: int =
 
 
 class Counting:
-    """Counts Separator.separate calls (the model's whole work) while passing them on."""
+    """Counts Separator.blocks calls (one per separation, windows and all) while passing
+    them on."""
 
     def __init__(self, monkeypatch) -> None:
         self.calls = 0
-        real = Separator.separate
+        real = Separator.blocks
 
         def spy(sep, *args, **kwargs):
             self.calls += 1
             return real(sep, *args, **kwargs)
 
-        monkeypatch.setattr(Separator, "separate", spy)
+        monkeypatch.setattr(Separator, "blocks", spy)
 
 
 def test_stems_keep_the_masters_rate_length_and_channels(model_dir, tmp_path):
@@ -111,6 +112,9 @@ def test_stems_keep_the_masters_rate_length_and_channels(model_dir, tmp_path):
     background, dialogue = stems.load_background(), stems.load_dialogue()
     assert np.isfinite(background).all() and np.isfinite(dialogue).all()
     assert not np.allclose(background, original, atol=1e-3)  # the network did the work
+    # Streamed to the files window by window: the same as separating in memory.
+    _, in_memory = Separator.load(find_model(model_dir)).separate(original, RATE, window_s=1.0)
+    np.testing.assert_allclose(background, in_memory, atol=1e-6)
     assert stems.load_dialogue_mono16k().shape == (round(original.shape[0] / 3),)
     assert stems.load_dialogue_mono22k().shape == (round(original.shape[0] * 22050 / RATE),)
 
@@ -197,6 +201,7 @@ def test_cancel_mid_separation_stops(model_dir, tmp_path, monkeypatch):
         )
     assert len(windows) == 2 and ticks[-1] == (1, 6)
     assert not any((tmp_path / "stems").glob("*/stems.json"))  # nothing half cached
+    assert not any((tmp_path / "stems").glob("*/.*.part"))
 
 
 def test_a_model_folder_is_checked(tmp_path, model_dir):

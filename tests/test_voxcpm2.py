@@ -262,3 +262,18 @@ def test_a_checkpoint_lacking_weights_is_refused(tmp_path, model_dirs):
     # The package itself loads leniently (strict=False); the engine does not.
     with pytest.raises(ModelFilesDamaged, match="lacks 1 weight"):
         VoxCPM2Engine.load(tmp_path, "cpu")
+
+
+def test_a_denoiser_folder_that_cannot_load_is_left_off_and_said(tmp_path, model_dirs, monkeypatch):
+    src = model_dirs["random"] / "voxcpm2"
+    folder = tmp_path / "voxcpm2"
+    folder.mkdir()
+    for f in src.iterdir():
+        (folder / f.name).write_bytes(f.read_bytes())
+    (folder / "zipenhancer").mkdir()
+    (folder / "zipenhancer" / "configuration.json").write_text("{}")
+    monkeypatch.setattr(socket.socket, "connect", lambda *a: pytest.fail("network"))
+    engine = VoxCPM2Engine.load(tmp_path, "cpu")
+    # modelscope (the denoiser's runtime) is not a dependency: the folder is named, unused.
+    assert engine.pipeline.denoiser is None
+    assert "zipenhancer" in engine.load_notes[0] and "not used" in engine.load_notes[0]
