@@ -1,10 +1,16 @@
 """T2S decoding benchmark: full-size architecture (DIR/keys/config.yaml), random weights, CPU.
 
     .venv/bin/python bench/t2s.py [--reference ../shared/reference] [--steps 32] [--batches 1,4,16]
+    .venv/bin/python bench/t2s.py --precision auto [--repeats 3]   # fp32 against the plan
 
 Reports, per batch size: prefill time (prompt of 34 conds + ~40 text tokens), decode tokens/s
 over --steps steps (all rows, exact mode so every row runs every step), and the process peak
 RSS (resource.getrusage). Random weights make the codes meaningless, not the timings.
+
+With --precision (auto, fp16, bf16) a second copy of the model keeps its decoder in the
+plan's dtype (models/precision.py) and the two are timed in turns, --repeats times each;
+the best time of each is printed with the speed-up, so a noisy shared machine slows both
+alike. The codes of the two (greedy) are compared too.
 """
 
 from __future__ import annotations
@@ -47,6 +53,52 @@ def build_random(cfg) -> T2S:
     return model.eval()
 
 
+def compare(args) -> int:
+    import copy
+
+    from models.precision import plan_precision
+
+    cfg = load_config(args.reference / "keys" / "config.yaml").gpt
+    plan = plan_precision("cpu", args.precision)
+    fp32 = build_random(cfg)
+    half = copy.deepcopy(fp32)
+    half.store_decoder(plan.t2s, plan.t2s_narrow_rows)
+    print(f"plan: {plan.describe()}; torch threads {torch.get_num_threads()}", flush=True)
+    settings = DecodeSettings.greedy()
+    print(
+        f"{'batch':>5} {'model':>6} {'prefill s':>10} {'ms/step':>8} {'speed-up':>8} {'codes =':>8}"
+    )
+    for b in (int(x) for x in args.batches.split(",")):
+        g = torch.Generator().manual_seed(b)
+        conds = [0.02 * torch.randn(34, cfg.model_dim, generator=g) for _ in range(b)]
+        texts = [
+            torch.randint(2, cfg.number_text_tokens, (args.text_tokens,), generator=g)
+            for _ in range(b)
+        ]
+        best: dict[str, tuple[float, float]] = {}
+        codes: dict[str, list] = {}
+        for _ in range(args.repeats):
+            for name, model in (("fp32", fp32), ("plan", half)):
+                tm: dict[str, float] = {}
+                out = decode(model, conds, texts, settings, [args.steps + 1] * b, timings=tm)
+                step_ms = 1000 * tm["decode_s"] / tm["steps"]
+                old = best.get(name, (float("inf"), float("inf")))
+                best[name] = (min(old[0], tm["prefill_s"]), min(old[1], step_ms))
+                codes[name] = [d.codes for d in out]
+        same = sum(
+            int((a == c).sum()) for a, c in zip(codes["fp32"], codes["plan"], strict=True)
+        ) / sum(a.numel() for a in codes["fp32"])
+        for name in ("fp32", "plan"):
+            speed = best["fp32"][1] / best[name][1]
+            print(
+                f"{b:>5} {name:>6} {best[name][0]:>10.2f} {best[name][1]:>8.1f} "
+                f"{speed:>7.2f}x {100 * same:>7.1f}%",
+                flush=True,
+            )
+    print(f"peak RSS {peak_rss_gib():.2f} GiB (both models)")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -56,7 +108,11 @@ def main() -> int:
     ap.add_argument("--batches", default="1,4,16")
     ap.add_argument("--text-tokens", type=int, default=40)
     ap.add_argument("--beams", type=int, default=1)
+    ap.add_argument("--precision", default=None, help="compare fp32 with this plan")
+    ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
+    if args.precision:
+        return compare(args)
     cfg = load_config(args.reference / "keys" / "config.yaml").gpt
     t0 = time.perf_counter()
     model = build_random(cfg)

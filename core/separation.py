@@ -22,6 +22,7 @@ its files): a re-export, or a second dub with other settings, does not separate 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import shutil
@@ -165,6 +166,10 @@ def _load_network(path: Path):
     try:
         args = _decode(json.loads(meta.get("args", "[]")))
         kwargs = _decode(json.loads(meta.get("kwargs", "{}")))
+        # As demucs' own loader: arguments an older training run recorded that the class
+        # no longer takes are left out (the weights below still load strictly).
+        known = inspect.signature(klass).parameters
+        kwargs = {k: v for k, v in kwargs.items() if k in known}
         network = klass(*args, **kwargs)
         network.load_state_dict(state, strict=True)
     except (ValueError, TypeError, RuntimeError, KeyError) as exc:
@@ -385,10 +390,37 @@ class Stems:
         return read_wav(self.dialogue22k_path)[0]
 
 
-def stem_key(master_path: Path, model: SeparationModel) -> str:
+def master_hash(master_path: Path, cache_dir: Path | None = None) -> str:
+    """The master's content hash. A film's master is gigabytes (seconds to hash), so the
+    hash is kept in `cache_dir` beside the stems, valid while the file's size and
+    modification time stay the same."""
+    st = master_path.stat()
+    stamp = {"path": str(master_path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    record = Path(cache_dir) / "master.json" if cache_dir is not None else None
+    if record is not None:
+        try:
+            data = json.loads(record.read_text())
+            if data.get("stamp") == stamp and isinstance(data.get("sha256"), str):
+                return data["sha256"]
+        except (OSError, ValueError):
+            pass
+    sha = _file_hash(master_path)
+    if record is not None:
+        record.parent.mkdir(parents=True, exist_ok=True)
+        tmp = record.with_suffix(".json.part")
+        tmp.write_text(json.dumps({"stamp": stamp, "sha256": sha}))
+        os.replace(tmp, record)
+    return sha
+
+
+def stem_key(master_path: Path, model: SeparationModel, cache_dir: Path | None = None) -> str:
     """What the stems depend on: the master's content and the model's files."""
     text = json.dumps(
-        {"version": _CACHE_VERSION, "master": _file_hash(master_path), "model": model.identity},
+        {
+            "version": _CACHE_VERSION,
+            "master": master_hash(master_path, cache_dir),
+            "model": model.identity,
+        },
         sort_keys=True,
     )
     return hashlib.sha256(text.encode()).hexdigest()
@@ -399,8 +431,9 @@ def _cached(folder: Path, key: str) -> Stems | None:
         data = json.loads((folder / "stems.json").read_text())
         if data.get("key") != key:
             return None
+        # Names inside the entry's folder: the cache may move with DUBSMITH_CACHE_DIR.
         stems = Stems(
-            **{k: Path(v) if k.endswith("_path") else v for k, v in data["stems"].items()}
+            **{k: folder / v if k.endswith("_path") else v for k, v in data["stems"].items()}
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -428,7 +461,7 @@ def separate_master(
     unless a loaded `separator` is given) and cached. Older entries are removed: a film's
     stems are gigabytes, and one video has one master."""
     master_path, cache_dir = Path(master_path), Path(cache_dir)
-    key = stem_key(master_path, model)
+    key = stem_key(master_path, model, cache_dir)
     folder = cache_dir / key[:24]
     hit = _cached(folder, key)
     if hit is not None:
@@ -486,7 +519,7 @@ def separate_master(
         channels=channels,
         model=model.name,
     )
-    record = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(stems).items()}
+    record = {k: v.name if isinstance(v, Path) else v for k, v in asdict(stems).items()}
     record.pop("cached")
     tmp = folder / "stems.json.part"
     tmp.write_text(json.dumps({"key": key, "stems": record}, indent=1))

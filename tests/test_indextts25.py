@@ -243,3 +243,22 @@ def test_parity_e2e(ref25: Path) -> None:
     checks = run_stage(ref25, "e2e")
     bad = [f"{c.name}: {c.max_abs_diff} {c.detail}" for c in checks if not c.passed]
     assert len(checks) > 40 and not bad, bad
+
+
+def test_the_parity_command_knows_the_25_set_by_its_layout(ref25: Path) -> None:
+    import subprocess
+    import sys
+
+    def parity(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "models.parity", str(ref25), *args],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+
+    ok = parity("--stages", "codec")
+    assert ok.returncode == 0 and "[PASS] codec" in ok.stdout, ok.stdout + ok.stderr
+    wrong = parity("--stages", "semantic")  # a 2.0 stage: the 2.5 set has `codec` instead
+    assert wrong.returncode == 2 and "known: keys, text, gpt, codec" in wrong.stdout

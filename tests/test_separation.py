@@ -9,6 +9,7 @@ demucs 4.1 repositories on the Hugging Face hub do.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from fractions import Fraction
 from pathlib import Path
@@ -17,6 +18,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from core import separation
 from core.audio import to_stereo
 from core.mixdown import Background, Clip, MixSettings, mixdown, place_clip
 from core.pipeline import DubJob, DubOptions
@@ -151,7 +153,8 @@ def test_stems_are_cached_and_reused(model_dir, tmp_path, monkeypatch):
     other.replace(master)
     third = separate_master(master, model, cache, window_s=1.0)
     assert count.calls == 2 and not third.cached
-    assert [p.name for p in cache.iterdir()] == [third.background_path.parent.name]
+    entries = [p.name for p in cache.iterdir() if p.is_dir()]
+    assert entries == [third.background_path.parent.name]
 
 
 def test_another_model_separates_again(model_dir, tmp_path, monkeypatch):
@@ -357,3 +360,29 @@ def test_auto_without_a_model_ducks_quietly(stereo_movie, tmp_path):
     assert job.background is Background.DUCK and job.stems is None
     assert not [w for w in job.warnings if w.kind.startswith("separation")]
     assert job.separation_detail.startswith("not run: no separation model")
+
+
+def test_analyze_says_whether_separation_ran(stereo_movie, model_dir, tmp_path, capsys):
+    from app.cli import EXIT_OK, main
+
+    video, _ = stereo_movie
+    args = ["analyze", str(video), "--work-dir", str(tmp_path / "w"), "--no-progress"]
+    args += ["--speakers", "1", "--background", "separate"]
+    assert main([*args, "--model-dir", str(model_dir)]) == EXIT_OK
+    assert "separation: dialogue and background split by htdemucs\n" in capsys.readouterr().out
+    assert main([*args, "--model-dir", str(tmp_path / "none")]) == EXIT_OK
+    captured = capsys.readouterr()
+    assert "separation: not run: no separation model in" in captured.out
+    assert "ducked under the dub, not separated" in captured.err
+
+
+def test_the_masters_hash_is_kept_while_the_file_is_unchanged(tmp_path, monkeypatch):
+    master, cache = _master(tmp_path, 0.5), tmp_path / "stems"
+    hashed: list[Path] = []
+    real = separation._file_hash
+    monkeypatch.setattr(separation, "_file_hash", lambda p: hashed.append(p) or real(p))
+    first = separation.master_hash(master, cache)
+    assert separation.master_hash(master, cache) == first and len(hashed) == 1
+    st = master.stat()
+    os.utime(master, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))  # rewritten
+    assert separation.master_hash(master, cache) == first and len(hashed) == 2

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -205,6 +206,8 @@ class MainWindow(QMainWindow):
         for status in LineStatus:
             self.status_filter.addItem(status.value, status)
         self.status_filter.setToolTip("Show only the lines with this status")
+        for combo in (self.speaker_filter, self.status_filter):
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.speaker_filter.currentIndexChanged.connect(self._filter_changed)
         self.status_filter.currentIndexChanged.connect(self._filter_changed)
 
@@ -364,8 +367,13 @@ class MainWindow(QMainWindow):
         tlay.addLayout(filters)
         tlay.addWidget(self.table, 1)
 
+        # The inspector scrolls: the video and the table keep their room on a laptop screen.
+        inspector_scroll = QScrollArea()
+        inspector_scroll.setWidget(self.inspector)
+        inspector_scroll.setWidgetResizable(True)
+        inspector_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         self.tabs = QTabWidget()
-        self.tabs.addTab(self.inspector, "Line")
+        self.tabs.addTab(inspector_scroll, "Line")
         self.tabs.addTab(self.speakers, "Speakers")
         self.tabs.addTab(self.queue_panel, "Queue")
         top = QSplitter(Qt.Orientation.Horizontal)
@@ -378,7 +386,8 @@ class MainWindow(QMainWindow):
         middle.addWidget(top)
         middle.addWidget(table_box)
         middle.addWidget(self.timeline)
-        middle.setSizes([380, 260, 130])
+        middle.setSizes([330, 320, 140])
+        middle.setStretchFactor(1, 1)
 
         form = QHBoxLayout()
         form.addWidget(QLabel("Output"))

@@ -48,7 +48,8 @@ class QueuePanel(QWidget):
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["Video", "Subtitles", "Output", "Status", "Progress"])
         self.tree.setRootIsDecorated(False)
-        self.tree.setColumnWidth(0, 140)
+        for col, width in enumerate((110, 80, 90, 70)):
+            self.tree.setColumnWidth(col, width)
         self.add_btn = QPushButton("Add videos…")
         self.add_btn.clicked.connect(self._choose)
         self.start_btn = QPushButton("Start queue")
@@ -108,6 +109,7 @@ class QueuePanel(QWidget):
                 ]
             )
             item.setToolTip(4, entry.error or "")
+            item.setToolTip(3, entry.error or "")
             item.setToolTip(2, str(entry.output))
             colour = STATUS_COLOURS.get(entry.status)
             if colour:
@@ -126,8 +128,8 @@ class QueuePanel(QWidget):
 
     @staticmethod
     def _progress_text(entry: QueueEntry) -> str:
-        if entry.status == "failed":
-            return entry.error or "failed"
+        if entry.status == "failed":  # its first line here; all of it in the tooltip
+            return (entry.error or "failed").strip().splitlines()[0][:200]
         if entry.status == "running" and entry.total:
             frac = overall_fraction(entry.stage, entry.done, entry.total)
             return f"{entry.stage} {entry.done}/{entry.total}" + (

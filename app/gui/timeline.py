@@ -234,6 +234,9 @@ class Timeline(QWidget):
         c = self.canvas
         c.duration_ms, c.blocks, c.original, c.dub = duration_ms, blocks, original, {}
         c.offset_ms = 0
+        if duration_ms > 0:  # the whole video in view to start with
+            fit = max(c.width(), 600) / (duration_ms / 1000)
+            c.px_per_s = min(MAX_PX_PER_S, max(MIN_PX_PER_S, fit))
         self._sync_bar()
         c.update()
 

@@ -54,6 +54,8 @@ class VideoPreview(QWidget):
         self.player.positionChanged.connect(self._moved)
         self.player.durationChanged.connect(self._duration)
         self.player.playbackStateChanged.connect(self._state)
+        self.player.mediaStatusChanged.connect(self._status)
+        self._pending_ms: int | None = None  # a seek asked for before the media loaded
 
         self.play_btn = QPushButton("Play")
         self.play_btn.setToolTip("Play / pause (Space, K)")
@@ -123,6 +125,11 @@ class VideoPreview(QWidget):
 
     def seek(self, ms: int) -> None:
         ms = max(0, min(int(ms), self.duration_ms or int(ms)))
+        if self.player.mediaStatus() in (
+            QMediaPlayer.MediaStatus.NoMedia,
+            QMediaPlayer.MediaStatus.LoadingMedia,
+        ):
+            self._pending_ms = ms  # a position set now would be lost: set once loaded
         self.player.setPosition(ms)
         if not self.dub_player.source().isEmpty():
             self.dub_player.setPosition(ms)
@@ -174,6 +181,11 @@ class VideoPreview(QWidget):
         self.play_btn.setText(
             "Pause" if state == QMediaPlayer.PlaybackState.PlayingState else "Play"
         )
+
+    def _status(self, status) -> None:
+        if status == QMediaPlayer.MediaStatus.LoadedMedia and self._pending_ms is not None:
+            self.player.setPosition(self._pending_ms)
+            self._pending_ms = None
 
     def _error(self, error, text: str) -> None:
         if error != QMediaPlayer.Error.NoError:
