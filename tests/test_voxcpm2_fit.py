@@ -67,7 +67,7 @@ def test_next_pace_goes_the_right_way_and_ends():
 
 def _cand(seconds: float, pace: int = fit.NATURAL_PACE, stopped: bool = True) -> fit.Candidate:
     audio = _speech(seconds)
-    return fit.Candidate(audio=audio, pace=pace, stopped=stopped, speech=len(audio))
+    return fit.Candidate(audio=audio, pace=pace, stopped=stopped, end=len(audio))
 
 
 def test_fit_keeps_the_closest_and_stretches_within_the_limit():
@@ -111,3 +111,16 @@ def test_style_text():
     assert vector_words((0.1,) * 8, 1.0) == []  # nothing strong enough to name
     weak = EmotionSpec(EmotionSource.TEXT, text="(sarcastic)", alpha=0.3)
     assert styled_text("Toll.", weak) == "(a hint of sarcastic)Toll."
+
+
+def test_silence_before_the_speech_is_not_kept():
+    # A take that starts with 0.3 s of silence: the fitted line starts at its speech (less
+    # the short onset), so the lips and the voice start together.
+    lead = np.zeros(int(0.3 * RATE), np.float32)
+    audio = np.concatenate([lead, _speech(1.0)])
+    start, end = fit.speech_bounds(audio, RATE)
+    assert abs(start - (0.3 - fit.LEAD_KEEP_S) * RATE) <= RATE // 100
+    cand = fit.Candidate(audio=audio, pace=fit.NATURAL_PACE, stopped=True, start=start, end=end)
+    result = fit.fit_take([cand], samples_for_s(1.05), RATE, fit.stretch_limits(False))
+    onset = np.flatnonzero(np.abs(result.audio) > 1e-3)[0]
+    assert onset < 0.05 * RATE and result.method == "natural"

@@ -784,9 +784,15 @@ class MainWindow(QMainWindow):
         if 0 <= row < self.table_model.rowCount():
             view_row = self._view_row(row)
             if view_row >= 0:
-                self.table.selectRow(view_row)
-                self.table.scrollTo(self.table_filter.index(view_row, 0))
+                self._select_view_row(view_row)
         self._selection_changed()
+
+    def _select_view_row(self, view_row: int) -> None:
+        """Only this row, whatever modifier keys are held (selectRow toggles under Ctrl)."""
+        index = self.table_filter.index(view_row, 0)
+        flags = self.table.selectionModel().SelectionFlag
+        self.table.selectionModel().setCurrentIndex(index, flags.ClearAndSelect | flags.Rows)
+        self.table.scrollTo(index)
 
     def _selection_changed(self, *_) -> None:
         current = self.table.selectionModel().currentIndex()
@@ -1506,6 +1512,7 @@ class MainWindow(QMainWindow):
         row = bisect.bisect_right(self._starts, ms) - 1
         inside = row >= 0 and ms <= self.table_model.lines[row].end_ms
         self.table_model.set_playing(row if inside else None)
+        self.timeline.canvas.playing = row if inside else None
 
     def play_line(self) -> None:
         index = self.selected_index()
@@ -1518,8 +1525,7 @@ class MainWindow(QMainWindow):
             return
         current = self.table.selectionModel().currentIndex()
         row = min(view_rows - 1, max(0, (current.row() if current.isValid() else -1) + step))
-        self.table.selectRow(row)
-        self.table.scrollTo(self.table_filter.index(row, 0))
+        self._select_view_row(row)
 
     def next_line(self) -> None:
         self._move(1)

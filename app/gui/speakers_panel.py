@@ -49,7 +49,8 @@ class SpeakersPanel(QWidget):
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["Speaker", "Lines", "Prompt", "Score"])
         self.tree.setRootIsDecorated(False)
-        self.tree.setColumnWidth(0, 120)
+        for col, width in enumerate((110, 45, 220)):
+            self.tree.setColumnWidth(col, width)
         self.notice = QLabel("")
         self.notice.setWordWrap(True)
         self.notice.setStyleSheet("color: #b35c00")

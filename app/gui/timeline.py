@@ -45,6 +45,7 @@ class TimelineCanvas(QWidget):
         self.dub: dict[int, tuple[int, np.ndarray]] = {}  # row -> (start ms, peaks)
         self.playhead_ms = 0
         self.selected: set[int] = set()
+        self.playing: int | None = None  # the row under the playhead
         self.px_per_s = 40.0
         self.offset_ms = 0
         # (row, start, end) -> the span allowed (the window's rule: never into a neighbour)
@@ -116,7 +117,10 @@ class TimelineCanvas(QWidget):
             fill = QColor(b.colour)
             fill.setAlpha(210 if b.row in self.selected else 120)
             p.fillRect(rect, fill)
-            p.setPen(QPen(text_colour if b.row in self.selected else b.colour, 1))
+            if b.row == self.playing:
+                p.setPen(QPen(QColor("#e74c3c"), 2))
+            else:
+                p.setPen(QPen(text_colour if b.row in self.selected else b.colour, 1))
             p.drawRect(rect)
             p.drawText(rect.adjusted(3, 0, -2, 0), Qt.AlignmentFlag.AlignVCenter, b.label)
         x = self.x_of(self.playhead_ms)

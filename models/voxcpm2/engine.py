@@ -45,7 +45,7 @@ from models.voxcpm2.fit import (
     Candidate,
     fit_take,
     next_pace,
-    speech_length,
+    speech_bounds,
     step_bounds,
     stretch_limits,
     within,
@@ -269,7 +269,7 @@ class VoxCPM2Engine:
         audio = wav.reshape(-1).float().cpu().numpy().astype(np.float32)
         steps = int(feats.shape[0])
         cand = Candidate(audio=audio, pace=pace, stopped=steps < limit)
-        cand.speech = speech_length(audio, self.sample_rate)
+        cand.start, cand.end = speech_bounds(audio, self.sample_rate)
         return cand
 
     def _render(

@@ -13,8 +13,8 @@ to its span in four moves, cheapest and least audible first:
 4. close the rest with a high-quality time-stretch (Signalsmith Stretch: phase-locked,
    pitch kept) limited to `STRETCH_LIMIT`, then trim or pad to the exact sample count.
 
-Lengths are measured on the speech: trailing silence the model leaves is not speech and
-is not stretched.
+Lengths are measured on the speech: silence the model leaves before or after it is not
+speech, is not stretched, and the line starts at its first sound (less a 20 ms onset).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ MAX_OVER = 1.35  # nor a run past 1.35x of it: beyond any fit, so not worth its 
 MAX_CANDIDATES = 3
 SILENCE_DB = -40.0  # below the take's loudest 10 ms by this much: silence
 TAIL_KEEP_S = 0.04  # the breath after the last word is kept
+LEAD_KEEP_S = 0.02  # and the onset before the first: silence before it would delay the lips
 FADE_S = 0.01  # a cut end fades out instead of clicking
 
 # Style-text words for a delivery pace, slowest to fastest; index 3 is "as it comes".
@@ -64,21 +65,28 @@ def step_bounds(target_samples: int, step_samples: int) -> StepBounds:
     )
 
 
-def speech_length(audio: np.ndarray, rate: int) -> int:
-    """Samples up to the end of the speech: trailing silence (quieter than SILENCE_DB
-    under the loudest 10 ms) dropped, a short tail kept."""
+def speech_bounds(audio: np.ndarray, rate: int) -> tuple[int, int]:
+    """Where the speech starts and ends (samples): the silence before and after it
+    (quieter than SILENCE_DB under the loudest 10 ms) dropped, a short onset and tail kept."""
     n = len(audio)
     hop = max(1, rate // 100)
     frames = n // hop
     if frames == 0:
-        return n
+        return 0, n
     rms = np.sqrt(np.mean(audio[: frames * hop].reshape(frames, hop) ** 2, axis=1) + 1e-20)
     floor = rms.max() * 10 ** (SILENCE_DB / 20)
     loud = np.flatnonzero(rms > floor)
     if loud.size == 0:
-        return n
-    end = (int(loud[-1]) + 1) * hop + round(TAIL_KEEP_S * rate)
-    return min(n, end)
+        return 0, n
+    start = max(0, int(loud[0]) * hop - round(LEAD_KEEP_S * rate))
+    end = min(n, (int(loud[-1]) + 1) * hop + round(TAIL_KEEP_S * rate))
+    return start, end
+
+
+def speech_length(audio: np.ndarray, rate: int) -> int:
+    """Samples of speech (see speech_bounds)."""
+    start, end = speech_bounds(audio, rate)
+    return end - start
 
 
 @dataclass
@@ -88,7 +96,12 @@ class Candidate:
     audio: np.ndarray
     pace: int  # index into PACES
     stopped: bool  # False: it ran into max_steps (cut off mid-speech, likely)
-    speech: int = 0  # samples of speech (see speech_length)
+    end: int = 0  # where its speech ends (see speech_bounds)
+    start: int = 0  # and starts
+
+    @property
+    def speech(self) -> int:
+        return self.end - self.start
 
     def ratio(self, target: int) -> float:
         return self.speech / max(target, 1)
@@ -180,7 +193,7 @@ def fit_take(
     """The closest candidate, stretched within `limits` and made exactly `target` long."""
     best_i = min(range(len(candidates)), key=lambda i: candidates[i].cost(target))
     best = candidates[best_i]
-    speech = best.audio[: best.speech]
+    speech = best.audio[best.start : best.end]
     ratio = best.ratio(target)
     # The stretch that lands the speech on the slot, held within the limits.
     factor = min(max(1.0 / max(ratio, 1e-6), 1.0 / limits[1]), 1.0 / limits[0])
