@@ -4,6 +4,7 @@ official-format reference checkpoints in ../shared/reference."""
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,10 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# The window's QSettings (model folder, recent files, export defaults) live under the user's
+# config folder: tests get their own, so nothing from the machine leaks into a test and no
+# test writes the editor's real settings.
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="dubsmith-test-config-")
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -552,7 +552,9 @@ def test_a_three_job_queue_with_a_bad_input_goes_on_and_survives_a_restart(
     win = window(qtbot, ToneEngine(), queue_file=queue_file)
     win.show()
     panel = win.queue_panel
+    win.background.setCurrentText("replace")  # the window's settings go with each new job
     panel.add_videos(videos)
+    assert all(e.changes["background"] == "replace" for e in panel.store.entries)
     assert [e.subtitles.name if e.subtitles else None for e in panel.store.entries] == [
         "one.srt",
         None,

@@ -244,6 +244,10 @@ class MainWindow(QMainWindow):
             self._queue_template,
         )
         self.queue_panel.finished.connect(self._maybe_close)
+        self.queue_panel.settings_for_new = lambda: {
+            "background": self.background.currentText(),
+            "emotion": self.emotion.currentText(),
+        }
 
         self.source_label = QLabel("Drop a video and its subtitles here, or use File ▸ Open video.")
         self.warnings_label = QLabel("")

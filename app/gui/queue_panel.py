@@ -44,6 +44,8 @@ class QueuePanel(QWidget):
     ) -> None:
         super().__init__(parent)
         self.worker, self.queue, self.store, self.template = worker, queue, store, template
+        # Each job keeps the dub settings it was added with (the window's at that moment).
+        self.settings_for_new: Callable[[], dict] = dict
         self.job_of: dict[int, QueueEntry] = {}  # job id -> entry, for this run
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["Video", "Subtitles", "Output", "Status", "Progress"])
@@ -83,7 +85,7 @@ class QueuePanel(QWidget):
 
     def add_videos(self, videos: list[Path]) -> None:
         for video in videos:
-            self.store.add(entry_for(Path(video)))
+            self.store.add(entry_for(Path(video), changes=self.settings_for_new()))
         self.refresh()
 
     def _choose(self) -> None:
@@ -111,6 +113,8 @@ class QueuePanel(QWidget):
             item.setToolTip(4, entry.error or "")
             item.setToolTip(3, entry.error or "")
             item.setToolTip(2, str(entry.output))
+            settings = ", ".join(f"{k}={v}" for k, v in sorted(entry.changes.items()))
+            item.setToolTip(0, f"{entry.video}\nsettings: {settings or 'the project’s own'}")
             colour = STATUS_COLOURS.get(entry.status)
             if colour:
                 item.setForeground(3, Qt.GlobalColor.black)

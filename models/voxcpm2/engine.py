@@ -43,6 +43,7 @@ from models.voxcpm2.fit import (
     NATURAL_PACE,
     PACES,
     Candidate,
+    StepBounds,
     fit_take,
     next_pace,
     speech_bounds,
@@ -243,7 +244,12 @@ class VoxCPM2Engine:
         return sampling.diffusion_steps
 
     def _generate(
-        self, req: SynthesisRequest, emotion: EmotionSpec, pace: int, seed: int, bounds
+        self,
+        req: SynthesisRequest,
+        emotion: EmotionSpec,
+        pace: int,
+        seed: int,
+        bounds: StepBounds | None,
     ) -> Candidate:
         import torch
 
