@@ -36,6 +36,8 @@ class LineError:
     latent_snr: float
     mel_snr: float
     wave_snr: float
+    # Tensors holding NaN or inf (an SNR over them is NaN): named so a run says which.
+    nonfinite: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -66,6 +68,9 @@ class PrecisionReport:
             f"mel SNR {self.worst('mel_snr'):.1f} dB, "
             f"wave SNR {self.worst('wave_snr'):.1f} dB"
         )
+        for i, line in enumerate(self.lines):
+            if line.nonfinite:
+                rows.append(f"line {i}: NaN or inf in {', '.join(line.nonfinite)}")
         return "\n".join(rows)
 
 
@@ -118,11 +123,23 @@ def compare_precision(
             raise RuntimeError(f"line {i} failed in {plan.label()}: {job.error}")
         job.add_time("t2s", decoded.timings.get("t2s", 0.0))
         _add(report.plan_s, job)
+        tensors = {
+            "fp32 latent": torch.cat(ref.latents),
+            "plan latent": torch.cat(job.latents),
+            "fp32 target cond": ref.trace["target_cond"],
+            "plan target cond": job.trace["target_cond"],
+            "fp32 mel": ref.mel,
+            "plan mel": job.mel,
+            "fp32 wave": torch.from_numpy(ref.trace["wave"]),
+            "plan wave": torch.from_numpy(job.trace["wave"]),
+        }
+        bad = [name for name, t in tensors.items() if not bool(torch.isfinite(t).all())]
         report.lines.append(
             LineError(
                 code_match=_code_match(ref.codes, decoded.codes),
                 latent_snr=min(snr_db(a, b) for a, b in zip(ref.latents, job.latents, strict=True)),
                 mel_snr=snr_db(ref.mel, job.mel),
+                nonfinite=bad,
                 wave_snr=snr_db(
                     torch.from_numpy(ref.trace["wave"]), torch.from_numpy(job.trace["wave"])
                 ),

@@ -156,6 +156,7 @@ def test_half_plans_stay_within_the_stated_error_of_fp32(tiny_model_dir, prompt,
     engine = _engine(tiny_model_dir)
     handle = engine.prepare_voice(*prompt)
     report = compare_precision(engine, plan, _requests(handle))
+    assert not [line.nonfinite for line in report.lines if line.nonfinite], report.table()
     gpt = engine.parts.t2s.gpt
     assert gpt.h[0].attn.c_attn.weight.dtype == plan.t2s  # stored once, in place
     assert engine.parts.t2s.mel_head.weight.dtype == plan.t2s
@@ -285,3 +286,67 @@ def test_kv_cached_greedy_decode_equals_the_uncached_one(reference_dir):
         (half,) = decode(model, [cond], [text], DecodeSettings.greedy(), targets=[steps])
     agree = sum(a == b for a, b in zip(half.codes.tolist(), want, strict=True))
     assert agree >= steps // 2  # fp16 decoder weights: the same codes for most steps
+
+
+# ---- the dub: preset and precision reach the engine -------------------------------------------
+class _PrecisionTone:
+    """The tone double with the precision hook of IndexTTS2Engine."""
+
+    def __init__(self):
+        from tests.tone_engine import ToneEngine
+
+        self.inner = ToneEngine()
+        self.asked: list[str] = []
+
+    def use_precision(self, choice: str) -> str:
+        self.asked.append(choice)
+        return f"precision: {choice} (double)"
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+@pytest.fixture(scope="module")
+def movie(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("movie")
+    video = folder / "movie.mp4"
+    mediagen.make_test_video(video, duration_s=8, srt_path=folder / "movie.srt")
+    return video
+
+
+@pytest.mark.parametrize(
+    "changes,want",
+    [
+        ({}, (25, None)),
+        ({"preset": "draft"}, (10, 3.0)),
+        ({"preset": "draft", "flow_steps": 6}, (6, 3.0)),
+    ],
+)
+def test_the_preset_and_precision_reach_the_engine(movie, tmp_path, changes, want):
+    from core.pipeline import DubOptions, dub
+
+    engine = _PrecisionTone()
+    opts = DubOptions(
+        output=tmp_path / "o.mp4",
+        work_dir=tmp_path / "w",
+        save_project=False,
+        changes=changes,
+        precision="fp16",
+    )
+    report = dub(movie, opts, engine_factory=lambda model_dir, device: engine)
+    assert engine.asked == ["fp16"]
+    requests = engine.inner.requests
+    assert requests
+    assert {(r.sampling.diffusion_steps, r.sampling.flow_prompt_s) for r in requests} == {want}
+    said = [n for n in report.warnings if n.kind == "precision"]
+    assert len(said) == 1 and "fp16 (double)" in said[0].message
+
+
+def test_preset_is_a_saved_setting():
+    from core.settings import DubSettings, QualityPreset
+
+    s = DubSettings().with_changes(preset="draft")
+    assert s.preset is QualityPreset.DRAFT
+    assert DubSettings.from_dict(s.to_dict()).preset is QualityPreset.DRAFT
+    with pytest.raises(Exception, match="QualityPreset"):
+        DubSettings().with_changes(preset="fastest")
