@@ -61,6 +61,9 @@ class DubSettings:
     seed: int = 0
     flow_steps: int | None = None  # diffusion steps of the flow model; None: the preset's
     preset: QualityPreset = QualityPreset.FINAL  # flow model work per line (export: final)
+    # The desk's one-line Preview: draft by default (several times faster, README
+    # "Performance"); Regenerate and the export render at `preset`.
+    preview_preset: QualityPreset = QualityPreset.DRAFT
     merge_split_sentences: bool = False  # join cues that split one sentence
     extend_into_silence_ms: int = 0  # a line may run this far into the silence after it
     speakers: int | None = None  # how many speakers the video has; None: estimated
@@ -150,6 +153,7 @@ _ENUMS = {
     "emotion": DefaultEmotion,
     "duration_mode": DurationMode,
     "preset": QualityPreset,
+    "preview_preset": QualityPreset,
 }
 
 

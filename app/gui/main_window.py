@@ -1170,6 +1170,7 @@ class MainWindow(QMainWindow):
             changes=changes,
             model_dir=self._model_dir(),
             device=self.project.model.device,
+            precision=self.project.model.precision,
             voices=voices,
             stems_dir=extra.stems_dir if extra else None,
             report_path=extra.report_path if extra else None,
@@ -1604,8 +1605,13 @@ class MainWindow(QMainWindow):
             self.autosaver.mark_dirty()
 
     def _queue_template(self) -> DubOptions:
-        device = self.project.model.device if self.project else "auto"
-        return DubOptions(output=Path("."), model_dir=self._model_dir(), device=device)
+        model = self.project.model if self.project else None
+        return DubOptions(
+            output=Path("."),
+            model_dir=self._model_dir(),
+            device=model.device if model else "auto",
+            precision=model.precision if model else "auto",
+        )
 
     # --- closing -----------------------------------------------------------------------------
 
