@@ -428,6 +428,20 @@ class DubJob:
             )
         return self.choice
 
+    def _spoken_language(self, line: LinePlan) -> str | None:
+        """The language the engine is to speak a line in: the dub's own when it is not
+        Chinese or English and the engine speaks it (IndexTTS-2.5 speaks Spanish lines as
+        Spanish, not as the English its Latin script suggests); for zh/en each line's script
+        decides, so a Chinese line in an English or Spanish dub is still read as Chinese
+        (in a Japanese dub a line of kanji alone is Japanese)."""
+        assert line.timing is not None
+        dub = self.choice.language if self.choice else None
+        speaks = self.engine.capabilities.languages if self.engine else ()
+        script = normalizer_language(line.timing.language)
+        if dub and dub not in ("zh", "en") and dub in speaks:
+            return "zh" if script == "zh" and dub != "ja" and "zh" in speaks else dub
+        return script
+
     def _engine(self, tick) -> None:
         device = resolve_device(self.options.device)
         if self.options.device == "auto":  # say which: a CPU dub is hours, a GPU's minutes
@@ -709,7 +723,7 @@ class DubJob:
                 mode=settings.duration_mode,
                 sampling=sampling,
                 seed=line.seed,
-                language=normalizer_language(line.timing.language),
+                language=self._spoken_language(line),
             )
         self._say_unhonoured()
 

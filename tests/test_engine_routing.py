@@ -275,3 +275,37 @@ def test_a_cache_around_a_single_engine_is_not_routed(tmp_path):
     cache = EngineCache(lambda model_dir, device: ToneEngine())
     choice = choose_engine("de", tmp_path, factory=cache)
     assert choice.factory is cache and choice.name == "given"
+
+
+# --- the language each line is spoken in -------------------------------------------------------
+
+SPANISH = (
+    (0.5, "Buenos días, ¿cómo estás?", "es"),
+    (3.0, "这是中文。", "cmn"),
+)
+
+
+def test_a_spanish_dub_asks_for_spanish_and_a_chinese_line_keeps_its_script(tmp_path, monkeypatch):
+    """Lines in a Spanish dub are spoken as Spanish by an engine that speaks it (their Latin
+    script alone would say English); a line in Chinese characters stays Chinese."""
+    from core.options import DubOptions
+    from core.pipeline import dub
+    from tests.tone_engine import ToneEngine
+
+    class Multilingual(ToneEngine):
+        capabilities = dataclasses.replace(ToneEngine.capabilities, languages=("zh", "en", "es"))
+
+    monkeypatch.setenv("DUBSMITH_CACHE_DIR", str(tmp_path / "cache"))
+    video = make_test_video(tmp_path / "film.mp4", duration_s=6, lines=SPANISH)
+    asked = {}
+    for lang in ("es", "en"):
+        srt = write_srt(tmp_path / f"film.{lang}.srt", SPANISH, 6, default_len_s=1.7)
+        engine = Multilingual()
+        dub(
+            video,
+            DubOptions(output=tmp_path / f"out.{lang}.mp4", subtitles=srt, device="cpu"),
+            engine_factory=lambda d, dev, e=engine: e,
+        )
+        asked[lang] = {r.text: r.language for r in engine.requests}
+    assert asked["es"] == {"Buenos días, ¿cómo estás?": "es", "这是中文。": "zh"}
+    assert asked["en"] == {"Buenos días, ¿cómo estás?": "en", "这是中文。": "zh"}
