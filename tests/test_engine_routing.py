@@ -295,10 +295,10 @@ def test_a_spanish_dub_asks_for_spanish_and_a_chinese_line_keeps_its_script(tmp_
     class Multilingual(ToneEngine):
         capabilities = dataclasses.replace(ToneEngine.capabilities, languages=("zh", "en", "es"))
 
-    monkeypatch.setenv("DUBSMITH_CACHE_DIR", str(tmp_path / "cache"))
     video = make_test_video(tmp_path / "film.mp4", duration_s=6, lines=SPANISH)
     asked = {}
     for lang in ("es", "en"):
+        monkeypatch.setenv("DUBSMITH_CACHE_DIR", str(tmp_path / f"cache.{lang}"))  # no cached take
         srt = write_srt(tmp_path / f"film.{lang}.srt", SPANISH, 6, default_len_s=1.7)
         engine = Multilingual()
         dub(
