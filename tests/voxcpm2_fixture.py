@@ -59,7 +59,10 @@ def _lm_config(full: bool) -> dict:
 
 def folder_config(full: bool = False, dtype: str = "float32") -> dict:
     """The config.json of a random VoxCPM2 folder (`full`: the released sizes)."""
-    local = {"hidden_dim": 1024, "ffn_dim": 4096, "num_heads": 16, "num_layers": 12}
+    # The local encoder and DiT share the LM's rope factors (one per pair of a head's
+    # channels), so their heads are as wide as the LM's (128): an estimate of the release.
+    local = {"hidden_dim": 1024, "ffn_dim": 4096, "num_heads": 16, "num_layers": 12,
+             "kv_channels": 128}  # fmt: skip
     if not full:
         local = {"hidden_dim": 64, "ffn_dim": 128, "num_heads": 4, "num_layers": 1}
     return {
