@@ -62,6 +62,18 @@ def _parser() -> argparse.ArgumentParser:
     return ap
 
 
+def load_native_libraries() -> None:
+    """Load torch's compiler stack (and the LLVM inside triton) now, on the main thread,
+    before the window draws. Seen under Xvfb with Mesa drawing the desk: the first dub's
+    engine load in the job thread imported torch._dynamo -> triton, and the process died
+    with a segmentation fault in the dlopen of triton's libtriton (2 of 2 runs); loaded
+    before the window exists, the same dub ran to the end."""
+    try:
+        import torch._dynamo  # noqa: F401
+    except ImportError:  # a torch without it loads nothing of the kind later either
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     """`dubsmith-gui [video [subtitles]]`. argv without the program name (default:
     sys.argv[1:]). --help, --version and usage errors print and return before any window
@@ -76,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     from models.quiet import quiet_transformers
 
     quiet_transformers()  # no library progress bars on the terminal that started the GUI
+    load_native_libraries()
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "dubsmith-gui"])
     app.setApplicationName("Dubsmith")
     win = MainWindow()

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.edits import StateEdit
-from app.gui.export_dialog import ExportChoice, ExportDialog
+from app.gui.export_dialog import BACKGROUNDS, ExportChoice, ExportDialog
 from app.gui.inspector import LineInspector
 from app.gui.line_panel import push_emotion_edit
 from app.gui.lines_model import (
@@ -268,7 +268,11 @@ class MainWindow(QMainWindow):
         self.models_timer.timeout.connect(self.check_models)
         self.model_edit.textChanged.connect(self.models_timer.start)
         self.background = QComboBox()
-        self.background.addItems(["duck", "replace"])
+        # Every mode, by its setting's name: a mode missing here would be replaced by the
+        # first item when a project that uses it is opened (and the dub would follow).
+        self.background.addItems([m.value for m, _ in BACKGROUNDS])
+        for i, (_, label) in enumerate(BACKGROUNDS):
+            self.background.setItemData(i, label, Qt.ItemDataRole.ToolTipRole)
         self.emotion = QComboBox()
         self.emotion.addItems(["original", "voice"])
 
