@@ -688,3 +688,23 @@ def test_dropped_videos_are_queued_and_closing_during_the_queue_keeps_finished_l
     saved = proj.load_project(project_file_for(videos[0]))
     assert saved.lines[0].takes  # the line finished before the close is kept
     assert not (tmp_path / "one.dubbed.mp4").exists()  # no half-written output
+
+
+def test_a_projects_background_mode_survives_the_window(qtbot, clip, no_dialogs):
+    """Every background mode is in the window's box, and the box shows the project's: a new
+    project's `auto` (separate once a separation model is installed) and a saved `separate`
+    are what the window's dub asks for, not the box's first item."""
+    from core.settings import BackgroundMode
+
+    win = window(qtbot)
+    assert open_now(qtbot, win, clip)
+    modes = [win.background.itemText(i) for i in range(win.background.count())]
+    assert sorted(modes) == sorted(m.value for m in BackgroundMode)
+    assert win.background.currentText() == "auto"
+    win.project.settings.background = BackgroundMode.SEPARATE
+    win.autosaver.mark_dirty()
+    assert win.autosaver.flush()
+    again = window(qtbot)
+    assert open_now(qtbot, again, clip)
+    assert again.background.currentText() == "separate"
+    assert again._options(clip.with_name("out.mp4")).changes["background"] == "separate"

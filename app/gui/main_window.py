@@ -626,6 +626,9 @@ class MainWindow(QMainWindow):
         self.subtitles = doc.path
         self.project = opened.project
         self.lines = opened.merge.lines
+        # The project's own choices, shown and dubbed with (the boxes go on top of them).
+        self.background.setCurrentText(opened.project.settings.background.value)
+        self.emotion.setCurrentText(opened.project.settings.emotion.value)
         path = project_file_for(video)
         self.autosaver = proj.Autosaver(opened.project, path, interval_s=AUTOSAVE_S)
         self.undo_stack.clear()  # its commands name lines of the previous project
