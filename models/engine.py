@@ -38,9 +38,7 @@ prompt path (w2v-BERT, codec, mel, CAMPPlus) and the conditioning encoders stay 
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import gc
 import hashlib
 import logging
 import time
@@ -48,20 +46,25 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from models.batching import (
+    RequestError,
+    check_sampling,
+    job_result,
+    render_halving,
+    run_batches,
+)
 from models.config import IndexTTSConfig, load_config
 from models.contract import (
-    STOPPED,
     Capabilities,
     DurationMode,
     EmotionSource,
     EmotionSpec,
-    ModelFilesMissing,
     ProgressFn,
     ResultFn,
     StopFn,
@@ -72,24 +75,25 @@ from models.contract import (
 from models.duration import (
     NATURAL_FIT_RANGE,
     LengthPlan,
-    fit_to_samples,
     pace_ratio,
     split_exact,
     within_fit_range,
 )
-from models.emotion import EmotionMatrices, EmotionReading, TextEmotion, vector_to_emovec
+from models.emotion import EmotionMatrices, EmotionReading, TextEmotion
+from models.emotion_request import cached_reference, emotion_vector, read_description
 from models.layout import IndexTTS2Files, locate, read_torch
 from models.precision import PrecisionPlan, plan_precision
 from models.registry import indextts2_capabilities
 from models.s2m import S2M, official_target_frames
 from models.semantic import SemanticCodec, SemanticEncoder, load_codec_config
 from models.speaker import SpeakerStyle
+from models.stages import flow_noise, fp32_context, render_stages, run_vocoder, t2s_context
 from models.t2s import T2S, DecodeSettings, decode, latents
-from models.t2s.loading import CheckpointMismatch
+from models.t2s.loading import check_links
 from models.text import TextFrontEnd
 from models.units import frames_for
 from models.vocoder import Vocoder
-from models.voice import Voice, prepare_voice, reference_emovec, voice_key
+from models.voice import Voice, cached_voice, prepare_voice, reference_emovec, voice_key
 
 log = logging.getLogger(__name__)
 
@@ -149,10 +153,6 @@ class Job:
             self.notes.append(text)
 
 
-class RequestError(ValueError):
-    """A request that cannot be rendered; the message is shown to the editor."""
-
-
 def _pick_plan(
     device: torch.device,
     dtype: torch.dtype | str | None,
@@ -183,11 +183,6 @@ def _pick_dtype(device: torch.device, dtype: torch.dtype | str | None) -> torch.
     if dtype is None:
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return dtype
-
-
-def _hash_audio(audio: np.ndarray, rate: int) -> str:
-    data = np.ascontiguousarray(np.asarray(audio, dtype=np.float32))
-    return f"{rate}-{hashlib.sha256(data.tobytes()).hexdigest()[:24]}"
 
 
 SEED_MODULUS = 2**63  # torch.Generator seeds: kept inside the int64 range
@@ -250,21 +245,17 @@ def check_widths(parts: Parts, files: IndexTTS2Files) -> None:
             files.semantic_codec,
         ),
     ]
-    problems = [
-        f"{a} {wa} ({fa}) != {b} {wb} ({fb})"
-        for a, wa, fa, b, wb, fb in links
-        if int(wa) != int(wb)
-    ]
-    if problems:
-        raise CheckpointMismatch(
-            "the model files do not belong together (mixed releases?): "
-            + "; ".join(problems)
-            + ". Download a complete IndexTTS2 folder with installer/download_models.py."
-        )
+    check_links(
+        links,
+        "the model files do not belong together (mixed releases?): ",
+        ". Download a complete IndexTTS2 folder with installer/download_models.py.",
+    )
 
 
-def _is_oom(exc: BaseException) -> bool:
-    return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower()
+def _forget_unfinished(job: Job) -> None:
+    """Before a retry: unfinished T2S output starts afresh; finished stages are kept."""
+    if not job.t2s_done:
+        job.codes, job.latents = [], []
 
 
 def _model_dir_of(path: Path) -> Path:
@@ -273,7 +264,14 @@ def _model_dir_of(path: Path) -> Path:
     return root.parent if root.name == "indextts2" else root
 
 
-def files_fingerprint(files: IndexTTS2Files) -> str:
+class ModelFiles(Protocol):
+    """A model folder's files (IndexTTS2Files, IndexTTS25Files: the 2.5 engine uses the
+    fingerprint too)."""
+
+    def required(self) -> dict[str, Path]: ...
+
+
+def files_fingerprint(files: ModelFiles) -> str:
     """A digest of where the model files are and their size and modification time: cheap
     (no hashing of gigabytes) and changes whenever a checkpoint is replaced."""
     h = hashlib.sha256()
@@ -429,28 +427,19 @@ class IndexTTS2Engine:
         return f"precision: {plan.describe()}"
 
     def _autocast(self):
-        """The T2S (GPT) stage's precision context; nothing else runs under it."""
-        if self.parts.device.type == "cuda" and self.dtype != torch.float32:
-            return torch.autocast("cuda", dtype=self.dtype)
-        return contextlib.nullcontext()
+        return t2s_context(self.parts.device, self.dtype)
 
     def _fp32(self):
-        """Float32 for the stages the official code keeps there, even if a caller entered
-        autocast around the engine."""
-        return torch.autocast(self.parts.device.type, enabled=False)
+        return fp32_context(self.parts.device)
 
     # ---- voices -------------------------------------------------------------------------
     def prepare_voice(self, audio: np.ndarray, sample_rate: int) -> VoiceHandle:
-        key = voice_key(audio, sample_rate)
-        voice = self._voices.get(key)
-        if voice is None:
+        def prepare() -> Voice:
             with self._fp32():
-                voice = prepare_voice(self.parts, audio, sample_rate, t2s_context=self._autocast)
-            self._voices[key] = voice
-            while len(self._voices) > self.voice_cache_size:
-                self._voices.popitem(last=False)
-        else:
-            self._voices.move_to_end(key)
+                return prepare_voice(self.parts, audio, sample_rate, t2s_context=self._autocast)
+
+        key = voice_key(audio, sample_rate)
+        voice = cached_voice(self._voices, self.voice_cache_size, key, prepare)
         return VoiceHandle(key=key, data=voice)
 
     def _voice_of(self, handle: VoiceHandle) -> Voice:
@@ -464,55 +453,27 @@ class IndexTTS2Engine:
     # ---- emotion ------------------------------------------------------------------------
     def emotion_vector(self, voice: Voice, spec: EmotionSpec) -> Tensor:
         """The emotion vector [1, D] added to the voice's latents for this request."""
-        p = self.parts
-        if spec.source is EmotionSource.VOICE:
-            return voice.own_emovec
-        if spec.source is EmotionSource.REFERENCE:
-            emo = self._reference(spec.reference_audio, spec.reference_rate)
-            base = voice.base_emovec
-            return base + spec.alpha * (emo - base)
-        if spec.source is EmotionSource.VECTOR:
-            weights = list(spec.vector or ())
-        elif spec.source is EmotionSource.TEXT:
-            weights = self._text_weights(spec.text or "")
-        else:  # pragma: no cover - the enum is closed
-            raise RequestError(f"unknown emotion source {spec.source}")
-        return vector_to_emovec(weights, voice.style, p.emotion_mats, voice.own_emovec, spec.alpha)
+        mats = self.parts.emotion_mats
+        return emotion_vector(voice, spec, mats, self._reference, self._text_weights)
 
     def _reference(self, audio: np.ndarray | None, rate: int) -> Tensor:
-        if audio is None:
-            raise RequestError("a reference emotion needs audio")
-        key = _hash_audio(audio, rate)
-        emo = self._ref_emovecs.get(key)
-        if emo is None:
-            try:
-                with self._fp32():
-                    emo = reference_emovec(self.parts, audio, rate, t2s_context=self._autocast)
-            except ValueError as exc:
-                raise RequestError(str(exc)) from exc
-            self._ref_emovecs[key] = emo
-            while len(self._ref_emovecs) > self.reference_cache_size:
-                self._ref_emovecs.popitem(last=False)
-        return emo
+        def compute(audio: np.ndarray, rate: int) -> Tensor:
+            with self._fp32():
+                return reference_emovec(self.parts, audio, rate, t2s_context=self._autocast)
+
+        return cached_reference(self._ref_emovecs, self.reference_cache_size, audio, rate, compute)
 
     def _text_weights(self, text: str) -> list[float]:
-        if text in self._text_readings:
-            return self._text_readings[text].weights
         qwen = self.parts.qwen_dir
-        if not (qwen / "config.json").is_file():
-            raise RequestError(
-                f"emotion from a text description needs the optional Qwen text-to-emotion "
-                f"model, which is missing ({qwen} not found). Download it, from the Dubsmith "
-                f"folder, with: .venv/bin/python installer/download_models.py --model-dir "
-                f"{_model_dir_of(qwen)} (it is the qwen0.6bemo4-merge folder of "
-                f"IndexTeam/IndexTTS-2), or use the emotion sliders or a reference clip instead."
-            )
-        try:
-            reading = self.parts.text_emotion.read(text)
-        except ModelFilesMissing as exc:
-            raise RequestError(str(exc)) from exc
-        self._text_readings[text] = reading
-        return reading.weights
+        missing = (
+            f"emotion from a text description needs the optional Qwen text-to-emotion "
+            f"model, which is missing ({qwen} not found). Download it, from the Dubsmith "
+            f"folder, with: .venv/bin/python installer/download_models.py --model-dir "
+            f"{_model_dir_of(qwen)} (it is the qwen0.6bemo4-merge folder of "
+            f"IndexTeam/IndexTTS-2), or use the emotion sliders or a reference clip instead."
+        )
+        reader = self.parts.text_emotion
+        return read_description(self._text_readings, text, reader, qwen, missing).weights
 
     # ---- requests -> jobs ---------------------------------------------------------------
     @property
@@ -611,24 +572,7 @@ class IndexTTS2Engine:
 
     @staticmethod
     def _validate(req: SynthesisRequest) -> None:
-        """Settings that would fail (or hang) a decode: refused before any work, so the
-        request fails alone instead of sinking its batch."""
-        s = req.sampling
-        problems = []
-        if s.do_sample and not s.temperature > 0:
-            problems.append(f"temperature {s.temperature} (sampling needs > 0)")
-        if not s.repetition_penalty > 0:
-            problems.append(f"repetition_penalty {s.repetition_penalty} (needs > 0)")
-        if int(s.max_tokens) < 1:
-            problems.append(f"max_tokens {s.max_tokens} (needs >= 1)")
-        if int(s.num_beams) < 1:
-            problems.append(f"num_beams {s.num_beams} (needs >= 1)")
-        if int(s.diffusion_steps) < 1:
-            problems.append(f"diffusion_steps {s.diffusion_steps} (needs >= 1)")
-        if s.flow_prompt_s is not None and not s.flow_prompt_s > 0:
-            problems.append(f"flow_prompt_s {s.flow_prompt_s} (needs > 0, or None: all)")
-        if problems:
-            raise RequestError("invalid sampling settings: " + ", ".join(problems))
+        check_sampling(req)
 
     # ---- synthesis ----------------------------------------------------------------------
     def synthesize(
@@ -639,40 +583,17 @@ class IndexTTS2Engine:
         on_result: ResultFn | None = None,
         should_stop: StopFn | None = None,
     ) -> list[SynthesisResult]:
-        total = len(requests)
-        results: list[SynthesisResult | None] = [None] * total
-        stop = should_stop or (lambda: False)
-
-        def finish(index: int, result: SynthesisResult) -> None:
-            results[index] = result
-            if on_result:
-                on_result(index, result)
-
-        jobs: list[Job] = []
-        for i, req in enumerate(requests):
-            try:
-                jobs.append(self.make_job(i, req))
-            except Exception as exc:  # noqa: BLE001 - one bad request must not sink the rest
-                finish(i, SynthesisResult(None, req.target_samples(), error=_message(exc)))
-        done = sum(r is not None for r in results)
-        if progress:
-            progress(done, total)
         # Same voice together (its prompt is shared), then similar lengths (less padding).
-        jobs.sort(key=lambda j: (j.voice.key, self._length_key(j)))
-        for chunk in self._batches(jobs):
-            if stop():
-                break
-            self.render_jobs(chunk, stop)
-            for job in chunk:
-                if job.audio is not None or job.error is not None:
-                    finish(job.index, self._result(job))
-            done += len(chunk)
-            if progress:
-                progress(done, total)
-        return [
-            r if r is not None else SynthesisResult(None, req.target_samples(), error=STOPPED)
-            for r, req in zip(results, requests, strict=True)
-        ]
+        return run_batches(
+            requests,
+            self.make_job,
+            lambda j: (j.voice.key, self._length_key(j)),
+            self._batches,
+            self.render_jobs,
+            progress,
+            on_result,
+            should_stop,
+        )
 
     def _batches(self, jobs: list[Job]) -> list[list[Job]]:
         """Jobs (sorted by voice and length) in the batches they render in. On an
@@ -716,75 +637,16 @@ class IndexTTS2Engine:
         return sum(len(s) for s in job.segments) * 4  # about 4 codes per text token
 
     def _result(self, job: Job) -> SynthesisResult:
-        want = job.request.target_samples() if job.plan is not None else None
-        if job.error is not None or job.audio is None:
-            return SynthesisResult(
-                None,
-                job.request.target_samples(),
-                error=job.error or "rendering produced no audio",
-                timings=dict(job.timings),
-            )
-        return SynthesisResult(
-            job.audio,
-            want,
-            flagged=job.flagged,
-            notes=list(job.notes),
-            timings={k: round(v, 6) for k, v in job.timings.items()},
-            tokens=sum(int(c.numel()) for c in job.codes),
-        )
+        return job_result(job)
 
     def render_jobs(self, jobs: list[Job], stop: StopFn = lambda: False) -> None:
         """Render jobs in place; halve the batch on out-of-memory, isolate failures. Once
         `stop()` says so, the stages not yet begun are left undone."""
-        live = [j for j in jobs if j.error is None]
-        if not live or stop():
-            return
-        oom, message = False, ""
-        try:
-            self._render(live, stop)
-            return
-        except Exception as exc:  # noqa: BLE001
-            # Only note what happened: recursing from here would keep the traceback, and
-            # with it the failed frames' KV caches and activations, alive during the retry.
-            oom, message = _is_oom(exc), _message(exc)
-        self._release_memory()
-        if len(live) == 1:
-            live[0].error = (
-                "out of GPU memory even alone; try a shorter line or voice prompt"
-                if oom
-                else message
-            )
-            log.warning("request %d failed: %s", live[0].index, live[0].error)
-            return
-        if not oom:
-            log.info("a batch of %d failed (%s); rendering it in halves", len(live), message)
-        for job in live:  # unfinished stages start afresh; finished ones are kept
-            if not job.t2s_done:
-                job.codes, job.latents = [], []
-        half = len(live) // 2
-        self.render_jobs(live[:half], stop)
-        self.render_jobs(live[half:], stop)
-
-    def _release_memory(self) -> None:
-        gc.collect()  # frames of the failed batch may sit in reference cycles
-        if self.parts.device.type == "cuda":
-            torch.cuda.empty_cache()
+        render_halving(jobs, self._render, _forget_unfinished, self.parts.device, stop)
 
     def _render(self, jobs: list[Job], stop: StopFn = lambda: False) -> None:
-        todo = [j for j in jobs if not j.t2s_done]
-        if todo:
-            with self._autocast():
-                self._run_t2s(todo)
-        with self._fp32():
-            # A stop between stages spares the flow model's minutes of work that would be
-            # thrown away; the lines of this batch are then rendered afresh next time.
-            if stop():
-                return
-            self._run_lengths([j for j in jobs if j.error is None and j.mel is None])
-            self._run_s2m([j for j in jobs if j.error is None and j.mel is None])
-            if stop():
-                return
-            self._run_vocoder([j for j in jobs if j.error is None and j.audio is None])
+        stages = (self._run_t2s, self._run_lengths, self._run_s2m, self._run_vocoder)
+        render_stages(jobs, stop, self._autocast, self._fp32, *stages)
 
     # ---- stages -------------------------------------------------------------------------
     def _conds(self, job: Job) -> list[Tensor]:
@@ -914,10 +776,8 @@ class IndexTTS2Engine:
 
     def _noise(self, job: Job, frames: int) -> Tensor:
         total = self.flow_prompt_frames(job) + frames
-        if job.noise is not None:
-            return job.noise
-        gen = torch.Generator(device="cpu").manual_seed(stream_seed(job.request.seed, "cfm"))
-        return torch.randn([self.parts.s2m.cfg.dit.in_channels, total], generator=gen)
+        channels = self.parts.s2m.cfg.dit.in_channels
+        return flow_noise(job, total, channels, stream_seed(job.request.seed, "cfm"))
 
     def _run_s2m(self, jobs: list[Job]) -> None:
         s2m = self.parts.s2m
@@ -955,27 +815,4 @@ class IndexTTS2Engine:
                     j.trace["mel"] = mel
 
     def _run_vocoder(self, jobs: list[Job]) -> None:
-        if not jobs:
-            return
-        t0 = time.perf_counter()
-        mels = [j.mel.float() for j in jobs]
-        if self.parts.device.type == "cpu":
-            # Measured (bench/engine.py, 2 cores): a padded batch of 4 costs 2.9 s per audio
-            # second against 1.0 s one by one; the batch only pays off on an accelerator.
-            waves = [self.parts.vocoder([m])[0] for m in mels]
-        else:
-            waves = self.parts.vocoder(mels)
-        dt = time.perf_counter() - t0
-        for j, wave in zip(jobs, waves, strict=True):
-            if j.trace is not None:
-                j.trace["wave"] = wave
-            if j.plan is not None:
-                wave = fit_to_samples(wave, j.plan.samples)
-            j.audio = np.ascontiguousarray(wave, dtype=np.float32)
-            j.add_time("vocoder", dt / len(jobs))
-
-
-def _message(exc: BaseException) -> str:
-    if isinstance(exc, (RequestError, ModelFilesMissing)):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"
+        run_vocoder(jobs, self.parts.vocoder, self.parts.device)

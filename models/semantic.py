@@ -317,6 +317,20 @@ _CODEC_DEFAULTS = {
 }
 
 
+def build_codec_trunk(codec: nn.Module, c: dict[str, Any]) -> None:
+    """The RepCodec trunk both codecs share (2.5's adds its down/up-sampling convs around
+    it): hidden_size, num_quantizers, encoder, decoder and quantizer, from the config."""
+    h, d = int(c["hidden_size"]), int(c["vocos_dim"])
+    inter, n = int(c["vocos_intermediate_dim"]), int(c["vocos_num_layers"])
+    codec.hidden_size = h
+    codec.num_quantizers = int(c["num_quantizers"])
+    codec.encoder = nn.Sequential(VocosBackbone(h, d, inter, n), nn.Linear(d, h))
+    codec.decoder = nn.Sequential(VocosBackbone(h, d, inter, n), nn.Linear(d, h))
+    codec.quantizer = ResidualVQ(
+        h, codec.num_quantizers, int(c["codebook_size"]), int(c["codebook_dim"])
+    )
+
+
 class SemanticCodec(nn.Module):
     """MaskGCT RepCodec (semantic codec): features -> codes -> embeddings."""
 
@@ -327,15 +341,7 @@ class SemanticCodec(nn.Module):
             raise ValueError(
                 "semantic codec: downsample_scale > 1 is not used by IndexTTS2 and not supported"
             )
-        self.hidden_size = int(c["hidden_size"])
-        self.num_quantizers = int(c["num_quantizers"])
-        h, d = self.hidden_size, int(c["vocos_dim"])
-        inter, n = int(c["vocos_intermediate_dim"]), int(c["vocos_num_layers"])
-        self.encoder = nn.Sequential(VocosBackbone(h, d, inter, n), nn.Linear(d, h))
-        self.decoder = nn.Sequential(VocosBackbone(h, d, inter, n), nn.Linear(d, h))
-        self.quantizer = ResidualVQ(
-            h, self.num_quantizers, int(c["codebook_size"]), int(c["codebook_dim"])
-        )
+        build_codec_trunk(self, c)
 
     @classmethod
     def load(

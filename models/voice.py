@@ -18,10 +18,11 @@ import contextlib
 import functools
 import hashlib
 import math
+from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import soxr
@@ -99,8 +100,56 @@ def official_lengths(feats: Tensor) -> Tensor:
     return torch.full((feats.shape[0],), feats.shape[-1], dtype=torch.long, device=feats.device)
 
 
+V = TypeVar("V")
+
+
+def cached_voice(cache: OrderedDict[str, V], size: int, key: str, prepare: Callable[[], V]) -> V:
+    """The voice of `key` from an engine's cache of the `size` latest used, prepared (the
+    costly part: w2v-BERT, codec, CAMPPlus) only on a miss."""
+    voice = cache.get(key)
+    if voice is None:
+        voice = prepare()
+        cache[key] = voice
+        while len(cache) > size:
+            cache.popitem(last=False)
+    else:
+        cache.move_to_end(key)
+    return voice
+
+
+def prompt_audio(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, ...]:
+    """A timbre prompt checked (a clear error for what cannot be a voice) and resampled as
+    both IndexTTS versions take it: (mono at its rate, 22050 Hz, 16 kHz speaker path,
+    16 kHz emotion path)."""
+    if sample_rate <= 0:
+        raise ValueError(f"invalid sample rate {sample_rate}")
+    mono = as_mono(audio)
+    if mono.size == 0 or not np.isfinite(mono).all():
+        raise ValueError("the voice prompt is empty or holds non-finite samples")
+    if mono.size < int(0.1 * sample_rate):
+        raise ValueError(f"the voice prompt is too short ({mono.size / sample_rate:.2f} s)")
+    a22, a16 = speaker_audio(mono, sample_rate)
+    return mono, a22, a16, emotion_audio(mono, sample_rate)
+
+
+class PromptLength:
+    """The lengths of a prepared prompt, for both versions' voices (a plain base: the
+    dataclasses below declare the fields)."""
+
+    audio_22k: np.ndarray
+    ref_mel: Tensor
+
+    @property
+    def prompt_frames(self) -> int:
+        return int(self.ref_mel.shape[-1])
+
+    @property
+    def seconds(self) -> float:
+        return len(self.audio_22k) / S2M_RATE
+
+
 @dataclass
-class Voice:
+class Voice(PromptLength):
     """Everything derived from one timbre prompt (batch dimension 1 kept, on the engine's
     device). Engine-private: core/ only sees the VoiceHandle holding it."""
 
@@ -118,14 +167,6 @@ class Voice:
     base_emovec: Tensor = field(repr=False)  # [1, D] get_emovec(spk_feats): merge's base
     own_emovec: Tensor = field(repr=False)  # [1, D] merge_emovec(spk, emo path, alpha 1)
 
-    @property
-    def prompt_frames(self) -> int:
-        return int(self.ref_mel.shape[-1])
-
-    @property
-    def seconds(self) -> float:
-        return len(self.audio_22k) / S2M_RATE
-
 
 @torch.inference_mode()
 def prepare_voice(
@@ -134,16 +175,7 @@ def prepare_voice(
     sample_rate: int,
     t2s_context: ContextFactory = contextlib.nullcontext,
 ) -> Voice:
-    if sample_rate <= 0:
-        raise ValueError(f"invalid sample rate {sample_rate}")
-    mono = as_mono(audio)
-    if mono.size == 0 or not np.isfinite(mono).all():
-        raise ValueError("the voice prompt is empty or holds non-finite samples")
-    min_samples = int(0.1 * sample_rate)
-    if mono.size < min_samples:
-        raise ValueError(f"the voice prompt is too short ({mono.size / sample_rate:.2f} s)")
-    a22, a16 = speaker_audio(mono, sample_rate)
-    e16 = emotion_audio(mono, sample_rate)
+    mono, a22, a16, e16 = prompt_audio(audio, sample_rate)
     dev = parts.device
 
     feats = parts.semantic(a16).feats.to(dev)  # [1, T, C]

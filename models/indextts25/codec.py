@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from models.layout import read_torch
-from models.semantic import ResidualVQ, VocosBackbone
+from models.semantic import build_codec_trunk
 from models.t2s.loading import CheckpointMismatch, check_keys
 
 DEFAULTS = {  # EnhancedCodec's constructor defaults
@@ -49,17 +49,10 @@ class EnhancedCodec(nn.Module):
                 f"semantic_codec.downsample_scale {c['downsample_scale']}: the 2.5 codec "
                 "halves the frame rate (2); other values are not what IndexTTS-2.5 ships"
             )
-        h, d = int(c["hidden_size"]), int(c["vocos_dim"])
-        inter, n = int(c["vocos_intermediate_dim"]), int(c["vocos_num_layers"])
-        self.hidden_size = h
-        self.num_quantizers = int(c["num_quantizers"])
+        h = int(c["hidden_size"])
         self.down = nn.Conv1d(h, h, kernel_size=3, stride=2, padding=1)
         self.up = nn.Conv1d(h, h, kernel_size=3, stride=1, padding=1)
-        self.encoder = nn.Sequential(VocosBackbone(h, d, inter, n), nn.Linear(d, h))
-        self.decoder = nn.Sequential(VocosBackbone(h, d, inter, n), nn.Linear(d, h))
-        self.quantizer = ResidualVQ(
-            h, self.num_quantizers, int(c["codebook_size"]), int(c["codebook_dim"])
-        )
+        build_codec_trunk(self, c)
 
     @classmethod
     def load(

@@ -24,10 +24,7 @@ runs under bf16/fp16 autocast like 2.0's T2S, the rest in float32.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import gc
-import hashlib
 import logging
 import re
 import time
@@ -41,16 +38,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from models.batching import RequestError, check_sampling, job_result, render_halving, run_batches
 from models.config import IndexTTSConfig, load_config
 from models.contract import (
     SAMPLE_RATE,
-    STOPPED,
     Capabilities,
     DurationControl,
     DurationMode,
     EmotionSource,
     EmotionSpec,
-    ModelFilesMissing,
     ProgressFn,
     ResultFn,
     StopFn,
@@ -58,9 +54,10 @@ from models.contract import (
     SynthesisResult,
     VoiceHandle,
 )
-from models.duration import fit_to_samples, pace_ratio, split_exact, within_fit_range
-from models.emotion import EmotionMatrices, TextEmotion, vector_to_emovec
-from models.engine import RequestError, stream_seed
+from models.duration import pace_ratio, split_exact, within_fit_range
+from models.emotion import EmotionMatrices, EmotionReading, TextEmotion
+from models.emotion_request import cached_reference, emotion_vector, read_description
+from models.engine import files_fingerprint, stream_seed
 from models.indextts25.campplus import load_speaker_style
 from models.indextts25.codec import EnhancedCodec
 from models.indextts25.duration import LengthPlan25, implied_duration_factor, release_frames
@@ -73,11 +70,12 @@ from models.layout import read_torch
 from models.s2m import S2M
 from models.semantic import SemanticEncoder
 from models.speaker import SpeakerStyle
+from models.stages import flow_noise, fp32_context, render_stages, run_vocoder, t2s_context
 from models.t2s import DecodeSettings, decode
-from models.t2s.loading import CheckpointMismatch
+from models.t2s.loading import CheckpointMismatch, check_links
 from models.units import PACE_RANGE
 from models.vocoder import Vocoder
-from models.voice import reference_emovec, voice_key
+from models.voice import cached_voice, reference_emovec, voice_key
 
 log = logging.getLogger(__name__)
 
@@ -209,37 +207,13 @@ def check_widths25(parts: Parts25, files: IndexTTS25Files) -> None:
             files.s2mel,
         ),
     ]
-    problems = [
-        f"{a} {wa} ({fa}) != {b} {wb} ({fb})"
-        for a, wa, fa, b, wb, fb in links
-        if int(wa) != int(wb)
-    ]
-    if problems:
-        raise CheckpointMismatch(
-            "the IndexTTS-2.5 files do not belong together (mixed releases?): "
-            + "; ".join(problems)
-        )
+    check_links(links, "the IndexTTS-2.5 files do not belong together (mixed releases?): ")
 
 
-def files_fingerprint(files: IndexTTS25Files) -> str:
-    h = hashlib.sha256()
-    for name, path in sorted(files.required().items()):
-        try:
-            st = Path(path).resolve().stat()
-            h.update(f"{name}={Path(path).resolve()}:{st.st_size}:{st.st_mtime_ns};".encode())
-        except OSError:
-            h.update(f"{name}=?;".encode())
-    return h.hexdigest()[:16]
-
-
-def _is_oom(exc: BaseException) -> bool:
-    return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower()
-
-
-def _message(exc: BaseException) -> str:
-    if isinstance(exc, (RequestError, ModelFilesMissing)):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"
+def _forget_unfinished(job: Job25) -> None:
+    """Before a retry: unfinished GPT output starts afresh; finished stages are kept."""
+    if not job.t2s_done:
+        job.codes = []
 
 
 class IndexTTS25Engine:
@@ -253,7 +227,7 @@ class IndexTTS25Engine:
         self.max_segment_tokens = MAX_SEGMENT_TOKENS
         self._voices: OrderedDict[str, Voice25] = OrderedDict()
         self._ref_emovecs: OrderedDict[str, Tensor] = OrderedDict()
-        self._text_weights: dict[str, list[float]] = {}
+        self._text_readings: dict[str, EmotionReading] = {}
         self.voice_cache_size = 64
 
     @property
@@ -327,25 +301,19 @@ class IndexTTS25Engine:
         return cls(parts, dtype, files_fingerprint(files))
 
     def _autocast(self):
-        if self.parts.device.type == "cuda" and self.dtype != torch.float32:
-            return torch.autocast("cuda", dtype=self.dtype)
-        return contextlib.nullcontext()
+        return t2s_context(self.parts.device, self.dtype)
 
     def _fp32(self):
-        return torch.autocast(self.parts.device.type, enabled=False)
+        return fp32_context(self.parts.device)
 
     # ---- voices and emotion -------------------------------------------------------------
     def prepare_voice(self, audio: np.ndarray, sample_rate: int) -> VoiceHandle:
-        key = voice_key(audio, sample_rate)
-        voice = self._voices.get(key)
-        if voice is None:
+        def prepare() -> Voice25:
             with self._fp32():
-                voice = prepare_voice25(self.parts, audio, sample_rate, self._autocast)
-            self._voices[key] = voice
-            while len(self._voices) > self.voice_cache_size:
-                self._voices.popitem(last=False)
-        else:
-            self._voices.move_to_end(key)
+                return prepare_voice25(self.parts, audio, sample_rate, self._autocast)
+
+        key = voice_key(audio, sample_rate)
+        voice = cached_voice(self._voices, self.voice_cache_size, key, prepare)
         return VoiceHandle(key=key, data=voice)
 
     def _voice_of(self, handle: VoiceHandle) -> Voice25:
@@ -359,47 +327,25 @@ class IndexTTS25Engine:
     def emotion_vector(self, voice: Voice25, spec: EmotionSpec) -> Tensor:
         """As infer_v2_5 (unchanged from 2.0): the voice's own, a reference clip's blended
         by alpha, or 8 weights mixed through feat1/feat2."""
-        if spec.source is EmotionSource.VOICE:
-            return voice.own_emovec
-        if spec.source is EmotionSource.REFERENCE:
-            emo = self._reference(spec.reference_audio, spec.reference_rate)
-            return voice.base_emovec + spec.alpha * (emo - voice.base_emovec)
-        if spec.source is EmotionSource.VECTOR:
-            weights = list(spec.vector or ())
-        else:
-            weights = self._text_emotion(spec.text or "")
-        return vector_to_emovec(
-            weights, voice.style, self.parts.emotion_mats, voice.own_emovec, spec.alpha
-        )
+        mats = self.parts.emotion_mats
+        return emotion_vector(voice, spec, mats, self._reference, self._text_emotion)
 
     def _reference(self, audio: np.ndarray | None, rate: int) -> Tensor:
-        if audio is None:
-            raise RequestError("a reference emotion needs audio")
-        key = voice_key(audio, rate)
-        emo = self._ref_emovecs.get(key)
-        if emo is None:
-            try:
-                with self._fp32():
-                    emo = reference_emovec(self.parts, audio, rate, self._autocast)
-            except ValueError as exc:
-                raise RequestError(str(exc)) from exc
-            self._ref_emovecs[key] = emo
-            while len(self._ref_emovecs) > 256:
-                self._ref_emovecs.popitem(last=False)
-        return emo
+        def compute(audio: np.ndarray, rate: int) -> Tensor:
+            with self._fp32():
+                return reference_emovec(self.parts, audio, rate, self._autocast)
+
+        return cached_reference(self._ref_emovecs, 256, audio, rate, compute)
 
     def _text_emotion(self, text: str) -> list[float]:
-        if text not in self._text_weights:
-            if not (self.parts.qwen_dir / "config.json").is_file():
-                raise RequestError(
-                    "emotion from a text description needs the optional text-emotion model "
-                    f"({self.parts.qwen_dir} is missing); use the sliders or a reference clip"
-                )
-            try:
-                self._text_weights[text] = self.parts.text_emotion.read(text).weights
-            except ModelFilesMissing as exc:
-                raise RequestError(str(exc)) from exc
-        return self._text_weights[text]
+        missing = (
+            "emotion from a text description needs the optional text-emotion model "
+            f"({self.parts.qwen_dir} is missing); use the sliders or a reference clip"
+        )
+        p = self.parts
+        return read_description(
+            self._text_readings, text, p.text_emotion, p.qwen_dir, missing
+        ).weights
 
     # ---- requests -> jobs ---------------------------------------------------------------
     def language_of(self, req: SynthesisRequest) -> tuple[str, bool]:
@@ -417,20 +363,7 @@ class IndexTTS25Engine:
 
     @staticmethod
     def _validate(req: SynthesisRequest) -> None:
-        s = req.sampling
-        problems = []
-        if s.do_sample and not s.temperature > 0:
-            problems.append(f"temperature {s.temperature} (sampling needs > 0)")
-        if not s.repetition_penalty > 0:
-            problems.append(f"repetition_penalty {s.repetition_penalty} (needs > 0)")
-        if int(s.max_tokens) < 1:
-            problems.append(f"max_tokens {s.max_tokens} (needs >= 1)")
-        if int(s.num_beams) < 1:
-            problems.append(f"num_beams {s.num_beams} (needs >= 1)")
-        if int(s.diffusion_steps) < 1:
-            problems.append(f"diffusion_steps {s.diffusion_steps} (needs >= 1)")
-        if problems:
-            raise RequestError("invalid sampling settings: " + ", ".join(problems))
+        check_sampling(req, flow_prompt=False)  # the flow model always sees the whole prompt
 
     def _decode_settings(self, req: SynthesisRequest) -> DecodeSettings:
         """The request's sampling, its free-mode bound cut to what the position table
@@ -506,103 +439,33 @@ class IndexTTS25Engine:
         on_result: ResultFn | None = None,
         should_stop: StopFn | None = None,
     ) -> list[SynthesisResult]:
-        total = len(requests)
-        results: list[SynthesisResult | None] = [None] * total
-        stop = should_stop or (lambda: False)
-
-        def finish(index: int, result: SynthesisResult) -> None:
-            results[index] = result
-            if on_result:
-                on_result(index, result)
-
-        jobs: list[Job25] = []
-        for i, req in enumerate(requests):
-            try:
-                jobs.append(self.make_job(i, req))
-            except Exception as exc:  # noqa: BLE001 - one bad request must not sink the rest
-                finish(i, SynthesisResult(None, req.target_samples(), error=_message(exc)))
-        done = sum(r is not None for r in results)
-        if progress:
-            progress(done, total)
-        jobs.sort(
-            key=lambda j: (j.voice.key, j.plan.codes if j.plan else sum(map(len, j.segments)) * 2)
+        return run_batches(
+            requests,
+            self.make_job,
+            lambda j: (j.voice.key, j.plan.codes if j.plan else sum(map(len, j.segments)) * 2),
+            self._batches,
+            self.render_jobs,
+            progress,
+            on_result,
+            should_stop,
         )
-        for start in range(0, len(jobs), max(1, self.max_batch)):
-            if stop():
-                break
-            chunk = jobs[start : start + self.max_batch]
-            self.render_jobs(chunk, stop)
-            for job in chunk:
-                if job.audio is not None or job.error is not None:
-                    finish(job.index, self._result(job))
-            done += len(chunk)
-            if progress:
-                progress(done, total)
-        return [
-            r if r is not None else SynthesisResult(None, req.target_samples(), error=STOPPED)
-            for r, req in zip(results, requests, strict=True)
-        ]
+
+    def _batches(self, jobs: list[Job25]) -> list[list[Job25]]:
+        size = max(1, self.max_batch)
+        return [jobs[i : i + size] for i in range(0, len(jobs), size)]
 
     def _result(self, job: Job25) -> SynthesisResult:
-        if job.error is not None or job.audio is None:
-            return SynthesisResult(
-                None,
-                job.request.target_samples(),
-                error=job.error or "rendering produced no audio",
-                timings=dict(job.timings),
-            )
-        return SynthesisResult(
-            job.audio,
-            job.request.target_samples() if job.plan is not None else None,
-            flagged=job.flagged,
-            notes=list(job.notes),
-            timings={k: round(v, 6) for k, v in job.timings.items()},
-            tokens=sum(int(c.numel()) for c in job.codes),
-        )
+        return job_result(job)
 
     def render_jobs(self, jobs: list[Job25], stop: StopFn = lambda: False) -> None:
         """Render in place; halve the batch on failure (out-of-memory above all), so that a
         request that cannot be rendered fails alone."""
-        live = [j for j in jobs if j.error is None]
-        if not live or stop():
-            return
-        oom, message = False, ""
-        try:
-            self._render(live, stop)
-            return
-        except Exception as exc:  # noqa: BLE001
-            oom, message = _is_oom(exc), _message(exc)
-        gc.collect()
-        if self.parts.device.type == "cuda":
-            torch.cuda.empty_cache()
-        if len(live) == 1:
-            live[0].error = (
-                "out of GPU memory even alone; try a shorter line or voice prompt"
-                if oom
-                else message
-            )
-            return
-        for job in live:
-            if not job.t2s_done:
-                job.codes = []
-        half = len(live) // 2
-        self.render_jobs(live[:half], stop)
-        self.render_jobs(live[half:], stop)
+        render_halving(jobs, self._render, _forget_unfinished, self.parts.device, stop)
 
     @torch.inference_mode()
     def _render(self, jobs: list[Job25], stop: StopFn) -> None:
-        todo = [j for j in jobs if not j.t2s_done]
-        if todo:
-            with self._autocast():
-                self._run_t2s(todo)
-        with self._fp32():
-            if stop():
-                return
-            self._run_lengths([j for j in jobs if j.error is None and j.mel is None])
-            self._run_s2m([j for j in jobs if j.error is None and j.mel is None])
-            if stop():
-                return
-            self._run_vocoder([j for j in jobs if j.error is None and j.audio is None])
+        stages = (self._run_t2s, self._run_lengths, self._run_s2m, self._run_vocoder)
+        render_stages(jobs, stop, self._autocast, self._fp32, *stages)
 
     # ---- stages -------------------------------------------------------------------------
     def _run_t2s(self, jobs: list[Job25]) -> None:
@@ -689,11 +552,9 @@ class IndexTTS25Engine:
         return torch.cat(conds, dim=0)
 
     def _noise(self, job: Job25, frames: int) -> Tensor:
-        if job.noise is not None:
-            return job.noise
-        gen = torch.Generator(device="cpu").manual_seed(stream_seed(job.request.seed, "cfm"))
         total = job.voice.prompt_frames + frames
-        return torch.randn([self.parts.s2m.cfg.dit.in_channels, total], generator=gen)
+        channels = self.parts.s2m.cfg.dit.in_channels
+        return flow_noise(job, total, channels, stream_seed(job.request.seed, "cfm"))
 
     def _run_s2m(self, jobs: list[Job25]) -> None:
         s2m = self.parts.s2m
@@ -730,19 +591,4 @@ class IndexTTS25Engine:
                     j.trace["mel"] = mel
 
     def _run_vocoder(self, jobs: list[Job25]) -> None:
-        if not jobs:
-            return
-        t0 = time.perf_counter()
-        mels = [j.mel.float() for j in jobs]
-        if self.parts.device.type == "cpu":  # one by one: a padded batch is slower there
-            waves = [self.parts.vocoder([m])[0] for m in mels]
-        else:
-            waves = self.parts.vocoder(mels)
-        dt = time.perf_counter() - t0
-        for j, wave in zip(jobs, waves, strict=True):
-            if j.trace is not None:
-                j.trace["wave"] = wave
-            if j.plan is not None:
-                wave = fit_to_samples(wave, j.plan.samples)
-            j.audio = np.ascontiguousarray(wave, dtype=np.float32)
-            j.add_time("vocoder", dt / len(jobs))
+        run_vocoder(jobs, self.parts.vocoder, self.parts.device)

@@ -29,11 +29,10 @@ from torch import Tensor, nn
 from models.config import GPTConfig
 from models.indextts25.tokenizer import LANGUAGE_CODES
 from models.t2s import T2S
-from models.t2s.gpt2 import is_conv1d_key
 from models.t2s.loading import (
     CheckpointMismatch,
-    check_keys,
     checkpoint_shapes,
+    load_strict,
     read_state_dict,
 )
 
@@ -144,16 +143,5 @@ def load_t2s25(path: Path, cfg: GPTConfig, device: str | torch.device = "cpu") -
     load_checkpoint is non-strict and would leave random weights)."""
     sd = read_state_dict(path)
     cfg = widths_from_state_dict25(sd, cfg)
-    with torch.device("meta"):
-        model = T2S25(cfg)
-    problems = check_keys(checkpoint_shapes(model), {k: tuple(v.shape) for k, v in sd.items()})
-    if problems:
-        raise CheckpointMismatch(
-            f"{path} is not an IndexTTS-2.5 GPT of this config.yaml:\n  " + "\n  ".join(problems)
-        )
-    converted = {}
-    for k, v in sd.items():
-        v = v.to(torch.float32) if v.is_floating_point() else v
-        converted[k] = v.t().contiguous() if is_conv1d_key(k) else v
-    model.load_state_dict(converted, strict=True, assign=True)
-    return model.to(device).eval()
+    mismatch = "is not an IndexTTS-2.5 GPT of this config.yaml"
+    return load_strict(path, sd, lambda: T2S25(cfg), mismatch, device)

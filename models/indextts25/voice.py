@@ -20,12 +20,10 @@ from torch import Tensor
 
 from models.s2m.mel import mel_spectrogram
 from models.voice import (
-    S2M_RATE,
     ContextFactory,
-    as_mono,
-    emotion_audio,
+    PromptLength,
     official_lengths,
-    speaker_audio,
+    prompt_audio,
     voice_key,
 )
 
@@ -34,7 +32,7 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class Voice25:
+class Voice25(PromptLength):
     key: str
     audio_22k: np.ndarray = field(repr=False)
     audio_16k: np.ndarray = field(repr=False)
@@ -46,14 +44,6 @@ class Voice25:
     base_emovec: Tensor = field(repr=False)  # [1, D] get_emovec(spk_feats)
     own_emovec: Tensor = field(repr=False)  # [1, D] merge_emovec(spk, emo path, alpha 1)
 
-    @property
-    def prompt_frames(self) -> int:
-        return int(self.ref_mel.shape[-1])
-
-    @property
-    def seconds(self) -> float:
-        return len(self.audio_22k) / S2M_RATE
-
 
 @torch.inference_mode()
 def prepare_voice25(
@@ -62,15 +52,7 @@ def prepare_voice25(
     sample_rate: int,
     t2s_context: ContextFactory = contextlib.nullcontext,
 ) -> Voice25:
-    if sample_rate <= 0:
-        raise ValueError(f"invalid sample rate {sample_rate}")
-    mono = as_mono(audio)
-    if mono.size == 0 or not np.isfinite(mono).all():
-        raise ValueError("the voice prompt is empty or holds non-finite samples")
-    if mono.size < int(0.1 * sample_rate):
-        raise ValueError(f"the voice prompt is too short ({mono.size / sample_rate:.2f} s)")
-    a22, a16 = speaker_audio(mono, sample_rate)
-    e16 = emotion_audio(mono, sample_rate)
+    mono, a22, a16, e16 = prompt_audio(audio, sample_rate)
     dev = parts.device
     feats = parts.semantic(a16).feats.to(dev)
     ref_mel = mel_spectrogram(torch.from_numpy(a22)[None].to(dev), parts.s2m.cfg.mel)

@@ -13,8 +13,9 @@ checkpoint's tensor shapes instead, so the tiny e2e checkpoints load too.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 import torch
 from torch import Tensor
@@ -24,9 +25,26 @@ from models.layout import read_torch
 from models.t2s.gpt2 import is_conv1d_key
 from models.t2s.model import T2S
 
+M = TypeVar("M", bound=torch.nn.Module)
+
 
 class CheckpointMismatch(ValueError):
     """The checkpoint does not fit the model built from the config."""
+
+
+Link = tuple[str, Any, Any, str, Any, Any]  # (what, width, file) on each side of a link
+
+
+def check_links(links: Sequence[Link], lead: str, hint: str = "") -> None:
+    """Files that load one by one but not together (mixed releases): raise
+    CheckpointMismatch naming both widths and files of every broken link."""
+    problems = [
+        f"{a} {wa} ({fa}) != {b} {wb} ({fb})"
+        for a, wa, fa, b, wb, fb in links
+        if int(wa) != int(wb)
+    ]
+    if problems:
+        raise CheckpointMismatch(lead + "; ".join(problems) + hint)
 
 
 def read_state_dict(path: Path) -> dict[str, Tensor]:
@@ -93,13 +111,24 @@ def check_keys(
 def load_t2s(path: Path, cfg: GPTConfig, device: str | torch.device = "cpu") -> T2S:
     sd = read_state_dict(path)
     cfg = widths_from_state_dict(sd, cfg)
+    return load_strict(path, sd, lambda: T2S(cfg), "does not match the gpt config", device)
+
+
+def load_strict(
+    path: Path,
+    sd: Mapping[str, Tensor],
+    build: Callable[[], M],
+    mismatch: str,
+    device: str | torch.device = "cpu",
+) -> M:
+    """Build the model on the meta device and take `sd` strictly: every missing,
+    unexpected or mis-shaped key is named after `path` and `mismatch` (the official
+    load_checkpoint is non-strict and would leave random weights). Used by 2.0 and 2.5."""
     with torch.device("meta"):
-        model = T2S(cfg)
+        model = build()
     problems = check_keys(checkpoint_shapes(model), {k: tuple(v.shape) for k, v in sd.items()})
     if problems:
-        raise CheckpointMismatch(
-            f"{path} does not match the gpt config:\n  " + "\n  ".join(problems)
-        )
+        raise CheckpointMismatch(f"{path} {mismatch}:\n  " + "\n  ".join(problems))
     converted = {}
     for k, v in sd.items():
         v = v.to(torch.float32) if v.is_floating_point() else v
