@@ -131,6 +131,15 @@ def make_test_video(
     return path
 
 
+def private_copy(video: Path, folder: Path) -> Path:
+    """A copy of a generated video and its subtitles in `folder` (a test's own project file
+    and work folder live beside it, so tests sharing one generated clip never meet)."""
+    copy = Path(folder) / video.name
+    shutil.copy(video, copy)
+    shutil.copy(video.with_suffix(".srt"), copy.with_suffix(".srt"))
+    return copy
+
+
 def make_silent_video(
     path: Path, duration_s: float = 6, fps: int = 25, size: str = "320x240"
 ) -> Path:

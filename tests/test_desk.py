@@ -4,7 +4,6 @@ and the chosen seed, one-line previews, the edited subtitles, the persisted queu
 from __future__ import annotations
 
 import math
-import shutil
 from datetime import datetime
 from pathlib import Path
 
@@ -150,10 +149,7 @@ def source(tmp_path_factory) -> Path:
 @pytest.fixture
 def clip(source, tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("DUBSMITH_CACHE_DIR", str(tmp_path / "cache"))
-    video = tmp_path / "clip.mp4"
-    shutil.copy(source, video)
-    shutil.copy(source.with_suffix(".srt"), tmp_path / "clip.srt")
-    return video
+    return mediagen.private_copy(source, tmp_path)
 
 
 def test_a_preview_renders_only_its_line_and_a_regenerate_adds_a_take(clip, tmp_path):

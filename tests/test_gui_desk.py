@@ -79,10 +79,7 @@ def clip(source, tmp_path, monkeypatch) -> Path:
     """A private copy per test (its own project file, take cache and queue file)."""
     monkeypatch.setenv("DUBSMITH_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("DUBSMITH_QUEUE_FILE", str(tmp_path / "queue.json"))
-    video = tmp_path / "clip.mp4"
-    shutil.copy(source, video)
-    shutil.copy(source.with_suffix(".srt"), tmp_path / "clip.srt")
-    return video
+    return mediagen.private_copy(source, tmp_path)
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ project file, and what the engine receives when dubbing after an edit."""
 
 from __future__ import annotations
 
-import shutil
 import threading
 from pathlib import Path
 
@@ -37,10 +36,7 @@ def source(tmp_path_factory) -> Path:
 def clip(source, tmp_path, monkeypatch) -> Path:
     """A private copy per test: each has its own project file and take cache."""
     monkeypatch.setenv("DUBSMITH_CACHE_DIR", str(tmp_path / "cache"))
-    video = tmp_path / "clip.mp4"
-    shutil.copy(source, video)
-    shutil.copy(source.with_suffix(".srt"), tmp_path / "clip.srt")
-    return video
+    return mediagen.private_copy(source, tmp_path)
 
 
 def open_now(qtbot, win: MainWindow, video: Path) -> bool:

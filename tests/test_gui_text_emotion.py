@@ -35,10 +35,7 @@ def source(tmp_path_factory) -> Path:
 @pytest.fixture
 def clip(source, tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("DUBSMITH_CACHE_DIR", str(tmp_path / "cache"))
-    video = tmp_path / "clip.mp4"
-    shutil.copy(source, video)
-    shutil.copy(source.with_suffix(".srt"), tmp_path / "clip.srt")
-    return video
+    return mediagen.private_copy(source, tmp_path)
 
 
 def with_text_model(folder: Path) -> Path:

@@ -83,6 +83,56 @@ def exact(stage: str, name: str, ok: bool, detail: str = "") -> Check:
     return Check(stage, name, 0.0 if ok else float("inf"), 0.0, ok, detail)
 
 
+# The end of a whole-chain run, as the official infer() writes it: BigVGAN's wave, the
+# clamped 32767 * wave, the int16 file (within one LSB) and the engine's own audio.
+WAVE_TOL = 1e-4  # BigVGAN output in [-1, 1]
+CLAMPED_TOL = 0.05  # 32767 * wave, float
+INT16_LSB = 1.0
+
+
+def waveform_checks(
+    stage: str, name: str, wave, expected: dict[str, np.ndarray], pre: str, engine_audio
+) -> list[Check]:
+    """`name` has one {} for the array's name; `pre` prefixes the reference arrays."""
+    out = [
+        compare(
+            stage,
+            name.format("bigvgan_out"),
+            wave[None, None],
+            expected[pre + "bigvgan_out"],
+            WAVE_TOL,
+        )  # fmt: skip
+    ]
+    clamped = np.clip(32767.0 * _to_numpy(wave).astype(np.float32), -32767.0, 32767.0)
+    out.append(
+        compare(
+            stage,
+            name.format("wav_clamped"),
+            clamped[None],
+            expected[pre + "wav_clamped"],
+            CLAMPED_TOL,
+        )  # fmt: skip
+    )
+    int16 = clamped.astype(np.int16)[:, None]  # torch .type(int16) truncates toward zero too
+    out.append(
+        compare(
+            stage,
+            name.format("wav_int16 (LSB)"),
+            int16.astype(np.float64),
+            expected[pre + "wav_int16"].astype(np.float64),
+            INT16_LSB,
+        )
+    )
+    out.append(
+        exact(
+            stage,
+            name.format("engine audio = BigVGAN output (free mode: no fitting)"),
+            engine_audio is not None and np.array_equal(engine_audio, wave),
+        )
+    )
+    return out
+
+
 def _to_numpy(x) -> np.ndarray:
     if hasattr(x, "detach"):
         x = x.detach().cpu().numpy()

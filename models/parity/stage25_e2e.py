@@ -21,14 +21,11 @@ from models.contract import DurationMode, EmotionSource, EmotionSpec, Sampling, 
 from models.emotion import nearest_rows
 from models.indextts25.engine import IndexTTS25Engine, Job25
 from models.indextts25.files import locate25
-from models.parity import Check, compare, exact, load_arrays
+from models.parity import Check, compare, exact, load_arrays, waveform_checks
 from models.speaker import kaldi_fbank
 
 STAGE = "e2e"
 MEL_TOL = 1e-4
-WAVE_TOL = 1e-4
-CLAMPED_TOL = 0.05  # 32767 * wave
-INT16_LSB = 1.0
 
 
 def run(root: Path) -> list[Check]:
@@ -143,33 +140,5 @@ def _run_checks(engine: IndexTTS25Engine, job: Job25, a: dict, pre: str) -> list
     out.append(
         compare(STAGE, name.format("vc_target"), t["mel"][None], a[pre + "vc_target"], MEL_TOL)
     )
-    wave = t["wave"]
-    out.append(
-        compare(
-            STAGE, name.format("bigvgan_out"), wave[None, None], a[pre + "bigvgan_out"], WAVE_TOL
-        )
-    )
-    clamped = np.clip(32767.0 * wave.astype(np.float32), -32767.0, 32767.0)
-    out.append(
-        compare(
-            STAGE, name.format("wav_clamped"), clamped[None], a[pre + "wav_clamped"], CLAMPED_TOL
-        )
-    )
-    int16 = clamped.astype(np.int16)[:, None]
-    out.append(
-        compare(
-            STAGE,
-            name.format("wav_int16 (LSB)"),
-            int16.astype(np.float64),
-            a[pre + "wav_int16"].astype(np.float64),
-            INT16_LSB,
-        )
-    )
-    out.append(
-        exact(
-            STAGE,
-            name.format("engine audio = BigVGAN output (free mode)"),
-            job.audio is not None and np.array_equal(job.audio, wave),
-        )
-    )
+    out += waveform_checks(STAGE, name, t["wave"], a, pre, job.audio)
     return out

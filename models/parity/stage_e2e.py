@@ -29,14 +29,11 @@ from models.contract import DurationMode, EmotionSource, EmotionSpec, Sampling, 
 from models.emotion import nearest_rows
 from models.engine import IndexTTS2Engine, Job
 from models.layout import IndexTTS2Files
-from models.parity import Check, compare, exact, load_arrays
+from models.parity import Check, compare, exact, load_arrays, waveform_checks
 from models.speaker import kaldi_fbank
 
 STAGE = "e2e"
 MEL_TOL = 1e-4  # after 25 CFM steps
-WAVE_TOL = 1e-4  # BigVGAN output in [-1, 1]
-CLAMPED_TOL = 0.05  # 32767 * wave, float
-INT16_LSB = 1.0
 
 
 def e2e_files(root: Path) -> IndexTTS2Files:
@@ -209,33 +206,5 @@ def _run_checks(engine: IndexTTS2Engine, job: Job, a: dict, pre: str) -> list[Ch
             MEL_TOL,
         )
     )
-    wave = t["wave"]
-    out.append(
-        compare(
-            STAGE, name.format("bigvgan_out"), wave[None, None], a[pre + "bigvgan_out"], WAVE_TOL
-        )
-    )
-    clamped = np.clip(32767.0 * wave.astype(np.float32), -32767.0, 32767.0)
-    out.append(
-        compare(
-            STAGE, name.format("wav_clamped"), clamped[None], a[pre + "wav_clamped"], CLAMPED_TOL
-        )
-    )
-    int16 = clamped.astype(np.int16)[:, None]  # torch .type(int16) truncates toward zero too
-    out.append(
-        compare(
-            STAGE,
-            name.format("wav_int16 (LSB)"),
-            int16.astype(np.float64),
-            a[pre + "wav_int16"].astype(np.float64),
-            INT16_LSB,
-        )
-    )
-    out.append(
-        exact(
-            STAGE,
-            name.format("engine audio = BigVGAN output (free mode: no fitting)"),
-            job.audio is not None and np.array_equal(job.audio, wave),
-        )
-    )
+    out += waveform_checks(STAGE, name, t["wave"], a, pre, job.audio)
     return out
