@@ -19,6 +19,9 @@ Usage:
     .venv/bin/python bench/engine.py --issue-table   # the issue 13 table (see below)
     options: --lines 1,4,16 --steps 25,10 --prompt-s 6 --threads N --batch N
              --emotion reference|voice --precision auto|fp32|bf16|fp16 --json out.json
+             --model-dir DIR: load a folder the way a dub does (bench/fullsize_folder.py
+             writes a full-size random one) instead of building fp32 models: the peak
+             RSS is then the product's
 
 --issue-table renders the 2 / 3 / 4 / 5 s lines of issue 13 (6 s prompt, exact mode):
   1. precision: the lines greedy in fp32, then in the chosen plan (weights stored once in
@@ -39,6 +42,7 @@ import resource
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -46,7 +50,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from models.config import load_config  # noqa: E402
+from models.config import IndexTTSConfig, load_config  # noqa: E402
 from models.contract import (  # noqa: E402
     EmotionSource,
     EmotionSpec,
@@ -62,6 +66,11 @@ from models.t2s import T2S  # noqa: E402
 from models.text import TextFrontEnd  # noqa: E402
 from models.vocoder import Vocoder, right_reach_frames  # noqa: E402
 from tests import mediagen  # noqa: E402
+
+if TYPE_CHECKING:
+    from bigvgan import BigVGAN
+    from bigvgan.env import AttrDict
+    from transformers import SeamlessM4TFeatureExtractor, Wav2Vec2BertModel
 
 REFERENCE = REPO.parent / "shared" / "reference"
 TEXTS = (
@@ -111,23 +120,14 @@ def build_engine(reference: Path, device: str = "cpu") -> IndexTTS2Engine:
 
 
 def _build_engine(reference: Path, dev: torch.device) -> IndexTTS2Engine:
-    from bigvgan import BigVGAN
-    from bigvgan.env import AttrDict
-    from transformers import SeamlessM4TFeatureExtractor, Wav2Vec2BertConfig, Wav2Vec2BertModel
-
     keys = reference / "keys"
-    cfg = load_config(keys / "config.yaml")
+    cfg = full_config(keys)
+    # The builders draw from the global stream in this order (bench figures since the start).
     torch.manual_seed(0)
-    t2s = T2S.build(cfg.gpt, seed=0, device=dev)
-    s2m = S2M(S2MConfig.from_dict(cfg.raw)).eval()
-
-    w2v_cfg = json.loads((keys / "w2v_bert_2_0.json").read_text())["config"]
-    # Only the 17 layers that hidden_states[17] needs (what SemanticEncoder keeps after loading).
-    w2v = Wav2Vec2BertModel(Wav2Vec2BertConfig(**{**w2v_cfg, "num_hidden_layers": HIDDEN_LAYER}))
-    extractor = SeamlessM4TFeatureExtractor(
-        feature_size=80, num_mel_bins=80, padding_value=1.0, sampling_rate=16000, stride=2
-    )
-    hidden = int(w2v_cfg["hidden_size"])
+    t2s = build_t2s(cfg, seed=0, device=dev)
+    s2m = build_s2m(cfg)
+    w2v, extractor = build_w2v(keys)
+    hidden = int(w2v.config.hidden_size)
     semantic = SemanticEncoder(
         extractor,
         w2v.eval(),
@@ -136,18 +136,15 @@ def _build_engine(reference: Path, dev: torch.device) -> IndexTTS2Engine:
         dev,
         HIDDEN_LAYER,
     )
-    codec = SemanticCodec(dict(cfg.raw["semantic_codec"])).eval()
-    style = SpeakerStyle(CAMPPlus(80, 192).eval(), dev)
+    codec = build_codec(cfg)
+    style = SpeakerStyle(build_campplus(), dev)
 
-    h = AttrDict(json.loads((keys / "bigvgan_v2_22khz_80band_256x.json").read_text())["h"])
-    gan = BigVGAN(h, use_cuda_kernel=False)
+    gan, h = build_bigvgan(keys)
     gan.remove_weight_norm()
     vocoder = Vocoder(gan.eval(), 256, 22050, dev, right_reach_frames(h))
 
-    rows = sum(cfg.emo_num)
-    mats = EmotionMatrices.from_tensors(
-        torch.randn(rows, 192), torch.randn(rows, cfg.gpt.model_dim), cfg.emo_num
-    )
+    spk, emo = build_emotion_matrices(cfg)
+    mats = EmotionMatrices.from_tensors(spk, emo, cfg.emo_num)
     parts = Parts(
         cfg=cfg,
         text=TextFrontEnd(reference / "checkpoints" / "bpe.model"),
@@ -163,6 +160,68 @@ def _build_engine(reference: Path, dev: torch.device) -> IndexTTS2Engine:
         device=dev,
     )
     return IndexTTS2Engine(parts)
+
+
+# ---- full-size builders (random weights), also used by bench/fullsize_folder.py --------
+# Each builds one model from the full-size configs in `keys` (../shared/reference/keys) on
+# the current default device; random draws come from the global torch stream unless said.
+
+
+def full_config(keys: Path) -> IndexTTSConfig:
+    return load_config(keys / "config.yaml")
+
+
+def build_t2s(cfg: IndexTTSConfig, seed: int = 0, device: str | torch.device = "cpu") -> T2S:
+    """T2S with its own seeded draws (models.t2s.T2S.build)."""
+    return T2S.build(cfg.gpt, seed=seed, device=device)
+
+
+def build_s2m(cfg: IndexTTSConfig) -> S2M:
+    return S2M(S2MConfig.from_dict(cfg.raw)).eval()
+
+
+def build_w2v(
+    keys: Path, layers: int | None = HIDDEN_LAYER
+) -> tuple[Wav2Vec2BertModel, SeamlessM4TFeatureExtractor]:
+    """w2v-BERT 2.0 and its feature extractor. `layers`: the encoder layers to build; the
+    default is the 17 that hidden_states[17] needs (what SemanticEncoder keeps after
+    loading), None builds all of the release's (24, as the released file holds)."""
+    from transformers import SeamlessM4TFeatureExtractor, Wav2Vec2BertConfig, Wav2Vec2BertModel
+
+    w2v_cfg = json.loads((keys / "w2v_bert_2_0.json").read_text())["config"]
+    if layers is not None:
+        w2v_cfg = {**w2v_cfg, "num_hidden_layers": layers}
+    w2v = Wav2Vec2BertModel(Wav2Vec2BertConfig(**w2v_cfg))
+    # The facebook/w2v-bert-2.0 preprocessor values (the class default pads with 0.0).
+    extractor = SeamlessM4TFeatureExtractor(
+        feature_size=80, num_mel_bins=80, padding_value=1.0, sampling_rate=16000, stride=2
+    )
+    return w2v, extractor
+
+
+def build_codec(cfg: IndexTTSConfig) -> SemanticCodec:
+    return SemanticCodec(dict(cfg.raw["semantic_codec"])).eval()
+
+
+def build_campplus() -> CAMPPlus:
+    return CAMPPlus(80, 192).eval()
+
+
+def build_bigvgan(keys: Path) -> tuple[BigVGAN, AttrDict]:
+    """BigVGAN v2 22 kHz (80 bands, 256x) with its weight norm, as the released file holds
+    it, and its hparams (AttrDict)."""
+    from bigvgan import BigVGAN
+    from bigvgan.env import AttrDict
+
+    h = AttrDict(json.loads((keys / "bigvgan_v2_22khz_80band_256x.json").read_text())["h"])
+    return BigVGAN(h, use_cuda_kernel=False), h
+
+
+def build_emotion_matrices(cfg: IndexTTSConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """feat1 (speaker rows, [N, 192]) and feat2 (emotion rows, [N, model_dim]), N rows in
+    all of emo_num's groups."""
+    rows = sum(cfg.emo_num)
+    return torch.randn(rows, 192), torch.randn(rows, cfg.gpt.model_dim)
 
 
 def prompt_audio(seconds: float) -> tuple[np.ndarray, int]:
@@ -252,7 +311,9 @@ def issue_table(engine, handle, ref, plan, report: dict) -> None:
 
     fmt = " / ".join(f"{d:.0f}" for d in ISSUE_DURATIONS)
     greedy = dataclasses.replace(Sampling.greedy(), diffusion_steps=25)
-    if not plan.is_fp32:
+    if not plan.is_fp32 and not engine.precision.is_fp32:
+        print("precision against fp32: not with --model-dir (loaded in the plan already)")
+    elif not plan.is_fp32:
         cmp = compare_precision(engine, plan, issue_requests(handle, ref, greedy))
         print(cmp.table(), flush=True)
         report["precision"] = {
@@ -322,6 +383,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="fp32")
     ap.add_argument("--issue-table", action="store_true", help="the issue 13 table (above)")
+    ap.add_argument(
+        "--model-dir",
+        type=Path,
+        default=None,
+        help="load this model folder (bench/fullsize_folder.py writes one) the way a dub does, "
+        "instead of building random models in fp32",
+    )
     args = ap.parse_args(argv)
     if args.quick:
         args.lines, args.steps, args.prompt_s = "1,4", "10", 3.0
@@ -331,12 +399,19 @@ def main(argv: list[str] | None = None) -> int:
     steps_list = [int(x) for x in args.steps.split(",")]
 
     t0 = time.perf_counter()
-    engine = build_engine(args.reference)
+    if args.model_dir:
+        # The product's own load path: files read and each stage put in the plan's format
+        # as it loads, so the peak RSS printed at the end is what a dub costs.
+        engine = IndexTTS2Engine.load(args.model_dir, device="cpu", precision=args.precision)
+        what = f"loaded {args.model_dir} in the {args.precision} plan"
+    else:
+        engine = build_engine(args.reference)
+        what = "built full-size models (random weights)"
     if args.batch:
         engine.max_batch = args.batch
     print(
-        f"built full-size models (random weights) in {time.perf_counter() - t0:.1f} s; "
-        f"{torch.get_num_threads()} threads; batch {engine.max_batch}; RSS peak {rss_gb():.1f} GB",
+        f"{what} in {time.perf_counter() - t0:.1f} s; {torch.get_num_threads()} threads; "
+        f"batch {engine.max_batch}; RSS peak {rss_gb():.1f} GB",
         flush=True,
     )
     audio, rate = prompt_audio(args.prompt_s)
@@ -358,7 +433,7 @@ def main(argv: list[str] | None = None) -> int:
         report["peak_rss_gb"] = rss_gb()
         report["render_peak_rss_gb"] = report["issue_table"]["render_peak_rss_gb"]
         print(
-            f"peak RSS {report['peak_rss_gb']:.2f} GB (process, fp32 build included); "
+            f"peak RSS {report['peak_rss_gb']:.2f} GB (process: build or load included); "
             f"{report['render_peak_rss_gb']:.2f} GB while rendering in the plan",
             flush=True,
         )

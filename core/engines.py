@@ -39,8 +39,9 @@ class RegistryFactory:
     def __init__(self, name: str = DEFAULT_ENGINE) -> None:
         self.entry = engine_entry(name)
 
-    def __call__(self, model_dir: Path | None, device: str) -> Engine:
-        """The engine on the model directory (clear errors when it is incomplete)."""
+    def __call__(self, model_dir: Path | None, device: str, precision: str | None = None) -> Engine:
+        """The engine on the model directory (clear errors when it is incomplete), its
+        weights loaded straight into `precision`'s formats (None: the engine's default)."""
         model_dir = Path(model_dir) if model_dir else default_model_dir()
         self.entry.check(model_dir)  # ModelFilesMissing / Damaged say what to fetch
         device = resolve_device(device)
@@ -53,7 +54,7 @@ class RegistryFactory:
                     "use the CPU (slower) or check the GPU driver"
                 )
         try:
-            return self.entry.load(model_dir, device)
+            return self.entry.load(model_dir, device, precision)
         except ImportError as exc:
             raise EngineUnavailable(f"{self.entry.title} cannot be loaded: {exc}") from exc
 
@@ -69,6 +70,17 @@ class RegistryFactory:
 default_engine_factory = RegistryFactory()
 
 
+def load_engine(
+    factory: EngineFactory, model_dir: Path | None, device: str, precision: str | None
+) -> Engine:
+    """`factory`'s engine. Ours load straight into the precision's number formats, so the
+    fp32 weights are never all in memory at once; a caller's own factory is called with
+    (model folder, device) and the precision is applied after loading."""
+    if isinstance(factory, (RegistryFactory, EngineCache)):
+        return factory(model_dir, device, precision=precision)
+    return factory(model_dir, device)
+
+
 class EngineCache:
     """An engine factory that loads each engine once (per model folder and device): a
     batch's jobs and the window's dubs after the first start rendering at once."""
@@ -78,10 +90,12 @@ class EngineCache:
         self.engines: dict[tuple[str, str], Engine] = {}
         self.views: dict[str, EngineCache] = {}  # per engine name (language routing)
 
-    def __call__(self, model_dir: Path | None, device: str) -> Engine:
+    def __call__(self, model_dir: Path | None, device: str, precision: str | None = None) -> Engine:
+        # One engine per folder and device whatever the precision: a second precision would
+        # hold the models twice; the engine says when it cannot switch (use_precision).
         key = (str(model_dir), device)
         if key not in self.engines:
-            self.engines[key] = self.factory(model_dir, device)
+            self.engines[key] = load_engine(self.factory, model_dir, device, precision)
         return self.engines[key]
 
     def emotion_sources(self, model_dir: Path | None) -> frozenset[EmotionSource] | None:

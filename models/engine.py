@@ -153,6 +153,21 @@ class Job:
             self.notes.append(text)
 
 
+def store_stage(stage: str, part: Any, plan: PrecisionPlan) -> Any:
+    """Put one stage's weights (t2s, s2m or vocoder) in the plan's format, in place and
+    once; returns the part."""
+    dtype = getattr(plan, stage)
+    if dtype == torch.float32:
+        return part
+    if stage == "t2s":
+        part.store_decoder(dtype, plan.t2s_narrow_rows, plan.t2s_wide)
+    elif stage == "s2m":
+        part.store_estimator(dtype)
+    else:
+        part.model.to(dtype)
+    return part
+
+
 def _pick_plan(
     device: torch.device,
     dtype: torch.dtype | str | None,
@@ -366,17 +381,22 @@ class IndexTTS2Engine:
         files.check()  # raises with the download hint when files are missing
         dev = torch.device(device)
         cfg = load_config(files.config)
+        plan = _pick_plan(dev, dtype, precision)
+        # Each stage goes into the plan's format as soon as it is loaded, before the next
+        # loads: the fp32 GPT never sits beside the rest (peak memory, issue 13).
+        t2s = store_stage("t2s", T2S.load(files.gpt, cfg.gpt, device=dev), plan)
+        s2m = store_stage("s2m", S2M.load(files.s2mel, cfg.raw, device=dev), plan)
         parts = Parts(
             cfg=cfg,
             text=TextFrontEnd(files.bpe, normalize=normalize_text),
-            t2s=T2S.load(files.gpt, cfg.gpt, device=dev),
-            s2m=S2M.load(files.s2mel, cfg.raw, device=dev),
+            t2s=t2s,
+            s2m=s2m,
             semantic=SemanticEncoder.load(files.w2v_bert, files.w2v_stats, device=dev),
             codec=SemanticCodec.load(
                 files.semantic_codec, load_codec_config(files.config), device=dev
             ),
             style=SpeakerStyle.load(files.campplus, device=dev),
-            vocoder=Vocoder.load(files.bigvgan, device=dev),
+            vocoder=store_stage("vocoder", Vocoder.load(files.bigvgan, device=dev), plan),
             emotion_mats=EmotionMatrices.from_tensors(
                 read_torch(files.spk_matrix), read_torch(files.emo_matrix), cfg.emo_num
             ),
@@ -385,8 +405,9 @@ class IndexTTS2Engine:
             device=dev,
         )
         check_widths(parts, files)
-        plan = _pick_plan(dev, dtype, precision)
-        return cls(parts, files_digest=files_fingerprint(files), precision=plan)
+        engine = cls(parts, files_digest=files_fingerprint(files))
+        engine.adopt_precision(plan)
+        return engine
 
     def apply_precision(self, plan: PrecisionPlan) -> None:
         """Store each stage's weights in the plan's dtype, in place (once, no fp32 copy
@@ -397,27 +418,28 @@ class IndexTTS2Engine:
             have, want = getattr(current, stage), getattr(plan, stage)
             if have != want and have != torch.float32:
                 raise ValueError(f"the {stage} weights are already {have}; load the engine again")
-        if plan.t2s != torch.float32:
-            p.t2s.store_decoder(plan.t2s, plan.t2s_narrow_rows)
-        if plan.s2m != torch.float32:
-            p.s2m.store_estimator(plan.s2m)
-        if plan.vocoder != torch.float32:
-            p.vocoder.model.to(plan.vocoder)
+        for stage in ("t2s", "s2m", "vocoder"):
+            store_stage(stage, getattr(p, stage), plan)
+        self.adopt_precision(plan)
+
+    def adopt_precision(self, plan: PrecisionPlan) -> None:
+        """Record `plan` as the one the weights are stored in (they already are)."""
         self.precision = plan
         self.dtype = plan.t2s
         log.info("precision: %s", plan.describe())
 
     def use_precision(self, choice: str | torch.dtype | PrecisionPlan) -> str | None:
         """Switch to the plan of `choice` (auto, fp32, bf16, fp16) for this device if the
-        weights are still fp32; returns a sentence for the user when something changed or
-        could not (an engine already in half precision stays so: load it again)."""
+        weights are still fp32; returns a sentence for the user: the plan in use (loaded so,
+        or switched to), or why the asked one could not be applied (an engine already in
+        half precision stays so: load it again)."""
         plan = (
             choice
             if isinstance(choice, PrecisionPlan)
             else plan_precision(self.parts.device, choice)
         )
         if plan == self.precision:
-            return None
+            return f"precision: {plan.describe()}"
         if not self.precision.is_fp32:
             return (
                 f"precision {plan.label()} not applied: this engine already runs "

@@ -38,7 +38,9 @@ class EngineEntry:
     # Capabilities in a model folder, without loading anything (optional parts may be absent).
     capabilities: Callable[[Path], Capabilities]
     check: Callable[[Path], None]  # raises ModelFilesMissing / ModelFilesDamaged
-    load: Callable[[Path, str], Engine]  # (model folder, device)
+    # (model folder, device, precision: auto/fp32/bf16/fp16 or None = the engine's default);
+    # engines without a choice of number format ignore the precision.
+    load: Callable[[Path, str, str | None], Engine]
     # A speaker embedder of single lines (dim, embed(audio16k)), for telling voices apart.
     line_embedder: Callable[[Path, str], Any]
     # Said when an emotion input is missing from `capabilities` (formatted with model_dir).
@@ -86,10 +88,10 @@ def _indextts2_line_embedder(model_dir: Path, device: str):
     return CampPlusEmbedder.load(model_dir, device=device)
 
 
-def _indextts2_load(model_dir: Path, device: str) -> Engine:
+def _indextts2_load(model_dir: Path, device: str, precision: str | None) -> Engine:
     from models.engine import IndexTTS2Engine
 
-    return IndexTTS2Engine.load(model_dir, device=device)
+    return IndexTTS2Engine.load(model_dir, device=device, precision=precision)
 
 
 # --- VoxCPM2 (the voxcpm package) -------------------------------------------------------------
@@ -107,7 +109,7 @@ def _voxcpm2_check(model_dir: Path) -> None:
     locate(model_dir).check()
 
 
-def _voxcpm2_load(model_dir: Path, device: str) -> Engine:
+def _voxcpm2_load(model_dir: Path, device: str, precision: str | None) -> Engine:
     from models.voxcpm2.engine import VoxCPM2Engine
 
     return VoxCPM2Engine.load(model_dir, device=device)
@@ -144,7 +146,7 @@ def _indextts25_line_embedder(model_dir: Path, device: str):
     return CampPlusEmbedder(load_speaker_style(locate25(model_dir).campplus, device=device))
 
 
-def _indextts25_load(model_dir: Path, device: str) -> Engine:
+def _indextts25_load(model_dir: Path, device: str, precision: str | None) -> Engine:
     from models.indextts25.engine import IndexTTS25Engine
 
     return IndexTTS25Engine.load(model_dir, device=device)

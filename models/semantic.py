@@ -32,6 +32,7 @@ Only encoder layers 1..17 of w2v-BERT are kept after loading (the official code 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from models.layout import read_safetensors, read_torch, read_yaml
+from models.quiet import transformers_errors_only
 
 HIDDEN_LAYER = 17  # hidden_states[17]: the output of encoder layer 17 (index 0 = projection)
 SAMPLE_RATE = 16000
@@ -102,21 +104,31 @@ class SemanticEncoder:
         dtype: torch.dtype = torch.float32,
         attn_implementation: str = "sdpa",
     ) -> SemanticEncoder:
-        from transformers import SeamlessM4TFeatureExtractor, Wav2Vec2BertModel
+        from transformers import (
+            SeamlessM4TFeatureExtractor,
+            Wav2Vec2BertConfig,
+            Wav2Vec2BertModel,
+        )
 
         w2v_dir = Path(w2v_dir)
         extractor = SeamlessM4TFeatureExtractor.from_pretrained(w2v_dir, local_files_only=True)
-        model = Wav2Vec2BertModel.from_pretrained(
-            w2v_dir, local_files_only=True, dtype=dtype, attn_implementation=attn_implementation
-        )
-        n_layers = len(model.encoder.layers)
+        config = Wav2Vec2BertConfig.from_pretrained(w2v_dir, local_files_only=True)
+        n_layers = config.num_hidden_layers
         if n_layers < HIDDEN_LAYER:
             raise ValueError(
                 f"{w2v_dir}: w2v-BERT has {n_layers} layers, hidden state {HIDDEN_LAYER} needs 17"
             )
-        # Layers above 17 never influence hidden_states[17]; dropping them saves a third of the work.
-        model.encoder.layers = model.encoder.layers[:HIDDEN_LAYER]
-        model.config.num_hidden_layers = HIDDEN_LAYER
+        # Layers above 17 never influence hidden_states[17]: they are not even built (a third
+        # of the work, and 0.7 GB of weights at full size that would be read and dropped).
+        config.num_hidden_layers = HIDDEN_LAYER
+        with transformers_errors_only():
+            model = Wav2Vec2BertModel.from_pretrained(
+                w2v_dir,
+                config=config,
+                local_files_only=True,
+                dtype=dtype,
+                attn_implementation=attn_implementation,
+            )
         stats = read_torch(Path(stats_pt))
         device = torch.device(device)
         mean = stats["mean"].to(device, torch.float32)
@@ -202,6 +214,9 @@ class WNConv1d(nn.Module):
         super().__init__()
         self.weight_g = nn.Parameter(torch.ones(out_channels, 1, 1))
         self.weight_v = nn.Parameter(torch.empty(out_channels, in_channels, kernel_size))
+        # nn.Conv1d's own init: a codec built without a file (the full-size benchmarks) must
+        # not compute on uninitialised memory (it gave NaN conditions at full size).
+        nn.init.kaiming_uniform_(self.weight_v, a=math.sqrt(5))
         self.bias = nn.Parameter(torch.zeros(out_channels))
         self.padding = (kernel_size - 1) // 2
 

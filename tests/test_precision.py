@@ -48,10 +48,35 @@ def test_cpu_bf16_detection_reads_flags_and_capability():
     assert cpu_has_fast_bf16(frozenset(), "AMX_BF16")  # where /proc/cpuinfo is missing
 
 
-def test_auto_on_a_cpu_with_amx_puts_decoder_and_flow_model_in_bf16():
+def test_auto_on_a_cpu_with_native_bf16_streams_fp16_decode_steps_and_runs_bf16_wide():
     plan = plan_precision("cpu", "auto", cpu_fast_bf16=True)
-    assert (plan.t2s, plan.s2m, plan.vocoder) == (torch.bfloat16, torch.bfloat16, torch.float32)
-    assert plan.t2s_narrow_rows is None  # native kernels: bf16 at every width
+    assert (plan.t2s, plan.s2m, plan.vocoder) == (torch.float16, torch.bfloat16, torch.float32)
+    # one-row decode products in the stored fp16, wider ones (prefill, latents) in bf16
+    assert plan.t2s_narrow_rows == EMULATED_NARROW_ROWS and plan.t2s_wide == torch.bfloat16
+    assert "+bf16" in plan.label() and "wide products bf16" in plan.describe()
+    forced = plan_precision("cpu", "bf16", cpu_fast_bf16=True)
+    assert forced.t2s == torch.bfloat16 and forced.t2s_narrow_rows is None
+
+
+def test_wide_products_run_in_the_wide_dtype_and_narrow_ones_in_the_stored(monkeypatch):
+    from models.precision import linear
+
+    layer = torch.nn.Linear(64, 32)
+    want_wide = layer(torch.ones(40, 64))
+    layer.weight.data, layer.bias.data = layer.weight.half(), layer.bias.half()
+    seen = []
+    real = torch.nn.functional.linear
+
+    def spy(x, w, b=None):
+        seen.append((x.shape[0], x.dtype, w.dtype))
+        return real(x, w, b)
+
+    monkeypatch.setattr(torch.nn.functional, "linear", spy)
+    narrow = linear(torch.ones(1, 64), layer, 16, torch.bfloat16)
+    wide = linear(torch.ones(40, 64), layer, 16, torch.bfloat16)
+    assert seen == [(1, torch.float16, torch.float16), (40, torch.bfloat16, torch.bfloat16)]
+    assert narrow.dtype == wide.dtype == torch.float32  # activations stay fp32
+    torch.testing.assert_close(wide, want_wide, atol=0.05, rtol=0.02)
 
 
 def test_auto_on_an_avx2_cpu_keeps_the_flow_model_fp32():
@@ -146,9 +171,10 @@ def test_engine_defaults_to_fp32_on_the_cpu(tiny_model_dir):
     "plan",
     [
         plan_precision("cpu", "bf16", cpu_fast_bf16=True),
+        plan_precision("cpu", "auto", cpu_fast_bf16=True),
         plan_precision("cpu", "auto", cpu_fast_bf16=False),
     ],
-    ids=["bf16-amx", "auto-avx2"],
+    ids=["bf16-amx", "auto-avx512bf16", "auto-avx2"],
 )
 def test_half_plans_stay_within_the_stated_error_of_fp32(tiny_model_dir, prompt, plan):
     from models.precision_check import compare_precision
@@ -162,7 +188,7 @@ def test_half_plans_stay_within_the_stated_error_of_fp32(tiny_model_dir, prompt,
     assert engine.parts.t2s.mel_head.weight.dtype == plan.t2s
     assert engine.parts.s2m.cfm.estimator.dtype == plan.s2m
     assert engine.parts.t2s.conditioning_encoder is not None
-    if plan.s2m == torch.bfloat16:
+    if plan.s2m == torch.bfloat16:  # the flow model in bf16 bounds the error
         assert report.worst("mel_snr") > BF16_MEL_SNR_DB, report.table()
         assert report.worst("wave_snr") > BF16_WAVE_SNR_DB, report.table()
     else:
@@ -176,7 +202,8 @@ def test_half_plans_stay_within_the_stated_error_of_fp32(tiny_model_dir, prompt,
 def test_use_precision_converts_once_and_changes_identity(tiny_model_dir):
     engine = _engine(tiny_model_dir)
     before = engine.identity
-    assert engine.use_precision("fp32") is None
+    kept = engine.use_precision("fp32")  # already so: nothing converted, the plan said
+    assert kept and "T2S fp32" in kept and engine.identity == before
     said = engine.use_precision(PrecisionPlan(t2s=torch.float16, t2s_narrow_rows=16))
     assert said and "fp16" in said
     assert engine.identity != before
@@ -350,3 +377,72 @@ def test_preset_is_a_saved_setting():
     assert DubSettings.from_dict(s.to_dict()).preset is QualityPreset.DRAFT
     with pytest.raises(Exception, match="QualityPreset"):
         DubSettings().with_changes(preset="fastest")
+
+
+# ---- loading straight into the plan (peak memory) ----------------------------------------------
+def test_the_registry_loads_each_stage_in_the_plan_before_the_next(tiny_model_dir, monkeypatch):
+    """The fp32 GPT must not sit beside the rest: by the time the flow model loads, the
+    decoder's weights are already bf16, and the flow model's by the time w2v-BERT loads."""
+    from core.engines import RegistryFactory
+    from models import engine as engine_module
+
+    seen: dict[str, torch.dtype] = {}
+    real_s2m, real_w2v = engine_module.S2M.load, engine_module.SemanticEncoder.load
+    t2s_holder = {}
+    real_t2s = engine_module.T2S.load
+
+    def t2s_load(*args, **kwargs):
+        t2s_holder["t2s"] = real_t2s(*args, **kwargs)
+        return t2s_holder["t2s"]
+
+    def s2m_checked(*args, **kwargs):
+        seen["decoder when the flow model loads"] = t2s_holder["t2s"].decoder_dtype
+        t2s_holder["s2m"] = real_s2m(*args, **kwargs)
+        return t2s_holder["s2m"]
+
+    def w2v_checked(*args, **kwargs):
+        est = t2s_holder["s2m"].cfm.estimator
+        seen["flow model when w2v-BERT loads"] = next(est.parameters()).dtype
+        return real_w2v(*args, **kwargs)
+
+    monkeypatch.setattr(engine_module.T2S, "load", t2s_load)
+    monkeypatch.setattr(engine_module.S2M, "load", s2m_checked)
+    monkeypatch.setattr(engine_module.SemanticEncoder, "load", w2v_checked)
+    engine = RegistryFactory()(tiny_model_dir, "cpu", precision="bf16")
+    assert seen == {
+        "decoder when the flow model loads": torch.bfloat16,
+        "flow model when w2v-BERT loads": torch.bfloat16,
+    }
+    assert engine.precision.t2s == engine.precision.s2m == torch.bfloat16
+    identity = engine.identity
+    said = engine.use_precision("bf16")  # the dub asks again: nothing to convert
+    assert said and "T2S bf16" in said and engine.identity == identity
+
+
+def test_the_engine_cache_passes_the_precision_and_keeps_a_callers_factory(tiny_model_dir):
+    from core.engines import EngineCache, load_engine
+
+    cache = EngineCache()
+    engine = cache(tiny_model_dir, "cpu", precision="bf16")
+    assert engine.parts.t2s.decoder_dtype == torch.bfloat16
+    assert cache(tiny_model_dir, "cpu", precision="bf16") is engine  # loaded once
+    made = []
+    plain = load_engine(
+        lambda d, dev: made.append((d, dev)) or "engine", tiny_model_dir, "cpu", "fp16"
+    )
+    assert plain == "engine" and made == [(tiny_model_dir, "cpu")]
+
+
+def test_strict_gpt_load_moves_the_tensors_out_of_the_state_dict(reference_dir):
+    """No tensor is held twice while the GPT loads: the state dict is emptied as it goes."""
+    from models.config import load_config
+    from models.t2s.loading import load_strict, read_state_dict
+    from models.t2s.model import T2S
+
+    ckpt = reference_dir / "checkpoints"
+    cfg = load_config(ckpt / "config.yaml").gpt
+    sd = read_state_dict(ckpt / "gpt.pth")
+    n = len(sd)
+    model = load_strict(ckpt / "gpt.pth", sd, lambda: T2S(cfg), "mismatch")
+    assert n > 0 and sd == {}
+    assert len(model.state_dict()) >= n - 1

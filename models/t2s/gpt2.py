@@ -52,13 +52,14 @@ class Attention(nn.Module):
         self.c_attn = nn.Linear(dim, 3 * dim)
         self.c_proj = nn.Linear(dim, dim)
         self.narrow_rows: int | None = None  # see models.precision.linear
+        self.wide_dtype: torch.dtype | None = None
 
     def forward(
         self, x: Tensor, mask: Tensor, cache: tuple[Tensor, Tensor] | None, pos: int
     ) -> Tensor:
         """x: (B, S, D) new positions [pos, pos+S); mask: (B, 1, S, pos+S) True = attend."""
         b, s, d = x.shape
-        q, k, v = linear(x, self.c_attn, self.narrow_rows).split(d, dim=-1)
+        q, k, v = linear(x, self.c_attn, self.narrow_rows, self.wide_dtype).split(d, dim=-1)
         q, k, v = (t.view(b, s, self.heads, -1).transpose(1, 2) for t in (q, k, v))
         if cache is not None:
             ck, cv = cache
@@ -67,7 +68,7 @@ class Attention(nn.Module):
             k, v = ck[:, :, : pos + s], cv[:, :, : pos + s]
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         y = y.transpose(1, 2).reshape(b, s, d)
-        return linear(y, self.c_proj, self.narrow_rows)
+        return linear(y, self.c_proj, self.narrow_rows, self.wide_dtype)
 
 
 class MLP(nn.Module):
@@ -76,11 +77,12 @@ class MLP(nn.Module):
         self.c_fc = nn.Linear(dim, 4 * dim)
         self.c_proj = nn.Linear(4 * dim, dim)
         self.narrow_rows: int | None = None  # see models.precision.linear
+        self.wide_dtype: torch.dtype | None = None
 
     def forward(self, x: Tensor) -> Tensor:
         # GPT-2's "gelu_new" is the tanh approximation.
-        h = F.gelu(linear(x, self.c_fc, self.narrow_rows), approximate="tanh")
-        return linear(h, self.c_proj, self.narrow_rows)
+        h = F.gelu(linear(x, self.c_fc, self.narrow_rows, self.wide_dtype), approximate="tanh")
+        return linear(h, self.c_proj, self.narrow_rows, self.wide_dtype)
 
 
 class Block(nn.Module):

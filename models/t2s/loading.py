@@ -13,7 +13,7 @@ checkpoint's tensor shapes instead, so the tiny e2e checkpoints load too.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -116,23 +116,28 @@ def load_t2s(path: Path, cfg: GPTConfig, device: str | torch.device = "cpu") -> 
 
 def load_strict(
     path: Path,
-    sd: Mapping[str, Tensor],
+    sd: MutableMapping[str, Tensor],
     build: Callable[[], M],
     mismatch: str,
     device: str | torch.device = "cpu",
 ) -> M:
     """Build the model on the meta device and take `sd` strictly: every missing,
     unexpected or mis-shaped key is named after `path` and `mismatch` (the official
-    load_checkpoint is non-strict and would leave random weights). Used by 2.0 and 2.5."""
+    load_checkpoint is non-strict and would leave random weights). Used by 2.0 and 2.5.
+    `sd` is emptied: its tensors move into the model."""
     with torch.device("meta"):
         model = build()
     problems = check_keys(checkpoint_shapes(model), {k: tuple(v.shape) for k, v in sd.items()})
     if problems:
         raise CheckpointMismatch(f"{path} {mismatch}:\n  " + "\n  ".join(problems))
     converted = {}
-    for k, v in sd.items():
+    # Popped one tensor at a time, so a transposed or upcast copy never sits beside its
+    # original: the 1.9 GB of GPT-2 weights would otherwise be held twice while loading.
+    for k in list(sd):
+        v = sd.pop(k)
         v = v.to(torch.float32) if v.is_floating_point() else v
         # Output-major for F.linear: contiguous, so decoding streams rows of weights.
         converted[k] = v.t().contiguous() if is_conv1d_key(k) else v
+        del v
     model.load_state_dict(converted, strict=True, assign=True)
     return model.to(device).eval()

@@ -82,6 +82,7 @@ class T2S(nn.Module):
         self.text_head = nn.Linear(d, cfg.text_vocab)
         self.mel_head = nn.Linear(d, cfg.number_mel_codes)
         self.narrow_rows: int | None = None  # see store_decoder
+        self.wide_dtype: torch.dtype | None = None
 
     # ---- construction -------------------------------------------------------------------
     @classmethod
@@ -117,18 +118,23 @@ class T2S(nn.Module):
     def decoder_dtype(self) -> torch.dtype:
         return self.mel_head.weight.dtype
 
-    def store_decoder(self, dtype: torch.dtype, narrow_rows: int | None = None) -> None:
+    def store_decoder(
+        self,
+        dtype: torch.dtype,
+        narrow_rows: int | None = None,
+        wide_dtype: torch.dtype | None = None,
+    ) -> None:
         """Keep the decoder's linear layers (GPT-2 blocks, mel head) in `dtype`, once, in
         place: they are read on every decode step. Activations, norms and the KV cache stay
         float32; the conditioning encoders (run once per voice) stay as they are. With
-        `narrow_rows`, products of more rows than that upcast the weight per call (CPUs
-        without native half kernels; see models.precision)."""
+        `narrow_rows`, products of more rows than that cast the weight per call to
+        `wide_dtype` (default fp32; see models.precision.linear)."""
         store_linear_weights(self.gpt, dtype)
         store_linear_weights(self.mel_head, dtype)
-        self.narrow_rows = narrow_rows
+        self.narrow_rows, self.wide_dtype = narrow_rows, wide_dtype
         for block in self.gpt.h:
-            block.attn.narrow_rows = narrow_rows
-            block.mlp.narrow_rows = narrow_rows
+            for part in (block.attn, block.mlp):
+                part.narrow_rows, part.wide_dtype = narrow_rows, wide_dtype
 
     # ---- conditioning -------------------------------------------------------------------
     def speaker_latents(self, spk_feats: Tensor, lengths: Tensor | None = None) -> Tensor:
@@ -210,4 +216,4 @@ class T2S(nn.Module):
 
     def mel_logits(self, hidden: Tensor) -> Tensor:
         """GPT output (already ln_f) -> mel logits, as GPT2InferenceModel's lm_head."""
-        return linear(self.final_norm(hidden), self.mel_head, self.narrow_rows)
+        return linear(self.final_norm(hidden), self.mel_head, self.narrow_rows, self.wide_dtype)
