@@ -84,7 +84,7 @@ TEXTS = (
 DURATIONS = (2.0, 3.0, 4.0, 2.5, 3.5)
 ISSUE_DURATIONS = (2.0, 3.0, 4.0, 5.0)
 # The presets of core/settings.py (PRESET_SAMPLING), repeated here so the bench needs no core.
-PRESETS = {"final": (25, None), "draft": (10, 3.0)}
+PRESETS = {"final": (25, None, 0.7), "draft": (10, 3.0, 0.0)}
 
 
 def rss_gb() -> float:
@@ -270,8 +270,10 @@ def issue_requests(voice, ref, sampling: Sampling) -> list[SynthesisRequest]:
 
 
 def _preset(sampling: Sampling, name: str) -> Sampling:
-    steps, prompt_s = PRESETS[name]
-    return dataclasses.replace(sampling, diffusion_steps=steps, flow_prompt_s=prompt_s)
+    steps, prompt_s, guidance = PRESETS[name]
+    return dataclasses.replace(
+        sampling, diffusion_steps=steps, flow_prompt_s=prompt_s, cfg_rate=guidance
+    )
 
 
 def _one_by_one(engine, reqs) -> tuple[list[float], list[float]]:
@@ -343,7 +345,7 @@ def issue_table(engine, handle, ref, plan, report: dict) -> None:
     draft = [dataclasses.replace(r, sampling=_preset(r.sampling, "draft")) for r in reqs]
     d_walls, d_flows = _one_by_one(engine, draft)
     print(
-        f"draft preset {PRESETS['draft']} (steps, prompt s): "
+        f"draft preset {PRESETS['draft']} (steps, prompt s, guidance): "
         + " / ".join(f"{w:.1f}" for w in d_walls)
         + f" s; sum {sum(d_walls):.1f} s, of which flow model {sum(d_flows):.1f} s",
         flush=True,

@@ -4,7 +4,7 @@ weights), CPU, timed in turns so a noisy shared machine slows each alike.
     .venv/bin/python bench/s2m.py [--line-s 3] [--prompt-s 6] [--repeats 1] [--bf16]
 
 Renders one line of --line-s seconds after a --prompt-s prompt with the `final` preset (25
-steps, whole prompt) and the `draft` preset (10 steps, the prompt's first 3 s), noise
+steps, whole prompt) and the `draft` preset (10 steps, the prompt's first 3 s, no guidance), noise
 injected so the line's frames start from the same noise in both; prints the seconds of
 each, the speed-up, and the draft's mel SNR against final. --bf16 also times final with
 the estimator stored in bf16 (and its mel SNR against fp32): on CPUs without native bf16
@@ -29,7 +29,7 @@ from models.precision import snr_db  # noqa: E402
 from models.s2m import S2M, S2MConfig  # noqa: E402
 from models.units import frames_for  # noqa: E402
 
-PRESETS = {"final": (25, None), "draft": (10, 3.0)}  # core/settings.py PRESET_SAMPLING
+PRESETS = {"final": (25, None, 0.7), "draft": (10, 3.0, 0.0)}  # core/settings.py PRESET_SAMPLING
 
 
 def main() -> int:
@@ -54,12 +54,18 @@ def main() -> int:
     noise_line = torch.randn(80, F, generator=g)
 
     def render(model, preset: str) -> tuple[float, torch.Tensor]:
-        steps, cut_s = PRESETS[preset]
+        steps, cut_s, guidance = PRESETS[preset]
         n = P if cut_s is None else min(P, frames_for(cut_s))
         noise = torch.cat([noise_prompt[:, :n], noise_line], dim=1)
         t0 = time.perf_counter()
         (mel,) = model.synthesize(
-            [prompt_cond[:n]], [prompt_mel[:, :n]], [style], [target], steps=steps, noise=[noise]
+            [prompt_cond[:n]],
+            [prompt_mel[:, :n]],
+            [style],
+            [target],
+            steps=steps,
+            cfg_rate=guidance,
+            noise=[noise],
         )
         return time.perf_counter() - t0, mel
 

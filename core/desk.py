@@ -21,6 +21,7 @@ from core import project as proj
 from core.subtitle_files import write_clean_srt
 from core.subtitle_types import Cue
 from core.timing import Timing
+from models.contract import DurationMode
 
 RATE_22K = 22050
 MIN_SPAN_MS = 200  # a line shorter than this cannot be spoken: edges stop there
@@ -42,22 +43,32 @@ class LineStatus(StrEnum):
 # --- status ---------------------------------------------------------------------------------
 
 
-def line_fingerprint(line: proj.Line) -> str:
-    """What shapes a line's take from the editor's side: a change makes the take stale."""
+def line_fingerprint(line: proj.Line, mode: DurationMode | None) -> str:
+    """What shapes a line's take from the editor's side: a change makes the take stale.
+    `mode` is the line's duration mode: the one its take was rendered in when marking it
+    rendered, the effective one (its own, else the dub's) when checking it. So a project
+    from before lines had their own mode (every line stamped with the dub's) keeps its
+    fingerprints, and a line that follows the dub goes stale when the dub's mode changes."""
     blob = {
         "text": line.text,
         "span": [line.start_ms, line.end_ms],
         "speaker": line.speaker_id,
         "emotion": line.emotion.to_dict(None),
-        "mode": line.duration_mode.value,
+        "mode": None if mode is None else mode.value,
         "seed": line.extra.get(SEED_KEY),
     }
     return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def _rendered_mode(line: proj.Line) -> DurationMode | None:
+    """The mode of the take the line uses (the dub's of that moment, or the line's own)."""
+    take = usable_take(line)
+    return line.duration_mode if take is None else take.duration_mode
+
+
 def mark_rendered(line: proj.Line) -> None:
     """The latest take renders the line as it now is."""
-    line.extra[RENDERED_AS] = line_fingerprint(line)
+    line.extra[RENDERED_AS] = line_fingerprint(line, _rendered_mode(line))
 
 
 def adopt_takes(lines: list[proj.Line]) -> None:
@@ -66,6 +77,13 @@ def adopt_takes(lines: list[proj.Line]) -> None:
     for line in lines:
         if line.takes and RENDERED_AS not in line.extra:
             mark_rendered(line)
+
+
+def mode_text(line: proj.Line, dub_mode: DurationMode) -> str:
+    """The table's Mode cell: the mode the line renders in, marked when it is the line's
+    own choice rather than the dub's."""
+    mode = proj.effective_mode(line, dub_mode).value
+    return mode if line.duration_mode is None else f"{mode} (own)"
 
 
 def usable_take(line: proj.Line) -> proj.Take | None:
@@ -82,8 +100,10 @@ def line_status(
     rendering: bool = False,
     error: str | None = None,
     max_error_rate: float = 0.4,
+    dub_mode: DurationMode | None = None,
 ) -> tuple[LineStatus, str | None]:
-    """(status, reason) of a line: the reason says why it failed or is flagged."""
+    """(status, reason) of a line: the reason says why it failed or is flagged. With the
+    dub's mode, a take rendered in another mode than the line's effective one is stale."""
     if rendering:
         return LineStatus.RENDERING, None
     if error:
@@ -91,7 +111,12 @@ def line_status(
     take = usable_take(line)
     if take is None:
         return LineStatus.NOT_RENDERED, None
-    if line.extra.get(RENDERED_AS) not in (None, line_fingerprint(line)):
+    rendered_as = line.extra.get(RENDERED_AS)
+    # Without the dub's mode at hand, a line that follows the dub wants what its take has.
+    wanted = proj.effective_mode(line, dub_mode or take.duration_mode)
+    if rendered_as is not None and rendered_as != line_fingerprint(line, wanted):
+        if rendered_as == line_fingerprint(line, take.duration_mode):  # only the mode moved
+            return LineStatus.STALE, f"rendered {take.duration_mode.value}, now {wanted.value}"
         return LineStatus.STALE, "edited since this take was rendered"
     if take.flag:
         return LineStatus.FLAGGED, take.flag
@@ -288,7 +313,7 @@ def next_take_seed(line: proj.Line, own_seed: int) -> int:
 def choose_take(line: proj.Line, take: proj.Take) -> None:
     """The dub uses this take (its seed) from now on; the other takes stay kept."""
     line.extra[SEED_KEY] = take.seed
-    line.extra[RENDERED_AS] = line_fingerprint(line)
+    line.extra[RENDERED_AS] = line_fingerprint(line, _rendered_mode(line))
 
 
 def seed_for(line: proj.Line | None, default: int) -> int:

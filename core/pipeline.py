@@ -33,6 +33,7 @@ from core.engines import (
     RegistryFactory,
     choose_engine,
     default_engine_factory,
+    load_engine,
     resolve_device,
     text_emotion_available,
 )
@@ -84,6 +85,7 @@ from core.timing import Timing, plan_lines
 from core.voices import VoicePrompt, assign_speakers, cut_prompt, speaker_names
 from models.contract import (
     SAMPLE_RATE,
+    DurationMode,
     EmotionSource,
     EmotionSpec,
     Engine,
@@ -182,6 +184,9 @@ class LinePlan:
     cue: Cue
     speaker: str
     seed: int
+    # The line's own duration mode, else the dub's: what its request, its take, the take
+    # cache key and its report carry.
+    mode: DurationMode = DurationMode.EXACT
     timing: Timing | None = None
     request: SynthesisRequest | None = None
     take: Take | None = None
@@ -380,9 +385,7 @@ class DubJob:
                 settings=settings,
                 model={"device": options.device, "model_dir": options.model_dir},
             )
-            self.keeper.sync_lines(
-                cues, speakers, speaker_names(cues), options.voices, settings.duration_mode
-            )
+            self.keeper.sync_lines(cues, speakers, speaker_names(cues), options.voices)
         preflight.check_line_emotions(
             cues,
             self.keeper,
@@ -398,6 +401,9 @@ class DubJob:
                 seed_for(
                     self.keeper.line(c.index) if self.keeper else None,
                     settings.seed + (self.keeper.line_number(c.index) if self.keeper else c.index),
+                ),
+                proj.effective_mode(
+                    self.keeper.line(c.index) if self.keeper else None, settings.duration_mode
                 ),
             )
             for c in cues
@@ -447,7 +453,9 @@ class DubJob:
         if self.options.device == "auto":  # say which: a CPU dub is hours, a GPU's minutes
             self.warn(Notice(None, "device", f"rendering on {_DEVICE_WORDS.get(device, device)}"))
         choice = self.route()
-        self.engine = choice.factory(self.options.model_dir, device)
+        self.engine = load_engine(
+            choice.factory, self.options.model_dir, device, self.options.precision
+        )
         use_precision = getattr(self.engine, "use_precision", None)
         if use_precision is not None:  # engines that keep their weights in a chosen format
             said = use_precision(self.options.precision)
@@ -705,8 +713,10 @@ class DubJob:
         options, settings, keeper = self.options, self.settings, self.keeper
         sampling = options.sampling
         if settings.preset is not QualityPreset.FINAL:  # final: the sampling as given
-            steps, prompt_s = PRESET_SAMPLING[settings.preset]
-            sampling = dataclasses.replace(sampling, diffusion_steps=steps, flow_prompt_s=prompt_s)
+            steps, prompt_s, guidance = PRESET_SAMPLING[settings.preset]
+            sampling = dataclasses.replace(
+                sampling, diffusion_steps=steps, flow_prompt_s=prompt_s, cfg_rate=guidance
+            )
         if settings.flow_steps is not None:
             sampling = dataclasses.replace(sampling, diffusion_steps=settings.flow_steps)
         for line in self.lines:
@@ -720,7 +730,7 @@ class DubJob:
                     emotion_for(line.cue, own, settings.emotion, self.mono22k, self.warn),
                 ),
                 duration_s=line.timing.samples_22k / SAMPLE_RATE,
-                mode=settings.duration_mode,
+                mode=line.mode,
                 sampling=sampling,
                 seed=line.seed,
                 language=self._spoken_language(line),
@@ -731,9 +741,7 @@ class DubJob:
             line = self.lines[pos]
             line.take = take
             if keeper:
-                keeper.record_take(
-                    line.index, take, cache.path(take.key), settings.duration_mode, line.seed
-                )
+                keeper.record_take(line.index, take, cache.path(take.key), line.mode, line.seed)
             self.events.line_rendered(line.index, take)
 
         with writing_to(self.work, "the rendered lines"):
@@ -822,7 +830,7 @@ class DubJob:
                             line.index,
                             take,
                             cache.path(take.key),
-                            settings.duration_mode,
+                            line.mode,
                             line.seed + RETAKE_SEED_STEP * attempt,
                         )
                     self.events.line_rendered(line.index, take)
@@ -978,7 +986,7 @@ class DubJob:
             text=line.cue.text,
             span_start_ms=t.span.start_ms,
             span_end_ms=t.span.end_ms,
-            duration_mode=self.settings.duration_mode.value,
+            duration_mode=line.mode.value,
             target_samples_22k=line.request.target_samples(),
             rendered_samples_22k=(
                 round(len(take.audio) * SAMPLE_RATE / take.sample_rate) if take else None

@@ -33,7 +33,10 @@ from models.contract import EMOTION_NAMES, DurationMode
 
 __all__ = ["BackgroundMode", "DubSettings"]  # re-exported: one enum per concept
 
-SCHEMA_VERSION = 1
+# 2: a line's duration mode may be null (it follows the dub's); files of schema 1 stored the
+# dub's mode on every line, so there a line's mode equal to the dub's is read as null.
+SCHEMA_VERSION = 2
+LINE_MODES_SCHEMA = 2  # the first schema whose lines hold only their own duration mode
 FORMAT_NAME = "dubsmith-project"
 PROJECT_SUFFIX = ".dubsmith.json"
 
@@ -135,6 +138,10 @@ def _opt_dict(v: Any) -> dict[str, Any] | None:
 
 def _opt_str(v: Any) -> str | None:
     return None if v is None else _str(v)
+
+
+def _opt_mode(v: Any) -> DurationMode | None:
+    return None if v is None else DurationMode(v)
 
 
 # --- the model ------------------------------------------------------------------------------
@@ -331,7 +338,9 @@ class Line:
     text: str
     speaker_id: str | None = None
     emotion: Emotion = field(default_factory=Emotion)
-    duration_mode: DurationMode = DurationMode.EXACT
+    # The editor's choice for this line; None: the dub's own (`DubSettings.duration_mode`).
+    # Read it through `effective_mode`, never on its own.
+    duration_mode: DurationMode | None = None
     takes: list[Take] = field(default_factory=list)  # oldest first
     extra: dict[str, Any] = field(default_factory=dict)
     # The line's identity across subtitle edits (cue numbers shift when a cue is inserted);
@@ -345,7 +354,11 @@ class Line:
     @property
     def has_editor_settings(self) -> bool:
         """True when the editor set something on this line that a re-read must not lose."""
-        return self.emotion != Emotion() or self.speaker_source == "user"
+        return (
+            self.emotion != Emotion()
+            or self.speaker_source == "user"
+            or self.duration_mode is not None
+        )
 
     @property
     def duration_ms(self) -> int:
@@ -367,7 +380,7 @@ class Line:
             "text": self.text,
             "speaker_id": self.speaker_id,
             "emotion": self.emotion.to_dict(base),
-            "duration_mode": self.duration_mode.value,
+            "duration_mode": None if self.duration_mode is None else self.duration_mode.value,
             "takes": [t.to_dict(base) for t in self.takes],
         }
 
@@ -397,13 +410,28 @@ class Line:
             text=_str(d["text"]),
             speaker_id=_opt_str(d.get("speaker_id")),
             emotion=Emotion.from_dict(d.get("emotion", {}), base),
-            duration_mode=DurationMode(d.get("duration_mode", DurationMode.EXACT.value)),
+            duration_mode=_opt_mode(d.get("duration_mode")),
             takes=[Take.from_dict(t, base) for t in takes],
             extra=extra,
             id=_str(d.get("id", "")),
             speaker_source=_str(d.get("speaker_source", "")),
             speaker_flag=_opt_str(d.get("speaker_flag")),
         )
+
+
+def effective_mode(line: Line | None, dub_mode: DurationMode) -> DurationMode:
+    """The duration mode a line renders in: its own, else the dub's (also for a dub that
+    keeps no project, where a cue has no Line)."""
+    own = None if line is None else line.duration_mode
+    return dub_mode if own is None else own
+
+
+def _inherit_dub_mode(lines: list[Line], dub_mode: DurationMode) -> None:
+    """Schema 1 wrote the dub's mode onto every line: one equal to it was no choice of the
+    editor's and now follows the dub; a line saved without a mode never had one."""
+    for line in lines:
+        if line.duration_mode == dub_mode:
+            line.duration_mode = None
 
 
 @dataclass
@@ -568,19 +596,23 @@ class Project:
                 )
                 if old in extra
             }
+        dub_settings = DubSettings.from_dict(settings)
         project = cls(
             video_path=_path_in(d.get("video_path"), base),
             subtitle_path=_path_in(d.get("subtitle_path"), base),
             language=_opt_str(d.get("language")),
             output_path=_path_in(d.get("output_path"), base),
             model=ModelSettings.from_dict(d.get("model", {}), base),
-            settings=DubSettings.from_dict(settings),
+            settings=dub_settings,
             speakers=[Speaker.from_dict(s, base) for s in speakers],
             lines=[Line.from_dict(x, base) for x in lines],
             detached_lines=[Line.from_dict(x, base) for x in detached],
             analysis=_opt_dict(d.get("analysis")),
             extra=extra,
         )
+        schema = d.get("schema", SCHEMA_VERSION)  # none: content built in memory, current
+        if isinstance(schema, int) and schema < LINE_MODES_SCHEMA:
+            _inherit_dub_mode([*project.lines, *project.detached_lines], dub_settings.duration_mode)
         project.give_line_ids()
         return project
 

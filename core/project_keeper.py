@@ -83,15 +83,13 @@ class ProjectKeeper:
         speakers: dict[int, str],
         names: dict[str, str],
         voices: dict[str, Path],
-        mode: DurationMode,
     ) -> None:
-        """Lines and speakers as this dub reads them from the subtitles; then save."""
+        """Lines and speakers as this dub reads them from the subtitles; then save. Each
+        line keeps its own duration mode (None: it follows the dub's)."""
         merge = merge_cues(self.project, cues, speakers, names)
         for notice in merge.notices:
             self.warn(notice)
         self._lines = merge.lines
-        for line in self._lines.values():
-            line.duration_mode = mode
         for sid, path in voices.items():
             speaker = self.project.speaker(sid)
             if speaker is not None:
@@ -138,6 +136,7 @@ class ProjectKeeper:
     def record_take(
         self, cue_index: int, take: Take, wav: Path, mode: DurationMode, seed: int
     ) -> None:
+        """`mode`: the one the take was rendered in (the line's own, else the dub's)."""
         line = self._lines.get(cue_index)
         if line is None or (line.takes and line.takes[-1].key == take.key):
             return

@@ -7,13 +7,18 @@ finished lines come back from the take cache). Written atomically after every ch
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core import project as proj
+from core.errors import OptionError
 from core.project import atomic_write_bytes
+from core.project_keeper import project_file_for
+from core.settings import DubSettings
 from core.subtitles import find_subtitles_for
 
 QUEUE_FILE_ENV = "DUBSMITH_QUEUE_FILE"
@@ -35,6 +40,8 @@ class QueueEntry:
     output: Path
     subtitles: Path | None = None
     changes: dict[str, Any] = field(default_factory=dict)  # this job's dub settings
+    stems_dir: Path | None = None  # one WAV per line, when asked for
+    report_path: Path | None = None  # the JSON report of every line, when asked for
     status: str = "waiting"  # waiting, running, done, failed, cancelled
     error: str | None = None
     stage: str = ""
@@ -45,12 +52,22 @@ class QueueEntry:
     def name(self) -> str:
         return self.video.name
 
+    def why_not_editable(self) -> str | None:
+        """None when the job's settings may still change; else why not, for the editor."""
+        if self.status == "running":
+            return "This job is running: its settings are fixed until it ends."
+        if self.status in FINISHED:
+            return f"This job has ended ({self.status}): add the video again to dub it anew."
+        return None
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "video": str(self.video),
             "output": str(self.output),
             "subtitles": None if self.subtitles is None else str(self.subtitles),
             "changes": dict(self.changes),
+            "stems_dir": None if self.stems_dir is None else str(self.stems_dir),
+            "report_path": None if self.report_path is None else str(self.report_path),
             "status": self.status,
             "error": self.error,
         }
@@ -63,6 +80,8 @@ class QueueEntry:
             output=Path(d["output"]),
             subtitles=Path(d["subtitles"]) if d.get("subtitles") else None,
             changes=dict(d.get("changes") or {}),
+            stems_dir=Path(d["stems_dir"]) if d.get("stems_dir") else None,
+            report_path=Path(d["report_path"]) if d.get("report_path") else None,
             # A job cut off by the window closing runs again.
             status=status if status in FINISHED else "waiting",
             error=d.get("error"),
@@ -85,6 +104,19 @@ def entry_for(video: Path, outdir: Path | None = None, changes: dict | None = No
         subtitles=find_subtitles_for(video),
         changes=dict(changes or {}),
     )
+
+
+def job_settings(entry: QueueEntry) -> DubSettings:
+    """The settings this job will run with, as the dub resolves them: its video's project
+    (what its last run used; the defaults when it has none) with the job's changes on top."""
+    base = DubSettings()
+    path = project_file_for(entry.video)
+    if path.exists():
+        try:
+            base = proj.load_project(path).settings
+        except proj.ProjectError:
+            pass  # the dub will say so; the job's own changes still apply
+    return base.with_changes(**entry.changes)
 
 
 class QueueStore:
@@ -113,6 +145,27 @@ class QueueStore:
         self.entries.append(entry)
         self.save()
         return entry
+
+    def edit(
+        self,
+        entry: QueueEntry,
+        output: Path,
+        changes: dict[str, Any],
+        stems_dir: Path | None = None,
+        report_path: Path | None = None,
+    ) -> None:
+        """New settings for a job that has not started, saved at once. OptionError when it
+        has started or ended, or when a setting is one the dub would refuse."""
+        why = entry.why_not_editable()
+        if why is not None:
+            raise OptionError(why)
+        if Path(output).resolve() == entry.video.resolve():
+            raise OptionError(f"the output {output} is the input video; choose another file")
+        merged = {**entry.changes, **changes}
+        job_settings(dataclasses.replace(entry, changes=merged)).validate()
+        entry.output, entry.changes = Path(output), merged
+        entry.stems_dir, entry.report_path = stems_dir, report_path
+        self.save()
 
     def remove_finished(self) -> None:
         self.entries = [e for e in self.entries if e.status not in FINISHED]

@@ -18,7 +18,7 @@ class LineReport:
     text: str
     span_start_ms: int
     span_end_ms: int
-    duration_mode: str
+    duration_mode: str  # the mode the line rendered in: its own, else the dub's
     target_samples_22k: int | None
     rendered_samples_22k: int | None
     placed_at_48k: int | None

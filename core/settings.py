@@ -31,14 +31,15 @@ class QualityPreset(StrEnum):
     """How much work the flow model does per line (measured in the README, "Performance")."""
 
     FINAL = "final"  # the official 25 flow steps over the whole voice prompt: export
-    DRAFT = "draft"  # fewer steps over the prompt's first seconds: line previews
+    DRAFT = "draft"  # fewer steps over the prompt's first seconds, unguided: line previews
 
 
 # What each preset asks of the engine: flow steps, seconds of the voice prompt the flow
-# model sees (None: all of it).
-PRESET_SAMPLING: dict[QualityPreset, tuple[int, float | None]] = {
-    QualityPreset.FINAL: (25, None),
-    QualityPreset.DRAFT: (10, 3.0),
+# model sees (None: all of it), classifier-free guidance rate (0: one pass per step instead
+# of the doubled batch; the draft: README, "Performance").
+PRESET_SAMPLING: dict[QualityPreset, tuple[int, float | None, float]] = {
+    QualityPreset.FINAL: (25, None, 0.7),
+    QualityPreset.DRAFT: (10, 3.0, 0.0),
 }
 
 

@@ -161,6 +161,8 @@ def store_stage(stage: str, part: Any, plan: PrecisionPlan) -> Any:
         return part
     if stage == "t2s":
         part.store_decoder(dtype, plan.t2s_narrow_rows, plan.t2s_wide)
+        if plan.t2s_conditioning != torch.float32:
+            part.store_conditioning(plan.t2s_conditioning)
     elif stage == "s2m":
         part.store_estimator(dtype)
     else:
@@ -385,6 +387,7 @@ class IndexTTS2Engine:
         # Each stage goes into the plan's format as soon as it is loaded, before the next
         # loads: the fp32 GPT never sits beside the rest (peak memory, issue 13).
         t2s = store_stage("t2s", T2S.load(files.gpt, cfg.gpt, device=dev), plan)
+        t2s.drop_text_head()
         s2m = store_stage("s2m", S2M.load(files.s2mel, cfg.raw, device=dev), plan)
         parts = Parts(
             cfg=cfg,

@@ -77,6 +77,8 @@ class PrecisionPlan:
     t2s_narrow_rows: int | None = None
     reasons: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
     t2s_wide: torch.dtype = torch.float32  # see t2s_narrow_rows
+    # The T2S conditioning encoders (once per voice and emotion clip; 1.2 GB fp32).
+    t2s_conditioning: torch.dtype = torch.float32
 
     @property
     def is_fp32(self) -> bool:
@@ -89,6 +91,8 @@ class PrecisionPlan:
         narrow = f"<={self.t2s_narrow_rows}" if self.t2s_narrow_rows is not None else ""
         if narrow and self.t2s_wide != torch.float32:
             narrow += f"+{dtype_name(self.t2s_wide)}"
+        if self.t2s_conditioning != torch.float32:
+            narrow += f",cond={dtype_name(self.t2s_conditioning)}"
         return (
             f"t2s={dtype_name(self.t2s)}{narrow},s2m={dtype_name(self.s2m)},"
             f"vocoder={dtype_name(self.vocoder)}"
@@ -99,6 +103,8 @@ class PrecisionPlan:
         t2s = f"T2S {dtype_name(self.t2s)}"
         if self.t2s_narrow_rows is not None:
             t2s += f" (wide products {dtype_name(self.t2s_wide)})"
+        if self.t2s_conditioning != torch.float32:
+            t2s += f", T2S conditioning {dtype_name(self.t2s_conditioning)}"
         parts = [
             t2s,
             f"flow model {dtype_name(self.s2m)}",
@@ -163,9 +169,11 @@ def plan_precision(
                 torch.float32,
                 EMULATED_NARROW_ROWS,
                 {
-                    "cpu": "CPU with AVX-512 BF16: fp16 decode steps, bf16 wide products and flow model"
+                    "cpu": "CPU with AVX-512 BF16: fp16 decode steps, bf16 wide products, "
+                    "conditioning and flow model"
                 },
                 t2s_wide=torch.bfloat16,
+                t2s_conditioning=torch.bfloat16,
             )
         return PrecisionPlan(
             torch.float16,

@@ -227,6 +227,42 @@ def test_the_queue_is_kept_on_disk(tmp_path, source):
     assert broken.load() == [] and "could not be read" in broken.problem
 
 
+def test_a_waiting_jobs_settings_change_on_disk_and_a_started_ones_do_not(tmp_path, source):
+    from core.errors import OptionError
+    from core.queue_store import job_settings
+    from core.settings import BackgroundMode, DubSettings
+
+    video = mediagen.private_copy(source, tmp_path)
+    store = QueueStore(tmp_path / "queue.json")
+    entry = store.add(entry_for(video, changes={"background": "duck"}))
+    # What the job runs with: its video's project (what the last run used) under its changes.
+    assert job_settings(entry).duck_db == DubSettings().duck_db
+    project = proj.Project()
+    project.settings.duck_db = -20.0
+    project.settings.background = BackgroundMode.SEPARATE
+    project.save(project_file_for(video))
+    assert (job_settings(entry).duck_db, job_settings(entry).background) == (-20.0, "duck")
+
+    store.edit(entry, tmp_path / "elsewhere.mkv", {"background": "replace", "emotion": "voice"},
+               report_path=tmp_path / "report.json")  # fmt: skip
+    (again,) = QueueStore(store.path).load()
+    assert again.output == tmp_path / "elsewhere.mkv"
+    assert again.changes == {"background": "replace", "emotion": "voice"}
+    assert again.report_path == tmp_path / "report.json" and again.stems_dir is None
+    assert job_settings(again).background == "replace" and job_settings(again).duck_db == -20.0
+
+    with pytest.raises(OptionError, match="duck level"):  # refused as the dub would refuse it
+        store.edit(entry, entry.output, {"duck_db": 3.0})
+    assert QueueStore(store.path).load()[0].changes == again.changes  # nothing half-saved
+    assert entry.changes == again.changes
+    for status, why in (("running", "running"), ("done", "ended"), ("failed", "ended")):
+        entry.status = status
+        assert why in entry.why_not_editable()
+        with pytest.raises(OptionError, match=why):
+            store.edit(entry, tmp_path / "other.mp4", {"background": "duck"})
+    assert QueueStore(store.path).load()[0].output == tmp_path / "elsewhere.mkv"
+
+
 def test_the_model_folder_check(tiny_model_dir, tmp_path):
     ok = desk.check_model_folder(tiny_model_dir)
     assert ok.ok and ok.rows[0].startswith("✓ IndexTTS2")

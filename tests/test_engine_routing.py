@@ -131,8 +131,8 @@ def test_engine_cache_loads_each_named_engine_once(tmp_path, monkeypatch):
     loads = []
 
     class Counting(RegistryFactory):
-        def __call__(self, model_dir, device):
-            loads.append(self.entry.name)
+        def __call__(self, model_dir, device, precision=None):
+            loads.append((self.entry.name, precision))
             return object()
 
         def named(self, name):
@@ -142,8 +142,8 @@ def test_engine_cache_loads_each_named_engine_once(tmp_path, monkeypatch):
     vox = cache.named("voxcpm2")
     assert vox(tmp_path, "cpu") is vox(tmp_path, "cpu")
     assert cache.named("voxcpm2") is vox
-    cache.named("indextts2")(tmp_path, "cpu")
-    assert loads == ["voxcpm2", "indextts2"]
+    cache.named("indextts2")(tmp_path, "cpu", precision="bf16")
+    assert loads == [("voxcpm2", None), ("indextts2", "bf16")]  # the precision reaches the load
 
 
 def test_installed_engines_say_what_is_missing(tmp_path):

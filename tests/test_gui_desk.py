@@ -577,6 +577,100 @@ def test_a_three_job_queue_with_a_bad_input_goes_on_and_survives_a_restart(
     assert again.queue_panel.store.entries == []
 
 
+def test_a_waiting_jobs_settings_are_edited_kept_and_run_with(
+    qtbot, source, tmp_path, monkeypatch, no_dialogs
+):
+    """Edit… on the second of two queued jobs opens the Export dialog with its settings; the
+    change is on disk at once, a new window reads it back, and the job runs with it. A
+    finished or running job cannot be edited, and the button says why."""
+    from core.queue_store import QueueStore
+    from core.settings import BackgroundMode, DefaultEmotion
+    from models.contract import DurationMode
+
+    monkeypatch.setenv("DUBSMITH_CACHE_DIR", str(tmp_path / "cache"))
+    videos = []
+    for name in ("one", "two"):
+        shutil.copy(source, tmp_path / f"{name}.mp4")
+        shutil.copy(source.with_suffix(".srt"), tmp_path / f"{name}.srt")
+        videos.append(tmp_path / f"{name}.mp4")
+    queue_file = tmp_path / "queue.json"
+    win = window(qtbot, queue_file=queue_file)
+    win.background.setCurrentText("duck")
+    panel = win.queue_panel
+    panel.add_videos(videos)
+    assert not panel.edit_btn.isEnabled()  # nothing selected yet
+    panel.tree.setCurrentItem(panel.tree.topLevelItem(1))
+    assert panel.edit_btn.isEnabled()
+    panel.edit_btn.click()
+    dialog = panel.job_dialog
+    assert isinstance(dialog, ExportDialog) and dialog.isVisible()  # the same dialog, reused
+    assert dialog.output.text() == str(tmp_path / "two.dubbed.mp4")
+    assert dialog.background.currentIndex() == 0  # duck, as the job was added
+    shot(dialog, "queue_job_settings")
+    (tmp_path / "out").mkdir()
+    dialog.output.setText(str(tmp_path / "out" / "second.mp4"))
+    dialog.container.setCurrentIndex(1)  # Matroska: the suffix follows
+    dialog.background.setCurrentIndex(1)  # replace
+    dialog.subtitle_track.setChecked(True)
+    dialog.emotion.setCurrentText("voice")
+    dialog.mode.setCurrentIndex(1)  # natural
+    dialog.report.setText(str(tmp_path / "out" / "second.json"))
+    dialog.accept()
+    assert not dialog.isVisible()
+    saved = QueueStore(queue_file).load()  # on disk at once
+    assert saved[1].output == tmp_path / "out" / "second.mkv"
+    assert saved[1].changes["background"] == "replace" and saved[1].changes["emotion"] == "voice"
+    assert saved[0].output == tmp_path / "one.dubbed.mp4"  # the other job is untouched
+    assert saved[0].changes == {"background": "duck", "emotion": "original"}
+    assert "second.mkv" in panel.tree.topLevelItem(1).text(2)
+    win.close()
+
+    engine = ToneEngine()
+    again = window(qtbot, engine, queue_file=queue_file)  # a restart reads the edit back
+    panel = again.queue_panel
+    assert panel.store.entries[1].output == tmp_path / "out" / "second.mkv"
+    submitted = {}
+    real_submit = again.queue_worker.submit
+
+    def submit(video, options, project):
+        submitted[Path(video).name] = options
+        return real_submit(video, options, project)
+
+    monkeypatch.setattr(again.queue_worker, "submit", submit)
+    panel.start_btn.click()
+    panel.tree.setCurrentItem(panel.tree.topLevelItem(1))  # queued in the running batch
+    assert not panel.edit_btn.isEnabled() and "queued" in panel.edit_btn.toolTip()
+    qtbot.waitUntil(lambda: not panel.running(), timeout=120_000)
+    assert [e.status for e in panel.store.entries] == ["done", "done"], [
+        e.error for e in panel.store.entries
+    ]
+    spec = submitted["two.mp4"]  # the job's spec carries the edit
+    assert spec.output == tmp_path / "out" / "second.mkv"
+    assert spec.report_path == tmp_path / "out" / "second.json"
+    assert spec.changes["duration_mode"] == "natural" and spec.changes["subtitle_track"] is True
+    assert (tmp_path / "out" / "second.mkv").exists() and (
+        tmp_path / "out" / "second.json"
+    ).exists()
+    assert (tmp_path / "one.dubbed.mp4").exists() and not (tmp_path / "two.dubbed.mp4").exists()
+    ran = proj.load_project(project_file_for(videos[1])).settings  # what the dub ran with
+    assert ran.background is BackgroundMode.REPLACE and ran.emotion is DefaultEmotion.VOICE
+    assert ran.duration_mode is DurationMode.NATURAL and ran.subtitle_track
+    first = proj.load_project(project_file_for(videos[0])).settings
+    assert first.background is BackgroundMode.DUCK and first.duration_mode is DurationMode.EXACT
+
+    # Finished: not editable, and the button says why; double-click opens nothing.
+    panel.tree.setCurrentItem(panel.tree.topLevelItem(1))
+    assert not panel.edit_btn.isEnabled() and "ended (done)" in panel.edit_btn.toolTip()
+    panel.job_dialog = None
+    panel.tree.itemDoubleClicked.emit(panel.tree.topLevelItem(1), 0)
+    assert panel.job_dialog is None and panel.edit_current() is None
+    entry = panel.store.entries[0]
+    entry.status = "running"  # as the worker's first stage sets it
+    panel.refresh()
+    panel.tree.setCurrentItem(panel.tree.topLevelItem(0))
+    assert not panel.edit_btn.isEnabled() and "running" in panel.edit_btn.toolTip()
+
+
 # --- the video preview --------------------------------------------------------------------------
 
 
@@ -604,6 +698,148 @@ def test_the_video_preview_seeks_steps_and_highlights_the_playing_line(qtbot, cl
     assert video.original_out.volume() == 0.0
     if not video.has_audio_device:
         assert "No audio device" in video.message.text()
+
+
+def test_the_preview_players_get_their_sources_and_the_listen_switch_routes_them(
+    qtbot, clip, no_dialogs
+):
+    """No audio device here: what can be checked is checked. The picture player plays the
+    video, the dub player the dub's mix WAV once written, the take player a line's take;
+    Original / Dub / Both set the two outputs' volumes; and with Qt's FFmpeg backend the
+    media loads without an audio device (found out on this machine: LoadedMedia, then the
+    clock runs), so the test waits for LoadedMedia instead of skipping."""
+    from PySide6.QtMultimedia import QMediaPlayer
+
+    from core.options import default_work_dir
+
+    loaded = QMediaPlayer.MediaStatus.LoadedMedia
+    settled = (loaded, QMediaPlayer.MediaStatus.BufferedMedia, QMediaPlayer.MediaStatus.EndOfMedia)
+    win = window(qtbot, ToneEngine())
+    win.show()
+    assert open_now(qtbot, win, clip)
+    video = win.video
+    assert video.player.source().toLocalFile() == str(clip)
+    assert video.dub_player.source().isEmpty()  # no dub yet: "Dub" is silent
+    qtbot.waitUntil(lambda: video.player.mediaStatus() in settled, timeout=20_000)
+    assert video.player.hasVideo() and video.player.hasAudio()
+    assert video.player.duration() == pytest.approx(13_000, abs=100)
+
+    routes = {}
+    for i, name in enumerate(("Original", "Dub", "Both")):
+        video.listen.setCurrentIndex(i)
+        routes[name] = (video.original_out.volume(), video.dub_out.volume())
+    assert routes == {"Original": (1.0, 0.0), "Dub": (0.0, 1.0), "Both": (1.0, 1.0)}
+    video.listen.setCurrentIndex(1)
+    video.set_dub(None)  # a new source keeps the route
+    assert (video.original_out.volume(), video.dub_out.volume()) == (0.0, 1.0)
+    video.listen.setCurrentIndex(0)
+
+    dub_now(qtbot, win, clip.with_name("out.mp4"))
+    mix = default_work_dir(clip) / "mix.wav"
+    assert mix.exists()
+    assert video.dub_player.source().toLocalFile() == str(mix)  # the dub's own mix
+    qtbot.waitUntil(lambda: video.dub_player.mediaStatus() in settled, timeout=20_000)
+    assert video.dub_player.duration() == pytest.approx(13_000, abs=100)
+    video.seek(6000)  # the dub follows the picture
+    assert video.dub_player.position() == video.player.position() == 6000
+
+    # "play line": the picture from the line's start.
+    win._select_row(row_of(win, 3))
+    win.play_line()
+    assert video.player.position() == win.line(3).start_ms
+    assert video.playing()
+    win.key_k()
+    # Preview: the line's take alone, the picture paused at its line.
+    win._select_row(row_of(win, 2))
+    assert render_now(qtbot, win, win.preview_line)
+    take = win.line(2).takes[-1]
+    assert video.take_player.source().toLocalFile() == str(take.cache_path)
+    assert not video.playing() and video.player.position() == win.line(2).start_ms
+    qtbot.waitUntil(lambda: video.take_player.mediaStatus() in settled, timeout=20_000)
+    assert video.take_player.duration() == pytest.approx(
+        1000 * take.rendered_samples / desk.RATE_22K, abs=30
+    )
+    # The inspector's play button on a take of the selected line does the same.
+    win._select_row(row_of(win, 1))
+    video.seek(9000)
+    win.inspector.play_take.emit(str(take.cache_path))
+    assert video.take_player.source().toLocalFile() == str(take.cache_path)
+    assert video.player.position() == win.line(1).start_ms
+    if not video.has_audio_device:
+        assert "No audio device" in video.message.text()
+
+
+# --- High-DPI ------------------------------------------------------------------------------------
+
+
+def test_the_window_at_scale_2_paints_at_device_resolution(clip, tmp_path):
+    """QT_SCALE_FACTOR=2 (set before the QApplication, so in a process of its own): the
+    timeline's waveform pixmap is twice its logical size, and the Text column keeps its room
+    at 1024 px. The screenshot is tests/artifacts/main_window_hidpi.png."""
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "QT_SCALE_FACTOR": "2",
+        "XDG_CONFIG_HOME": str(tmp_path / "cfg"),
+        "DUBSMITH_QUEUE_FILE": str(tmp_path / "queue.json"),
+    }
+    png = ARTIFACTS / "main_window_hidpi.png"
+    png.unlink(missing_ok=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "tests.hidpi_window", str(clip), str(png)],
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    seen = json.loads(run.stdout.strip().splitlines()[-1])
+    assert seen["window_dpr"] == 2.0 and seen["window_px"][0] == 1024
+    assert seen["shot_px"] == [2 * v for v in seen["window_px"]] and seen["shot_dpr"] == 2.0
+    assert seen["waves_px"] == [2 * v for v in seen["canvas_px"]] and seen["waves_dpr"] == 2.0
+    assert seen["dub_lanes"] == len(LINES)
+    assert seen["text_column_px"] >= 260, seen
+    assert seen["table_rows_shown"] >= len(LINES), seen  # a 720 px window keeps its lines
+    assert png.is_file()
+
+
+def test_the_waveform_has_a_column_per_device_pixel(qtbot):
+    """Drawn for a ratio of 2, a waveform with detail finer than a logical pixel shows it:
+    neighbouring device columns differ (a drawing per logical pixel, scaled up, repeats each
+    column twice, so at most half of the neighbours differ)."""
+    import numpy as np
+
+    from app.gui.timeline import PEAKS_PER_S, TimelineCanvas
+
+    canvas = TimelineCanvas()
+    qtbot.addWidget(canvas)
+    canvas.resize(300, canvas.minimumHeight())
+    canvas.px_per_s = 20.0  # 5 peaks per logical px, 2.5 per device px
+    rng = np.random.default_rng(7)
+    canvas.original = rng.uniform(0.05, 1.0, 15 * PEAKS_PER_S).astype(np.float32)
+
+    def heights(dpr: float) -> np.ndarray:
+        image = canvas._draw_waves(dpr).toImage()
+        lane = canvas._lane(0)
+        rows = range(round(lane.top() * dpr), round(lane.bottom() * dpr))
+        base = image.pixelColor(0, rows[0]).rgb()
+        # Each device column's height: how many of the lane's pixels are waveform-coloured.
+        return np.array(
+            [
+                sum(image.pixelColor(x, y).rgb() != base for y in rows)
+                for x in range(200, 440)  # device px, right of the lane's label
+            ]
+        )
+
+    crisp = heights(2.0)
+    assert canvas._draw_waves(2.0).size().width() == 600
+    assert crisp.min() > 0  # every column drawn
+    assert np.mean(crisp[1:] != crisp[:-1]) > 0.75, crisp[:20]
 
 
 # --- the real engine, once ----------------------------------------------------------------------

@@ -54,6 +54,7 @@ def test_auto_on_a_cpu_with_native_bf16_streams_fp16_decode_steps_and_runs_bf16_
     # one-row decode products in the stored fp16, wider ones (prefill, latents) in bf16
     assert plan.t2s_narrow_rows == EMULATED_NARROW_ROWS and plan.t2s_wide == torch.bfloat16
     assert "+bf16" in plan.label() and "wide products bf16" in plan.describe()
+    assert plan.t2s_conditioning == torch.bfloat16 and "cond=bf16" in plan.label()
     forced = plan_precision("cpu", "bf16", cpu_fast_bf16=True)
     assert forced.t2s == torch.bfloat16 and forced.t2s_narrow_rows is None
 
@@ -188,6 +189,9 @@ def test_half_plans_stay_within_the_stated_error_of_fp32(tiny_model_dir, prompt,
     assert engine.parts.t2s.mel_head.weight.dtype == plan.t2s
     assert engine.parts.s2m.cfm.estimator.dtype == plan.s2m
     assert engine.parts.t2s.conditioning_encoder is not None
+    perceiver = engine.parts.t2s.perceiver_encoder
+    stored = {m.weight.dtype for m in perceiver.modules() if isinstance(m, torch.nn.Linear)}
+    assert stored == {plan.t2s_conditioning}
     if plan.s2m == torch.bfloat16:  # the flow model in bf16 bounds the error
         assert report.worst("mel_snr") > BF16_MEL_SNR_DB, report.table()
         assert report.worst("wave_snr") > BF16_WAVE_SNR_DB, report.table()
@@ -344,9 +348,9 @@ def movie(tmp_path_factory):
 @pytest.mark.parametrize(
     "changes,want",
     [
-        ({}, (25, None)),
-        ({"preset": "draft"}, (10, 3.0)),
-        ({"preset": "draft", "flow_steps": 6}, (6, 3.0)),
+        ({}, (25, None, 0.7)),
+        ({"preset": "draft"}, (10, 3.0, 0.0)),
+        ({"preset": "draft", "flow_steps": 6}, (6, 3.0, 0.0)),
     ],
 )
 def test_the_preset_and_precision_reach_the_engine(movie, tmp_path, changes, want):
@@ -364,7 +368,11 @@ def test_the_preset_and_precision_reach_the_engine(movie, tmp_path, changes, wan
     assert engine.asked == ["fp16"]
     requests = engine.inner.requests
     assert requests
-    assert {(r.sampling.diffusion_steps, r.sampling.flow_prompt_s) for r in requests} == {want}
+    got = {
+        (r.sampling.diffusion_steps, r.sampling.flow_prompt_s, r.sampling.cfg_rate)
+        for r in requests
+    }
+    assert got == {want}
     said = [n for n in report.warnings if n.kind == "precision"]
     assert len(said) == 1 and "fp16 (double)" in said[0].message
 

@@ -1,5 +1,6 @@
-"""The line inspector: the line's emotion (the emotion panel, with presets), its takes (several
-kept, one chosen, each playable), and Preview / Regenerate of just this line."""
+"""The line inspector: the line's emotion (the emotion panel, with presets), its duration mode
+(as the dub, or its own), its takes (several kept, one chosen, each playable), and Preview /
+Regenerate of just this line."""
 
 from __future__ import annotations
 
@@ -22,7 +23,14 @@ from PySide6.QtWidgets import (
 from app.gui.line_panel import LinePanel
 from core import desk
 from core import project as proj
-from models.contract import EMOTION_NAMES
+from models.contract import EMOTION_NAMES, DurationMode
+
+# The modes a line may choose, as the Settings dialog offers them for the dub.
+LINE_MODES = (DurationMode.EXACT, DurationMode.NATURAL)
+MODE_TIPS = {
+    DurationMode.EXACT: "exactly the span's length",
+    DurationMode.NATURAL: "its own pace, fitted to the span when close enough, else flagged",
+}
 
 PRESETS_FILE = Path(__file__).resolve().parents[2] / "resources" / "emotion_presets.json"
 
@@ -62,6 +70,9 @@ class LineInspector(QWidget):
     regenerate_clicked = Signal()
     play_take = Signal(object)  # the take's WAV path
     use_take = Signal(int)  # position of the take in the line's takes
+    # The editor chose the line's duration mode (a DurationMode, or None: as the dub); the
+    # window applies it through its undo stack.
+    duration_mode_chosen = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -75,6 +86,14 @@ class LineInspector(QWidget):
         self.preset.setEnabled(bool(self.presets))
         self.preset.setToolTip("Set the sliders to a preset (undoable)")
         self.preset.activated.connect(self._preset)
+        self.mode_box = QComboBox()
+        self.mode_box.setToolTip(
+            "How this line's length is made: as the dub (Settings), or its own (undoable)"
+        )
+        self.mode_box.activated.connect(self._mode)
+        self.dub_mode = DurationMode.EXACT  # what "As the dub" stands for, per shown line
+        self.mode_choices: list[DurationMode | None] = []  # the box's entries, in order
+        self._fill_modes(None)
         self.duration = QLabel("")
         self.duration.setWordWrap(True)
 
@@ -110,6 +129,10 @@ class LineInspector(QWidget):
         box.setContentsMargins(4, 4, 4, 4)
         box.addWidget(self.panel, 1)
         box.addWidget(self.preset)
+        mode_row = QHBoxLayout()
+        mode_row.addWidget(QLabel("Duration:"))
+        mode_row.addWidget(self.mode_box, 1)
+        box.addLayout(mode_row)
         box.addWidget(self.duration)
         box.addLayout(render_row)
         box.addWidget(self.state)
@@ -123,14 +146,18 @@ class LineInspector(QWidget):
         on = line is not None
         for w in (self.preview_btn, self.regenerate_btn, self.preset):
             w.setEnabled(on and (w is not self.preset or bool(self.presets)))
+        self.dub_mode = DurationMode(mode)
+        self._fill_modes(line)
         if line is None:
             self.duration.setText("")
             self.state.setText("")
             self.play_btn.setEnabled(False)
             self.use_btn.setEnabled(False)
             return
+        effective = proj.effective_mode(line, self.dub_mode)
         self.duration.setText(
-            f"Duration: {mode} ({line.duration_ms / 1000:.2f} s span; Settings changes it)"
+            f"Renders {effective.value}: {MODE_TIPS.get(effective, effective.value)} "
+            f"({line.duration_ms / 1000:.2f} s span)"
         )
         self.state.setText(f"Status: {status}" if status else "")
         chosen = desk.usable_take(line)
@@ -142,6 +169,30 @@ class LineInspector(QWidget):
             self.takes.setCurrentRow(line.takes.index(chosen) if chosen else len(line.takes) - 1)
         self.play_btn.setEnabled(bool(line.takes))
         self.use_btn.setEnabled(len(line.takes) > 1)
+
+    def _fill_modes(self, line: proj.Line | None) -> None:
+        """ "As the dub (<mode>)" first (None), then each mode; a mode the list lacks (one
+        written into the file by hand) is shown too, so the line's choice is never hidden."""
+        own = None if line is None else line.duration_mode
+        choices: list[DurationMode | None] = [None, *LINE_MODES]
+        if own is not None and own not in choices:
+            choices.append(own)
+        self.mode_choices = choices  # kept here: Qt's item data would turn enums into str
+        self.mode_box.clear()
+        for choice in choices:
+            label = f"As the dub ({self.dub_mode.value})" if choice is None else choice.title()
+            self.mode_box.addItem(label)
+        self.mode_box.setCurrentIndex(choices.index(own))
+        self.mode_box.setEnabled(line is not None)
+
+    def _mode(self, row: int) -> None:
+        if self.line is None or not 0 <= row < len(self.mode_choices):
+            return
+        chosen = self.mode_choices[row]
+        if chosen is not self.line.duration_mode:
+            self.duration_mode_chosen.emit(chosen)
+        # The box shows what the line holds: the choice if the window applied it, else not.
+        self._fill_modes(self.line)
 
     def _preset(self, row: int) -> None:
         if row > 0 and self.line is not None:
@@ -160,5 +211,5 @@ class LineInspector(QWidget):
 
     def set_busy(self, busy: bool) -> None:
         self.panel.setEnabled(not busy and self.line is not None)
-        for w in (self.preview_btn, self.regenerate_btn, self.use_btn, self.preset):
+        for w in (self.preview_btn, self.regenerate_btn, self.use_btn, self.preset, self.mode_box):
             w.setEnabled(not busy and self.line is not None)

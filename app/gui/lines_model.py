@@ -13,13 +13,15 @@ from core import project as proj
 from core.desk import LineStatus
 from core.project import SPEAKER_COLOURS
 from core.timing import Timing
+from models.contract import DurationMode
 
 COLUMNS = (
     "#", "Start", "End", "Speaker", "Text", "Pace", "Requested", "Rendered", "Check",
-    "Status", "Emotion",
+    "Status", "Emotion", "Mode",
 )  # fmt: skip
 COL_INDEX, COL_START, COL_END, COL_SPEAKER, COL_TEXT = 0, 1, 2, 3, 4
 COL_PACE, COL_REQUESTED, COL_RENDERED, COL_CHECK, COL_STATUS, COL_EMOTION = 5, 6, 7, 8, 9, 10
+COL_MODE = 11  # the duration mode the line renders in (its own, else the dub's)
 EDITABLE = (COL_SPEAKER, COL_TEXT)
 RED, ORANGE, GREEN, BLUE, GREY = "#c0392b", "#b35c00", "#2e8540", "#2f6fb0", "#7f8c8d"
 STATUS_COLOURS = {
@@ -138,6 +140,10 @@ class LinesModel(QAbstractTableModel):
     def fit(self, row: int) -> desk.Fit:
         return self._fit[row]
 
+    def dub_mode(self) -> DurationMode:
+        """The dub's duration mode: read each time, so a Settings change shows at once."""
+        return self.project.settings.duration_mode if self.project else DurationMode.EXACT
+
     def _work_out_status(self, row: int) -> tuple[LineStatus, str | None]:
         line = self.lines[row]
         index = line.index
@@ -150,6 +156,7 @@ class LinesModel(QAbstractTableModel):
             rendering=index in self.rendering,
             error=self.errors.get(index),
             max_error_rate=self.max_error_rate,
+            dub_mode=self.dub_mode(),
         )
 
     def text(self, row: int, col: int) -> str:
@@ -181,6 +188,8 @@ class LinesModel(QAbstractTableModel):
             return f"failed: {reason}" if status is LineStatus.FAILED and reason else status.value
         if col == COL_EMOTION:
             return summary(line.emotion)
+        if col == COL_MODE:
+            return desk.mode_text(line, self.dub_mode())
         return ""
 
     def _colour(self, row: int, col: int) -> QColor | None:
@@ -211,6 +220,10 @@ class LinesModel(QAbstractTableModel):
             return f'heard: "{heard}"' if heard else None
         if col in (COL_TEXT, COL_EMOTION):
             return self.text(row, col) or None
+        if col == COL_MODE:
+            if line.duration_mode is None:
+                return f"As the dub ({self.dub_mode().value}); the Line tab changes it"
+            return f"This line's own choice (the dub: {self.dub_mode().value})"
         return None
 
     # --- Qt's model interface -----------------------------------------------------------

@@ -219,7 +219,8 @@ class MainWindow(QMainWindow):
         self.inspector.preview_clicked.connect(self.preview_line)
         self.inspector.regenerate_clicked.connect(self.regenerate_line)
         self.inspector.use_take.connect(self.use_take)
-        self.inspector.play_take.connect(lambda path: self.video.play_file(Path(path)))
+        self.inspector.duration_mode_chosen.connect(self.set_duration_mode)
+        self.inspector.play_take.connect(self._play_take)
 
         self.speakers = SpeakersPanel()
         self.speakers.rename.connect(self.rename_speaker)
@@ -395,7 +396,10 @@ class MainWindow(QMainWindow):
         middle.addWidget(table_box)
         middle.addWidget(self.timeline)
         middle.setSizes([330, 320, 140])
-        middle.setStretchFactor(1, 1)
+        # A smaller window than the default takes from the picture too, not from the lines
+        # alone (at 1024x720 the table was left one row high).
+        middle.setStretchFactor(0, 1)
+        middle.setStretchFactor(1, 2)
 
         form = QHBoxLayout()
         form.addWidget(QLabel("Output"))
@@ -879,6 +883,16 @@ class MainWindow(QMainWindow):
         if self.autosaver is not None:
             self.autosaver.mark_dirty()
 
+    def set_duration_mode(self, mode) -> None:
+        """The inspector's duration mode (None: as the dub) for the selected lines, as one
+        undo step; a rendered line goes stale."""
+        index = self.selected_index()
+        if index is None or self._busy():
+            return
+        indices = [index, *(i for i in self.selected_indices() if i != index)]
+        what = f"line {index}" if len(indices) == 1 else "the selected lines"
+        self._edit_lines("duration_mode", {i: mode for i in indices}, f"duration mode of {what}")
+
     def copy_emotion_to_selected(self) -> None:
         index = self.selected_index()
         line = None if index is None else self.line(index)
@@ -901,6 +915,8 @@ class MainWindow(QMainWindow):
             return (line.speaker_id, line.speaker_source)
         if field == "seed":
             return line.extra.get(desk.SEED_KEY)
+        if field == "duration_mode":
+            return line.duration_mode
         raise ValueError(field)
 
     def _edit_lines(self, field: str, values: dict[int, object], text: str) -> None:
@@ -931,6 +947,8 @@ class MainWindow(QMainWindow):
                 retimed = True
             elif field == "speaker":
                 line.speaker_id, line.speaker_source = value
+            elif field == "duration_mode":
+                line.duration_mode = value
             elif field == "seed":
                 if value is None:
                     line.extra.pop(desk.SEED_KEY, None)
@@ -1275,6 +1293,14 @@ class MainWindow(QMainWindow):
                 self.table_model.refresh_row(row)
         self._started(f"Rendering {len(indices)} line(s)…")
 
+    def _line_start(self, index: int | None) -> int | None:
+        line = self.lines.get(index) if index is not None else None
+        return line.start_ms if line is not None else None
+
+    def _play_take(self, path: str) -> None:
+        """A take of the selected line, alone; the picture waits at that line's start."""
+        self.video.play_file(Path(path), self._line_start(self.selected_index()))
+
     def preview_line(self) -> None:
         """Render just the selected line (from the cache when unchanged) and play it."""
         if self.selected_index() is not None:
@@ -1421,7 +1447,7 @@ class MainWindow(QMainWindow):
             f"{len(first.take.audio) / desk.RATE_22K:.2f} s{check}"
         )
         if self.play_after_preview:
-            self.video.play_file(first.wav)
+            self.video.play_file(first.wav, self._line_start(first.index))
         self.preview_finished.emit(True)
         self._maybe_close()
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QComboBox,
+    QDialogButtonBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -20,15 +22,55 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.gui.export_dialog import ExportChoice, ExportDialog
 from app.gui.progress import overall_fraction
+from app.gui.settings_dialog import MODES
 from app.gui.worker import QueueWorker
+from core.errors import OptionError
 from core.job_queue import JobQueue, JobStatus
 from core.options import DubOptions
-from core.queue_store import QueueEntry, QueueStore, entry_for
+from core.queue_store import QueueEntry, QueueStore, entry_for, job_settings
+from core.settings import DefaultEmotion, DubSettings
 
 VIDEO_FILES = "Video (*.mp4 *.mkv *.mov *.m4v *.webm *.avi);;All files (*)"
 STATUS_COLOURS = {"done": "#2e8540", "failed": "#c0392b", "cancelled": "#7f8c8d",
                   "running": "#2f6fb0", "waiting": None}  # fmt: skip
+EDIT_TIP = "Change this job's output and dub settings (or double-click it)"
+QUEUED_TIP = "This job is queued in the running batch: it runs with the settings it had then."
+
+
+class JobSettingsDialog(ExportDialog):
+    """A queued job's settings: the Export dialog itself (output, container, background,
+    tracks, stems, report), plus the two settings a job also takes from the window when it
+    is added (its default emotion) or that differ between videos (its duration mode)."""
+
+    def __init__(self, parent, entry: QueueEntry, settings: DubSettings) -> None:
+        # A queued video is not probed here (that is the job's work): its audio is assumed,
+        # and a video without any is told so by the dub itself.
+        super().__init__(parent, str(entry.output), settings, has_audio=True)
+        self.entry = entry
+        self.setWindowTitle(f"Job settings: {entry.name}")
+        self.stems.setText(str(entry.stems_dir) if entry.stems_dir else "")
+        self.report.setText(str(entry.report_path) if entry.report_path else "")
+        self.emotion = QComboBox()
+        self.emotion.addItems([e.value for e in DefaultEmotion])
+        self.emotion.setCurrentText(settings.emotion.value)
+        self.mode = QComboBox()
+        self.mode.addItems(["exact: every line fills its span", "natural: free pace, fitted"])
+        self.mode.setCurrentIndex(
+            MODES.index(settings.duration_mode) if settings.duration_mode in MODES else 0
+        )
+        form = self.layout()
+        form.insertRow(4, "Emotion", self.emotion)  # after Background and Duck level
+        form.insertRow(5, "Duration", self.mode)
+        buttons = self.findChild(QDialogButtonBox)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Save")
+
+    def choice(self) -> ExportChoice:
+        choice = super().choice()
+        choice.changes["emotion"] = self.emotion.currentText()
+        choice.changes["duration_mode"] = MODES[self.mode.currentIndex()].value
+        return choice
 
 
 class QueuePanel(QWidget):
@@ -60,13 +102,20 @@ class QueuePanel(QWidget):
         self.cancel_btn.clicked.connect(self.cancel)
         self.clear_btn = QPushButton("Remove finished")
         self.clear_btn.clicked.connect(self.clear_finished)
+        self.edit_btn = QPushButton("Edit…")
+        self.edit_btn.setToolTip(EDIT_TIP)
+        self.edit_btn.clicked.connect(self.edit_current)
+        self.job_dialog: JobSettingsDialog | None = None  # the open one, if any
+        self._shown: list[QueueEntry] = []  # the tree's rows, in order
+        self.tree.currentItemChanged.connect(self._update_edit)
+        self.tree.itemDoubleClicked.connect(lambda item, _col: self.edit_current())
         self.overall = QProgressBar()
         self.overall.setRange(0, 100)
         self.overall.setFormat("%p % of the queue")
         self.label = QLabel("")
         self.label.setWordWrap(True)
         buttons = QHBoxLayout()
-        for b in (self.add_btn, self.start_btn, self.cancel_btn, self.clear_btn):
+        for b in (self.add_btn, self.edit_btn, self.start_btn, self.cancel_btn, self.clear_btn):
             buttons.addWidget(b)
         box = QVBoxLayout(self)
         box.setContentsMargins(4, 4, 4, 4)
@@ -98,8 +147,67 @@ class QueuePanel(QWidget):
             self.store.remove_finished()
             self.refresh()
 
+    # --- a job's settings ----------------------------------------------------------------
+
+    def current_entry(self) -> QueueEntry | None:
+        """The selected row's job (the rows as last shown: the store may have changed)."""
+        item = self.tree.currentItem()
+        row = self.tree.indexOfTopLevelItem(item) if item is not None else -1
+        return self._shown[row] if 0 <= row < len(self._shown) else None
+
+    def _submitted(self, entry: QueueEntry) -> bool:
+        # By identity: two jobs of one video with the same settings are equal dataclasses.
+        return any(e is entry for e in self.job_of.values())
+
+    def why_not_editable(self, entry: QueueEntry | None) -> str | None:
+        if entry is None:
+            return "Select a waiting job to change its settings."
+        if self._submitted(entry) and entry.status == "waiting":
+            return QUEUED_TIP  # the worker holds its options already
+        return entry.why_not_editable()
+
+    def _update_edit(self, *_) -> None:
+        why = self.why_not_editable(self.current_entry())
+        self.edit_btn.setEnabled(why is None)
+        self.edit_btn.setToolTip(why or EDIT_TIP)
+
+    def edit_current(self) -> JobSettingsDialog | None:
+        """The selected waiting job's settings, in the Export dialog; saved on Save."""
+        entry = self.current_entry()
+        if self.why_not_editable(entry) is not None:
+            return None
+        try:
+            settings = job_settings(entry)
+        except OptionError as exc:  # a queue file edited by hand: start from the defaults
+            self.label.setText(f"{entry.name}: {exc}")
+            settings = DubSettings()
+        dialog = JobSettingsDialog(self, entry, settings)
+        dialog.accepted.connect(lambda: self._apply(dialog))
+        self.job_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _apply(self, dialog: JobSettingsDialog) -> None:
+        entry, choice = dialog.entry, dialog.choice()
+        # The queue may have started while the dialog was open.
+        why = self.why_not_editable(entry)
+        try:
+            if why is not None:
+                raise OptionError(why)
+            self.store.edit(
+                entry, choice.output, choice.changes, choice.stems_dir, choice.report_path
+            )
+        except OptionError as exc:
+            self.label.setText(f"{entry.name}: settings not changed: {exc}")
+            return
+        self.label.setText(f"{entry.name}: settings saved")
+        self.refresh()
+
     def refresh(self) -> None:
+        current = self.current_entry()
+        self._shown = []
         self.tree.clear()
+        self._shown = list(self.store.entries)
         for entry in self.store.entries:
             item = QTreeWidgetItem(
                 [
@@ -120,6 +228,9 @@ class QueuePanel(QWidget):
                 item.setForeground(3, Qt.GlobalColor.black)
                 item.setData(3, Qt.ItemDataRole.ForegroundRole, _brush(colour))
             self.tree.addTopLevelItem(item)
+            if entry is current:
+                self.tree.setCurrentItem(item)
+        self._update_edit()
         done, total = self.store.overall()
         running = next((e for e in self.store.entries if e.status == "running"), None)
         part = 0.0
@@ -148,7 +259,7 @@ class QueuePanel(QWidget):
     def start(self) -> None:
         template = self.template()
         for entry in self.store.entries:
-            if entry.status != "waiting" or entry in self.job_of.values():
+            if entry.status != "waiting" or self._submitted(entry):
                 continue
             options = DubOptions(
                 output=entry.output,
@@ -156,6 +267,8 @@ class QueuePanel(QWidget):
                 changes=dict(entry.changes),
                 model_dir=template.model_dir,
                 device=template.device,
+                stems_dir=entry.stems_dir,
+                report_path=entry.report_path,
             )
             job_id = self.worker.submit(entry.video, options, None)
             self.job_of[job_id] = entry

@@ -1,15 +1,20 @@
 """The timeline: waveforms of the original and of the dub, one block per line in its
 speaker's colour, the playhead; drag a block's edge to change the line's span (the window
-keeps it off the neighbours), click to seek, Ctrl+wheel to zoom, wheel or bar to scroll."""
+keeps it off the neighbours), click to seek, Ctrl+wheel to zoom, wheel or bar to scroll.
+
+The waveforms are drawn once per view into a backing pixmap at the screen's device pixel
+ratio (one column per device pixel: crisp on a High-DPI screen), not on every repaint: the
+playhead moves many times a second while the video plays."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QScrollBar, QVBoxLayout, QWidget
 
 PEAKS_PER_S = 100  # core.desk.peaks at this rate
@@ -52,6 +57,13 @@ class TimelineCanvas(QWidget):
         self.clamp: Callable[[int, int, int], tuple[int, int]] = lambda r, s, e: (s, e)
         self._drag: tuple[int, str] | None = None  # (block position, "start" | "end")
         self._drag_span: tuple[int, int] | None = None
+        self._waves: QPixmap | None = None  # the waveform lanes, as last drawn
+        self._waves_key: tuple | None = None  # what they were drawn for
+        self._waves_version = 0  # bumped when a waveform changes
+
+    def waveforms_changed(self) -> None:
+        self._waves_version += 1
+        self.update()
 
     # --- coordinates --------------------------------------------------------------------
 
@@ -92,7 +104,7 @@ class TimelineCanvas(QWidget):
     def paintEvent(self, event) -> None:
         p = QPainter(self)
         pal = self.palette()
-        p.fillRect(self.rect(), pal.base())
+        p.drawPixmap(QPointF(0, 0), self.waves_pixmap())
         text_colour = pal.text().color()
         # ruler: a tick a second (every 10 when zoomed out)
         step = 1000 if self.px_per_s >= 20 else 10_000
@@ -103,8 +115,6 @@ class TimelineCanvas(QWidget):
             p.drawLine(QPointF(x, RULER_H - 4), QPointF(x, RULER_H))
             if (ms // step) % (5 if step == 1000 else 1) == 0:
                 p.drawText(QPointF(x + 2, RULER_H - 4), f"{ms // 60000}:{ms // 1000 % 60:02d}")
-        self._wave(p, self._lane(0), [(0, self.original)], QColor("#7f8c8d"), "original")
-        self._wave(p, self._lane(1), list(self.dub.values()), QColor("#2f6fb0"), "dub")
         lane = self._lane(2)
         for pos, b in enumerate(self.blocks):
             start, end = (b.start_ms, b.end_ms)
@@ -128,21 +138,77 @@ class TimelineCanvas(QWidget):
         p.drawLine(QPointF(x, 0), QPointF(x, self.height()))
         p.end()
 
-    def _wave(self, p: QPainter, lane: QRectF, parts, colour: QColor, name: str) -> None:
-        p.setPen(QPen(colour, 1))
+    def waves_pixmap(self) -> QPixmap:
+        """The background and both waveform lanes at this view, drawn again only when the
+        view, the size, the screen's pixel ratio, the palette or a waveform changed."""
+        dpr = self.devicePixelRatioF()
+        key = (
+            self.width(),
+            self.height(),
+            dpr,
+            self.px_per_s,
+            self.offset_ms,
+            self._waves_version,
+            id(self.original),
+            self.palette().cacheKey(),
+        )
+        if self._waves is None or key != self._waves_key:
+            self._waves, self._waves_key = self._draw_waves(dpr), key
+        return self._waves
+
+    def _draw_waves(self, dpr: float) -> QPixmap:
+        # Device pixels, rounded up (a fractional ratio must not leave a blank edge).
+        pixmap = QPixmap(
+            max(1, math.ceil(self.width() * dpr)), max(1, math.ceil(self.height() * dpr))
+        )
+        pixmap.setDevicePixelRatio(dpr)
+        pixmap.fill(self.palette().base().color())
+        p = QPainter(pixmap)
+        self._wave(p, dpr, self._lane(0), [(0, self.original)], QColor("#7f8c8d"), "original")
+        self._wave(p, dpr, self._lane(1), list(self.dub.values()), QColor("#2f6fb0"), "dub")
+        p.end()
+        return pixmap
+
+    def _wave(
+        self, p: QPainter, dpr: float, lane: QRectF, parts, colour: QColor, name: str
+    ) -> None:
+        pen = QPen(colour)
+        pen.setCosmetic(True)  # one device pixel wide at any ratio
+        pen.setWidth(1)
+        p.setPen(pen)
         mid, half = lane.center().y(), lane.height() / 2
+        device_w = math.ceil(self.width() * dpr)
         for start_ms, peaks in parts:
             if len(peaks) == 0:
                 continue
-            # One vertical line per pixel: the loudest peak under it.
-            x0 = max(0, int(self.x_of(start_ms)))
-            x1 = min(self.width(), int(self.x_of(start_ms + len(peaks) * 1000 / PEAKS_PER_S)))
-            for x in range(x0, x1):
-                a = int((self.ms_of(x) - start_ms) * PEAKS_PER_S / 1000)
-                b = max(a + 1, int((self.ms_of(x + 1) - start_ms) * PEAKS_PER_S / 1000))
-                if 0 <= a < len(peaks):
-                    h = float(peaks[a:b].max()) * half
-                    p.drawLine(QPointF(x, mid - h), QPointF(x, mid + h))
+            # One vertical line per device pixel: the loudest peak under it.
+            end_ms = start_ms + len(peaks) * 1000 / PEAKS_PER_S
+            c0 = max(0, math.floor(self.x_of(start_ms) * dpr))
+            c1 = min(device_w, math.ceil(self.x_of(end_ms) * dpr))
+            if c1 <= c0:
+                continue
+            cols = np.arange(c0, c1 + 1)
+            ms = self.offset_ms + cols / dpr / self.px_per_s * 1000  # each column's left edge
+            first = np.floor((ms - start_ms) * PEAKS_PER_S / 1000).astype(np.int64)
+            first = np.maximum.accumulate(np.clip(first, 0, len(peaks)))
+            lo, hi = first[:-1], np.maximum(first[1:], first[:-1] + 1)
+            inside = lo < len(peaks)
+            cols, lo, hi = cols[:-1][inside], lo[inside], np.minimum(hi[inside], len(peaks))
+            if len(cols) == 0:
+                continue
+            # The max over [lo, hi) of each column: reduceat runs to the next column's
+            # start, or takes the one peak where columns share it; the last column ends at hi.
+            values = np.asarray(peaks, np.float32)
+            loud = np.maximum.reduceat(values, lo)
+            loud[-1] = values[lo[-1] : hi[-1]].max()
+            heights = np.clip(loud, 0.0, 1.0) * half
+            xs = (cols + 0.5) / dpr  # the device pixel's centre, in logical units
+            p.drawLines(
+                [
+                    QLineF(x, mid - h, x, mid + h)
+                    for x, h in zip(xs.tolist(), heights.tolist(), strict=True)
+                ]
+            )
         p.setPen(QPen(self.palette().text().color(), 1))
         p.drawText(lane.adjusted(3, 0, 0, 0), Qt.AlignmentFlag.AlignTop, name)
 
@@ -238,6 +304,7 @@ class Timeline(QWidget):
         c = self.canvas
         c.duration_ms, c.blocks, c.original, c.dub = duration_ms, blocks, original, {}
         c.offset_ms = 0
+        c.waveforms_changed()
         if duration_ms > 0:  # the whole video in view to start with
             fit = max(c.width(), 600) / (duration_ms / 1000)
             c.px_per_s = min(MAX_PX_PER_S, max(MIN_PX_PER_S, fit))
@@ -246,7 +313,7 @@ class Timeline(QWidget):
 
     def set_dub(self, row: int, start_ms: int, peaks: np.ndarray) -> None:
         self.canvas.dub[row] = (start_ms, peaks)
-        self.canvas.update()
+        self.canvas.waveforms_changed()
 
     def show_line(self, start_ms: int, end_ms: int) -> None:
         """Scroll so that a line is in view (selecting it in the table)."""

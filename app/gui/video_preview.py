@@ -153,9 +153,12 @@ class VideoPreview(QWidget):
         self.seek(start_ms)
         self.play()
 
-    def play_file(self, path: Path) -> None:
-        """One take, alone (the picture pauses)."""
+    def play_file(self, path: Path, start_ms: int | None = None) -> None:
+        """One take, alone: the picture pauses, at its line's start when given (the
+        playhead and the table then show which line is heard)."""
         self.pause()
+        if start_ms is not None:
+            self.seek(start_ms)
         self.take_player.stop()
         self.take_player.setSource(QUrl.fromLocalFile(str(path)))
         self.take_player.play()

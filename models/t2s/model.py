@@ -23,6 +23,7 @@ p = W_sem[T], the row T of the semantic positional table (`mel_pos_embedding`).
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Literal
 
@@ -79,10 +80,11 @@ class T2S(nn.Module):
         self.mel_pos_embedding = LearnedPositions(cfg.mel_positions, d)
         self.text_pos_embedding = LearnedPositions(cfg.text_positions, d)
         self.final_norm = nn.LayerNorm(d)
-        self.text_head = nn.Linear(d, cfg.text_vocab)
+        self.text_head: nn.Linear | None = nn.Linear(d, cfg.text_vocab)
         self.mel_head = nn.Linear(d, cfg.number_mel_codes)
         self.narrow_rows: int | None = None  # see store_decoder
         self.wide_dtype: torch.dtype | None = None
+        self.conditioning_dtype = torch.float32  # see store_conditioning
 
     # ---- construction -------------------------------------------------------------------
     @classmethod
@@ -136,17 +138,49 @@ class T2S(nn.Module):
             for part in (block.attn, block.mlp):
                 part.narrow_rows, part.wide_dtype = narrow_rows, wide_dtype
 
+    def drop_text_head(self) -> None:
+        """Free the text head (15M weights): the official model predicts text tokens only
+        in training; nothing at inference reads it. Kept through loading, so files load
+        strictly."""
+        self.text_head = None
+
+    def store_conditioning(self, dtype: torch.dtype) -> None:
+        """Keep the linear layers of the conditioning encoders and perceivers in `dtype`,
+        once, in place; they then run under autocast in it. They run once per voice and
+        per emotion clip, all wide products, but hold 1.2 GB of fp32 weights at full size
+        (two 134M-weight subsampling layers): the difference between fitting in 6 GB or
+        not. Only where `dtype` products are fast (models.precision)."""
+        for part in self._conditioning_parts():
+            store_linear_weights(part, dtype)
+        self.conditioning_dtype = dtype
+
+    def _conditioning_parts(self) -> tuple[nn.Module, ...]:
+        return (
+            self.conditioning_encoder,
+            self.perceiver_encoder,
+            self.emo_conditioning_encoder,
+            self.emo_perceiver_encoder,
+        )
+
+    def _conditioning(self) -> contextlib.AbstractContextManager:
+        if self.conditioning_dtype == torch.float32:
+            return contextlib.nullcontext()
+        device = self.mel_head.weight.device.type
+        return torch.autocast(device, dtype=self.conditioning_dtype)
+
     # ---- conditioning -------------------------------------------------------------------
     def speaker_latents(self, spk_feats: Tensor, lengths: Tensor | None = None) -> Tensor:
         """Normalised w2v-BERT features (B, T, C) -> speaker latents (B, 32, D)."""
-        x, mask = self.conditioning_encoder(spk_feats, lengths)
-        mask = F.pad(mask.squeeze(1), (self.cfg.condition_num_latent, 0), value=True)
-        return self.perceiver_encoder(x, mask)
+        with self._conditioning():
+            x, mask = self.conditioning_encoder(spk_feats, lengths)
+            mask = F.pad(mask.squeeze(1), (self.cfg.condition_num_latent, 0), value=True)
+            return self.perceiver_encoder(x, mask).float()
 
     def emotion_perceiver(self, feats: Tensor, lengths: Tensor | None = None) -> Tensor:
-        x, mask = self.emo_conditioning_encoder(feats, lengths)
-        mask = F.pad(mask.squeeze(1), (1, 0), value=True)
-        return self.emo_perceiver_encoder(x, mask).squeeze(1)
+        with self._conditioning():
+            x, mask = self.emo_conditioning_encoder(feats, lengths)
+            mask = F.pad(mask.squeeze(1), (1, 0), value=True)
+            return self.emo_perceiver_encoder(x, mask).squeeze(1).float()
 
     def emotion_vector(self, emo_feats: Tensor, lengths: Tensor | None = None) -> Tensor:
         """Features (B, T, C) -> emotion vector (B, D) (the official `get_emovec`)."""
