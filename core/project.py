@@ -730,7 +730,9 @@ def load_project(path: str | os.PathLike[str]) -> Project:
         raise ProjectError(f"cannot read {path}: {e}") from e
     try:
         data = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
+    except UnicodeDecodeError as e:
+        if e.reason == "unexpected end of data":  # a character cut in two: a truncated save
+            raise _unreadable(path, "is corrupt (it stops in the middle of a character)") from None
         raise _unreadable(path, "is not a Dubsmith project (not UTF-8 text)") from None
     except json.JSONDecodeError as e:
         raise _unreadable(

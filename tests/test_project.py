@@ -291,6 +291,15 @@ def test_truncated_file_is_reported_and_kept(tmp_path, cut):
     assert bak.read_bytes() == broken
 
 
+def test_a_save_cut_inside_a_character_is_corrupt_not_foreign(tmp_path):
+    """A crash mid-write can cut a multi-byte character in two: still our project, cut."""
+    target = tmp_path / "movie.dubsmith.json"
+    good = '{"format": "dubsmith-project", "schema": 2, "lines": [{"text": "¿Qué?"'.encode()
+    target.write_bytes(good[: good.index("é".encode()) + 1])
+    with pytest.raises(ProjectError, match="is corrupt"):
+        load_project(target)
+
+
 @pytest.mark.parametrize(
     "content",
     [
