@@ -29,11 +29,12 @@ rendered fails alone.
 
 Device and precision (models.precision): a PrecisionPlan names the dtype of the T2S
 decoder, the flow model (DiT) and BigVGAN; their weights are stored once in it at load.
-`precision="auto"` picks per stage from the hardware (bf16 decoder and flow model on CPUs
-with AMX / AVX-512 BF16, fp16 decoder weights for narrow products elsewhere on the CPU,
-bf16 or fp16 on CUDA; BigVGAN fp32). Without a precision the CPU runs fp32 (parity) and
-CUDA the auto plan. On CUDA the T2S stage also runs under autocast in the plan's dtype. The
-prompt path (w2v-BERT, codec, mel, CAMPPlus) and the conditioning encoders stay float32.
+`precision="auto"` picks per stage from the hardware (on CPUs with AMX / AVX-512 BF16:
+fp16 decode steps, bf16 wide products, conditioning encoders and flow model; elsewhere on
+the CPU fp16 decoder weights for narrow products only; bf16 or fp16 on CUDA; BigVGAN fp32).
+Each stage is put in its format as soon as it is loaded. Without a precision the CPU runs
+fp32 (parity) and CUDA the auto plan. On CUDA the T2S stage also runs under autocast in the
+plan's dtype. The prompt path (w2v-BERT, codec, mel, CAMPPlus) stays float32.
 """
 
 from __future__ import annotations

@@ -5,9 +5,12 @@ does fast, and the helpers that store weights once in that format.
     plan.t2s, plan.s2m, plan.vocoder                      # torch dtypes per stage
 
 Measured facts the rules follow (bench/engine.py --precision prints them again):
-- CPUs with AMX or AVX-512 BF16: a bf16 matrix product with bf16 weights is 5x fp32 at
-  700 rows (the flow model's frames) and 2.7x at one row (a decode step). So bf16 for the
-  T2S decoder and the flow model (DiT), weights stored once in bf16.
+- CPUs with AMX or AVX-512 BF16: a bf16 matrix product with bf16 weights is 4-5x fp32 at
+  700 rows (the flow model's frames). At one row (a decode step, memory bound) fp16 weights
+  are faster still (0.22 ms against bf16 0.32 and fp32 0.63 for 1280x4096, AVX-512 BF16).
+  So the decoder's weights are stored in fp16 for decode steps and cast to bf16 for wide
+  products (prefill, latent pass); the conditioning encoders and the flow model (DiT) are
+  stored in bf16.
 - CPUs without them (AVX2, e.g. AMD Zen 3): half-precision products are emulated; at 700
   rows bf16 is 6x and fp16 5x *slower* than fp32, but at one row (memory bound: the decoder
   reads ~1.9 GB of fp32 weights per step) fp16 weights are 2.2x and bf16 1.7x faster. So

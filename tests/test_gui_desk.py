@@ -534,15 +534,21 @@ def test_export_dialog_writes_the_chosen_tracks_and_offers_the_folder(
 # --- the batch queue --------------------------------------------------------------------------
 
 
+def _video_copies(source: Path, folder: Path, names) -> list[Path]:
+    """Copies of the generated clip with their subtitles beside them, one per name."""
+    videos = []
+    for name in names:
+        shutil.copy(source, folder / f"{name}.mp4")
+        shutil.copy(source.with_suffix(".srt"), folder / f"{name}.srt")
+        videos.append(folder / f"{name}.mp4")
+    return videos
+
+
 def test_a_three_job_queue_with_a_bad_input_goes_on_and_survives_a_restart(
     qtbot, source, tmp_path, monkeypatch, no_dialogs
 ):
     monkeypatch.setenv("DUBSMITH_CACHE_DIR", str(tmp_path / "cache"))
-    videos = []
-    for name in ("one", "two"):
-        shutil.copy(source, tmp_path / f"{name}.mp4")
-        shutil.copy(source.with_suffix(".srt"), tmp_path / f"{name}.srt")
-        videos.append(tmp_path / f"{name}.mp4")
+    videos = _video_copies(source, tmp_path, ("one", "two"))
     bad = mediagen.make_corrupt_file(tmp_path / "broken.mp4", "garbage")
     videos.insert(1, bad)
     queue_file = tmp_path / "queue.json"
@@ -588,11 +594,7 @@ def test_a_waiting_jobs_settings_are_edited_kept_and_run_with(
     from models.contract import DurationMode
 
     monkeypatch.setenv("DUBSMITH_CACHE_DIR", str(tmp_path / "cache"))
-    videos = []
-    for name in ("one", "two"):
-        shutil.copy(source, tmp_path / f"{name}.mp4")
-        shutil.copy(source.with_suffix(".srt"), tmp_path / f"{name}.srt")
-        videos.append(tmp_path / f"{name}.mp4")
+    videos = _video_copies(source, tmp_path, ("one", "two"))
     queue_file = tmp_path / "queue.json"
     win = window(qtbot, queue_file=queue_file)
     win.background.setCurrentText("duck")
@@ -878,11 +880,7 @@ def test_dropped_videos_are_queued_and_closing_during_the_queue_keeps_finished_l
     from core.queue_store import QueueStore
 
     monkeypatch.setenv("DUBSMITH_CACHE_DIR", str(tmp_path / "cache"))
-    videos = []
-    for name in ("one", "two"):
-        shutil.copy(source, tmp_path / f"{name}.mp4")
-        shutil.copy(source.with_suffix(".srt"), tmp_path / f"{name}.srt")
-        videos.append(tmp_path / f"{name}.mp4")
+    videos = _video_copies(source, tmp_path, ("one", "two"))
 
     class Gated(ToneEngine):
         def __init__(self) -> None:

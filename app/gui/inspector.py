@@ -21,12 +21,11 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.line_panel import LinePanel
+from app.gui.settings_dialog import MODES
 from core import desk
 from core import project as proj
 from models.contract import EMOTION_NAMES, DurationMode
 
-# The modes a line may choose, as the Settings dialog offers them for the dub.
-LINE_MODES = (DurationMode.EXACT, DurationMode.NATURAL)
 MODE_TIPS = {
     DurationMode.EXACT: "exactly the span's length",
     DurationMode.NATURAL: "its own pace, fitted to the span when close enough, else flagged",
@@ -174,7 +173,8 @@ class LineInspector(QWidget):
         """ "As the dub (<mode>)" first (None), then each mode; a mode the list lacks (one
         written into the file by hand) is shown too, so the line's choice is never hidden."""
         own = None if line is None else line.duration_mode
-        choices: list[DurationMode | None] = [None, *LINE_MODES]
+        # The modes a line may choose: those the Settings dialog offers for the dub.
+        choices: list[DurationMode | None] = [None, *MODES]
         if own is not None and own not in choices:
             choices.append(own)
         self.mode_choices = choices  # kept here: Qt's item data would turn enums into str

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from app.gui.export_dialog import ExportChoice, ExportDialog
 from app.gui.progress import overall_fraction
-from app.gui.settings_dialog import MODES
+from app.gui.settings_dialog import MODE_LABELS, MODES
 from app.gui.worker import QueueWorker
 from core.errors import OptionError
 from core.job_queue import JobQueue, JobStatus
@@ -56,7 +56,7 @@ class JobSettingsDialog(ExportDialog):
         self.emotion.addItems([e.value for e in DefaultEmotion])
         self.emotion.setCurrentText(settings.emotion.value)
         self.mode = QComboBox()
-        self.mode.addItems(["exact: every line fills its span", "natural: free pace, fitted"])
+        self.mode.addItems(MODE_LABELS)
         self.mode.setCurrentIndex(
             MODES.index(settings.duration_mode) if settings.duration_mode in MODES else 0
         )
@@ -205,7 +205,6 @@ class QueuePanel(QWidget):
 
     def refresh(self) -> None:
         current = self.current_entry()
-        self._shown = []
         self.tree.clear()
         self._shown = list(self.store.entries)
         for entry in self.store.entries:

@@ -34,6 +34,7 @@ from models.contract import DurationMode
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 MODES = (DurationMode.EXACT, DurationMode.NATURAL)
+MODE_LABELS = ("exact: every line fills its span", "natural: free pace, fitted")  # of MODES
 
 
 @dataclass
@@ -66,7 +67,7 @@ class SettingsDialog(QDialog):
         self.precision.setCurrentText(precision if precision in PRECISIONS else "auto")
 
         self.mode = QComboBox()
-        self.mode.addItems(["exact: every line fills its span", "natural: free pace, fitted"])
+        self.mode.addItems(MODE_LABELS)
         self.mode.setCurrentIndex(
             MODES.index(settings.duration_mode) if settings.duration_mode in MODES else 0
         )
