@@ -386,6 +386,9 @@ def test_preview_renders_only_that_line_and_regenerate_keeps_takes(
     win = window(qtbot, engine)
     win.show()
     assert open_now(qtbot, win, clip)
+    # room for the check a preview brings, before any line has one
+    check = win.table.fontMetrics().horizontalAdvance("err 100% · sim 0.00")
+    assert win.table.columnWidth(COL_CHECK) >= check
     win._select_row(row_of(win, 2))
     assert render_now(qtbot, win, win.inspector.preview_btn.click), no_dialogs
     assert engine.rendered == [TEXT2]  # only this line

@@ -38,6 +38,7 @@ from app.gui.export_dialog import BACKGROUNDS, ExportChoice, ExportDialog
 from app.gui.inspector import LineInspector
 from app.gui.line_panel import push_emotion_edit
 from app.gui.lines_model import (
+    COL_CHECK,
     COL_EMOTION,
     COL_SPEAKER,
     COL_TEXT,
@@ -81,6 +82,7 @@ AUTOSAVE_S = 1.0  # an edit reaches the project file at most this long after it 
 SHOWN_WARNINGS = 4  # grouped warning lines in the label; the tooltip has them all
 CELL_PADDING = 16  # px around a cell's text (Qt's margins plus a little air)
 EMOTION_SAMPLE = "angry 0.80, calm 0.60, …"
+CHECK_SAMPLE = "err 100% · sim 0.00"  # the listening check, before any line has one
 MODELS_CHECK_MS = 300  # typing in the Models field re-checks the folder once it settles
 RECENT_MAX = 8
 WIDTH_CAPS = {COL_SPEAKER: 160}  # px: a long speaker name must not eat the Text column
@@ -715,6 +717,8 @@ class MainWindow(QMainWindow):
             width = max(fm.horizontalAdvance(longest), header_fm.horizontalAdvance(COLUMNS[col]))
             if col == COL_EMOTION:  # room for a typical setting before it is made
                 width = max(width, fm.horizontalAdvance(EMOTION_SAMPLE))
+            if col == COL_CHECK:  # and for a check a preview brings (it was cut to "err 1…")
+                width = max(width, fm.horizontalAdvance(CHECK_SAMPLE))
             width = min(width, WIDTH_CAPS.get(col, 10_000))
             self.table.setColumnWidth(col, width + CELL_PADDING)
         self.table.fit_text_column()
