@@ -15,6 +15,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from app.stdout_pipe import until_reader_leaves
 from models.quiet import quiet_transformers
 
 EXIT_OK = 0
@@ -48,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--report", type=Path, default=None, metavar="REPORT.json")
     d.add_argument("--work-dir", type=Path, default=None, help=argparse.SUPPRESS)
     d.add_argument("--no-progress", action="store_true")
+    d.add_argument("--wait", action="store_true", help="if another run uses this video, wait")
 
     b = sub.add_parser(
         "batch",
@@ -98,6 +100,9 @@ def _parser() -> argparse.ArgumentParser:
     mv = msub.add_parser("verify", help="check sizes and sha256 checksums, offline")
     mv.add_argument("--model-dir", **where)
     mv.add_argument("--quick", action="store_true", help="sizes and headers only (no checksums)")
+    mv.add_argument(
+        "--allow-custom", action="store_true", help="accept checkpoints other than the release"
+    )
 
     dm = sub.add_parser("demo", help="make a short two-speaker sample video and dub it")
     dm.add_argument(
@@ -127,6 +132,7 @@ SETTING_FLAGS = {
     "subtitle_track": "subtitle_track",
     "emotion": "emotion",
     "mode": "duration_mode",
+    "stop_window": "stop_window",
     "seed": "seed",
     "language": "language",
     "flow_steps": "flow_steps",
@@ -189,7 +195,17 @@ def _add_settings(d: argparse.ArgumentParser) -> None:
         metavar="MS",
         help="let a line run up to MS ms into the silence after its cue (never into the next)",
     )
-    d.add_argument("--mode", choices=("exact", "natural"))
+    d.add_argument(
+        "--mode",
+        choices=("guided", "exact", "natural"),
+        help="duration fit (default guided: the stop near the span's count, exact frames)",
+    )
+    d.add_argument(
+        "--stop-window",
+        type=float,
+        metavar="W",
+        help="guided mode: the stop allowed within (1-W)..(1+W) x the span's count (0.15)",
+    )
     d.add_argument("--seed", type=int)
     d.add_argument("--flow-steps", type=int, help="diffusion steps of the flow model (25)")
     d.add_argument("--language", help="ISO 639-2 tag of the dub track (eng, fra...)")
@@ -238,6 +254,11 @@ class _Bars:
     def __call__(self, step: str, done: int, total: int) -> None:
         if not self.enabled or step in self.QUIET:
             return
+        if not sys.stderr.isatty():  # a log: one line per stage, not a redrawn bar
+            if step != self.step:
+                self.step = step
+                print(f"{step}...", file=sys.stderr)
+            return
         from tqdm import tqdm
 
         if step != self.step:
@@ -264,12 +285,15 @@ def _exit_code(exc: BaseException) -> tuple[int, str]:
     """Known failures map to exit codes; anything else (MediaError, ExportError, OSError
     such as a full disk) is still one clear line, never a traceback."""
     from core.media import MediaError
+    from core.output_guard import OutputError
     from core.pipeline import EngineUnavailable, InputError, OptionError
+    from core.run_lock import RunLocked
     from core.voices import VoiceError
     from models.contract import ModelFilesMissing
 
     exit_codes = (
         (OptionError, EXIT_USAGE),
+        (OutputError, EXIT_USAGE),  # an output-side mistake is the command line's
         (InputError, EXIT_INPUT),
         (VoiceError, EXIT_INPUT),
         (ModelFilesMissing, EXIT_MODELS),
@@ -286,7 +310,7 @@ def _exit_code(exc: BaseException) -> tuple[int, str]:
         flags = " ".join(f"--voice '{s}=sample.wav'" for s in exc.speakers)
         return code, f"{exc} ({flags})"
     # Our own errors carry a message written for the editor; others get their type.
-    expected = code != EXIT_FAILED or isinstance(exc, MediaError | OSError)
+    expected = code != EXIT_FAILED or isinstance(exc, MediaError | OSError | RunLocked)
     return code, (str(exc) if expected else f"{type(exc).__name__}: {exc}")
 
 
@@ -347,6 +371,7 @@ def cmd_dub(args, engine_factory=None) -> int:
 
     from core.pipeline import dub
     from core.render import Cancelled
+    from core.run_lock import claim_run
     from core.voices import VoiceError
 
     try:
@@ -367,7 +392,8 @@ def cmd_dub(args, engine_factory=None) -> int:
         kwargs["engine_factory"] = engine_factory
     with _CtrlC() as ctrl_c:
         try:
-            report = dub(args.video, options, cancel=ctrl_c.token, **kwargs)
+            with claim_run(args.video, options, wait=args.wait, on_wait=_err, cancel=ctrl_c.token):
+                report = dub(args.video, options, cancel=ctrl_c.token, **kwargs)
         except (Cancelled, KeyboardInterrupt):
             bars.close()
             _err(f"cancelled; {args.output} was not written (rendered lines stay cached)")
@@ -408,8 +434,12 @@ def _engine_summary(report) -> list[str]:
             tried = sum(r.fit_candidates or 0 for r in fitted)
             text += (
                 f"; fitted to their spans: {', '.join(f'{n} {m}' for m, n in methods.items())}"
-                f", stretch at most {stretch:.1%}, {tried} candidate(s) rendered"
+                f", stretch at most {stretch:.1%}"
             )
+            text += f", {tried} candidate(s) rendered" if tried else ""
+            forced = [r for r in fitted if r.stop == "forced"]
+            cuts = sum(r.suspected_cut for r in forced)
+            text += f", {len(forced)} forced stop(s), {cuts} suspected cut(s)" if forced else ""
         out.append(text)
     return out
 
@@ -420,6 +450,7 @@ def cmd_analyze(args) -> int:
 
     from core.pipeline import DubJob, ProgressEvents
     from core.render import Cancelled
+    from core.run_lock import claim_run
     from core.voices import VoiceError
 
     try:
@@ -431,7 +462,8 @@ def cmd_analyze(args) -> int:
     with _CtrlC() as ctrl_c:
         job = DubJob(args.video, options, events=ProgressEvents(bars), cancel=ctrl_c.token)
         try:
-            prompts = job.analyze()
+            with claim_run(args.video, options, analysis_only=True):
+                prompts = job.analyze()
         except (Cancelled, KeyboardInterrupt):
             bars.close()
             _err("cancelled; the project file is as it was")
@@ -484,15 +516,18 @@ def cmd_batch(args, engine_factory=None) -> int:
     if outdir.exists() and not outdir.is_dir():
         _err(f"-o {outdir} is a file; batch writes into a folder")
         return EXIT_USAGE
+    own_dubs: list[Path] = []
     try:
         template = _template(args, outdir / "placeholder.mp4")
-        specs = find_jobs(args.jobs, outdir)
+        specs = find_jobs(args.jobs, outdir, skipped=own_dubs)
     except VoiceError as exc:
         _err(str(exc))
         return EXIT_USAGE
     except InputError as exc:
         _err(str(exc))
         return EXIT_INPUT
+    for path in own_dubs:
+        print(f"{path.name}: a dub written by Dubsmith, not dubbed again", file=sys.stderr)
     outdir.mkdir(parents=True, exist_ok=True)
     bars = _Bars(not args.no_progress)
 
@@ -510,6 +545,9 @@ def cmd_batch(args, engine_factory=None) -> int:
                       file=sys.stderr)  # fmt: skip
             elif result.report is not None:
                 _print_warnings(result.report.warnings, keep_all_hint=False)
+            if result.status == "partial":
+                _err(f"[{number}/{total}] {result.spec.name}: {len(result.report.failed)} "
+                     "line(s) could not be rendered (silent); --resume renders them")  # fmt: skip
 
         def stage(self, name, done, total):
             bars(name, done, total)
@@ -540,6 +578,8 @@ def cmd_batch(args, engine_factory=None) -> int:
         code = EXIT_CANCELLED
     elif code == EXIT_OK and any(r.status == "failed" for r in results):
         code = EXIT_FAILED
+    elif code == EXIT_OK and any(r.status == "partial" for r in results):
+        code = EXIT_PARTIAL
     rows = [("job", "lines", "audio s", "wall s", "result")] + summary_rows(results)
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for row in rows:
@@ -563,6 +603,8 @@ def _media_json(info) -> dict:
 
 
 def cmd_inspect(args) -> int:
+    from core.errors import InputError
+    from core.inputs import SUBTITLE_SIZE_LIMIT, check_input_file
     from core.media import MediaError, probe
     from core.subtitles import (
         SUBTITLE_EXTENSIONS,
@@ -572,8 +614,11 @@ def cmd_inspect(args) -> int:
     )
 
     path: Path = args.path
-    if not path.exists():
-        _err(f"not found: {path}")
+    try:  # a FIFO or /dev/zero is refused, never opened
+        subtitle = path.suffix.lower() in SUBTITLE_EXTENSIONS
+        check_input_file(path, "the file", SUBTITLE_SIZE_LIMIT if subtitle else None)
+    except InputError as exc:
+        _err(str(exc))
         return EXIT_INPUT
     media = None
     subs_path = None
@@ -654,7 +699,7 @@ def cmd_models(args) -> int:
     if command == "download":
         return _models_download(args, model_dir)
     if command == "verify":
-        return _models_verify(model_dir, args.quick)
+        return _models_verify(model_dir, args.quick, args.allow_custom)
     return _models_list(model_dir)
 
 
@@ -720,26 +765,10 @@ def _models_list(model_dir: Path) -> int:
     return EXIT_MODELS
 
 
-def _models_verify(model_dir: Path, quick: bool) -> int:
-    import time
+def _models_verify(model_dir: Path, quick: bool, allow_custom: bool) -> int:
+    from app.models_verify import report_verify
 
-    from core import model_manager
-
-    print(f"model folder: {model_dir}")
-    start = time.perf_counter()
-    problems = model_manager.verify(model_dir, quick=quick)
-    took = time.perf_counter() - start
-    known, total = model_manager.checksums_known(model_dir)
-    how = "sizes and headers" if quick else f"checksums known for {known} of {total}"
-    print(f"checked {total} entries in {took:.2f} s ({how})")
-    for p in problems:
-        print(f"  {p.kind.upper():8s} {p.path}  ({p.location}): {p.detail}")
-    if problems:
-        for fetch in dict.fromkeys(p.fetch for p in problems):
-            print(f"fix with: {fetch}")
-        return EXIT_MODELS
-    print("verified: every model in use is whole")
-    return EXIT_OK
+    return EXIT_OK if report_verify(model_dir, quick, allow_custom) else EXIT_MODELS
 
 
 class _DownloadBars:
@@ -752,6 +781,11 @@ class _DownloadBars:
 
     def __call__(self, p) -> None:
         if not self.enabled:
+            return
+        if not sys.stderr.isatty():  # a log: one line per file
+            if p.path != self.path:
+                self.path = p.path
+                print(f"[{p.file_number + 1}/{p.file_count}] {p.path}", file=sys.stderr)
             return
         from tqdm import tqdm
 
@@ -894,6 +928,10 @@ def main(argv: list[str] | None = None, *, engine_factory=None) -> int:
         args = ap.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0) if exc.code in (0, None) else EXIT_USAGE
+    return until_reader_leaves(lambda: _run(args, engine_factory))
+
+
+def _run(args, engine_factory) -> int:
     if args.command == "dub":
         return cmd_dub(args, engine_factory)
     if args.command == "analyze":

@@ -5,8 +5,9 @@ Generates (once, cached in --workdir) a 10-minute 320x240 testsrc2 video at 25 f
 and an SRT of ~200 cues, makes a tone per cue as a fake dubbed clip (22.05 kHz, the
 engine's rate, exactly the cue's length), then times:
 
-    probe -> extract_audio (48k master + 16k/22.05k mono) -> mixdown (duck, loudness,
-    true peak) -> write mix WAV -> export (MP4 mux: video copy, AAC dub, original 2nd)
+    probe -> extract_audio (48k master + 16k/22.05k mono, ffmpeg to disk) -> mix_to_file
+    (block mix from the master on disk: duck, loudness, true peak, gain in place) ->
+    export (MP4 mux: video copy, AAC dub, original 2nd)
 
 Usage: .venv/bin/python bench/pipeline.py [--minutes 10] [--cues 200] [--workdir DIR]
                                          [--aac-coder twoloop|fast]
@@ -33,7 +34,8 @@ import pysubs2  # noqa: E402
 
 from core.export import ExportOptions, export_video  # noqa: E402
 from core.media import extract_audio, probe  # noqa: E402
-from core.mixdown import Clip, MixSettings, mixdown, write_mix  # noqa: E402
+from core.mix_stream import mix_to_file  # noqa: E402
+from core.mixdown import Clip, MixSettings  # noqa: E402
 from tests import mediagen  # noqa: E402
 
 RATE = 48000
@@ -127,12 +129,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"input: {video.name}, {len(clips)} cues, {video.stat().st_size / 1e6:.1f} MB")
     info = step("probe", lambda: probe(video))
     extracted = step("extract_audio", lambda: extract_audio(video, run / "work"))
-    original = step("load master", extracted.load_master)
     result = step(
-        "mixdown",
-        lambda: mixdown(clips, info.duration_s, original, MixSettings(), extracted.channel_layout),
+        "mix (blocks, to disk)",
+        lambda: mix_to_file(
+            clips,
+            info.duration_s,
+            extracted.master_path,
+            run / "mix.wav",
+            MixSettings(),
+            extracted.channel_layout,
+        ),
     )
-    mix_wav = step("write mix wav", lambda: write_mix(result, run / "mix.wav"))
+    mix_wav = result.path
     out = step(
         "export (mp4 mux)",
         lambda: export_video(
@@ -144,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     total = sum(times.values())
     print(f"  {'TOTAL':<22} {total:7.2f} s wall {sum(cpu.values()):7.2f} s cpu  (target < 10 s)")
+    print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     print(f"load average at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     print(
         f"mix: {result.loudness_lufs:.2f} LUFS, true peak {result.true_peak_dbtp:.2f} dBTP, "

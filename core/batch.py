@@ -8,7 +8,6 @@ state, so a catalogue too big for one machine can later be spread over several.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import time
 from collections.abc import Iterator
@@ -16,6 +15,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from core.batch_settings import check_job_settings
+from core.batch_state import BatchState, job_fingerprint, outputs_written_in, run_fingerprint
 from core.engines import EngineCache, EngineFactory, default_engine_factory
 from core.errors import InputError
 from core.options import DubOptions
@@ -26,7 +27,6 @@ from core.report import DubReport
 from core.subtitles import find_subtitles_for
 
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov", ".m4v", ".webm", ".avi")
-STATE_NAME = ".dubsmith-batch.json"  # in the output folder: which jobs are finished
 
 
 @dataclass
@@ -45,7 +45,8 @@ class JobSpec:
 @dataclass
 class JobResult:
     spec: JobSpec
-    status: str  # "done", "failed", "skipped", "cancelled"
+    # "done", "partial" (written, some lines silent), "failed", "skipped", "cancelled"
+    status: str
     report: DubReport | None = None
     error: str | None = None
     wall_s: float = 0.0
@@ -81,7 +82,9 @@ def _path(value: Any, base: Path, what: str) -> Path:
     return p if p.is_absolute() else base / p
 
 
-def _spec_from(entry: dict[str, Any], base: Path, outdir: Path, where: str) -> JobSpec:
+def _spec_from(
+    entry: dict[str, Any], base: Path, outdir: Path, where: str, label: str = "setting"
+) -> JobSpec:
     if not isinstance(entry, dict) or "video" not in entry:
         raise InputError(f"{where}: each job needs at least a 'video'")
     video = _path(entry["video"], base, "video")
@@ -90,12 +93,15 @@ def _spec_from(entry: dict[str, Any], base: Path, outdir: Path, where: str) -> J
     settings = entry.get("settings") or {}
     if not isinstance(settings, dict):
         raise InputError(f"{where}: 'settings' must be an object of dub settings")
+    check_job_settings(settings, where, label)
     voices = entry.get("voices") or {}
     if not isinstance(voices, dict):
         raise InputError(f"{where}: 'voices' must map speaker names to sample files")
     return JobSpec(
         video=video,
-        output=_path(out, outdir, "output") if out else _output_for(video, outdir),
+        # A named output is a path like the others, from the list's folder (README);
+        # only the default name goes to the output folder.
+        output=_path(out, base, "output") if out else _output_for(video, outdir),
         subtitles=_path(subs, base, "subtitles") if subs else None,
         changes=dict(settings),
         voices={str(k): _path(v, base, "voice file") for k, v in voices.items()},
@@ -121,18 +127,32 @@ def _csv_value(text: str) -> Any:
     return text.strip()
 
 
-def find_jobs(source: Path, outdir: Path) -> list[JobSpec]:
+def _own_outputs(videos: list[Path], folder: Path) -> set[Path]:
+    """Files in a folder that a dub of this tool wrote there: those a batch recorded, and
+    NAME.dubbed.mp4 beside NAME's video (the name a batch gives it, written before any
+    record was kept or by `dub -o`)."""
+    named = {_output_for(v, folder).resolve() for v in videos}
+    return (named | outputs_written_in(folder)) & {v.resolve() for v in videos}
+
+
+def find_jobs(source: Path, outdir: Path, skipped: list[Path] | None = None) -> list[JobSpec]:
     """The jobs of a folder (every video in it, its subtitles beside it) or of a JSON list
     (`[{"video": ..., "subtitles": ..., "output": ..., "settings": {...}}]`) or a CSV with
     the columns video, subtitles, output and any dub settings. Relative paths are taken
-    from the list's own folder."""
+    from the list's own folder. A folder's videos that are dubs this tool wrote there
+    (`batch vids -o vids` run twice) are not dubbed again: they go to `skipped`."""
     source, outdir = Path(source), Path(outdir)
     if source.is_dir():
-        videos = sorted(
+        found = sorted(
             p for p in source.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS
         )
+        own = _own_outputs(found, source)
+        videos = [v for v in found if v.resolve() not in own]
+        if skipped is not None:
+            skipped.extend(v for v in found if v.resolve() in own)
         if not videos:
-            raise InputError(f"no videos in {source} ({', '.join(VIDEO_EXTENSIONS)})")
+            dubs = f" (only dubs written by Dubsmith: {len(own)})" if own else ""
+            raise InputError(f"no videos in {source} ({', '.join(VIDEO_EXTENSIONS)}){dubs}")
         return [JobSpec(v, _output_for(v, outdir), find_subtitles_for(v)) for v in videos]
     if not source.is_file():
         raise InputError(f"job list not found: {source}")
@@ -168,44 +188,10 @@ def find_jobs(source: Path, outdir: Path) -> list[JobSpec]:
                 for k, v in row.items()
                 if k and k not in _CSV_FIELDS and v not in (None, "")
             }
-            specs.append(_spec_from(entry, base, outdir, f"{source.name}, line {n}"))
+            where = f"{source.name}, row {n}"
+            specs.append(_spec_from(entry, base, outdir, where, label="column"))
         return specs
     raise InputError(f"{source.name}: a job list is a folder, a .json or a .csv file")
-
-
-# --- resuming ----------------------------------------------------------------------------------
-
-
-def _fingerprint(spec: JobSpec) -> str:
-    """What a finished job was made from: its inputs as they were, and its settings."""
-    parts: list[str] = [json.dumps(spec.changes, sort_keys=True, default=str)]
-    for p in (spec.video, spec.subtitles, *spec.voices.values()):
-        if p is not None:
-            try:
-                st = Path(p).stat()
-                parts.append(f"{Path(p).resolve()}:{st.st_size}:{st.st_mtime_ns}")
-            except OSError:
-                parts.append(f"{p}:missing")
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
-
-
-class BatchState:
-    """Finished jobs, kept in the output folder so `resume` knows what not to redo."""
-
-    def __init__(self, outdir: Path) -> None:
-        self.path = Path(outdir) / STATE_NAME
-        try:
-            self.done: dict[str, str] = json.loads(self.path.read_text()).get("done", {})
-        except (OSError, ValueError, AttributeError):
-            self.done = {}
-
-    def is_finished(self, spec: JobSpec) -> bool:
-        return spec.output.exists() and self.done.get(str(spec.output)) == _fingerprint(spec)
-
-    def mark_finished(self, spec: JobSpec) -> None:
-        self.done[str(spec.output)] = _fingerprint(spec)
-        data = json.dumps({"done": self.done}, indent=1).encode()
-        atomic_write_bytes(self.path, data)
 
 
 # --- running -----------------------------------------------------------------------------------
@@ -231,6 +217,13 @@ def run_job(
 ) -> DubReport:
     """One job: the template's options (model folder, device, dub settings given for the
     whole batch) with the job's own inputs, output and settings on top."""
+    if spec.subtitles is None and spec.video.is_file() and find_subtitles_for(spec.video) is None:
+        # The dub's own advice ("pass the subtitle file after the video") is for `dub`.
+        raise InputError(
+            f"no subtitles found next to {spec.video.name} (looked for {spec.video.stem}.srt, "
+            f".ass, .vtt, ...); put them beside the video, or name them in a job list's "
+            f"'subtitles'"
+        )
     options = replace(
         template,
         output=spec.output,
@@ -261,6 +254,7 @@ def run_batch(
     events = events or BatchEvents()
     cancel = cancel or CancelToken()
     factory = EngineCache(engine_factory)  # loaded once for all jobs
+    shared = run_fingerprint(template, engine_factory) if state is not None else {}
     seen: set[Path] = set()
     for number, spec in enumerate(specs, start=1):
         if spec.output.resolve() in seen:
@@ -269,7 +263,8 @@ def run_batch(
             yield result
             continue
         seen.add(spec.output.resolve())
-        if resume and state is not None and state.is_finished(spec):
+        fingerprint = job_fingerprint(spec, template, shared) if state is not None else ""
+        if resume and state is not None and state.is_finished(spec, fingerprint):
             result = JobResult(spec, "skipped")
             events.job_finished(number, len(specs), result)
             yield result
@@ -294,9 +289,13 @@ def run_batch(
             message = str(exc) or type(exc).__name__
             result = JobResult(spec, "failed", error=message, wall_s=time.perf_counter() - t0)
         else:
-            result = JobResult(spec, "done", report=report, wall_s=time.perf_counter() - t0)
-            if state is not None:
-                state.mark_finished(spec)
+            # Silent lines: the video is written but not finished; resume renders them.
+            status = "partial" if report.failed else "done"
+            result = JobResult(spec, status, report=report, wall_s=time.perf_counter() - t0)
+            if state is not None and status == "done":
+                state.mark_finished(spec, fingerprint)
+            elif state is not None:
+                state.mark_unfinished(spec)
         events.job_finished(number, len(specs), result)
         yield result
 
@@ -309,6 +308,8 @@ def summary_rows(results: list[JobResult]) -> list[tuple[str, str, str, str, str
         lines = "" if data["lines"] is None else str(data["lines"])
         audio = "" if data["audio_s"] is None else f"{data['audio_s']:.1f}"
         outcome = str(r.spec.output) if r.status in ("done", "skipped") else (r.error or r.status)
+        if r.status == "partial":
+            outcome = f"{r.spec.output} ({data['failed_lines']} line(s) silent)"
         rows.append((r.spec.name, lines, audio, f"{r.wall_s:.1f}", f"{r.status}: {outcome}"))
     return rows
 

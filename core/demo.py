@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.output_guard import OutputError
 from core.sample_media import Line, make_sample_video, write_ass
 
 DURATION_S = 10.0
@@ -48,6 +49,12 @@ class DemoResult:
 def make_sample(out_dir: Path) -> Sample:
     """The sample video and its subtitles in out_dir (made again each time: seconds)."""
     out_dir = Path(out_dir).expanduser()
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(
+            f"{out_dir} is a file, not a folder; the demo writes its sample, subtitles and "
+            "dub into a folder: name a new or existing folder",
+            "output",
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
     video = make_sample_video(out_dir / VIDEO_NAME, LINES, DURATION_S)
     subtitles = write_ass(out_dir / SUBTITLES_NAME, LINES)

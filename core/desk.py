@@ -223,7 +223,8 @@ def write_edited_subtitles(project: proj.Project, work_dir: Path) -> Path:
     beside the input), which the next dub reads instead of the original subtitles. Lines
     keep their identity through it: the project matches them by span and text."""
     work_dir.mkdir(parents=True, exist_ok=True)
-    path = write_clean_srt(edited_cues(project.lines), work_dir / "edited.srt")
+    # Under their own cue numbers: a read of it gives each line the number it had.
+    path = write_clean_srt(edited_cues(project.lines), work_dir / "edited.srt", keep_numbers=True)
     project.extra[EDITED_SUBTITLES] = str(path)
     return path
 

@@ -65,6 +65,11 @@ class SpaceNeed:
     what: str  # "the cache", "the output", ... for the message
 
 
+def describe(what: str, parts: dict[str, int]) -> str:
+    """'the cache (master 12.4 GB, mix 12.4 GB, ...)': a refusal says what takes the room."""
+    return f"{what} ({', '.join(f'{k} {human_bytes(v)}' for k, v in parts.items())})"
+
+
 def check_space(needs: list[SpaceNeed]) -> None:
     """Raise DiskSpaceError when a disk cannot hold what is asked of it. Needs on the same
     disk add up (the cache and the output are often both in the home folder)."""
@@ -96,6 +101,37 @@ def check_space(needs: list[SpaceNeed]) -> None:
 
 def wav_bytes(seconds: float, rate: int, channels: int = 1) -> int:
     return int(seconds * rate * channels * FLOAT_BYTES) + 4096
+
+
+MASTER_RATE = 48000
+WORK_RATES = (16000, 22050)
+
+
+def film_cache_bytes(
+    duration_s: float,
+    channels: int,
+    lines_s: float,
+    *,
+    take_rate: int = 22050,
+    extract: bool = True,
+    separate: bool = False,
+) -> dict[str, int]:
+    """What one dub of a film writes in its cache, part by part (all float32 WAV): the
+    48 kHz master in the original's channels and its 16 / 22.05 kHz mono copies (when
+    not extracted yet), the dialogue and background stems with their copies (when the
+    original is separated), one take per line at the engine's rate, and the mix in the
+    original's channels (2 for a video without sound; the loudness gain is applied in
+    place, so nothing more)."""
+    channels = max(channels, 1)
+    copies = sum(wav_bytes(duration_s, r) for r in WORK_RATES)
+    parts = {
+        "master": wav_bytes(duration_s, MASTER_RATE, channels) if extract else 0,
+        "working copies": copies if extract else 0,
+        "stems": 2 * wav_bytes(duration_s, MASTER_RATE, channels) + copies if separate else 0,
+        "takes": wav_bytes(lines_s, take_rate),
+        "mix": wav_bytes(duration_s, MASTER_RATE, channels),
+    }
+    return {k: v for k, v in parts.items() if v}
 
 
 NEARLY_FULL = 16 * 2**20

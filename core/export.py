@@ -33,14 +33,16 @@ import errno
 import os
 import shutil
 import subprocess
-import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.child_process import child_command
 from core.disk_space import need_and_free
 from core.media import (
     MediaError,
     MediaInfo,
+    StreamInfo,
     check_ffmpeg,
     ffmpeg_error_tail,
     ffmpeg_path,
@@ -48,6 +50,7 @@ from core.media import (
     probe,
     require_video,
 )
+from core.temp_files import temp_path_for
 
 _CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 _TEXT_SUBS_COPYABLE_MKV = {".srt": "srt", ".ass": "ass", ".ssa": "ass"}
@@ -58,6 +61,8 @@ _TEXT_SUB_DEMUXERS = (
 )
 # Extensions whose demuxer is forced: the file is read as what its name says.
 _SUB_DEMUXER_FOR_EXT = {".srt": "srt", ".ass": "ass", ".ssa": "ass", ".vtt": "webvtt"}
+# Audio an MP4 can carry as it is; any other original track is left out (and said).
+_MP4_AUDIO = {"aac", "mp3", "mp2", "ac3", "eac3", "alac", "flac", "opus", "dts"}
 _ENOSPC_HINT = "There is not enough free disk space in '{folder}' to write '{out}'."
 
 
@@ -81,6 +86,8 @@ class ExportOptions:
     # (about 1.5x quicker to encode, slightly worse at low bitrates).
     aac_coder: str = "twoloop"
     title: str | None = None
+    # Told what of the original is left out (fonts in an MP4, a track MP4 cannot hold).
+    on_dropped: Callable[[str], None] | None = None
 
 
 def container_for(path: Path) -> str:
@@ -124,12 +131,9 @@ def build_mux_args(
         args += input_args(options.subtitles, *sub_opts)
     # Explicit maps only: nothing of the input rides along by accident.
     args += ["-map", f"0:{video_stream.index}", "-map", "1:a:0"]
-    original = None
-    if options.include_original:
-        original = info.audio_stream(options.original_stream_index)
-        if original is None:
-            raise ExportError(f"'{video}' has no original audio to include as a second track.")
-        args += ["-map", f"0:{original.index}"]
+    originals, attachments = kept_originals(info, muxer, options)
+    for stream in originals + attachments:
+        args += ["-map", f"0:{stream.index}"]
     if options.subtitles is not None:
         args += ["-map", "2:s:0"]
     args += ["-map_metadata", "0", "-map_chapters", "0"]
@@ -141,13 +145,16 @@ def build_mux_args(
     if options.dub_title:
         args += _title_args("a:0", options.dub_title, muxer)
     args += ["-disposition:a:0", "default"]
-    if original is not None:
-        args += ["-c:a:1", "copy", "-disposition:a:1", "0"]
-        lang = options.original_language or original.language
-        if lang:
-            args += ["-metadata:s:a:1", f"language={lang}"]
-        if options.original_title:
-            args += _title_args("a:1", options.original_title, muxer)
+    for n, original in enumerate(originals, start=1):
+        args += [f"-c:a:{n}", "copy", f"-disposition:a:{n}", "0"]
+        lang = options.original_language if n == 1 else None
+        if lang or original.language:
+            args += [f"-metadata:s:a:{n}", f"language={lang or original.language}"]
+        title = options.original_title if n == 1 else original.title
+        if title:
+            args += _title_args(f"a:{n}", title, muxer)
+    if attachments:
+        args += ["-c:t", "copy"]
     if options.subtitles is not None:
         if muxer == "matroska":
             ext = Path(options.subtitles).suffix.lower()
@@ -166,6 +173,35 @@ def build_mux_args(
         args += ["-movflags", "+faststart"]
     args += ["-f", muxer, ffmpeg_path(tmp_out)]
     return args
+
+
+def kept_originals(
+    info: MediaInfo, muxer: str, options: ExportOptions
+) -> tuple[list[StreamInfo], list[StreamInfo]]:
+    """With the original asked for: every original audio track (the chosen one first) and
+    the attached fonts, less what the container cannot hold, which `on_dropped` is told."""
+    if not options.include_original:
+        return [], []
+    first = info.audio_stream(options.original_stream_index)
+    if first is None:
+        raise ExportError(f"'{info.path}' has no original audio to include as a second track.")
+    tracks = [first] + [s for s in info.audio_streams if s.index != first.index]
+    attachments = [s for s in info.streams if s.kind == "attachment"]
+    dropped = []
+    if muxer == "mp4":
+        left = [s for s in tracks[1:] if (s.codec or "") not in _MP4_AUDIO]
+        tracks = [s for s in tracks if s not in left]
+        dropped += [
+            f"original audio track #{s.index} ({s.codec}: MP4 cannot hold it)" for s in left
+        ]
+    if attachments and muxer != "matroska":
+        dropped.append(f"{len(attachments)} attached file(s) (fonts) of the original")
+        attachments = []
+    if dropped and options.on_dropped is not None:
+        options.on_dropped(
+            "not kept in the output: " + "; ".join(dropped) + " (write .mkv to keep everything)"
+        )
+    return tracks, attachments
 
 
 def _check_space(out: Path, info: MediaInfo, options: ExportOptions) -> None:
@@ -210,13 +246,17 @@ def export_video(
     _check_space(out, info, options)
 
     # A fresh hidden name that ffmpeg creates itself (so the file gets the usual
-    # permissions, unlike mkstemp's 0600).
-    tmp = out.parent / f".{out.name}.{uuid.uuid4().hex[:12]}.part"
+    # permissions, unlike mkstemp's 0600), naming this process: if it is killed, its
+    # ffmpeg dies with it and the next run removes the file (core.temp_files).
+    tmp = temp_path_for(out)
     try:
         args = build_mux_args(video, dub_audio, tmp, muxer, options, info)
         try:
             proc = subprocess.run(
-                args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+                child_command(args),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
             )
         except OSError as exc:
             raise ExportError(f"Could not run ffmpeg to write '{out}': {exc}") from exc

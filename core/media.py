@@ -32,7 +32,10 @@ Public API::
     @dataclass ExtractedAudio: source, stream_index, duration_s, channels, channel_layout,
         master_path (48 kHz float WAV, original channels, round(duration*48000) samples),
         mono16k_path, mono22k_path (float mono working copies), num_samples;
-        load_master() / load_mono16k() / load_mono22k() -> np.ndarray
+        load_master() -> np.ndarray (whole: short clips only);
+        load_mono16k() / load_mono22k() -> np.ndarray (mapped from the file: take slices)
+    mono_copy_filter(channels, layout, rate, frames) -> str   # ffmpeg downmix + resample
+    write_mono_copies(source, channels, layout, targets, what) -> dict[int, Path]
 
 Paths reach ffmpeg only as ``file:/absolute/path`` (a name starting with '-' is
 otherwise read as an option, one holding ':' as a protocol) and inputs are opened
@@ -58,15 +61,11 @@ from pathlib import Path
 
 import ffmpeg
 import numpy as np
+import soundfile as sf
 
-from core.audio import (
-    downmix_mono,
-    fit_length,
-    read_wav,
-    resample_to_length,
-    samples_for,
-    write_wav,
-)
+from core.audio import read_wav, samples_for
+from core.audio_stream import wav_memmap
+from core.child_process import child_command
 from models.units import MIX_RATE
 
 MASTER_RATE = MIX_RATE
@@ -174,7 +173,10 @@ def run_ffmpeg(
     input_args; ``shown`` (default: ``path`` as itself) says how to print them."""
     check_ffmpeg()
     try:
-        proc = subprocess.run(args, stdout=stdout, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        # Started so that it dies with this process (a kill -9 leaves no ffmpeg behind).
+        proc = subprocess.run(
+            child_command(args), stdout=stdout, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
+        )
     except OSError as exc:  # binary vanished, or not executable
         raise MediaError(f"Could not {what} '{path}': {exc}. {_INSTALL_HINT}") from exc
     if proc.returncode != 0:
@@ -560,14 +562,18 @@ class ExtractedAudio:
     sample_rate: int = MASTER_RATE
 
     def load_master(self) -> np.ndarray:
+        """The whole master in memory: for short clips only (a film's is gigabytes; the
+        mix and separation read it in blocks)."""
         audio, _ = read_wav(self.master_path)
         return audio
 
     def load_mono16k(self) -> np.ndarray:
-        return read_wav(self.mono16k_path)[0]
+        """The 16 kHz copy mapped from its file: readers take slices (core.audio_stream)."""
+        return wav_memmap(self.mono16k_path)
 
     def load_mono22k(self) -> np.ndarray:
-        return read_wav(self.mono22k_path)[0]
+        """The 22.05 kHz copy mapped from its file: readers take slices."""
+        return wav_memmap(self.mono22k_path)
 
 
 def _source_key(video: Path, stream_index: int) -> dict:
@@ -605,6 +611,74 @@ def _cached(manifest: Path, key: dict) -> ExtractedAudio | None:
     return result if all(p.is_file() for p in paths) else None
 
 
+# 32-bit float WAV that turns RF64 past 4 GB (a three-hour 5.1 master is 12 GB).
+_FLOAT_WAV = ("-c:a", "pcm_f32le", "-rf64", "auto", "-f", "wav")
+_LFE_AT_3 = frozenset({"5.1", "5.1(side)", "6.1", "7.1", "7.1(wide)", "7.1(wide-side)"})
+
+
+def _part_path(path: Path) -> Path:
+    return path.parent / f".{path.name}.part"
+
+
+def _exact_length(frames: int) -> str:
+    """Filters that pad or cut a stream to exactly ``frames`` samples."""
+    return f"apad=whole_len={frames},atrim=end_sample={frames}"
+
+
+def mono_copy_filter(channels: int, layout: str | None, rate: int, frames: int) -> str:
+    """ffmpeg filters making a working copy: the channels averaged (the LFE left out: it
+    carries no dialogue), soxr-resampled to ``rate``, exactly ``frames`` samples."""
+    keep = list(range(channels))
+    if layout in _LFE_AT_3 and channels > 3:
+        keep.remove(3)
+    mix = "+".join(f"{1 / len(keep)!r}*c{c}" for c in keep)
+    return (
+        f"pan=mono|c0={mix},aresample={rate}:resampler=soxr:precision=28,"
+        f"aformat=sample_fmts=flt,{_exact_length(frames)}"
+    )
+
+
+def _check_frames(path: Path, frames: int, source: Path) -> None:
+    """A file ffmpeg wrote must hold what was asked, or it is not used (never renamed)."""
+    try:
+        got = sf.info(str(path)).frames
+    except (RuntimeError, sf.LibsndfileError) as exc:
+        raise MediaError(f"Could not extract the audio of '{source}': {exc}.") from exc
+    if got != frames:
+        raise MediaError(
+            f"Could not extract the audio of '{source}': {got} samples written of {frames}."
+        )
+
+
+def write_mono_copies(
+    source: Path, channels: int, layout: str | None, targets: Mapping[int, Path], what: str
+) -> dict[int, Path]:
+    """Working copies (rate -> path) of a 48 kHz WAV, streamed by ffmpeg to temp files and
+    renamed when whole; each has round(frames * rate / 48000) samples."""
+    frames = sf.info(str(source)).frames
+    graph = f"asplit={len(targets)}" + "".join(f"[w{i}]" for i in range(len(targets))) + ";"
+    graph += ";".join(
+        f"[w{i}]{mono_copy_filter(channels, layout, r, samples_for(frames / MASTER_RATE, r))}"
+        f"[out{i}]"
+        for i, r in enumerate(targets)
+    )
+    parts = {r: _part_path(p) for r, p in targets.items()}
+    args = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", *input_args(source)]
+    args += ["-filter_complex", graph]
+    for i, r in enumerate(targets):
+        args += ["-map", f"[out{i}]", *_FLOAT_WAV, ffmpeg_path(parts[r])]
+    try:
+        run_ffmpeg(args, source, what)
+        for r in targets:
+            _check_frames(parts[r], samples_for(frames / MASTER_RATE, r), source)
+        for r, path in targets.items():
+            os.replace(parts[r], path)
+    finally:
+        for part in parts.values():
+            part.unlink(missing_ok=True)
+    return dict(targets)
+
+
 def extract_audio(
     video: Path, workdir: Path, stream_index: int | None = None
 ) -> ExtractedAudio | None:
@@ -614,7 +688,10 @@ def extract_audio(
     samples, where duration is the container's: ffmpeg's ``aresample=async=1:
     first_pts=0`` fills gaps and drops overlaps by timestamp, so a damaged stream
     cannot drift against the picture, then the tail is padded/trimmed. The working
-    copies are downmixed and soxr-resampled here, from the master, so all three agree.
+    copies are downmixed and soxr-resampled from the same decode, so all three agree.
+    ffmpeg writes the three files as it decodes (RF64 past 4 GB), into temp files that
+    are renamed once each holds its exact length: a film is never held in memory, and
+    a failed or cut-short extraction leaves nothing that looks whole.
     Files are reused when ``workdir`` already holds them for the same input (path,
     size and mtime) and stream. Returns None for a video without audio.
     """
@@ -634,29 +711,37 @@ def extract_audio(
         return hit
 
     channels = stream.channels or 2
+    n = samples_for(info.duration_s, MASTER_RATE)
+    lengths = {rate: samples_for(n / MASTER_RATE, rate) for rate in WORK_RATES}
+    master_path = workdir / f"{stem}_48k.wav"
+    paths = {r: workdir / f"{stem}_{'16k' if r == 16000 else '22k'}_mono.wav" for r in WORK_RATES}
+    # One decode, three files written by ffmpeg as it goes: nothing of the film is held.
+    graph = (
+        f"[0:{stream.index}]aresample=async=1:first_pts=0,aresample={MASTER_RATE},"
+        f"aformat=sample_fmts=flt,{_exact_length(n)},asplit=3[master][w0][w1];"
+        + ";".join(
+            f"[w{i}]{mono_copy_filter(channels, stream.channel_layout, rate, lengths[rate])}"
+            f"[out{i}]"
+            for i, rate in enumerate(WORK_RATES)
+        )
+    )
+    outputs = {master_path: "[master]", **{paths[r]: f"[out{i}]" for i, r in enumerate(WORK_RATES)}}
+    parts = {path: _part_path(path) for path in outputs}
     args = [
         "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error",
-        *input_args(video),
-        "-map", f"0:{stream.index}",
-        "-vn", "-sn", "-dn",
-        "-af", "aresample=async=1:first_pts=0",
-        "-ac", str(channels), "-ar", str(MASTER_RATE),
-        "-acodec", "pcm_f32le", "-f", "f32le", "pipe:1",
+        *input_args(video), "-filter_complex", graph,
     ]  # fmt: skip
-    proc = run_ffmpeg(args, video, "extract the audio of", stdout=subprocess.PIPE)
-    master = np.frombuffer(proc.stdout, dtype=np.float32).reshape(-1, channels)
-    master = fit_length(master, samples_for(info.duration_s, MASTER_RATE))
-    if not np.isfinite(master).all():  # a broken decoder frame must not poison the mix
-        master = np.nan_to_num(master, nan=0.0, posinf=0.0, neginf=0.0)
-
-    master_path = write_wav(workdir / f"{stem}_48k.wav", master, MASTER_RATE)
-    mono = downmix_mono(master, stream.channel_layout)
-    paths = {}
-    for rate in WORK_RATES:
-        length = samples_for(master.shape[0] / MASTER_RATE, rate)
-        work = resample_to_length(mono, MASTER_RATE, rate, length)
-        name = f"{stem}_{'16k' if rate == 16000 else '22k'}_mono.wav"
-        paths[rate] = write_wav(workdir / name, work, rate)
+    for path, label in outputs.items():
+        args += ["-map", label, *_FLOAT_WAV, ffmpeg_path(parts[path])]
+    try:
+        run_ffmpeg(args, video, "extract the audio of", shown={video: video})
+        for path, length in ((master_path, n), *((paths[r], lengths[r]) for r in WORK_RATES)):
+            _check_frames(parts[path], length, video)
+        for path, part in parts.items():
+            os.replace(part, path)
+    finally:
+        for part in parts.values():
+            part.unlink(missing_ok=True)
 
     result = ExtractedAudio(
         source=video.resolve(),
@@ -667,7 +752,7 @@ def extract_audio(
         master_path=master_path,
         mono16k_path=paths[16000],
         mono22k_path=paths[22050],
-        num_samples=int(master.shape[0]),
+        num_samples=n,
     )
     record = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(result).items()}
     tmp = manifest.with_suffix(".json.part")

@@ -7,15 +7,17 @@ original soundtrack (the 48 kHz master from ``core.media``) is kept under the du
 the clip's span (outside every span the original is untouched), or dropped in
 ``replace`` mode. In ``separate`` mode ``original`` is the background stem of the master
 (core/separation.py: same rate, channels and length, the original dialogue taken out),
-kept at full level under the dub, and the mix keeps the stem's channels: mono stays
-mono, stereo stereo, and a surround layout with a centre channel gets the dub on the
-centre (elsewhere on the front pair), as a film's dialogue sits. ``auto`` is resolved by
-the job before the mix (it looks for a separation model); given here it ducks. The
-mix is then brought to -16 LUFS integrated (BS.1770 via core.loudness) and scaled down
-if its true peak (4x oversampled with soxr) would exceed -1 dBTP (then to -1.2 dBTP, a
-margin for the estimate), so it never clips. The output is stereo (in
-``separate`` mode: the background stem's channels), exactly round(duration_s * 48000)
-samples long.
+kept at full level under the dub. In every mode the mix keeps the original's channels:
+mono stays mono, stereo stereo, and a surround layout with a centre channel gets the dub
+on the centre (elsewhere on the front pair), as a film's dialogue sits, with the rest of
+the original (ducked, replaced by silence, or separated) in place. ``auto`` is resolved
+by the job before the mix (it looks for a separation model); given here it ducks. The
+mix is then brought to -16 LUFS integrated (BS.1770 via core.loudness, surround weights
+by layout) and scaled down if its true peak (4x oversampled with soxr) would exceed
+-1 dBTP (then to -1.2 dBTP, a margin for the estimate), so it never clips. The output
+has the original's channels (stereo without an original), exactly
+round(duration_s * 48000) samples long. A film is mixed block by block from and to disk
+by core.mix_stream, through the same block kernel (``mix_block``), to the same samples.
 
 Public API::
 
@@ -26,13 +28,18 @@ Public API::
     @dataclass Clip: start_ms: float, audio: np.ndarray, sample_rate=22050, line_id=None
     @dataclass Placement: line_id, start_sample, length, clip_length, truncated; properties
         end_sample, start_ms, duration_ms
-    @dataclass MixResult: audio (n, 2) float32 ((n, ch) over a background stem), dub (n,)
+    @dataclass MixResult: audio (n, ch) float32 (the original's channels), dub (n,)
         float32 (the dub bus, same gain),
         placements, gain_db, loudness_lufs, true_peak_dbtp, sample_rate;
         property num_samples
     place_clip(clip) -> tuple[int, np.ndarray]          # start sample, 48 kHz audio
-    duck_envelope(placements, num_samples, duck_db, ramp_ms) -> np.ndarray
-    dub_channel_gains(channels, layout=None) -> np.ndarray  # where the dub goes over a stem
+    duck_envelope(placements, num_samples, duck_db, ramp_ms, start=0, timeline=None)
+    dub_channel_gains(channels, layout=None) -> np.ndarray  # where the dub goes
+    mix_layout(original_channels, mode, layout) -> (channels, gains, original plays)
+    mix_block(dub, bed, env, gains) -> np.ndarray        # one stretch, before the gain
+    peak_gain(loudness, peak_dbfs, settings) -> (gain, true peak after it)
+    block_peaks(audio, rate) -> np.ndarray               # 1 s sample peaks
+    true_peak_from_blocks(peaks, read, n, rate) -> float
     true_peak_dbtp(audio: np.ndarray, rate=48000) -> float
     mixdown(clips, duration_s, original=None, settings=MixSettings(),
             original_layout=None) -> MixResult
@@ -46,14 +53,15 @@ Public API::
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import soxr
 
-from core.audio import resample_to_length, samples_for, to_stereo, write_wav
+from core.audio import resample_to_length, samples_for, write_wav
 from core.loudness import integrated_loudness
 from core.settings import BackgroundMode
 from models.units import MIX_RATE, SAMPLE_RATE
@@ -112,7 +120,7 @@ class Placement:
 
 @dataclass
 class MixResult:
-    audio: np.ndarray  # (n, 2) float32, normalised; (n, ch) over a background stem
+    audio: np.ndarray  # (n, ch) float32, normalised, in the original's channels
     dub: np.ndarray  # (n,) float32 dub bus with the same gain as in the mix
     placements: list[Placement] = field(default_factory=list)
     gain_db: float = 0.0
@@ -136,15 +144,26 @@ def place_clip(clip: Clip) -> tuple[int, np.ndarray]:
 
 
 def duck_envelope(
-    placements: Sequence[Placement], num_samples: int, duck_db: float, ramp_ms: float
+    placements: Sequence[Placement],
+    num_samples: int,
+    duck_db: float,
+    ramp_ms: float,
+    start: int = 0,
+    timeline: int | None = None,
 ) -> np.ndarray:
     """Gain for the original: 1 outside every clip, 10^(duck_db/20) inside, with
-    linear-in-dB ramps that lie inside the clip so nothing outside a span changes."""
+    linear-in-dB ramps that lie inside the clip so nothing outside a span changes.
+
+    The envelope covers samples [start, start + num_samples) of a timeline ``timeline``
+    samples long (default: the envelope itself), so a block of a film gets the very
+    values the whole film's envelope has there."""
     env = np.ones(num_samples, dtype=np.float32)
     floor = 10 ** (duck_db / 20)
+    total = num_samples if timeline is None else timeline
     for p in placements:
-        a, b = max(p.start_sample, 0), min(p.end_sample, num_samples)
-        if b <= a:
+        a, b = max(p.start_sample, 0), min(p.end_sample, total)
+        lo, hi = max(a, start), min(b, start + num_samples)
+        if b <= a or hi <= lo:
             continue
         n = b - a
         ramp = min(int(round(ramp_ms * MIX_RATE / 1000)), n // 2)
@@ -154,7 +173,8 @@ def duck_envelope(
             seg[:ramp] = shape
             seg[n - ramp :] = shape[::-1]
         # Overlapping clips: the deeper duck wins.
-        np.minimum(env[a:b], seg, out=env[a:b])
+        view = env[lo - start : hi - start]
+        np.minimum(view, seg[lo - a : hi - a], out=view)
     return env
 
 
@@ -180,6 +200,38 @@ def dub_channel_gains(channels: int, layout: str | None = None) -> np.ndarray:
     return gains
 
 
+def block_peaks(audio: np.ndarray, rate: int = MIX_RATE) -> np.ndarray:
+    """The sample peak of each 1 s block of ``audio`` (all channels), the first pass of
+    the true-peak search; a film's blocks come in whole seconds, so blocks cut a film
+    where the whole array's blocks fall."""
+    audio = np.asarray(audio, dtype=np.float32)
+    audio = audio[:, None] if audio.ndim == 1 else audio
+    n, block = audio.shape[0], rate
+    nblocks = -(-n // block)
+    padded = audio if n == nblocks * block else np.pad(audio, [(0, nblocks * block - n), (0, 0)])
+    return np.abs(padded.reshape(nblocks, block * audio.shape[1])).max(axis=1)
+
+
+def true_peak_from_blocks(
+    peaks: np.ndarray, read: Callable[[int, int], np.ndarray], n: int, rate: int = MIX_RATE
+) -> float:
+    """dBTP from the 1 s blocks' sample peaks: the blocks within ``_TP_SEARCH_DB`` of the
+    loudest sample are read again through ``read(a, b)`` (samples [a, b)) with a little
+    context and oversampled 4x with soxr."""
+    peak = float(peaks.max()) if peaks.size else 0.0  # the samples lie on the curve
+    if peak == 0.0:
+        return float("-inf")
+    block, ctx, up = rate, _TP_CONTEXT, _TP_OVERSAMPLE
+    for k in np.flatnonzero(peaks >= peak * 10 ** (-_TP_SEARCH_DB / 20)):
+        a, b = int(k) * block, min((int(k) + 1) * block, n)
+        lo, hi = max(a - ctx, 0), min(b + ctx, n)
+        over = soxr.resample(read(lo, hi), rate, rate * up, quality="HQ")
+        core_part = over[(a - lo) * up : (b - lo) * up]
+        if core_part.size:
+            peak = max(peak, float(np.abs(core_part).max()))
+    return 20 * math.log10(peak)
+
+
 def true_peak_dbtp(audio: np.ndarray, rate: int = MIX_RATE) -> float:
     """Inter-sample peak estimate in dBTP: 4x oversampling with soxr.
 
@@ -189,31 +241,58 @@ def true_peak_dbtp(audio: np.ndarray, rate: int = MIX_RATE) -> float:
     cannot hold the maximum, and a film's soundtrack is mostly quieter blocks.
     """
     audio = np.asarray(audio, dtype=np.float32)
-    if audio.ndim == 1:
-        audio = audio[:, None]
-    n = audio.shape[0]
-    if n == 0:
+    audio = audio[:, None] if audio.ndim == 1 else audio
+    if audio.shape[0] == 0:
         return float("-inf")
-    block = rate
-    nblocks = -(-n // block)
-    padded = audio if n == nblocks * block else np.pad(audio, [(0, nblocks * block - n), (0, 0)])
-    block_peaks = np.abs(padded.reshape(nblocks, block * audio.shape[1])).max(axis=1)
-    peak = float(block_peaks.max())  # the samples themselves lie on the curve
-    if peak == 0.0:
-        return float("-inf")
-    ctx, up = _TP_CONTEXT, _TP_OVERSAMPLE
-    for k in np.flatnonzero(block_peaks >= peak * 10 ** (-_TP_SEARCH_DB / 20)):
-        a, b = k * block, min((k + 1) * block, n)
-        lo, hi = max(a - ctx, 0), min(b + ctx, n)
-        over = soxr.resample(audio[lo:hi], rate, rate * up, quality="HQ")
-        core_part = over[(a - lo) * up : (b - lo) * up]
-        if core_part.size:
-            peak = max(peak, float(np.abs(core_part).max()))
-    return 20 * math.log10(peak)
+    return true_peak_from_blocks(
+        block_peaks(audio, rate), lambda a, b: audio[a:b], audio.shape[0], rate
+    )
 
 
-def _integrated_loudness(audio: np.ndarray) -> float:
-    return integrated_loudness(audio, MIX_RATE)
+def mix_layout(
+    original_channels: int | None, mode: Background, layout: str | None
+) -> tuple[int, np.ndarray, bool]:
+    """Channels of the mix, the dub's gain on each, and whether the original plays.
+
+    The mix keeps the original's layout in every background mode (mono stays mono,
+    stereo stereo, 5.1/7.1 carry the dub on the centre); a video without sound gets a
+    stereo dub."""
+    if original_channels is None:
+        return 2, np.ones(2, dtype=np.float32), False
+    gains = dub_channel_gains(original_channels, layout)
+    return original_channels, gains, mode is not Background.REPLACE
+
+
+def mix_block(
+    dub: np.ndarray, bed: np.ndarray | None, env: np.ndarray | None, gains: np.ndarray
+) -> np.ndarray:
+    """One stretch of the mix, before the loudness gain: the bed (ducked by ``env``, or
+    as it is) with the dub added on the channels ``gains`` names. The whole-array and
+    the block mix both go through here, so they agree sample for sample."""
+    k, channels = dub.shape[0], gains.shape[0]
+    if bed is None:
+        out = np.zeros((k, channels), dtype=np.float32)
+    elif env is None:
+        out = np.array(bed, dtype=np.float32, copy=True)
+    else:
+        out = np.multiply(bed, env[:, None], dtype=np.float32)
+    for c in np.flatnonzero(gains):
+        out[:, c] += dub * gains[c]
+    return out
+
+
+def peak_gain(loudness: float, peak_dbfs: float, settings: MixSettings) -> tuple[float, float]:
+    """The loudness gain (linear) and the true peak after it, held under the limit."""
+    gain = 1.0
+    if settings.normalize and math.isfinite(loudness):
+        gain = 10 ** ((settings.target_lufs - loudness) / 20)
+    peak = peak_dbfs + 20 * math.log10(gain) if gain > 0 else float("-inf")
+    if peak > settings.true_peak_dbtp:
+        # Scaling down costs loudness but never clips; a limiter would colour the dub.
+        target = settings.true_peak_dbtp - _TP_MARGIN_DB
+        gain *= 10 ** ((target - peak) / 20)
+        peak = target
+    return gain, peak
 
 
 def mixdown(
@@ -250,43 +329,21 @@ def mixdown(
         )
 
     mode = Background(settings.background)
-    if original is not None and mode is Background.SEPARATE:
-        # The background stem has no dialogue left to duck: it plays as it was, in its
-        # own channels, with the dub where the original dialogue sat.
-        stem = np.asarray(original, dtype=np.float32)
-        stem = stem[:, None] if stem.ndim == 1 else stem
-        gains = dub_channel_gains(stem.shape[1], original_layout)
-        m = min(n, stem.shape[0])
-        mix = np.zeros((n, stem.shape[1]), dtype=np.float32)
-        for c in range(stem.shape[1]):
-            mix[:m, c] = stem[:m, c]
-            if gains[c]:
-                mix[:, c] += dub * gains[c]
-    elif original is not None and mode is not Background.REPLACE:
-        mix = np.empty((n, 2), dtype=np.float32)
-        bed = to_stereo(np.asarray(original, dtype=np.float32), original_layout)
-        m = min(n, bed.shape[0])
+    bed = None if original is None else np.asarray(original, dtype=np.float32)
+    if bed is not None and bed.ndim == 1:
+        bed = bed[:, None]
+    channels, gains, plays = mix_layout(
+        None if bed is None else bed.shape[1], mode, original_layout
+    )
+    env = None
+    if plays and mode is not Background.SEPARATE:
         env = duck_envelope(placements, n, settings.duck_db, settings.ramp_ms)
-        # In place, a column at a time: a film-length mix is large.
-        for c in range(2):
-            np.multiply(bed[:m, c], env[:m], out=mix[:m, c])
-            mix[m:, c] = 0.0
-            mix[:, c] += dub
-    else:
-        mix = np.empty((n, 2), dtype=np.float32)
-        mix[:, 0] = dub
-        mix[:, 1] = dub
+    if bed is not None:  # padded/trimmed to the timeline
+        bed = bed[:n] if bed.shape[0] >= n else np.pad(bed, [(0, n - bed.shape[0]), (0, 0)])
+    mix = mix_block(dub, bed if plays else None, env, gains)
 
-    gain = 1.0
-    loudness = _integrated_loudness(mix)
-    if settings.normalize and math.isfinite(loudness):
-        gain = 10 ** ((settings.target_lufs - loudness) / 20)
-    peak = true_peak_dbtp(mix) + 20 * math.log10(gain) if gain > 0 else float("-inf")
-    if peak > settings.true_peak_dbtp:
-        # Scaling down costs loudness but never clips; a limiter would colour the dub.
-        target = settings.true_peak_dbtp - _TP_MARGIN_DB
-        gain *= 10 ** ((target - peak) / 20)
-        peak = target
+    loudness = integrated_loudness(mix, MIX_RATE, original_layout if bed is not None else None)
+    gain, peak = peak_gain(loudness, true_peak_dbtp(mix), settings)
     mix *= np.float32(gain)
     dub *= np.float32(gain)
     return MixResult(
@@ -300,7 +357,7 @@ def mixdown(
 
 
 def write_mix(result: MixResult, path: Path) -> Path:
-    """The full mix as a stereo 48 kHz float WAV (what export encodes)."""
+    """The full mix as a 48 kHz float WAV (what export encodes)."""
     return write_wav(Path(path), result.audio, result.sample_rate)
 
 
@@ -309,8 +366,15 @@ def write_dub(result: MixResult, path: Path) -> Path:
     return write_wav(Path(path), result.dub, result.sample_rate)
 
 
+class Gained(Protocol):
+    """A finished mix as far as its stems care: a MixResult, or core.mix_stream's FileMix."""
+
+    gain_db: float
+    sample_rate: int
+
+
 def write_stems(
-    result: MixResult, clips: Sequence[Clip], folder: Path, name: str = "line_{index:04d}.wav"
+    result: Gained, clips: Sequence[Clip], folder: Path, name: str = "line_{index:04d}.wav"
 ) -> list[Path]:
     """Each clip as its own 48 kHz mono WAV at the mix gain, for an editor's DAW.
 

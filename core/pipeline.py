@@ -24,6 +24,7 @@ from core import preflight
 from core import project as proj
 from core.analysis import analyze_speakers
 from core.audio import resample_to_length
+from core.cut_check import cut_note, needs_retake, retake_first
 from core.desk import seed_for
 from core.disk_space import writing_to
 from core.engines import (
@@ -38,7 +39,7 @@ from core.engines import (
     text_emotion_available,
 )
 from core.errors import EngineUnavailable, InputError, OptionError
-from core.export import ExportOptions, container_for, export_video
+from core.export import ExportOptions, export_video
 from core.inputs import Inputs, read_inputs
 from core.language import (
     detect_language,
@@ -48,6 +49,7 @@ from core.language import (
     to_iso639_2,
 )
 from core.line_emotion import MIN_REFERENCE, emotion_for, emotion_spec
+from core.line_limits import line_problem
 from core.listening import (
     Listener,
     ListenerUnavailable,
@@ -56,14 +58,16 @@ from core.listening import (
     speech_span,
     whisper_folder_problem,
 )
-from core.media import ExtractedAudio, MediaError, extract_audio
-from core.mixdown import Clip, MixSettings, mixdown, write_dub, write_mix, write_stems
+from core.media import ExtractedAudio, extract_audio
+from core.mix_stream import mix_to_file
+from core.mixdown import Clip, MixSettings, write_stems
 from core.notices import Notice
 from core.options import DubOptions, default_work_dir
 from core.project_keeper import ProjectKeeper
 from core.prompt_choice import Span
 from core.render import CancelToken, Take, TakeCache, render
-from core.report import DubReport, LineReport, write_report
+from core.report import DubReport, LineReport, fit_fields, write_report
+from core.retakes import better_take, open_voice_check
 from core.separation import (
     SeparationNotInstalled,
     SeparationUnavailable,
@@ -331,8 +335,6 @@ class DubJob:
         """Inputs, settings, outputs, voice files, disk space, the project: all checked now."""
         options, video = self.options, self.video
         out = Path(options.output)
-        if not self.analysis_only and out.exists() and out.resolve() == video.resolve():
-            raise InputError(f"the output {out} is the input video; choose another output file")
         # Only read here: the project file is written once every check has passed.
         self.keeper = (
             ProjectKeeper(video, self.warn, project=self.project) if options.save_project else None
@@ -340,11 +342,7 @@ class DubJob:
         saved = self.keeper.project.settings if self.keeper else DubSettings()
         self.settings = settings = (options.settings or saved).with_changes(**options.changes)
         preflight.check_settings(settings, options)
-        if not self.analysis_only:
-            try:
-                container_for(out)  # a bad output is found now, not after hours of rendering
-            except MediaError as exc:
-                raise InputError(str(exc)) from exc
+        if not self.analysis_only:  # a bad output is found now, not after hours of rendering
             preflight.check_outputs(video, options)
         self.inputs = inputs = read_inputs(
             video, options.subtitles, merge_split_sentences=settings.merge_split_sentences
@@ -363,6 +361,9 @@ class DubJob:
                 f"no line of {inputs.subtitles.path.name} lies within the video "
                 f"({inputs.media.duration_s:.1f} s): wrong subtitles, or a wrong frame rate?"
             )
+        if all(line_problem(c.text, 0.0) for c in cues):  # text no engine is given, alone
+            raise InputError(f"{inputs.subtitles.path.name}: cue {cues[0].index} is not "
+                             f"dubbed: {line_problem(cues[0].text, 0.0)}")  # fmt: skip
         if not self.analysis_only:
             # The engine for the dub's language, before anything is saved or loaded: a
             # language no installed engine speaks (or --engine one that cannot) stops here.
@@ -635,7 +636,12 @@ class DubJob:
         )
         for line, timing in zip(self.lines, planned, strict=True):
             line.timing = timing
-            if timing.flag:
+            why = line_problem(line.cue.text, timing.duration_s, language=timing.language,
+                               mode=line.mode, engine=self.engine)  # fmt: skip
+            if why:  # refused now: never sent to the engine (core/line_limits.py)
+                line.error = f"not dubbed: {why}"
+                self.warn(Notice(line.index, "too-long", line.error))
+            elif timing.flag:
                 self.warn(Notice(line.index, "pace", timing.flag))
 
     def choose_prompts(self) -> dict[str, VoicePrompt]:
@@ -719,7 +725,9 @@ class DubJob:
             )
         if settings.flow_steps is not None:
             sampling = dataclasses.replace(sampling, diffusion_steps=settings.flow_steps)
-        for line in self.lines:
+        sampling = dataclasses.replace(sampling, stop_window=settings.stop_window)
+        live = [ln for ln in self.lines if ln.error is None]  # the refused stay silent
+        for line in live:
             assert line.timing is not None
             own = keeper.line_emotion(line.index) if keeper else None
             line.request = SynthesisRequest(
@@ -738,7 +746,7 @@ class DubJob:
         self._say_unhonoured()
 
         def arrived(pos: int, take: Take) -> None:
-            line = self.lines[pos]
+            line = live[pos]
             line.take = take
             if keeper:
                 keeper.record_take(line.index, take, cache.path(take.key), line.mode, line.seed)
@@ -748,7 +756,7 @@ class DubJob:
             cache = TakeCache(self.work / "takes")
             outcome = render(
                 self.engine,
-                [ln.request for ln in self.lines if ln.request is not None],
+                [ln.request for ln in live],
                 cache,
                 # The engine's own batch: cancel and progress then land per batch it renders.
                 batch_size=min(options.batch_size, self.engine.max_batch),
@@ -756,11 +764,11 @@ class DubJob:
                 cancel=self.cancel,
                 on_take=arrived,
             )
-        for pos, line in enumerate(self.lines):
+        for pos, line in enumerate(live):
             line.take = outcome.takes[pos]
             line.error = outcome.errors.get(pos)
         self._listen_to_takes(cache)
-        for line in self.lines:
+        for line in live:
             for note in line.take.notes if line.take else []:
                 self.warn(Notice(line.index, "engine-note", note))
             if line.error:
@@ -799,14 +807,13 @@ class DubJob:
             return
         settings = self.settings
         language = _check_language(settings.language, self.inputs)
-        failing = []
         for line in self.lines:
             if line.take is not None:
                 line.check = check_take(
                     listener, line.take.audio, line.take.sample_rate, line.cue.text, language
                 )
-                if line.check.error_rate > settings.max_error_rate:
-                    failing.append(line)
+        # Suspected cuts whose last words are not heard come first (core/cut_check.py).
+        failing = retake_first(self.lines, settings.max_error_rate, language)
         for attempt in range(1, settings.retakes + 1):
             if not failing:
                 break
@@ -834,7 +841,7 @@ class DubJob:
                             line.seed + RETAKE_SEED_STEP * attempt,
                         )
                     self.events.line_rendered(line.index, take)
-                if line.check.error_rate > settings.max_error_rate:
+                if needs_retake(line, settings.max_error_rate, language):
                     still.append(line)
             failing = still
         self._check_voices()
@@ -845,38 +852,23 @@ class DubJob:
                     "listening",
                     f'the take says "{line.check.transcript[:60]}" '
                     f"({line.check.error_rate:.0%} off its text, after {line.takes_tried} "
-                    "take(s)); listen to it",
+                    f"take(s)){cut_note(line, language)}; listen to it",
                 )
             )
 
     def _better_take(self, line: LinePlan, take: Take, check: TakeCheck) -> bool:
-        """Whether a retake beats the line's kept take: a lower error rate wins; at the
-        same error rate (both perfect, both unheard) the voice closer to the prompt."""
-        assert line.check is not None and line.take is not None
-        if abs(check.error_rate - line.check.error_rate) > 1e-9:
-            return check.error_rate < line.check.error_rate
-        voice = self._voice_checker()
-        if voice is None:  # no speaker model: the first of equals stays
-            return False
-        if line.similarity is None:
-            line.similarity = voice.similarity(line.speaker, line.take.audio, line.take.sample_rate)
-        similarity = voice.similarity(line.speaker, take.audio, take.sample_rate)
-        if similarity is None or line.similarity is not None and similarity <= line.similarity:
-            return False
-        line.similarity = similarity
-        return True
+        return better_take(line, take, check, self._voice_checker)  # core/retakes.py
 
     def _voice_checker(self) -> VoiceCheck | None:
-        """The speaker model for voice similarity, loaded once; None without it."""
+        """The speaker model for voice similarity, loaded once; None without it (said)."""
         if self._voice_check is False:
-            try:
-                embedder = load_line_embedder(
-                    self.options.model_dir or default_model_dir(),
-                    resolve_device(self.options.device),
-                )
-                self._voice_check = VoiceCheck(embedder, self.prompts)
-            except Exception:  # noqa: BLE001 - no speaker model: the error rate alone
-                self._voice_check = None
+            model_dir = self.options.model_dir or default_model_dir()
+            device = resolve_device(self.options.device)
+            self._voice_check, why = open_voice_check(
+                load_line_embedder, model_dir, device, self.prompts
+            )
+            if why:
+                self.warn(Notice(None, "voice-check-off", f"no voice similarity: {why}"))
         return self._voice_check or None
 
     def _check_voices(self) -> None:
@@ -915,22 +907,22 @@ class DubJob:
             if ln.take is not None and ln.timing is not None
         ]
         if self.stems is not None:  # the music and effects, without the original actors
-            bed = self.stems.load_background()
+            bed = self.stems.background_path
         else:
-            bed = extracted.load_master() if extracted else None
-        mix = mixdown(
-            clips,
-            self.inputs.media.duration_s,
-            bed,
-            MixSettings(background=self.background, duck_db=settings.duck_db),
-            extracted.channel_layout if extracted else None,
-        )
+            bed = extracted.master_path if extracted else None
+        with writing_to(self.work, "the mix"):  # block by block, from and to disk
+            mix = mix_to_file(
+                clips,
+                self.inputs.media.duration_s,
+                bed,
+                self.work / "mix.wav",
+                MixSettings(background=self.background, duck_db=settings.duck_db),
+                extracted.channel_layout if extracted else None,
+                dub_path=Path(options.dub_wav) if options.dub_wav else None,
+                progress=tick,
+            )
         self.placements = {p.line_id: p.start_sample for p in mix.placements}
-        with writing_to(self.work, "the mix"):
-            self.mix_path = write_mix(mix, self.work / "mix.wav")
-        if options.dub_wav:
-            with writing_to(Path(options.dub_wav).parent, "the dub WAV"):
-                write_dub(mix, Path(options.dub_wav))
+        self.mix_path = mix.path
         if options.stems_dir:
             with writing_to(Path(options.stems_dir), "the stems"):
                 Path(options.stems_dir).mkdir(parents=True, exist_ok=True)
@@ -953,6 +945,7 @@ class DubJob:
                 or "und",
                 include_original=settings.keep_original_track and self.extracted is not None,
                 subtitles=subtitles,
+                on_dropped=lambda what: self.warn(Notice(None, "export", what)),
             ),
         )
 
@@ -972,7 +965,7 @@ class DubJob:
 
     def _line_report(self, line: LinePlan) -> LineReport:
         t, take = line.timing, line.take
-        assert t is not None and line.request is not None
+        assert t is not None  # a line refused at planning has no request
         check = line.check
         flagged = check is not None and check.error_rate > self.settings.max_error_rate
         return LineReport(
@@ -987,17 +980,14 @@ class DubJob:
             span_start_ms=t.span.start_ms,
             span_end_ms=t.span.end_ms,
             duration_mode=line.mode.value,
-            target_samples_22k=line.request.target_samples(),
+            target_samples_22k=line.request.target_samples() if line.request else t.samples_22k,
             rendered_samples_22k=(
                 round(len(take.audio) * SAMPLE_RATE / take.sample_rate) if take else None
             ),
             engine=self.choice.name if self.choice else None,
             sample_rate=take.sample_rate if take else None,
             rendered_samples=len(take.audio) if take else None,
-            fit_method=(take.fit or {}).get("method") if take else None,
-            fit_stretch=(take.fit or {}).get("stretch") if take else None,
-            fit_candidates=(take.fit or {}).get("candidates") if take else None,
-            fit_pace=(take.fit or {}).get("pace") if take else None,
+            **fit_fields(take.fit if take else None),  # core/report.py
             placed_at_48k=self.placements.get(line.index),
             cached=bool(take and take.cached),
             pace=round(t.pace, 3) if np.isfinite(t.pace) else None,

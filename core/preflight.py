@@ -3,16 +3,15 @@ outputs, voice files, emotions the engine cannot honour, and disk space."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from core import output_guard
 from core import project as proj
 from core.audio import read_any_audio
-from core.disk_space import SpaceNeed, check_space, wav_bytes
+from core.disk_space import SpaceNeed, check_space, describe, film_cache_bytes, wav_bytes
 from core.engines import TEXT_EMOTION_MISSING, EngineFactory
-from core.errors import EngineUnavailable, InputError, OptionError
-from core.export import same_file
-from core.inputs import Inputs
+from core.errors import EngineUnavailable, OptionError
+from core.inputs import AUDIO_SIZE_LIMIT, Inputs, check_input_file
 from core.media import MASTER_RATE
 from core.options import DubOptions
 from core.project_keeper import ProjectKeeper
@@ -23,33 +22,28 @@ from models.contract import SAMPLE_RATE, EmotionSource
 
 
 def check_outputs(video: Path, options: DubOptions) -> None:
-    """Every file this dub will write: its folder exists and is writable, and it is none of
-    the inputs (a mistyped --dub-wav must not overwrite the video)."""
-    inputs = [video, *([options.subtitles] if options.subtitles else []), *options.voices.values()]
-    outputs = {"output": Path(options.output)}
-    if options.dub_wav:
-        outputs["dub_wav"] = Path(options.dub_wav)
-    if options.report_path:
-        outputs["report_path"] = Path(options.report_path)
-    for name, path in outputs.items():
-        for source in inputs:
-            if same_file(path, Path(source)):
-                raise InputError(f"{path} is an input of this dub; choose another file", name)
-        if not path.parent.is_dir():
-            raise InputError(f"cannot write {path}: the folder {path.parent} does not exist", name)
-        if not os.access(path.parent, os.W_OK):
-            raise InputError(f"cannot write {path}: the folder {path.parent} is not writable", name)
-    if options.dub_wav and same_file(Path(options.dub_wav), Path(options.output)):
-        raise InputError("the dub WAV and the output video are the same file", "dub_wav")
-    if options.stems_dir:
-        stems = Path(options.stems_dir)
-        if stems.exists() and not stems.is_dir():
-            raise InputError(f"{stems} is a file, not a folder for the stems", "stems_dir")
-        if any(same_file(stems, Path(s).parent) for s in inputs):
-            raise InputError(
-                f"{stems} is the folder of an input; choose an empty folder for the stems",
-                "stems_dir",
-            )
+    """Every file this dub will write can be written and is none of its inputs nor another
+    of its outputs (core.output_guard: the one place of that rule)."""
+    output_guard.check_outputs(video, options)
+
+
+class VoiceNameError(VoiceError, OptionError):
+    """A voice file given for a speaker the dub does not have: a mistake on the command
+    line (a typo, an old name), not an unreadable input."""
+
+
+def check_device(device: str) -> None:
+    """A CUDA device asked for where there is none is refused before any work."""
+    if not device.startswith("cuda"):
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        raise OptionError(
+            f"--device {device}: there is no CUDA GPU here (or its driver is not working); "
+            "use --device cpu (slower) or auto",
+            "device",
+        )
 
 
 def read_voice_files(
@@ -61,7 +55,7 @@ def read_voice_files(
     unknown = sorted(set(options.voices) - set(needed))
     # With audio, the analysis may find other speakers: their names are checked after it.
     if unknown and not has_audio:
-        raise VoiceError(
+        raise VoiceNameError(
             f"a voice file is given for speaker(s) not in the subtitles: {', '.join(unknown)}; "
             f"speakers are: {', '.join(needed)}"
         )
@@ -72,6 +66,8 @@ def read_voice_files(
             f"for {', '.join(repr(s) for s in missing)}",
             missing,
         )
+    for sid, path in options.voices.items():
+        check_input_file(Path(path), f"the voice file of {sid}", AUDIO_SIZE_LIMIT)
     return {
         sid: prompt_from_file(sid, path, read_any_audio) for sid, path in options.voices.items()
     }
@@ -81,7 +77,7 @@ def check_voice_names(voices: dict[str, object], speakers: set[str]) -> None:
     """Voice files given for speakers the dub does not have (a typo, or an old name)."""
     unknown = sorted(set(voices) - speakers)
     if unknown:
-        raise VoiceError(
+        raise VoiceNameError(
             f"a voice file is given for speaker(s) not in this video: {', '.join(unknown)}; "
             f"speakers are: {', '.join(sorted(speakers))}"
         )
@@ -90,6 +86,7 @@ def check_voice_names(voices: dict[str, object], speakers: set[str]) -> None:
 def check_settings(settings: DubSettings, options: DubOptions) -> None:
     """Settings that would fail late (in ffmpeg, after the render) are refused now."""
     settings.validate()
+    check_device(options.device)
     if options.batch_size < 1:
         raise OptionError(f"the batch size must be at least 1, got {options.batch_size}")
 
@@ -130,13 +127,17 @@ def check_disk(
     duration = inputs.media.duration_s or 0.0
     channels = max([s.channels or 2 for s in inputs.media.audio_streams] or [2])
     lines_s = sum(c.duration_ms for c in cues) / 1000
-    cache = wav_bytes(lines_s, SAMPLE_RATE) + wav_bytes(duration, MASTER_RATE, max(2, channels))
-    if inputs.media.has_audio and not (work / "audio").is_dir():
-        cache += wav_bytes(duration, MASTER_RATE, channels) + wav_bytes(duration, 16000)
-        cache += wav_bytes(duration, SAMPLE_RATE)
+    parts = film_cache_bytes(
+        duration,
+        channels if inputs.media.has_audio else 2,
+        lines_s,
+        take_rate=SAMPLE_RATE,
+        extract=inputs.media.has_audio and not (work / "audio").is_dir(),
+        separate=inputs.media.has_audio and options.changes.get("background") == "separate",
+    )
     out = Path(options.output)
     needs = [
-        SpaceNeed(work, cache, "the cache"),
+        SpaceNeed(work, sum(parts.values()), describe("the cache", parts)),
         SpaceNeed(out.parent, inputs.media.size_bytes + int(duration * 256_000 / 8), "the output"),
     ]
     if options.dub_wav:

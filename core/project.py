@@ -18,9 +18,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import shutil
-import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,10 +25,28 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from core.atomic_files import atomic_write_bytes, backup_copy
+from core.autosave import Autosaver
+from core.errors import InputError
+from core.notices import Notice
+from core.project_values import READ_ERRORS, Reading, cue_of, dub_settings, lenient, unit
+from core.project_values import float_ as _float
+from core.project_values import int_ as _int
+from core.project_values import listed as _listed
+from core.project_values import opt_dict as _opt_dict
+from core.project_values import opt_float as _opt_float
+from core.project_values import opt_int as _opt_int
+from core.project_values import opt_str as _opt_str
+from core.project_values import path_in as _path_in
+from core.project_values import path_out as _path_out
+from core.project_values import split as _split
+from core.project_values import str_ as _str
+from core.project_values import vector as _vector
 from core.settings import BackgroundMode, DubSettings
 from models.contract import EMOTION_NAMES, DurationMode
 
-__all__ = ["BackgroundMode", "DubSettings"]  # re-exported: one enum per concept
+# Re-exported: one enum per concept; the file helpers other modules save with.
+__all__ = ["Autosaver", "BackgroundMode", "DubSettings", "atomic_write_bytes", "backup_copy"]
 
 # 2: a line's duration mode may be null (it follows the dub's); files of schema 1 stored the
 # dub's mode on every line, so there a line's mode equal to the dub's is read as null.
@@ -59,10 +74,38 @@ class ProjectError(Exception):
     """A project file cannot be read or written; the message is meant for the user."""
 
 
+class NewerProjectError(ProjectError, InputError):
+    """The file was made by a newer Dubsmith: it is neither read nor written over (no
+    backup, no fresh project in its place); the dub stops as for any unusable input."""
+
+
 def project_path_for(video: str | os.PathLike[str]) -> Path:
     """`movie.mp4` -> `movie.dubsmith.json` in the same folder."""
     video = Path(video)
     return video.with_name(video.stem + PROJECT_SUFFIX)
+
+
+def project_file_for(video: str | os.PathLike[str]) -> Path:
+    """Where a video's project lives (the one rule, for the dub, the window and `save()`):
+    movie.dubsmith.json, unless that file belongs to another video beside it (movie.mkv
+    next to movie.mp4): then movie.mp4.dubsmith.json, so neither project clobbers the other."""
+    video = Path(video)
+    path = project_path_for(video)
+    owner = _owner_video(path)
+    if owner is not None and owner.resolve() != video.resolve():
+        return video.with_name(video.name + PROJECT_SUFFIX)
+    return path
+
+
+def _owner_video(path: Path) -> Path | None:
+    """The video a project file names, read without loading it (no backup of a bad file)."""
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+        return _path_in(data.get("video_path"), path.parent)
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
 
 
 class EmotionMode(StrEnum):
@@ -74,70 +117,7 @@ class EmotionMode(StrEnum):
     TEXT = "text"  # a description, turned into a vector by the text-to-emotion model
 
 
-# --- (de)serialisation helpers --------------------------------------------------------------
-
-
-def _path_out(p: Path | None, base: Path | None) -> str | None:
-    """Relative (POSIX separators) when inside `base`, else absolute."""
-    if p is None:
-        return None
-    if base is None:
-        return str(p)
-    absolute = Path(os.path.abspath(p))
-    try:
-        return absolute.relative_to(Path(os.path.abspath(base))).as_posix()
-    except ValueError:
-        return str(absolute)
-
-
-def _path_in(s: Any, base: Path | None) -> Path | None:
-    if s is None:
-        return None
-    if not isinstance(s, str):
-        raise TypeError(f"expected a path string, got {type(s).__name__}")
-    p = Path(s)
-    if base is not None and not p.is_absolute():
-        p = Path(os.path.abspath(base)) / p
-    return p
-
-
-def _split(data: Any, known: set[str], what: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    if not isinstance(data, dict):
-        raise TypeError(f"{what} must be an object, got {type(data).__name__}")
-    extra = {k: v for k, v in data.items() if k not in known}
-    return data, copy.deepcopy(extra)
-
-
-def _opt_int(v: Any) -> int | None:
-    return None if v is None else _int(v)
-
-
-def _int(v: Any) -> int:
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise TypeError(f"expected an integer, got {v!r}")
-    return v
-
-
-def _float(v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, int | float):
-        raise TypeError(f"expected a number, got {v!r}")
-    return float(v)
-
-
-def _str(v: Any) -> str:
-    if not isinstance(v, str):
-        raise TypeError(f"expected a string, got {v!r}")
-    return v
-
-
-def _opt_dict(v: Any) -> dict[str, Any] | None:
-    if v is not None and not isinstance(v, dict):
-        raise TypeError(f"expected an object, got {v!r}")
-    return copy.deepcopy(v)
-
-
-def _opt_str(v: Any) -> str | None:
-    return None if v is None else _str(v)
+# --- (de)serialisation helpers (the rest in core.project_values) ---------------------------
 
 
 def _opt_mode(v: Any) -> DurationMode | None:
@@ -184,19 +164,29 @@ class Emotion:
         }
 
     @classmethod
-    def from_dict(cls, data: Any, base: Path | None) -> Emotion:
-        d, extra = _split(data, {"mode", "vector", "text", "reference_path", "alpha"}, "emotion")
-        raw = d.get("vector", {})
+    def from_dict(
+        cls, data: Any, base: Path | None, reading: Reading | None = None, cue: int | None = None
+    ) -> Emotion:
+        """With a `reading`, a bad value is dropped (its default kept) and named."""
+        known = {"mode", "vector", "text", "reference_path", "alpha"}
+        d, extra = _split(data, known, "emotion", reading, cue)
+
+        def read(name: str, fn: Callable[[], Any], default: Any) -> Any:
+            return lenient(reading, cue, f"emotion {name}", fn, default)
+
+        raw, zero = d.get("vector", {}), Emotion().vector
         if isinstance(raw, dict):  # keyed by name: robust to a reordering of the names
-            vector = tuple(_float(raw.get(name, 0.0)) for name in EMOTION_NAMES)
+            vector = tuple(
+                read(f"'{n}'", lambda n=n: unit(raw.get(n, 0.0)), 0.0) for n in EMOTION_NAMES
+            )
         else:
-            vector = tuple(_float(v) for v in raw)
+            vector = read("vector", lambda: _vector(raw), zero)
         return cls(
-            mode=EmotionMode(d.get("mode", EmotionMode.DEFAULT.value)),
+            mode=read("mode", lambda: EmotionMode(d.get("mode", "default")), EmotionMode.DEFAULT),
             vector=vector,
-            text=_str(d.get("text", "")),
-            reference_path=_path_in(d.get("reference_path"), base),
-            alpha=_float(d.get("alpha", 1.0)),
+            text=read("text", lambda: _str(d.get("text", "")), ""),
+            reference_path=read("reference", lambda: _path_in(d.get("reference_path"), base), None),
+            alpha=read("strength (alpha)", lambda: unit(d.get("alpha", 1.0)), 1.0),
             extra=extra,
         )
 
@@ -229,7 +219,9 @@ class Take:
         }
 
     @classmethod
-    def from_dict(cls, data: Any, base: Path | None) -> Take:
+    def from_dict(
+        cls, data: Any, base: Path | None, reading: Reading | None = None, cue: int | None = None
+    ) -> Take:
         known = {
             "when",
             "key",
@@ -240,7 +232,7 @@ class Take:
             "flag",
             "seed",
         }
-        d, extra = _split(data, known, "take")
+        d, extra = _split(data, known, "take", reading, cue)
         cache_path = _path_in(d["cache_path"], base)
         if cache_path is None:
             raise TypeError("a take needs its cache path")
@@ -306,28 +298,33 @@ class Speaker:
         }
 
     @classmethod
-    def from_dict(cls, data: Any, base: Path | None) -> Speaker:
+    def from_dict(cls, data: Any, base: Path | None, reading: Reading | None = None) -> Speaker:
+        """With a `reading`, a bad value (but the id) is dropped and named."""
         known = {"id", "name", "prompt_path", "colour", "prompt_parts", "prompt_score",
                  "prompt_lines", "prompt_text", "prompt_text_key"}  # fmt: skip
-        d, extra = _split(data, known, "speaker")
-        parts, lines = d.get("prompt_parts", []), d.get("prompt_lines", [])
-        if not isinstance(parts, list) or not isinstance(lines, list):
-            raise TypeError("a speaker's prompt parts and lines must be lists")
-        score = d.get("prompt_score")
+        d, extra = _split(data, known, "speaker", reading)
+        sid = _str(d["id"])
+
+        def read(name: str, fn: Callable[[], Any], default: Any) -> Any:
+            return lenient(reading, None, f"speaker '{sid}' {name}", fn, default)
+
+        parts = read("prompt parts", lambda: _listed(d.get("prompt_parts", [])), [])
+        parts = [read("prompt part", lambda p=p: PromptPart.from_dict(p), None) for p in parts]
         return cls(
-            id=_str(d["id"]),
-            name=_str(d.get("name", d["id"])),
-            prompt_path=_path_in(d.get("prompt_path"), base),
-            colour=_str(d.get("colour", SPEAKER_COLOURS[0])),
+            id=sid,
+            name=read("name", lambda: _str(d.get("name", sid)), sid),
+            prompt_path=read("voice file", lambda: _path_in(d.get("prompt_path"), base), None),
+            colour=read("colour", lambda: _str(d.get("colour", SPEAKER_COLOURS[0])),
+                        SPEAKER_COLOURS[0]),  # fmt: skip
             extra=extra,
-            prompt_parts=[PromptPart.from_dict(p) for p in parts],
-            prompt_score=None if score is None else _float(score),
-            prompt_lines=[_str(x) for x in lines],
-            prompt_text=None if d.get("prompt_text") is None else _str(d["prompt_text"]),
-            prompt_text_key=(
-                None if d.get("prompt_text_key") is None else _str(d["prompt_text_key"])
-            ),
-        )
+            prompt_parts=[p for p in parts if p is not None],
+            prompt_score=read("prompt score", lambda: _opt_float(d.get("prompt_score")), None),
+            prompt_lines=read("prompt lines",
+                              lambda: [_str(x) for x in _listed(d.get("prompt_lines", []))], []),
+            prompt_text=read("prompt text", lambda: _opt_str(d.get("prompt_text")), None),
+            prompt_text_key=read("prompt text key",
+                                 lambda: _opt_str(d.get("prompt_text_key")), None),
+        )  # fmt: skip
 
 
 @dataclass
@@ -385,37 +382,40 @@ class Line:
         }
 
     @classmethod
-    def from_dict(cls, data: Any, base: Path | None) -> Line:
-        known = {
-            "id",
-            "speaker_source",
-            "speaker_flag",
-            "index",
-            "start_ms",
-            "end_ms",
-            "text",
-            "speaker_id",
-            "emotion",
-            "duration_mode",
-            "takes",
-        }
-        d, extra = _split(data, known, "line")
-        takes = d.get("takes", [])
-        if not isinstance(takes, list):
-            raise TypeError("a line's takes must be a list")
+    def from_dict(cls, data: Any, base: Path | None, reading: Reading | None = None) -> Line:
+        """With a `reading`, a bad value (but the cue number, span and text, without which
+        there is no line) is dropped and named, with the line's cue number."""
+        known = {"id", "speaker_source", "speaker_flag", "index", "start_ms", "end_ms",
+                 "text", "speaker_id", "emotion", "duration_mode", "takes"}  # fmt: skip
+        if not isinstance(data, dict):
+            raise TypeError(f"a line must be an object, got {type(data).__name__}")
+        cue = _int(data["index"])
+        d, extra = _split(data, known, "line", reading, cue)
+
+        def read(name: str, fn: Callable[[], Any], default: Any) -> Any:
+            return lenient(reading, cue, name, fn, default)
+
+        takes = read("takes", lambda: _listed(d.get("takes", [])), [])
+        takes = [
+            read(f"take {n}", lambda t=t: Take.from_dict(t, base, reading, cue), None)
+            for n, t in enumerate(takes, start=1)
+        ]
+        emotion = d.get("emotion", {})
         return cls(
-            index=_int(d["index"]),
+            index=cue,
             start_ms=_int(d["start_ms"]),
             end_ms=_int(d["end_ms"]),
             text=_str(d["text"]),
-            speaker_id=_opt_str(d.get("speaker_id")),
-            emotion=Emotion.from_dict(d.get("emotion", {}), base),
-            duration_mode=_opt_mode(d.get("duration_mode")),
-            takes=[Take.from_dict(t, base) for t in takes],
+            speaker_id=read("speaker", lambda: _opt_str(d.get("speaker_id")), None),
+            emotion=read(
+                "emotion", lambda: Emotion.from_dict(emotion, base, reading, cue), Emotion()
+            ),  # fmt: skip
+            duration_mode=read("duration mode", lambda: _opt_mode(d.get("duration_mode")), None),
+            takes=[t for t in takes if t is not None],
             extra=extra,
-            id=_str(d.get("id", "")),
-            speaker_source=_str(d.get("speaker_source", "")),
-            speaker_flag=_opt_str(d.get("speaker_flag")),
+            id=read("id", lambda: _str(d.get("id", "")), ""),
+            speaker_source=read("speaker source", lambda: _str(d.get("speaker_source", "")), ""),
+            speaker_flag=read("speaker flag", lambda: _opt_str(d.get("speaker_flag")), None),
         )
 
 
@@ -451,12 +451,18 @@ class ModelSettings:
         }
 
     @classmethod
-    def from_dict(cls, data: Any, base: Path | None) -> ModelSettings:
-        d, extra = _split(data, {"device", "model_dir", "precision"}, "model settings")
+    def from_dict(
+        cls, data: Any, base: Path | None, reading: Reading | None = None
+    ) -> ModelSettings:
+        d, extra = _split(data, {"device", "model_dir", "precision"}, "model settings", reading)
+
+        def read(name: str, fn: Callable[[], Any], default: Any) -> Any:
+            return lenient(reading, None, f"model {name}", fn, default)
+
         return cls(
-            device=_str(d.get("device", "auto")),
-            model_dir=_path_in(d.get("model_dir"), None),
-            precision=_str(d.get("precision", "auto")),
+            device=read("device", lambda: _str(d.get("device", "auto")), "auto"),
+            model_dir=read("folder", lambda: _path_in(d.get("model_dir"), None), None),
+            precision=read("precision", lambda: _str(d.get("precision", "auto")), "auto"),
             extra=extra,
         )
 
@@ -496,6 +502,8 @@ class Project:
     extra: dict[str, Any] = field(default_factory=dict)
     # Where the project was loaded from / last saved to; not part of its content.
     path: Path | None = field(default=None, compare=False, repr=False)
+    # What the read of its file dropped (bad values), each naming the line and field.
+    load_notices: list[Notice] = field(default_factory=list, compare=False, repr=False)
 
     # -- small conveniences --
 
@@ -525,24 +533,30 @@ class Project:
         return speaker
 
     def give_line_ids(self) -> None:
-        """Every line, attached or detached, gets a unique id (L1, L2, ...) if it has none
-        or shares one (a hand-edited file)."""
+        """Every line, attached or detached, gets a unique id if it has none or shares one
+        (a hand-edited file): L and its cue number (L5 for cue 5) unless a line already has
+        that id, which it keeps; else the next free number."""
         every = [*self.lines, *self.detached_lines]
-        numbers = [int(ln.id[1:]) for ln in every if ln.id[:1] == "L" and ln.id[1:].isdigit()]
-        next_n = max(numbers, default=0) + 1
-        seen: set[str] = set()
+        owner: dict[str, Line] = {}
         for ln in every:
-            if not ln.id or ln.id in seen:
-                ln.id = f"L{next_n}"
-                next_n += 1
-            seen.add(ln.id)
+            owner.setdefault(ln.id, ln)
+        numbers = [int(i[1:]) for i in owner if i[:1] == "L" and i[1:].isdigit()]
+        next_n = max([*numbers, *(ln.index for ln in every)], default=0) + 1
+        for ln in every:
+            if ln.id and owner[ln.id] is ln:
+                continue
+            if f"L{ln.index}" not in owner:
+                ln.id = f"L{ln.index}"
+            else:
+                ln.id, next_n = f"L{next_n}", next_n + 1
+            owner[ln.id] = ln
 
     def default_path(self) -> Path:
         if self.path is not None:
             return self.path
         if self.video_path is None:
             raise ProjectError("the project has no video yet, so it has nowhere to be saved")
-        return project_path_for(self.video_path)
+        return project_file_for(self.video_path)
 
     def validate(self) -> None:
         """Raise ValueError on settings the pipeline cannot use."""
@@ -578,13 +592,23 @@ class Project:
         }
 
     @classmethod
-    def from_dict(cls, data: Any, base: Path | None = None) -> Project:
-        """Build from `to_dict` output of this schema. Raises KeyError/TypeError/ValueError."""
-        d, extra = _split(data, _PROJECT_KEYS, "a project")
-        speakers, lines = d.get("speakers", []), d.get("lines", [])
-        detached = d.get("detached_lines", [])
-        if not all(isinstance(x, list) for x in (speakers, lines, detached)):
-            raise TypeError("speakers and lines must be lists")
+    def from_dict(
+        cls, data: Any, base: Path | None = None, reading: Reading | None = None
+    ) -> Project:
+        """Build from `to_dict` output of this schema. Raises KeyError/TypeError/ValueError;
+        with a `reading` (a file), only for a file that is no project: a bad value, speaker
+        or line is dropped, the rest kept, and each drop noted in `load_notices`."""
+        d, extra = _split(data, _PROJECT_KEYS, "a project", reading)
+
+        def read(name: str, fn: Callable[[], Any], default: Any) -> Any:
+            return lenient(reading, None, name, fn, default)
+
+        def each(name: str, fn: Callable[[Any], Any]) -> list[Any]:
+            items = read(name, lambda: _listed(d.get(name, [])), [])
+            got = [read(f"{name} #{n} ({cue_of(x)})", lambda x=x: fn(x), None)
+                   for n, x in enumerate(items, start=1)]  # fmt: skip
+            return [x for x in got if x is not None]
+
         settings = d.get("settings")
         if settings is None:  # files before typed settings kept three of them at the top
             settings = {
@@ -596,23 +620,28 @@ class Project:
                 )
                 if old in extra
             }
-        dub_settings = DubSettings.from_dict(settings)
+        own_settings = dub_settings(settings, reading)
         project = cls(
-            video_path=_path_in(d.get("video_path"), base),
-            subtitle_path=_path_in(d.get("subtitle_path"), base),
-            language=_opt_str(d.get("language")),
-            output_path=_path_in(d.get("output_path"), base),
-            model=ModelSettings.from_dict(d.get("model", {}), base),
-            settings=dub_settings,
-            speakers=[Speaker.from_dict(s, base) for s in speakers],
-            lines=[Line.from_dict(x, base) for x in lines],
-            detached_lines=[Line.from_dict(x, base) for x in detached],
-            analysis=_opt_dict(d.get("analysis")),
+            video_path=read("video", lambda: _path_in(d.get("video_path"), base), None),
+            subtitle_path=read("subtitles", lambda: _path_in(d.get("subtitle_path"), base), None),
+            language=read("language", lambda: _opt_str(d.get("language")), None),
+            output_path=read("output", lambda: _path_in(d.get("output_path"), base), None),
+            model=read(
+                "model settings",
+                lambda: ModelSettings.from_dict(d.get("model", {}), base, reading),
+                ModelSettings(),
+            ),  # fmt: skip
+            settings=own_settings,
+            speakers=each("speakers", lambda x: Speaker.from_dict(x, base, reading)),
+            lines=each("lines", lambda x: Line.from_dict(x, base, reading)),
+            detached_lines=each("detached_lines", lambda x: Line.from_dict(x, base, reading)),
+            analysis=read("analysis", lambda: _opt_dict(d.get("analysis"), reading), None),
             extra=extra,
         )
+        project.load_notices = [] if reading is None else reading.notices
         schema = d.get("schema", SCHEMA_VERSION)  # none: content built in memory, current
         if isinstance(schema, int) and schema < LINE_MODES_SCHEMA:
-            _inherit_dub_mode([*project.lines, *project.detached_lines], dub_settings.duration_mode)
+            _inherit_dub_mode([*project.lines, *project.detached_lines], own_settings.duration_mode)
         project.give_line_ids()
         return project
 
@@ -626,7 +655,7 @@ class Project:
         """Put the content back to a `snapshot()`; `path` is kept."""
         other = Project.from_dict(copy.deepcopy(snapshot), None)
         for name in self.__dataclass_fields__:
-            if name != "path":
+            if name not in ("path", "load_notices"):
                 setattr(self, name, getattr(other, name))
 
     # -- files --
@@ -645,57 +674,41 @@ class Project:
 
 # --- files ----------------------------------------------------------------------------------
 
+# (size, mtime) of each project file as this process last read or wrote it: a save checks
+# what is on disk (a newer Dubsmith's file is never written over) only when it changed.
+_KNOWN: dict[str, tuple[int, int]] = {}
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write via a temp file in the same folder, fsync, then os.replace: all or nothing."""
-    path = Path(path)
-    folder = path.parent
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    tmp = Path(tmp_name)
+
+def _stamp(path: Path) -> tuple[int, int] | None:
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        # mkstemp makes the file private (0600); keep the old file's mode, or a normal one.
-        try:
-            mode = path.stat().st_mode & 0o777
-        except FileNotFoundError:
-            mode = 0o644
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(folder)
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
 
 
-def _fsync_dir(folder: Path) -> None:
-    # Makes the rename itself durable on POSIX; directories cannot be opened on Windows.
-    if os.name != "posix":
+def _newer(path: Path, schema: Any) -> NewerProjectError:
+    return NewerProjectError(
+        f"{path} was made by a newer Dubsmith (schema {schema}, this one reads up to "
+        f"{SCHEMA_VERSION}); update Dubsmith to open it. The file was left as it is."
+    )
+
+
+def _refuse_newer(path: Path) -> None:
+    stamp = _stamp(path)
+    if stamp is None or _KNOWN.get(os.path.abspath(path)) == stamp:
         return
     try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, ValueError):  # not ours to keep: the read kept a backup of it
         return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    schema = data.get("schema") if isinstance(data, dict) else None
+    if data.get("format", FORMAT_NAME) == FORMAT_NAME and _is_newer(schema):
+        raise _newer(path, schema)
 
 
-def backup_copy(path: Path) -> Path:
-    """Copy `path` to `<name>.bak-<timestamp>` beside it (never overwriting a backup)."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    candidate = path.with_name(f"{path.name}.bak-{stamp}")
-    n = 1
-    while candidate.exists():
-        candidate = path.with_name(f"{path.name}.bak-{stamp}-{n}")
-        n += 1
-    shutil.copy2(path, candidate)
-    return candidate
+def _is_newer(schema: Any) -> bool:
+    return isinstance(schema, int) and not isinstance(schema, bool) and schema > SCHEMA_VERSION
 
 
 def _unreadable(path: Path, why: str) -> ProjectError:
@@ -707,6 +720,7 @@ def _unreadable(path: Path, why: str) -> ProjectError:
 
 
 def save_project(project: Project, path: str | os.PathLike[str]) -> None:
+    """Raises NewerProjectError, and writes nothing, over a newer Dubsmith's project."""
     path = Path(path)
     project.give_line_ids()  # a saved line has its identity, so the file round-trips
     try:
@@ -715,15 +729,21 @@ def save_project(project: Project, path: str | os.PathLike[str]) -> None:
         )
     except (TypeError, ValueError) as e:
         raise ProjectError(f"cannot save {path}: {e}") from e
+    _refuse_newer(path)
     try:
         atomic_write_bytes(path, (text + "\n").encode("utf-8"))
     except OSError as e:
         raise ProjectError(f"cannot save {path}: {e}") from e
+    if (stamp := _stamp(path)) is not None:
+        _KNOWN[os.path.abspath(path)] = stamp
 
 
 def load_project(path: str | os.PathLike[str]) -> Project:
-    """Read a project file. Unreadable files are left as they are, with a backup copy."""
+    """Read a project file. A bad value is dropped and named (`Project.load_notices`); a
+    file that is no project is left as it is, with a backup copy; a newer Dubsmith's file
+    raises NewerProjectError and is not touched at all."""
     path = Path(path)
+    stamp = _stamp(path)
     try:
         raw = path.read_bytes()
     except OSError as e:
@@ -741,79 +761,16 @@ def load_project(path: str | os.PathLike[str]) -> Project:
     if not isinstance(data, dict) or data.get("format", FORMAT_NAME) != FORMAT_NAME:
         raise _unreadable(path, "is not a Dubsmith project")
     schema = data.get("schema")
+    if _is_newer(schema):
+        raise _newer(path, schema)
     if isinstance(schema, bool) or not isinstance(schema, int) or schema < 1:
         raise _unreadable(path, f"is corrupt (bad schema version {schema!r})")
-    if schema > SCHEMA_VERSION:
-        raise _unreadable(
-            path,
-            f"was made by a newer Dubsmith (schema {schema}, this one reads up to "
-            f"{SCHEMA_VERSION}); update Dubsmith",
-        )
     try:
-        project = Project.from_dict(data, path.parent)
-    except (KeyError, TypeError, ValueError) as e:
+        project = Project.from_dict(data, path.parent, Reading())
+    except READ_ERRORS as e:
         what = f"missing field {e}" if isinstance(e, KeyError) else str(e)
         raise _unreadable(path, f"is corrupt ({what})") from None
     project.path = path
+    if stamp is not None:
+        _KNOWN[os.path.abspath(path)] = stamp
     return project
-
-
-# --- autosave -------------------------------------------------------------------------------
-
-
-class Autosaver:
-    """Saves a project once it has had unsaved changes for `interval_s` seconds.
-
-    No timers or threads: the GUI calls `maybe_save()` from a timer tick, the CLI after each
-    step, and `flush()` before quitting. Measuring from the first unsaved change coalesces a
-    burst of edits into one save, yet a steady stream of edits is still saved every
-    `interval_s`. A failed save keeps the project dirty and is retried an interval later.
-    """
-
-    def __init__(
-        self,
-        project: Project,
-        path: str | os.PathLike[str] | None = None,
-        *,
-        interval_s: float = 2.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.project = project
-        self.path = None if path is None else Path(path)
-        self.interval_s = interval_s
-        self.clock = clock
-        self.dirty_since: float | None = None
-        self.saves = 0
-
-    @property
-    def dirty(self) -> bool:
-        return self.dirty_since is not None
-
-    def mark_dirty(self, now: float | None = None) -> None:
-        if self.dirty_since is None:
-            self.dirty_since = self.clock() if now is None else now
-
-    def maybe_save(self, now: float | None = None) -> bool:
-        """Save if dirty for at least `interval_s`; True when it saved."""
-        if self.dirty_since is None:
-            return False
-        now = self.clock() if now is None else now
-        if now - self.dirty_since < self.interval_s:
-            return False
-        return self._save(now)
-
-    def flush(self) -> bool:
-        """Save now if there are unsaved changes; True when it saved."""
-        if self.dirty_since is None:
-            return False
-        return self._save(self.clock())
-
-    def _save(self, now: float) -> bool:
-        try:
-            self.project.save(self.path)
-        except Exception:
-            self.dirty_since = now  # retry after another interval, not on every tick
-            raise
-        self.dirty_since = None
-        self.saves += 1
-        return True

@@ -14,26 +14,12 @@ from pathlib import Path
 from core import project as proj
 from core.line_matching import merge_cues
 from core.notices import Notice
+from core.project import project_file_for  # the one rule; here for the modules that use it
 from core.render import Take
+from core.voices import DEFAULT_SPEAKER
 from models.contract import DurationMode
 
-
-def _video_of(path: Path) -> Path | None:
-    try:
-        return proj.load_project(path).video_path
-    except proj.ProjectError:
-        return None
-
-
-def project_file_for(video: Path) -> Path:
-    """movie.dubsmith.json, unless that file belongs to another video beside it (movie.mkv
-    next to movie.mp4): then movie.mp4.dubsmith.json, so neither project clobbers the other."""
-    path = proj.project_path_for(video)
-    if path.exists():
-        owner = _video_of(path)
-        if owner is not None and Path(owner).resolve() != video.resolve():
-            return video.with_name(video.name + proj.PROJECT_SUFFIX)
-    return path
+__all__ = ["ProjectKeeper", "project_file_for"]
 
 
 class ProjectKeeper:
@@ -59,9 +45,13 @@ class ProjectKeeper:
                 self.project = (
                     proj.load_project(self.path) if self.path.exists() else proj.Project()
                 )
+            except proj.NewerProjectError:
+                raise  # a newer Dubsmith's project is never replaced: the dub stops (exit 3)
             except proj.ProjectError as exc:  # the unreadable file was kept as a backup copy
                 warn(Notice(None, "project", f"{exc}; starting a fresh project file"))
                 self.project = proj.Project()
+            for notice in self.project.load_notices:  # bad values dropped, the rest kept
+                warn(notice)
         self.autosaver = proj.Autosaver(self.project, self.path, interval_s=interval_s)
         self._lines: dict[int, proj.Line] = {}
         self._failed = False
@@ -94,6 +84,7 @@ class ProjectKeeper:
             speaker = self.project.speaker(sid)
             if speaker is not None:
                 speaker.prompt_path = Path(path).resolve()
+        self._drop_idle_default_speaker()
         self.save()
 
     def line(self, cue_index: int) -> proj.Line | None:
@@ -104,7 +95,21 @@ class ProjectKeeper:
         self.project.analysis = analysis
         for sid, name in names.items():
             self.project.named_speaker(sid, name)
+        self._drop_idle_default_speaker()
         self.autosaver.mark_dirty()
+
+    def _drop_idle_default_speaker(self) -> None:
+        """The stand-in "Speaker" of unnamed lines goes once analysis gave them voices,
+        unless a line is still its own or the editor renamed it or gave it a voice."""
+        project = self.project
+        default = project.speaker(DEFAULT_SPEAKER)
+        if default is None or default.name != "Speaker" or default.prompt_path is not None:
+            return
+        if any(
+            ln.speaker_id == DEFAULT_SPEAKER for ln in [*project.lines, *project.detached_lines]
+        ):
+            return
+        project.speakers.remove(default)
 
     def record_prompts(self, prompts) -> None:
         """Each speaker's prompt: the stretches chosen, their scores and reasons."""
@@ -150,6 +155,7 @@ class ProjectKeeper:
                 duration_mode=mode,
                 flag=take.flagged,
                 seed=seed,
+                extra={"fit": dict(take.fit)} if take.fit else {},  # the fit report
             )
         )
         self.autosaver.mark_dirty()

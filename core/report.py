@@ -47,6 +47,37 @@ class LineReport:
     fit_stretch: float | None = None
     fit_candidates: int | None = None
     fit_pace: str | None = None
+    # The fit report of IndexTTS lines (models/guided.py): the slot's token count, what was
+    # decoded, the stop (natural: the model chose it; forced: T, the window's end or the
+    # bound did), where the model first wished to stop (None: never), the stop window, and
+    # a forced stop without that wish: a suspected cut (retaken first by --retakes).
+    tokens_target: int | None = None
+    tokens_decoded: int | None = None
+    stop: str | None = None
+    stop_wish: int | None = None
+    stop_window: list[int] | None = None
+    suspected_cut: bool = False
+
+
+# LineReport field <- the take's fit record key (models.contract.SynthesisResult.fit).
+FIT_FIELDS = {
+    "fit_method": "method",
+    "fit_stretch": "stretch",
+    "fit_candidates": "candidates",
+    "fit_pace": "pace",
+    "tokens_target": "tokens_target",
+    "tokens_decoded": "tokens_decoded",
+    "stop": "stop",
+    "stop_wish": "stop_wish",
+    "stop_window": "window",
+    "suspected_cut": "suspected_cut",
+}
+
+
+def fit_fields(fit: dict | None) -> dict:
+    """A take's fit record as LineReport fields (those it lacks keep their defaults)."""
+    fit = fit or {}
+    return {name: fit[key] for name, key in FIT_FIELDS.items() if fit.get(key) is not None}
 
 
 @dataclass

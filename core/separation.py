@@ -35,7 +35,9 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from core.audio import downmix_mono, read_wav, resample_to_length, write_wav
+from core.audio import downmix_mono, read_wav, resample_to_length
+from core.audio_stream import open_writer, wav_memmap
+from core.media import write_mono_copies
 from core.render import Cancelled
 
 FOLDER = "separation"
@@ -384,10 +386,11 @@ class Stems:
         return read_wav(self.dialogue_path)[0]
 
     def load_dialogue_mono16k(self) -> np.ndarray:
-        return read_wav(self.dialogue16k_path)[0]
+        """Mapped from its file: readers take slices (core.audio_stream)."""
+        return wav_memmap(self.dialogue16k_path)
 
     def load_dialogue_mono22k(self) -> np.ndarray:
-        return read_wav(self.dialogue22k_path)[0]
+        return wav_memmap(self.dialogue22k_path)
 
 
 def master_hash(master_path: Path, cache_dir: Path | None = None) -> str:
@@ -477,11 +480,9 @@ def separate_master(
                 src.seek(a)
                 return src.read(b - a, dtype="float32", always_2d=True)
 
-            mono = np.zeros(n, dtype=np.float32)  # the dialogue, for its working copies
-            pos = 0
             with (
-                sf.SoundFile(parts["dialogue"], "w", rate, channels, "FLOAT", format="WAV") as d,
-                sf.SoundFile(parts["background"], "w", rate, channels, "FLOAT", format="WAV") as g,
+                open_writer(parts["dialogue"], rate, channels, n) as d,
+                open_writer(parts["background"], rate, channels, n) as g,
             ):
                 for dialogue, background in separator.blocks(
                     read,
@@ -494,20 +495,18 @@ def separate_master(
                 ):
                     d.write(dialogue)
                     g.write(background)
-                    mono[pos : pos + dialogue.shape[0]] = downmix_mono(dialogue, layout)
-                    pos += dialogue.shape[0]
+        # The dialogue's working copies, streamed by ffmpeg from the stem on disk.
+        copies = write_mono_copies(
+            parts["dialogue"],
+            channels,
+            layout,
+            {r: folder / f"dialogue_{r}_mono.wav" for r in _WORK_RATES},
+            "make the working copies of the dialogue of",
+        )
     except BaseException:
         for part in parts.values():
             part.unlink(missing_ok=True)
         raise
-    copies = {
-        r: write_wav(
-            folder / f"dialogue_{r}_mono.wav",
-            resample_to_length(mono, rate, r, int(round(n * r / rate))),
-            r,
-        )
-        for r in _WORK_RATES
-    }
     for name, part in parts.items():
         os.replace(part, folder / f"{name}.wav")
     stems = Stems(

@@ -55,7 +55,9 @@ class DubSettings:
     keep_original_track: bool = False  # also mux the original audio as a second track
     subtitle_track: bool = False  # also mux the subtitles as a text track
     emotion: DefaultEmotion = DefaultEmotion.ORIGINAL
-    duration_mode: DurationMode = DurationMode.EXACT
+    duration_mode: DurationMode = DurationMode.GUIDED  # README, "Duration control"
+    # Guided mode: the decoder may stop from (1 - w) T codes on and is stopped at (1 + w) T.
+    stop_window: float = 0.15
     language: str | None = None  # ISO 639 tag of the dub track; None: from the subtitles
     # The speech engine (models/registry.py name); None: chosen by the dub's language.
     engine: str | None = None
@@ -111,6 +113,12 @@ class DubSettings:
             raise OptionError(
                 f"the number of speakers must be between 1 and 50, got {self.speakers}",
                 "speakers",
+            )
+        if not 0.0 <= self.stop_window <= 0.5:
+            raise OptionError(
+                f"the stop window must be in [0, 0.5] (0.15: stop within 0.85-1.15x the "
+                f"target), got {self.stop_window}",
+                "stop_window",
             )
         if self.flow_steps is not None and not 1 <= self.flow_steps <= 200:
             raise OptionError(
@@ -172,7 +180,7 @@ def _check_types(s: DubSettings) -> None:
             continue
         if isinstance(v, bool) or not isinstance(v, int):
             raise TypeError(f"setting {name} must be a whole number")
-    for name in ("duck_db", "max_error_rate"):
+    for name in ("duck_db", "max_error_rate", "stop_window"):
         v = getattr(s, name)
         if isinstance(v, bool) or not isinstance(v, int | float):
             raise TypeError(f"setting {name} must be a number")

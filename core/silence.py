@@ -9,20 +9,27 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.audio_stream import blocks
+
 FRAME_MS = 20
 ABOVE_FLOOR_DB = 12.0  # a frame this far above the noise floor counts as sound
 FLOOR_PERCENTILE = 10
 
 
 def frame_levels_db(audio: np.ndarray, rate: int, frame_ms: int = FRAME_MS) -> np.ndarray:
-    """RMS level per frame in dBFS (mono input)."""
+    """RMS level per frame in dBFS (mono input), read in blocks: a film's track may be a
+    file mapped into memory (core.audio_stream), and the scan must not hold it."""
     hop = max(1, rate * frame_ms // 1000)
     n = len(audio) // hop
     if n == 0:
         return np.zeros(0)
-    frames = np.asarray(audio[: n * hop], dtype=np.float64).reshape(n, hop)
-    rms = np.sqrt(np.mean(frames * frames, axis=1))
-    return 20 * np.log10(np.maximum(rms, 1e-9))
+    levels = np.empty(n)
+    per_block = 50_000  # frames: 1000 s at 20 ms
+    for a, block in blocks(audio, per_block * hop):
+        k = min(block.shape[0] // hop, n - a // hop)
+        frames = np.asarray(block[: k * hop], dtype=np.float64).reshape(k, hop)
+        levels[a // hop : a // hop + k] = np.sqrt(np.mean(frames * frames, axis=1))
+    return 20 * np.log10(np.maximum(levels, 1e-9))
 
 
 def silence_until_ms(

@@ -28,10 +28,10 @@ positive, so every pair looks alike) and normalised again; agglomerative cluster
 average linkage on cosine distance (scipy), is cut at each k in 2..max_speakers; the k with
 the highest mean silhouette (cosine) wins, ties to the smaller k. One speaker unless that
 best silhouette reaches `min_silhouette` (0.25: Kaufman and Rousseeuw's "no substantial
-structure" bound; a silhouette compares own-cluster with nearest-other distances, so the
-rule holds for any embedder's scale). Fewer than MIN_LINES_TO_ESTIMATE lines are one
-speaker: two lines say nothing about spread. A given num_speakers uses the same clustering,
-capped at the number of distinct embeddings.
+structure" bound; for the CAMPPlus embeddings the product clusters it is a guess, not a
+calibration: see MIN_SILHOUETTE; the method sentence says so). Fewer than
+MIN_LINES_TO_ESTIMATE lines are one speaker: two lines say nothing about spread. A given
+num_speakers uses the same clustering, capped at the number of distinct embeddings.
 """
 
 from __future__ import annotations
@@ -44,12 +44,23 @@ from scipy.spatial.distance import squareform
 
 UNKNOWN = -1  # label of a line without a usable embedding
 
-# One speaker unless some split reaches this mean silhouette. Measured with resemblyzer
-# embeddings of espeak-ng voices (centred): one voice split in two scores at most 0.31 over
-# 6 lines (90th percentile 0.27), 0.24 over 12, 0.17 over 18; two to four clearly different
-# voices score at least 0.29 (3 lines each) and 0.37 (6 lines each). Small line counts stay
-# ambiguous: with 6 lines or fewer a single voice can pass, hence the caller's num_speakers.
+# One speaker unless some split reaches this mean silhouette. A GUESS for the embeddings the
+# product clusters (CAMPPlus, 192-d, core/speaker_embedding.py), not a calibration: the
+# figures below were measured with resemblyzer embeddings (another network) of espeak-ng
+# voices, and no CAMPPlus calibration could be made here (the only CAMPPlus weights this
+# project tests with are the tiny reference checkpoints' random ones, whose vectors say
+# nothing about voices; the released weights are not fetched). A silhouette compares own
+# with nearest-other cluster distances, so the bound may carry over to another embedder,
+# but that is unmeasured. Hence the bound is a parameter (`min_silhouette`) and every
+# decision it makes says it is a guess and how to overrule it (the number of speakers).
+# Resemblyzer's figures: one voice split in two scores at most 0.31 over 6 lines (90th
+# percentile 0.27), 0.24 over 12, 0.17 over 18; two to four clearly different voices score
+# at least 0.29 (3 lines each) and 0.37 (6 lines each). Small line counts stay ambiguous.
 MIN_SILHOUETTE = 0.25
+UNCALIBRATED = (
+    "the silhouette bound {bound:.2f} is a guess for these voice embeddings (CAMPPlus), "
+    "not calibrated: give the number of speakers (--speakers) if this is wrong"
+)
 MIN_LINES_TO_ESTIMATE = 3
 DEFAULT_MAX_SPEAKERS = 8
 
@@ -217,13 +228,15 @@ def cluster_speakers(
             k = best
             method = (
                 f"{head}; {_speakers(k)} estimated from the silhouette score "
-                f"({silhouettes[best]:.2f}, tried 2-{top})"
+                f"({silhouettes[best]:.2f}, tried 2-{top}); "
+                + UNCALIBRATED.format(bound=min_silhouette)
             )
         else:
             k = 1
             method = (
                 f"{head}; {_speakers(1)}: no split reaches a silhouette of "
-                f"{min_silhouette:.2f} (best: {_speakers(best)} at {silhouettes[best]:.2f})"
+                f"{min_silhouette:.2f} (best: {_speakers(best)} at {silhouettes[best]:.2f}); "
+                + UNCALIBRATED.format(bound=min_silhouette)
             )
 
     found = np.zeros(m, dtype=int) if k == 1 else _cut(merges, m, k)

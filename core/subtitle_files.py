@@ -93,11 +93,13 @@ def _looks_like_text_subtitle(path: Path) -> bool:
     return True
 
 
-def write_clean_srt(cues: list[Cue], path: Path) -> Path:
+def write_clean_srt(cues: list[Cue], path: Path, *, keep_numbers: bool = False) -> Path:
     """The cues as a plain UTF-8 SRT (cleaned text): what gets muxed as a subtitle track,
-    whatever the source's format or encoding was."""
+    whatever the source's format or encoding was. `keep_numbers`: each cue under its own
+    number (unique), which a read gives back, instead of 1, 2, 3..."""
     blocks = [
-        f"{n}\n{srt_time(c.start_ms)} --> {srt_time(c.end_ms)}\n{c.text}\n"
+        f"{c.index if keep_numbers else n}\n"
+        f"{srt_time(c.start_ms)} --> {srt_time(c.end_ms)}\n{c.text}\n"
         for n, c in enumerate(cues, start=1)
     ]
     path = Path(path)

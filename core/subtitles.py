@@ -120,7 +120,12 @@ def parse_subtitle_text(
     warnings += fmt_warnings
     warnings += _content_warnings(raws, fmt, guessed, name)
 
-    cues = [_cue(i, rc, fmt) for i, rc in enumerate(raws, start=1)]
+    numbers = _file_numbers(raws, text) if fmt == "srt" else None
+    if numbers is None:
+        numbers = list(range(1, len(raws) + 1))
+    else:  # the readers counted cues by position; the editor knows them by the file's numbers
+        warnings = [_renumbered(w, numbers) for w in warnings]
+    cues = [_cue(n, rc, fmt) for n, rc in zip(numbers, raws, strict=True)]
     warnings += check_cues(cues, video_duration_ms)
     if merge_split_sentences:
         cues = _merge_split_sentences(cues)
@@ -240,3 +245,26 @@ def _cue(index: int, rc: RawCue, fmt: str) -> Cue:
         # WebVTT names speakers in its voice spans; ASS in its Name field.
         speaker = voice if fmt == "vtt" else (" ".join((rc.name or "").split()) or None)
     return Cue(index, rc.start_ms, rc.end_ms, text, speaker, rc.raw, line=rc.line)
+
+
+def _file_numbers(raws: list[RawCue], text: str) -> list[int] | None:
+    """The SRT's own cue numbers (the line above each timing line), when every cue has one
+    and no two share one; else None (cues are then numbered by position).
+
+    A cue keeps the number its file gives it, so a line is the same line in every file
+    Dubsmith writes for it: the desk's edited SRT leaves out dropped (empty) cues without
+    renumbering the rest, and stems, report, warnings and table all say the same number."""
+    lines = text.split("\n")
+    numbers: list[int] = []
+    for rc in raws:
+        above = lines[rc.line - 2].strip() if rc.line is not None and rc.line >= 2 else ""
+        if not (above.isascii() and above.isdigit()) or int(above) < 1:
+            return None
+        numbers.append(int(above))
+    return numbers if len(set(numbers)) == len(numbers) else None
+
+
+def _renumbered(warning: SubtitleWarning, numbers: list[int]) -> SubtitleWarning:
+    if warning.cue is None or not 1 <= warning.cue <= len(numbers):
+        return warning
+    return SubtitleWarning(numbers[warning.cue - 1], warning.kind, warning.message)

@@ -83,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-optional", action="store_true", help=argparse.SUPPRESS)  # the default
     ap.add_argument("--check", action="store_true", help="only list what is missing")
     ap.add_argument("--verify", action="store_true", help="only verify sizes and checksums")
+    ap.add_argument(
+        "--allow-custom", action="store_true", help="with --verify: accept non-released files"
+    )
     ap.add_argument("--no-progress", action="store_true")
     ap.add_argument(
         "--list-gated", action="store_true", help="print which of NAMES need a token, and stop"
@@ -109,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
 
     where = ["--model-dir", str(model_dir)]
     if args.verify:
-        return dubsmith(["models", "verify", *where])
+        custom = ["--allow-custom"] if args.allow_custom else []
+        return dubsmith(["models", "verify", *where, *custom])
     flags = [*where, *(["--token", args.token] if args.token else [])]
     flags += ["--endpoint", args.endpoint] if args.endpoint else []
     flags += ["--force"] if args.force else []

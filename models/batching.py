@@ -74,6 +74,8 @@ def check_sampling(req: SynthesisRequest, *, flow_prompt: bool = True) -> None:
         problems.append(f"max_tokens {s.max_tokens} (needs >= 1)")
     if int(s.num_beams) < 1:
         problems.append(f"num_beams {s.num_beams} (needs >= 1)")
+    if not 0.0 <= float(s.stop_window) < 1.0:
+        problems.append(f"stop_window {s.stop_window} (needs 0 <= w < 1)")
     if int(s.diffusion_steps) < 1:
         problems.append(f"diffusion_steps {s.diffusion_steps} (needs >= 1)")
     if flow_prompt and s.flow_prompt_s is not None and not s.flow_prompt_s > 0:
@@ -97,6 +99,7 @@ def job_result(job: BatchJob) -> SynthesisResult:
         notes=list(job.notes),
         timings={k: round(v, 6) for k, v in job.timings.items()},
         tokens=sum(int(c.numel()) for c in job.codes),
+        fit=getattr(job, "fit", None),
     )
 
 

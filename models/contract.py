@@ -38,7 +38,11 @@ class EmotionSource(StrEnum):
 
 
 class DurationMode(StrEnum):
-    EXACT = "exact"  # exactly T tokens / F frames / N samples
+    # The default: the decoder conditioned with the target where the model has a slot, its
+    # stop allowed in a window around T and forced at its end; the flow model then regulates
+    # whatever count came out to exactly F frames, the waveform to exactly N samples.
+    GUIDED = "guided"
+    EXACT = "exact"  # exactly T tokens (stop forbidden before, forced at T) / F frames / N samples
     NATURAL = "natural"  # free pace, time-fitted when close enough, else flagged
     FREE = "free"  # free pace, no fitting at all (official release behaviour)
 
@@ -84,6 +88,8 @@ class Sampling:
     # Seconds of the voice prompt the flow model conditions on (its first ones); None: all
     # of it. The flow model runs over prompt + line frames, so draft previews cut it.
     flow_prompt_s: float | None = None
+    # Guided mode: the stop token is allowed from (1 - w) T codes on and forced at (1 + w) T.
+    stop_window: float = 0.15
 
     @classmethod
     def official(cls) -> Sampling:
@@ -135,8 +141,11 @@ class SynthesisResult:
     # The rate of `audio`: the engine's own (Capabilities.sample_rate). Its length is
     # exactly samples_for(duration_s, sample_rate) when a duration was asked.
     sample_rate: int = SAMPLE_RATE
-    # How a FITTED engine landed the line in its span: method ("natural", "paced",
-    # "closest"), stretch used (+0.03: 3 % longer), candidates rendered, ... (None: EXACT).
+    # The fit report (README, "Duration control"): how the line landed in its span. Every
+    # engine: "method" (guided, exact, natural; VoxCPM2: natural, paced, closest) and
+    # "stretch" (+0.03: 3 % longer); IndexTTS: "tokens_target", "tokens_decoded", "stop"
+    # (natural | forced), "stop_wish", "window", "suspected_cut"; VoxCPM2: "candidates",
+    # "pace". None: free pace.
     fit: dict[str, Any] | None = None
 
     @property
@@ -169,6 +178,10 @@ class Capabilities:
     # It clones better with the prompt's transcript: prepare_voice(audio, rate,
     # transcript=...) is then accepted (engines without it take no transcript).
     prompt_transcript: bool = False
+    # The fit methods its fit report names (`SynthesisResult.fit["method"]`): IndexTTS
+    # guided, exact and natural (each the mode of that name); VoxCPM2 natural, paced and
+    # closest (whatever the mode asked, but natural keeps a single take).
+    fit_methods: tuple[str, ...] = ()
 
 
 class Engine(Protocol):

@@ -9,12 +9,13 @@ One request runs through the official IndexTTS2 chain:
   S2M condition (vq2emb(codes) + gpt_layer(latent), length-regulated per segment, the
   segments joined without silence) -> CFM from the voice's prompt mel -> BigVGAN.
 
-Duration (models.duration):
-- exact: T = round(50 d) tokens split over the segments in proportion to their text tokens
-  (stop forbidden before, forced at each share), F = round(d * 22050 / 256) frames split in
-  proportion to the tokens, the waveform trimmed / padded to round(d * 22050) samples;
-- natural: free decoding, then the same F frames and samples; flagged when the natural
-  length is outside [0.8, 1.25] of the slot (it is fitted anyway: the slot is fixed);
+Duration (models.duration, models.guided): T = round(50 d) tokens split over the segments
+in proportion to their text tokens, each share as W_sem[share] in the duration slot, then
+- guided (the dub's default): the stop allowed within [0.85, 1.15] x each share, forced at
+  its end; exact: stop forbidden before each share, forced at it; natural: free decoding,
+  flagged outside [0.8, 1.25] of the slot (fitted anyway: the slot is fixed);
+- F = round(d * 22050 / 256) frames split in proportion to the decoded codes, the waveform
+  trimmed / padded to round(d * 22050) samples; the fit report in SynthesisResult.fit;
 - free, or no duration: the official rule, (codes * 1.72) frames per segment.
 
 Batches: requests are grouped by voice and length and rendered up to `max_batch` at a time;
@@ -82,6 +83,7 @@ from models.duration import (
 )
 from models.emotion import EmotionMatrices, EmotionReading, TextEmotion
 from models.emotion_request import cached_reference, emotion_vector, read_description
+from models.guided import SLOT_MODES, decode_targets, job_fit, segment_stops
 from models.layout import IndexTTS2Files, locate, read_torch
 from models.precision import PrecisionPlan, plan_precision
 from models.registry import indextts2_capabilities
@@ -130,12 +132,15 @@ class Job:
     voice: Voice
     segments: list[list[int]]  # text ids per segment
     emovec: Tensor  # [1, D]
-    token_targets: list[int | None]  # per segment; None = free decoding
-    plan: LengthPlan | None  # exact / natural: the slot
+    token_targets: list[int | None]  # per segment: the slot's count (None = free decoding)
+    decode_targets: list[Any]  # per segment: what the decoder gets (T, a StopWindow, None)
+    plan: LengthPlan | None  # guided / exact / natural: the slot
     decode: DecodeSettings
     noise: Tensor | None = None  # [80, P + F] to inject (parity); None = seeded draw
     trace: dict[str, Any] | None = None  # filled with intermediates when not None
     codes: list[Tensor] = field(default_factory=list)
+    stops: list[tuple[bool, int | None]] = field(default_factory=list)  # (forced, stop_wish)
+    fit: dict[str, Any] | None = None  # the fit report (models/guided.py)
     latents: list[Tensor] = field(default_factory=list)
     seg_frames: list[int] = field(default_factory=list)
     t2s_done: bool = False  # codes and latents of every segment are in (kept on a retry)
@@ -273,7 +278,7 @@ def check_widths(parts: Parts, files: IndexTTS2Files) -> None:
 def _forget_unfinished(job: Job) -> None:
     """Before a retry: unfinished T2S output starts afresh; finished stages are kept."""
     if not job.t2s_done:
-        job.codes, job.latents = [], []
+        job.codes, job.latents, job.stops = [], [], []
 
 
 def _model_dir_of(path: Path) -> Path:
@@ -549,7 +554,7 @@ class IndexTTS2Engine:
         with self._fp32():
             emovec = self.emotion_vector(voice, req.emotion).float()
         t2 = time.perf_counter()
-        if plan is not None and req.mode is DurationMode.EXACT:
+        if plan is not None and req.mode in SLOT_MODES:
             if plan.tokens < len(segments) or plan.frames < len(segments):
                 raise RequestError(
                     f"{req.duration_s:.3f} s is too short for a line of {len(segments)} segments"
@@ -579,6 +584,7 @@ class IndexTTS2Engine:
             segments=segments,
             emovec=emovec,
             token_targets=targets,
+            decode_targets=decode_targets(req.mode, targets, req.sampling.stop_window, limit),
             plan=plan,
             decode=settings,
             flagged=flagged,
@@ -704,7 +710,7 @@ class IndexTTS2Engine:
                 item_conds,
                 texts,
                 settings,
-                targets=[j.token_targets[k] for j, k in items],
+                targets=[j.decode_targets[k] for j, k in items],
                 seeds=[stream_seed(j.request.seed, "t2s", k) for j, k in items],
             )
             t1 = time.perf_counter()
@@ -719,9 +725,10 @@ class IndexTTS2Engine:
             lat_of = dict(zip(keep, lat, strict=True))
             t2 = time.perf_counter()
             for j in group:
-                j.codes, j.latents = [], []
+                j.codes, j.latents, j.stops = [], [], []
             for i, (j, k) in enumerate(items):
                 j.codes.append(codes[i])
+                j.stops += segment_stops(decoded[i : i + 1])
                 j.latents.append(lat_of.get(i, torch.zeros(0, t2s.dim)))
                 if not decoded[i].stopped and j.token_targets[k] is None:
                     log.warning(
@@ -763,6 +770,7 @@ class IndexTTS2Engine:
             j.seg_frames = [0] * len(counts)
             for i, f in zip(spoken, shares, strict=True):
                 j.seg_frames[i] = f
+            j.fit = job_fit(j, j.plan.tokens, sum(natural))
             if j.request.mode is DurationMode.NATURAL:
                 ratio = pace_ratio(sum(natural), j.plan.frames)
                 if not within_fit_range(ratio):

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from models.config_check import config_problem
 from models.layout import MANIFEST, damage_of, indextts2_root, locate
 
 RECORD_NAME = ".dubsmith-models.json"
@@ -45,6 +46,12 @@ class FileSpec:
     size: int | None = None
     sha256: str | None = None
     approx_bytes: int | None = None
+    # The public release's size and sha256 where a public project pins them, and who does
+    # (`released` in the manifest). A difference means another file than the release: not
+    # damage (a custom or fine-tuned model may be whole), but `models verify` says so.
+    released_size: int | None = None
+    released_sha256: str | None = None
+    released_source: str | None = None
 
     @property
     def is_folder(self) -> bool:
@@ -106,6 +113,7 @@ def load_manifest(path: Path = MANIFEST) -> Manifest:
             size=e.get("size"),
             sha256=(e.get("sha256") or None) and e["sha256"].lower(),
             approx_bytes=e.get("approx_bytes"),
+            **_released_fields(e.get("released")),
         )
         by_model.setdefault(spec.model, []).append(spec)
     models = []
@@ -127,6 +135,16 @@ def load_manifest(path: Path = MANIFEST) -> Manifest:
     if by_model:
         raise ValueError(f"{path}: files of undeclared models: {', '.join(sorted(by_model))}")
     return Manifest(tuple(models))
+
+
+def _released_fields(pin: dict[str, Any] | None) -> dict[str, Any]:
+    if not pin:
+        return {}
+    return {
+        "released_size": pin.get("size"),
+        "released_sha256": (pin.get("sha256") or "").lower() or None,
+        "released_source": pin.get("source"),
+    }
 
 
 def format_of(path: str, file: str) -> str:
@@ -199,7 +217,9 @@ def structure_problem(path: Path, spec: FileSpec) -> str | None:
         return None if (path / "config.json").is_file() else "partial (no config.json)"
     if size == 0:
         return "empty (0 bytes)"
-    if spec.format in ("torch", "safetensors", "json", "yaml", "sentencepiece"):
+    if spec.format in ("json", "yaml"):  # whole as a file, and usable by its loader
+        return damage_of(path) or config_problem(spec.path, path)
+    if spec.format in ("torch", "safetensors", "sentencepiece"):
         return damage_of(path)
     if spec.format == "npz":
         try:

@@ -67,6 +67,7 @@ def indextts2_capabilities(qwen_dir: Path, max_batch: int) -> Capabilities:
         duration_control=DurationControl.EXACT,
         emotion_inputs=emotions,
         max_batch=max_batch,
+        fit_methods=("guided", "exact", "natural"),  # models/guided.py
     )
 
 

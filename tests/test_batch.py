@@ -98,7 +98,7 @@ def test_a_json_job_list_with_per_job_settings(videos, tmp_path, capsys):
     )
     factory = CountingFactory()
     assert batch(jobs, tmp_path / "out", factory=factory) == EXIT_OK, capsys.readouterr().err
-    assert (tmp_path / "out" / "first.mkv").exists()
+    assert (tmp_path / "first.mkv").exists()  # a named output is from the list's folder
     assert (tmp_path / "out" / "two.dubbed.mp4").exists()
     seeds = sorted(r.seed for r in factory.engine.requests)
     assert seeds == [1, 2, 8, 9]  # the job's own seed 7 shifts only its lines

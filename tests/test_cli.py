@@ -143,7 +143,7 @@ def test_bad_voice_argument_and_unknown_speaker(movie, tmp_path, capsys):
         main(["dub", str(movie), "-o", str(tmp_path / "o.mp4"), "--voice", "nobody"]) == EXIT_USAGE
     )
     code = _dub(movie, tmp_path, "--voice", f"Zed={movie}")
-    assert code == EXIT_INPUT
+    assert code == EXIT_USAGE  # a speaker name the dub does not have: the command line's
     assert "zed" in capsys.readouterr().err
 
 
@@ -236,7 +236,7 @@ def test_bad_output_fails_before_any_work(movie, tmp_path, capsys, out, words):
         ],
         engine_factory=_factory(engine),
     )
-    assert code == EXIT_INPUT
+    assert code == EXIT_USAGE  # output-side mistakes are the command line's
     assert words in capsys.readouterr().err
     assert engine.voices == [] and not (tmp_path / "w").exists()
 
@@ -245,7 +245,7 @@ def test_secondary_outputs_never_overwrite_inputs(movie, tmp_path, capsys):
     before = movie.read_bytes()
     for flag in ("--dub-wav", "--report"):
         code = _dub(movie, tmp_path, flag, movie)
-        assert code == EXIT_INPUT
+        assert code == EXIT_USAGE
         assert "is an input of this dub" in capsys.readouterr().err
     assert movie.read_bytes() == before
     code = main(
@@ -260,7 +260,7 @@ def test_secondary_outputs_never_overwrite_inputs(movie, tmp_path, capsys):
         ],
         engine_factory=_factory(ToneEngine()),
     )
-    assert code == EXIT_INPUT and not (tmp_path / "o.mp4").exists()
+    assert code == EXIT_USAGE and not (tmp_path / "o.mp4").exists()
 
 
 def test_voice_sample_in_a_compressed_format(movie, tmp_path):
@@ -317,7 +317,7 @@ def test_cuda_without_a_gpu_is_a_clear_error(movie, tmp_path, capsys, tiny_model
             str(tmp_path / "w"),
         ]
     )
-    assert code == EXIT_MODELS and "no CUDA GPU" in capsys.readouterr().err
+    assert code == EXIT_USAGE and "no CUDA GPU" in capsys.readouterr().err
 
 
 def test_ctrl_c_cancels_cleanly(movie, tmp_path, capsys):

@@ -500,7 +500,7 @@ def test_export_dialog_writes_the_chosen_tracks_and_offers_the_folder(
 ):
     opened_urls = []
     monkeypatch.setattr(
-        "app.gui.main_window.QDesktopServices.openUrl", lambda url: opened_urls.append(url)
+        "app.gui.render_control.QDesktopServices.openUrl", lambda url: opened_urls.append(url)
     )
     win = window(qtbot, ToneEngine())
     assert open_now(qtbot, win, clip)

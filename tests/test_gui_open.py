@@ -12,6 +12,7 @@ pytest.importorskip("pytestqt")
 
 from app.gui import COL_EMOTION, COL_TEXT, MainWindow  # noqa: E402
 from app.gui import main_window as gui  # noqa: E402
+from core import desk_open  # noqa: E402 - where the window reads a video
 from core import project as proj  # noqa: E402
 from tests import mediagen  # noqa: E402
 
@@ -118,14 +119,14 @@ def test_opening_runs_off_the_gui_thread(qtbot, video, monkeypatch):
     """While the files are read the window keeps its event loop, shows it is busy, and
     refuses what would change the project under the read."""
     gate, started = threading.Event(), threading.Event()
-    real = gui.read_for_editing
+    real = desk_open.read_for_editing
 
     def slow_read(*args):
         started.set()
         assert gate.wait(30)
         return real(*args)
 
-    monkeypatch.setattr(gui, "read_for_editing", slow_read)
+    monkeypatch.setattr(desk_open, "read_for_editing", slow_read)
     win = window(qtbot)
     ticks = []
     timer = gui.QTimer(win)
@@ -152,8 +153,8 @@ def test_opening_runs_off_the_gui_thread(qtbot, video, monkeypatch):
 
 def test_closing_while_opening_waits_for_the_read_and_drops_it(qtbot, video, monkeypatch):
     gate = threading.Event()
-    real = gui.read_for_editing
-    monkeypatch.setattr(gui, "read_for_editing", lambda *a: (gate.wait(30), real(*a))[1])
+    real = desk_open.read_for_editing
+    monkeypatch.setattr(desk_open, "read_for_editing", lambda *a: (gate.wait(30), real(*a))[1])
     win = window(qtbot)
     assert win.open_video(video)
     threading.Timer(0.2, gate.set).start()

@@ -176,7 +176,7 @@ def test_time_left_appears_once_two_lines_are_rendered(qtbot, monkeypatch):
     win = MainWindow()
     qtbot.addWidget(win)
     now = [100.0]
-    monkeypatch.setattr(gui.main_window.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(gui.render_control.time, "monotonic", lambda: now[0])
     win.on_progress("render", 0, 10)
     now[0] = 102.0
     win.on_progress("render", 1, 10)

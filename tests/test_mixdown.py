@@ -174,7 +174,8 @@ def test_mono_and_surround_originals_are_accepted():
         res = mixdown(
             [Clip(1000.0, tone(300, 1.0))], duration, original=original, original_layout="5.1"
         )
-        assert res.audio.shape == (round(duration * 48000), 2)
+        # The original's layout is kept: mono stays mono, 5.1 stays 5.1.
+        assert res.audio.shape == (round(duration * 48000), ch)
         assert np.abs(res.audio[:48000]).max() > 0  # the bed is there before the line
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QHeaderView, QTableView
+from PySide6.QtWidgets import QHeaderView, QStyledItemDelegate, QTableView
 
 from app.gui.line_panel import summary
 from core import desk
@@ -286,6 +286,17 @@ class LinesFilter(QSortFilterProxyModel):
         return self.status is None or model.status(row)[0] == self.status
 
 
+class KeepTypingDelegate(QStyledItemDelegate):
+    """An open cell editor is filled once: the playing line's highlight (and any other
+    repaint of the row) set its text back to the line's and lost what was being typed."""
+
+    def setEditorData(self, editor, index) -> None:
+        if editor.property("filled"):
+            return
+        super().setEditorData(editor, index)
+        editor.setProperty("filled", True)
+
+
 TEXT_MIN_PX = 260  # the Text column never shrinks below a readable sentence
 
 
@@ -308,6 +319,7 @@ class LinesView(QTableView):
         )
         self.setWordWrap(False)
         self.setAlternatingRowColors(True)
+        self.setItemDelegate(KeepTypingDelegate(self))
 
     def fit_text_column(self) -> None:
         others = sum(self.columnWidth(c) for c in range(len(COLUMNS)) if c != COL_TEXT)

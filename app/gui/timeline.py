@@ -17,7 +17,10 @@ from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QScrollBar, QVBoxLayout, QWidget
 
-PEAKS_PER_S = 100  # core.desk.peaks at this rate
+from core.desk_open import PEAKS_PER_S
+
+__all__ = ["PEAKS_PER_S", "Block", "Timeline"]
+
 EDGE_PX = 5  # how near an edge the pointer must be to grab it
 LANE_H = 34
 RULER_H = 14

@@ -12,24 +12,27 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal
 
-from core import desk
 from core import project as proj
+from core.desk_open import Opened, read_for_editing, sync_project
 from core.engines import EngineCache
 from core.job_queue import JobQueue, JobStatus
-from core.line_matching import CueMerge, merge_cues
 from core.line_preview import preview_lines
 from core.pipeline import (
     DubOptions,
     InputError,
-    Inputs,
     JobEvents,
-    read_inputs,
 )
-from core.project_keeper import project_file_for
 from core.render import Cancelled, CancelToken
-from core.subtitles import Cue
-from core.timing import Timing, plan_lines
-from core.voices import assign_speakers, speaker_names
+
+# The opening moved to core/desk_open.py; these names stay reachable from here.
+__all__ = [
+    "OpenWorker",
+    "Opened",
+    "QueueWorker",
+    "read_for_editing",
+    "start_in_thread",
+    "sync_project",
+]
 
 
 class QueueWorker(QObject):
@@ -143,66 +146,6 @@ class _Relay(JobEvents):
 
     def warning(self, notice) -> None:
         self.worker.warning.emit(self.job_id, notice)
-
-
-# --- opening for editing -----------------------------------------------------------------------
-
-
-@dataclass
-class Opened:
-    """Everything the window shows of a video, computed off the GUI thread."""
-
-    inputs: Inputs
-    cues: list[Cue]  # usable cues, playback order
-    speakers: dict[int, str]  # cue number -> speaker id
-    names: dict[str, str]  # speaker id -> name
-    timings: list[Timing]  # per cue, same order
-    project: proj.Project
-    merge: CueMerge
-    project_error: str | None = None  # the project file was unreadable: started fresh
-
-
-def sync_project(project: proj.Project, opened: Opened) -> CueMerge:
-    """The project's lines as the subtitles have them (a line the subtitles lost is kept
-    detached while it has editor settings), and where its video and subtitles are."""
-    merge = merge_cues(project, opened.cues, opened.speakers, opened.names)
-    if project.video_path is None:
-        project.video_path = opened.inputs.video.resolve()
-    project.subtitle_path = opened.inputs.subtitles.path.resolve()
-    return merge
-
-
-def read_for_editing(video: Path, subtitles: Path | None) -> Opened:
-    """Read the video, its subtitles and its project file, and plan the lines' timing: the
-    slow part of opening (seconds for 10,000 cues). Raises InputError."""
-    project, error = proj.Project(), None
-    path = project_file_for(Path(video))
-    if path.exists():
-        try:
-            project = proj.load_project(path)
-        except proj.ProjectError as exc:  # the unreadable file was kept as a backup copy
-            error = str(exc)
-    edited = desk.edited_subtitles(project)
-    if subtitles is None:  # the editor's retimed/reworded lines, when the desk made some
-        subtitles = edited
-    elif edited is None or Path(subtitles).resolve() != edited.resolve():
-        project.extra.pop(desk.EDITED_SUBTITLES, None)  # subtitles chosen anew win
-    inputs = read_inputs(video, subtitles)
-    cues = inputs.subtitles.usable_cues()
-    video_end_ms = round(inputs.media.duration_s * 1000)
-    opened = Opened(
-        inputs=inputs,
-        cues=cues,
-        speakers=assign_speakers(cues),
-        names=speaker_names(cues),
-        timings=plan_lines(cues, video_end_ms=video_end_ms),
-        project=project,
-        merge=CueMerge({}),
-        project_error=error,
-    )
-    opened.merge = sync_project(project, opened)
-    desk.adopt_takes(project.lines)  # takes rendered by the CLI count as current
-    return opened
 
 
 class OpenWorker(QObject):

@@ -10,16 +10,15 @@ One request runs through the official infer_v2_5 chain:
   text) -> codec.decode(codes) (50 Hz content, no GPT latent) -> length regulator per
   segment, segments joined without silence -> CFM from the voice's prompt -> BigVGAN.
 
-Duration: see models/indextts25/duration.py (exact: a forced code count round(25 d) and
-round(d * 22050 / 256) frames; natural: free codes, fitted, flagged outside [0.8, 1.25] with
-the natural length's ratio in the line's notes; free: the release's int(2N * 1.72) frames).
+Duration: models/indextts25/duration.py and models/guided.py (guided, the default: the stop
+allowed within [0.85, 1.15] x round(25 d) codes; exact: that count forced; natural: free,
+flagged outside [0.8, 1.25]; all then round(d * 22050 / 256) frames; free: int(2N * 1.72)).
 
 Languages: zh, en, ja, es, ar (the request's `language`; without one the script of the text
 decides: kana -> ja, Han -> zh, Arabic -> ar, Spanish marks -> es, else en, and the guess is
-noted). Requests are grouped by voice and length, decoded in batches per language and
-decoding settings, rendered by the flow model per diffusion settings; on out-of-memory a
-batch is halved; one bad request fails alone. Float32 everywhere on the CPU; on CUDA the GPT
-runs under bf16/fp16 autocast like 2.0's T2S, the rest in float32.
+noted). Requests are grouped by voice and length, decoded per language and decoding settings,
+rendered per diffusion settings; on out-of-memory a batch is halved; one bad request fails
+alone. Float32 on the CPU; on CUDA the GPT runs under bf16/fp16 autocast, the rest float32.
 """
 
 from __future__ import annotations
@@ -43,9 +42,7 @@ from models.config import IndexTTSConfig, load_config
 from models.contract import (
     SAMPLE_RATE,
     Capabilities,
-    DurationControl,
     DurationMode,
-    EmotionSource,
     EmotionSpec,
     ProgressFn,
     ResultFn,
@@ -58,6 +55,7 @@ from models.duration import pace_ratio, split_exact, within_fit_range
 from models.emotion import EmotionMatrices, EmotionReading, TextEmotion
 from models.emotion_request import cached_reference, emotion_vector, read_description
 from models.engine import files_fingerprint, stream_seed
+from models.guided import SLOT_MODES, decode_targets, job_fit, segment_stops
 from models.indextts25.campplus import load_speaker_style
 from models.indextts25.codec import EnhancedCodec
 from models.indextts25.duration import LengthPlan25, implied_duration_factor, release_frames
@@ -67,6 +65,7 @@ from models.indextts25.s2m import load_s2m25
 from models.indextts25.text import LANGUAGES, TextFrontEnd25
 from models.indextts25.voice import Voice25, prepare_voice25
 from models.layout import read_torch
+from models.registry import indextts2_capabilities
 from models.s2m import S2M
 from models.semantic import SemanticEncoder
 from models.speaker import SpeakerStyle
@@ -83,15 +82,9 @@ MAX_SEGMENT_TOKENS = 120  # the official max_text_tokens_per_segment
 
 
 def indextts25_capabilities(qwen_dir: Path, max_batch: int) -> Capabilities:
-    emotions = frozenset(EmotionSource)
-    if not (Path(qwen_dir) / "config.json").is_file():
-        emotions -= {EmotionSource.TEXT}
-    return Capabilities(
-        languages=LANGUAGES,
-        sample_rate=SAMPLE_RATE,
-        duration_control=DurationControl.EXACT,
-        emotion_inputs=emotions,
-        max_batch=max_batch,
+    """2.0's (the same emotion inputs and fits: models/guided.py) in 2.5's languages."""
+    return dataclasses.replace(
+        indextts2_capabilities(Path(qwen_dir), max_batch), languages=LANGUAGES
     )
 
 
@@ -122,13 +115,16 @@ class Job25:
     lang_id: int
     segments: list[list[int]]  # text ids per segment (with the trailing stop id)
     emovec: Tensor  # [1, D]
-    code_targets: list[int | None]  # per segment; None = free decoding
+    code_targets: list[int | None]  # per segment: the slot's codes (None = free decoding)
+    decode_targets: list[Any]  # per segment: what the GPT gets (T, a StopWindow, None)
     plan: LengthPlan25 | None
     decode: DecodeSettings
     duration_factor: float = 1.0  # free mode only (the release's knob)
     noise: Tensor | None = None  # [80, P + F] to inject (parity)
     trace: dict[str, Any] | None = None
     codes: list[Tensor] = field(default_factory=list)
+    stops: list[tuple[bool, int | None]] = field(default_factory=list)  # (forced, stop_wish)
+    fit: dict[str, Any] | None = None  # the fit report (models/guided.py)
     seg_frames: list[int] = field(default_factory=list)
     t2s_done: bool = False
     mel: Tensor | None = None
@@ -213,7 +209,7 @@ def check_widths25(parts: Parts25, files: IndexTTS25Files) -> None:
 def _forget_unfinished(job: Job25) -> None:
     """Before a retry: unfinished GPT output starts afresh; finished stages are kept."""
     if not job.t2s_done:
-        job.codes = []
+        job.codes, job.stops = [], []
 
 
 class IndexTTS25Engine:
@@ -388,6 +384,7 @@ class IndexTTS25Engine:
             raise RequestError("the line has no text to speak")
         plan = None
         targets: list[int | None] = [None] * len(segments)
+        limit = self.parts.t2s.cfg.mel_positions - 2
         if req.duration_s is not None and req.mode is not DurationMode.FREE:
             try:
                 plan = LengthPlan25.for_duration(req.duration_s)
@@ -399,11 +396,10 @@ class IndexTTS25Engine:
                     f"{req.duration_s:.2f} s with this voice prompt needs {total} mel frames; "
                     f"the flow model renders at most {self.parts.s2m.cfg.dit.block_size}"
                 )
-            if req.mode is DurationMode.EXACT:
+            if req.mode in SLOT_MODES:  # 2.5 has no slot: the count only bounds the decoding
                 if plan.codes < len(segments):
                     raise RequestError(f"{req.duration_s:.3f} s is too short for this line")
                 targets = list(split_exact(plan.codes, [len(s) for s in segments]))
-                limit = self.parts.t2s.cfg.mel_positions - 2
                 if max(targets) > limit:
                     raise RequestError(
                         f"{req.duration_s:.1f} s needs {max(targets)} codes in one segment; the "
@@ -421,6 +417,7 @@ class IndexTTS25Engine:
             segments=segments,
             emovec=emovec.reshape(1, -1),
             code_targets=targets,
+            decode_targets=decode_targets(req.mode, targets, req.sampling.stop_window, limit),
             plan=plan,
             decode=self._decode_settings(req),
         )
@@ -483,14 +480,15 @@ class IndexTTS25Engine:
                 [conds[j.index] for j, _ in items],
                 texts,
                 settings,
-                targets=[j.code_targets[k] for j, k in items],
+                targets=[j.decode_targets[k] for j, k in items],
                 seeds=[stream_seed(j.request.seed, "t2s", k) for j, k in items],
             )
             dt = time.perf_counter() - t0
             for j in group:
-                j.codes = []
+                j.codes, j.stops = [], []
             for d, (j, k) in zip(decoded, items, strict=True):
                 j.codes.append(d.codes)
+                j.stops += segment_stops([d])
                 if not d.stopped and j.code_targets[k] is None:
                     j.note(
                         f"speech cut at max_tokens ({settings.max_tokens} codes); the end of the "
@@ -522,6 +520,7 @@ class IndexTTS25Engine:
                 spoken, split_exact(j.plan.frames, [counts[i] for i in spoken]), strict=True
             ):
                 j.seg_frames[i] = f
+            j.fit = job_fit(j, j.plan.codes, sum(natural))
             if j.request.mode is DurationMode.NATURAL:
                 ratio = pace_ratio(sum(natural), j.plan.frames)
                 j.note(

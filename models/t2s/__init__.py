@@ -9,7 +9,7 @@ codes = generate(model, list(conds), texts, DecodeSettings(), targets=[T, ...], 
 h_gpt = latents(model, list(conds), texts, codes)  # for S2M
 """
 
-from models.t2s.generate import Decoded, DecodeSettings, decode, generate, latents
+from models.t2s.generate import Decoded, DecodeSettings, StopWindow, decode, generate, latents
 from models.t2s.loading import CheckpointMismatch
 from models.t2s.model import T2S
 
@@ -18,6 +18,7 @@ __all__ = [
     "CheckpointMismatch",
     "DecodeSettings",
     "Decoded",
+    "StopWindow",
     "decode",
     "generate",
     "latents",

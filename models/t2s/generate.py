@@ -11,6 +11,12 @@
 - targets[i] = None: free mode, the stop token ends the row (or settings.max_tokens, which
   counts the stop token as the official max_mel_tokens does). targets[i] = T: exact mode,
   the stop token is forbidden before T and forced at T, so exactly T codes come back.
+  targets[i] = StopWindow(lo, hi): guided mode, the stop token is forbidden before lo codes
+  and forced once hi are out (T is StopWindow(T, T)).
+- Decoded.forced: the row ended without choosing the stop token (T, the window's end or
+  the bound ended it); Decoded.stop_wish: the first step (= codes out by then) at which the
+  stop token was the most likely one after the repetition penalty, before any constraint
+  (None: never while the row decoded; beams: on the leading beam).
 - seeds[i] seeds a per-request torch.Generator, so sampling does not depend on the batch.
 - Returned codes never include the stop token. decode() gives the details (stopped or cut
   by the length bound, per-step processed scores for parity checks).
@@ -71,12 +77,30 @@ class DecodeSettings:
         return cls(**{name: getattr(s, name) for name in shared})
 
 
+@dataclass(frozen=True)
+class StopWindow:
+    """Guided decoding: the stop token allowed from `lo` codes on, forced once `hi` are out."""
+
+    lo: int
+    hi: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.lo <= self.hi:
+            raise ValueError(f"a stop window needs 1 <= lo <= hi, got [{self.lo}, {self.hi}]")
+
+
+def _window(target: int | StopWindow | None) -> StopWindow | None:
+    return StopWindow(target, target) if isinstance(target, int) else target
+
+
 @dataclass
 class Decoded:
     codes: Tensor  # (N,) int64, without the stop token
     stopped: bool  # False when cut by max_tokens (the official code warns in that case)
     scores: Tensor | None = field(default=None, repr=False)  # (steps, V) processed scores
     beam_score: float | None = None  # beams: the hypothesis score (sum of processed log-probs)
+    forced: bool = False  # ended by T, the window's end or max_tokens, not by a stop token
+    stop_wish: int | None = None  # first step at which the stop token was the likeliest
 
 
 # ---- logits processing ------------------------------------------------------------------------
@@ -143,7 +167,7 @@ def decode(
     conds: Sequence[Tensor],
     text_ids: Sequence[Tensor],
     settings: DecodeSettings,
-    targets: Sequence[int | None] | None = None,
+    targets: Sequence[int | StopWindow | None] | None = None,
     seeds: Sequence[int] | None = None,
     record_scores: bool = False,
     timings: dict[str, float] | None = None,
@@ -154,17 +178,18 @@ def decode(
     (summed over chunks). At most `max_rows` rows (requests x beams, at least one request)
     decode together; `cache_chunk` None preallocates the whole cache (same results)."""
     n = len(conds)
-    targets = list(targets) if targets is not None else [None] * n
+    if targets is not None:
+        for t in targets:
+            if isinstance(t, int) and t < 1:
+                raise ValueError(f"target token count must be >= 1, got {t}")
+    windows = [_window(t) for t in targets] if targets is not None else [None] * n
     seeds = list(seeds) if seeds is not None else [0] * n
-    if not (len(text_ids) == len(targets) == len(seeds) == n):
+    if not (len(text_ids) == len(windows) == len(seeds) == n):
         raise ValueError("conds, text_ids, targets and seeds must have one entry per request")
     if n == 0:
         return []
     cfg = model.cfg
-    for t in targets:
-        if t is not None and not 1 <= t:
-            raise ValueError(f"target token count must be >= 1, got {t}")
-    budgets = [t if t is not None else settings.max_tokens for t in targets]
+    budgets = [w.hi if w is not None else settings.max_tokens for w in windows]
     max_new = max(budgets)
     if max_new + 1 > cfg.mel_positions:
         raise ValueError(
@@ -184,7 +209,7 @@ def decode(
             conds[lo:hi],
             text_ids[lo:hi],
             settings,
-            targets[lo:hi],
+            windows[lo:hi],
             seeds[lo:hi],
             record_scores,
             part,
@@ -201,7 +226,7 @@ def _decode_rows(
     conds: Sequence[Tensor],
     text_ids: Sequence[Tensor],
     settings: DecodeSettings,
-    targets: list[int | None],
+    targets: list[StopWindow | None],
     seeds: list[int],
     record_scores: bool,
     timings: dict[str, float],
@@ -211,7 +236,7 @@ def _decode_rows(
     t_start = time.perf_counter()
     n = len(conds)
     cfg = model.cfg
-    budgets = [t if t is not None else settings.max_tokens for t in targets]
+    budgets = [t.hi if t is not None else settings.max_tokens for t in targets]
     max_new = max(budgets)
     x, valid = _prompts_batch(model, conds, text_ids)
     dev = x.device
@@ -220,7 +245,7 @@ def _decode_rows(
     first = max_new
     if cache_chunk is not None:
         # Exact rows surely reach their target: room for that at once, free rows grow.
-        exact = [t for t in targets if t is not None]
+        exact = [t.hi for t in targets if t is not None]
         first = min(max_new, max([max(1, int(cache_chunk)), *exact]))
     cache = model.gpt.new_cache(n, prompt_len + first)
     valid = torch.cat((valid, torch.ones(n, max_new, dtype=torch.bool, device=dev)), dim=1)
@@ -275,18 +300,18 @@ class _StepArgs:
     cache: object
     valid: Tensor
     prompt_len: int
-    targets: list[int | None]
+    targets: list[StopWindow | None]
     budgets: list[int]
     settings: DecodeSettings
     cache_chunk: int = CACHE_CHUNK  # positions added when the cache is full
     steps: int = 0  # decode steps fed so far (timings)
 
-    def constrain(self, scores: Tensor, step: int, row_targets: list[int | None]) -> Tensor:
+    def constrain(self, scores: Tensor, step: int, row_targets: list[StopWindow | None]) -> Tensor:
         cfg = self.model.cfg
         if self.settings.suppress_start:
             scores[:, cfg.start_mel_token] = -float("inf")
         for i, t in enumerate(row_targets):
-            if t is not None and step < t:
+            if t is not None and step < t.lo:
                 scores[i, cfg.stop_mel_token] = -float("inf")
         return scores
 
@@ -310,10 +335,13 @@ def _sample_decode(a: _StepArgs, logits: Tensor, seen: Tensor, gens, record: boo
     stop = cfg.stop_mel_token
     out_codes: list[list[int]] = [[] for _ in range(n)]
     stopped = [False] * n
+    chose_stop = [False] * n
     done = [False] * n
     steps_scores: list[Tensor] = []
+    wishes: list[Tensor] = []  # per step: the stop token is each row's likeliest
     for step in range(max(a.budgets)):
         scores = apply_repetition_penalty(logits.float(), seen, s.repetition_penalty)
+        wishes.append(scores.argmax(dim=-1) == stop)
         scores = a.constrain(scores, step, a.targets)
         if s.do_sample:
             scores = apply_warpers(scores, s, min_keep=1)
@@ -331,11 +359,11 @@ def _sample_decode(a: _StepArgs, logits: Tensor, seen: Tensor, gens, record: boo
                 continue
             tok = chosen[i]
             if tok == stop:
-                done[i] = stopped[i] = True
+                done[i] = stopped[i] = chose_stop[i] = True
                 continue
             out_codes[i].append(tok)
             # Free mode: max_tokens counts the stop token, as the official bound does.
-            if a.targets[i] is not None and len(out_codes[i]) == a.targets[i]:
+            if a.targets[i] is not None and len(out_codes[i]) == a.targets[i].hi:
                 done[i] = stopped[i] = True  # the stop is forced at T: no need to decode it
             elif a.targets[i] is None and len(out_codes[i]) >= a.budgets[i]:
                 done[i] = True
@@ -344,10 +372,15 @@ def _sample_decode(a: _StepArgs, logits: Tensor, seen: Tensor, gens, record: boo
         tokens = torch.where(torch.tensor(done, device=tokens.device), stop, tokens)
         seen[torch.arange(n), tokens] = True
         logits = a.feed(tokens, step)
+    wished = torch.stack(wishes).T.tolist()  # (n, steps), one host sync
     result = []
     for i in range(n):
         sc = torch.stack([x[i] for x in steps_scores]) if record else None
-        result.append(Decoded(torch.tensor(out_codes[i], dtype=torch.long), stopped[i], sc))
+        # The row decoded one step per code, plus the step that chose the stop token.
+        alive = len(out_codes[i]) + int(chose_stop[i])
+        wish = next((k for k in range(alive) if wished[i][k]), None)
+        codes = torch.tensor(out_codes[i], dtype=torch.long)
+        result.append(Decoded(codes, stopped[i], sc, forced=not chose_stop[i], stop_wish=wish))
     return result
 
 
@@ -356,6 +389,7 @@ class _Hyp:
     score: float
     codes: list[int]
     stopped: bool
+    forced: bool = False
 
 
 class _BeamHyps:
@@ -366,10 +400,12 @@ class _BeamHyps:
         self.beams: list[_Hyp] = []
         self.worst = 1e9
 
-    def add(self, codes: list[int], sum_logprobs: float, gen_len: int, stopped: bool) -> None:
+    def add(
+        self, codes: list[int], sum_logprobs: float, gen_len: int, stopped: bool, forced: bool
+    ) -> None:
         score = sum_logprobs / (gen_len**self.lp)
         if len(self.beams) < self.num_beams or score > self.worst:
-            self.beams.append(_Hyp(score, codes, stopped))
+            self.beams.append(_Hyp(score, codes, stopped, forced))
             if len(self.beams) > self.num_beams:
                 ranked = sorted((h.score, j) for j, h in enumerate(self.beams))
                 del self.beams[ranked[0][1]]
@@ -420,10 +456,15 @@ def _beam_decode(a: _StepArgs, logits: Tensor, seen: Tensor, gens) -> list[Decod
     histories: list[list[int]] = [[] for _ in range(rows)]
     hyps = [_BeamHyps(nb, s.length_penalty) for _ in range(n)]
     done = [False] * n
+    wish: list[int | None] = [None] * n
     max_new = max(a.budgets)
     for step in range(max_new):
         scores = F.log_softmax(logits.float(), dim=-1)
         scores = apply_repetition_penalty(scores, seen, s.repetition_penalty)
+        leading = (scores[::nb].argmax(dim=-1) == stop).tolist()  # row 0 of each: the best
+        for b in range(n):
+            if wish[b] is None and not done[b] and leading[b]:
+                wish[b] = step
         scores = a.constrain(scores, step, row_targets)
         if s.do_sample:
             scores = apply_warpers(scores, s, min_keep=2)
@@ -444,7 +485,7 @@ def _beam_decode(a: _StepArgs, logits: Tensor, seen: Tensor, gens) -> list[Decod
                 if tok == stop:
                     if rank >= nb:
                         continue
-                    hyps[b].add(list(histories[parent]), v, gen_len, stopped=True)
+                    hyps[b].add(list(histories[parent]), v, gen_len, stopped=True, forced=False)
                 else:
                     next_scores[base + filled] = v
                     next_tokens[base + filled] = tok
@@ -460,16 +501,18 @@ def _beam_decode(a: _StepArgs, logits: Tensor, seen: Tensor, gens) -> list[Decod
         ]
         seen = seen[parents]
         seen[torch.arange(rows), next_tokens] = True
-        # Exact targets: after T codes the stop is forced; every live beam ends here.
+        # Exact targets (or a window's end): the stop is forced; every live beam ends here.
         for b in range(n):
             t = a.targets[b]
-            if not done[b] and t is not None and gen_len == t:
+            if not done[b] and t is not None and gen_len == t.hi:
                 for r in range(b * nb, b * nb + nb):
-                    hyps[b].add(list(histories[r]), float(beam_scores[r]), gen_len, stopped=True)
+                    score = float(beam_scores[r])
+                    hyps[b].add(list(histories[r]), score, gen_len, stopped=True, forced=True)
                 done[b] = True
             elif not done[b] and t is None and gen_len >= a.budgets[b]:
                 for r in range(b * nb, b * nb + nb):
-                    hyps[b].add(list(histories[r]), float(beam_scores[r]), gen_len, stopped=False)
+                    score = float(beam_scores[r])
+                    hyps[b].add(list(histories[r]), score, gen_len, stopped=False, forced=True)
                 done[b] = True
         if all(done):
             break
@@ -479,8 +522,11 @@ def _beam_decode(a: _StepArgs, logits: Tensor, seen: Tensor, gens) -> list[Decod
     out = []
     for b in range(n):
         best = max(hyps[b].beams, key=lambda h: h.score)
+        codes = torch.tensor(best.codes, dtype=torch.long)
         out.append(
-            Decoded(torch.tensor(best.codes, dtype=torch.long), best.stopped, beam_score=best.score)
+            Decoded(
+                codes, best.stopped, beam_score=best.score, forced=best.forced, stop_wish=wish[b]
+            )
         )
     return out
 
@@ -490,7 +536,7 @@ def generate(
     conds: Sequence[Tensor],
     text_ids: Sequence[Tensor],
     settings: DecodeSettings,
-    targets: Sequence[int | None] | None = None,
+    targets: Sequence[int | StopWindow | None] | None = None,
     seeds: Sequence[int] | None = None,
 ) -> list[Tensor]:
     """Semantic codes per request (1-D int64, stop token excluded)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import math
 import tempfile
 import time
 from collections.abc import Sequence
@@ -68,8 +69,8 @@ REFERENCE_UNSUPPORTED = (
     "VoxCPM2 cannot copy a delivery from a reference clip; lines take the voice's own "
     "delivery (set an emotion vector or a text description to steer them)"
 )
-DEFAULT_TIMESTEPS = 10  # VoxCPM2's own default diffusion steps per decoding step
 CFG_VALUE = 2.0  # its default guidance
+PACKAGE_MAX_STEPS = 2000  # the package's bound of a run (generate's max_len default)
 
 
 def voxcpm2_capabilities() -> Capabilities:
@@ -176,6 +177,25 @@ class VoxCPM2Engine:
             ]
         )
 
+    def line_limit(self, text: str, duration_s: float | None) -> str | None:
+        """Why the model cannot speak `text` in `duration_s` (None: at its own pace), or
+        None. Its text tokens and the decoding steps the line may run (the slot's bound,
+        and the package's text bound of 6 steps a token plus 10) share one position table
+        (config max_length, a static cache): a line that overflows it is refused before
+        any decoding. The voice prompt needs room too: this is what the line alone needs."""
+        tokens = len(self.model.text_tokenizer(text))
+        steps = min(PACKAGE_MAX_STEPS, int(tokens * 6.0 + 10))
+        if duration_s is not None:
+            target = round(duration_s * self.sample_rate)
+            steps = min(steps, step_bounds(target, self.step_samples).max_steps)
+        room = int(self.model.config.max_length)
+        if tokens + 1 + steps <= room:
+            return None
+        return (
+            f"its {tokens} text tokens and up to {steps} decoding steps need "
+            f"{tokens + 1 + steps} positions, VoxCPM2 holds {room}: split the line"
+        )
+
     # ---- voices -------------------------------------------------------------------------
     def prepare_voice(
         self, audio: np.ndarray, sample_rate: int, *, transcript: str | None = None
@@ -236,12 +256,40 @@ class VoxCPM2Engine:
             return None
         return req.target_samples(self.sample_rate)
 
-    def _timesteps(self, sampling: Sampling) -> int:
-        # Sampling's default (25) is IndexTTS2's flow; VoxCPM2's own default is 10. A
-        # changed value (--flow-steps) is the user's and is used as given.
-        if sampling.diffusion_steps == Sampling().diffusion_steps:
-            return DEFAULT_TIMESTEPS
+    @staticmethod
+    def _timesteps(sampling: Sampling) -> int:
+        # The steps as asked, 25 included (the final preset's): a default of 25 cannot be
+        # told from a --flow-steps 25, so none is mistaken for "not set". Draft asks 10,
+        # VoxCPM2's own default.
         return sampling.diffusion_steps
+
+    @staticmethod
+    def _guidance(sampling: Sampling) -> float:
+        """Our guidance (IndexTTS2's cfg_rate: 0 none, 0.7 its default) on VoxCPM2's
+        scale (1 none, 2.0 its default): the defaults meet, no guidance stays none (the
+        draft preset's), and values between are linear."""
+        return 1.0 + sampling.cfg_rate * (CFG_VALUE - 1.0) / Sampling().cfg_rate
+
+    def _prompt_cache(self, voice: _Voice, sampling: Sampling) -> dict[str, Any]:
+        """The voice's prompt cache, its reference cut to the first `flow_prompt_s` seconds
+        when asked (the draft preset's shorter prompt). A cut prompt no longer says its
+        whole transcript, so it clones as a reference only, without continuation."""
+        seconds = sampling.flow_prompt_s
+        ref = voice.cache.get("ref_audio_feat")
+        if seconds is None or ref is None:
+            return voice.cache
+        rows = max(1, math.ceil(seconds * self.sample_rate / self.step_samples))
+        return {"ref_audio_feat": ref[:rows], "mode": "reference"}
+
+    def use_precision(self, precision: str | None) -> str | None:
+        """VoxCPM2 runs in its config's number format; a --precision asked is not taken,
+        and the dub says so rather than ignore it quietly."""
+        if precision in (None, "auto"):
+            return None
+        return (
+            f"VoxCPM2 runs in its model's own number format ({self.model.config.dtype}); "
+            f"--precision {precision} is ignored for it"
+        )
 
     def _generate(
         self,
@@ -257,24 +305,27 @@ class VoxCPM2Engine:
         text = styled_text(req.text, emotion, PACES[pace])
         torch.manual_seed(seed)
         kwargs: dict[str, Any] = {}
-        limit = 2000  # the package's own bound, when the line has no span
+        limit = PACKAGE_MAX_STEPS  # the package's own bound, when the line has no span
         if bounds is not None:
             # It may stop once more than min_len steps exist (min_len + 2 patches).
             kwargs = {"min_len": max(0, bounds.min_steps - 2), "max_len": bounds.max_steps}
             limit = bounds.max_steps
-        # The package also bounds a run by the text: 6 steps per token, plus 10.
+        # The package also bounds a run by the text: 6 steps per token, plus 10. Under the
+        # slot's minimum that bound ends the run before it may stop: the take is short.
         tokens = len(self.model.text_tokenizer(text))
-        limit = min(limit, int(tokens * 6.0 + 10))
+        text_limit = int(tokens * 6.0 + 10)
+        cut_short = bounds is not None and text_limit < bounds.min_steps
+        limit = min(limit, text_limit)
         wav, _, feats = self.model.generate_with_prompt_cache(
             target_text=text,
-            prompt_cache=voice.cache,
+            prompt_cache=self._prompt_cache(voice, req.sampling),
             inference_timesteps=self._timesteps(req.sampling),
-            cfg_value=CFG_VALUE,
+            cfg_value=self._guidance(req.sampling),
             **kwargs,
         )
         audio = wav.reshape(-1).float().cpu().numpy().astype(np.float32)
         steps = int(feats.shape[0])
-        cand = Candidate(audio=audio, pace=pace, stopped=steps < limit)
+        cand = Candidate(audio=audio, pace=pace, stopped=steps < limit, cut_short=cut_short)
         cand.start, cand.end = speech_bounds(audio, self.sample_rate)
         return cand
 
@@ -314,7 +365,10 @@ class VoxCPM2Engine:
             ratio = cand.ratio(target)
             if cand.stopped and within(ratio, limits):
                 break
-            pace = next_pace(pace, ratio if cand.stopped else 2.0, tried)
+            # A run that never stopped is taken as too long (ask faster), unless the text's
+            # bound cut it under the slot's minimum: it is too short (ask slower).
+            heard = ratio if cand.stopped or cand.cut_short else 2.0
+            pace = next_pace(pace, heard, tried)
         t_gen = time.perf_counter() - t0
         fit = fit_take(candidates, target, self.sample_rate, limits)
         return SynthesisResult(

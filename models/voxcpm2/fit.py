@@ -96,6 +96,9 @@ class Candidate:
     audio: np.ndarray
     pace: int  # index into PACES
     stopped: bool  # False: it ran into max_steps (cut off mid-speech, likely)
+    # It ran into the package's text bound, set under the slot's minimum steps: it could
+    # not stop, and it is short, not long.
+    cut_short: bool = False
     end: int = 0  # where its speech ends (see speech_bounds)
     start: int = 0  # and starts
 
@@ -207,7 +210,10 @@ def fit_take(
         method = "closest"
     flag = None
     if cut > 0.5 * 1000 * FADE_S:
-        flag = f"{cut:.0f} ms of speech cut: the take is {ratio:.2f}x its span even at the fastest pace"
+        fastest = any(c.pace == len(PACES) - 1 for c in candidates)
+        paces = ", ".join(PACES[c.pace] or "as it comes" for c in candidates)
+        how = "even at the fastest pace" if fastest else f"at the paces tried ({paces})"
+        flag = f"{cut:.0f} ms of speech cut: the take is {ratio:.2f}x its span {how}"
     elif padded > 0.15 * target * 1000 / rate:
         flag = f"speech fills {1 - padded / (target * 1000 / rate):.0%} of its span (the rest is silence)"
     return Fit(
