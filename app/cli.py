@@ -151,11 +151,19 @@ FIELD_FLAGS = {
     "dub_wav": "--dub-wav",
     "report_path": "--report",
     "stems_dir": "--stems",
+    "deliver_dir": "--deliver",
 }
 
 
 def _add_settings(d: argparse.ArgumentParser) -> None:
+    from core.loudness_presets import DEFAULT_PRESET, PRESETS
+
     d.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    d.add_argument("--loudness", choices=tuple(PRESETS), default=DEFAULT_PRESET,
+                   help="the mix's loudness spec: " + "; ".join(f"{k}: {p.summary}"
+                                                               for k, p in PRESETS.items()))
+    d.add_argument("--deliver", type=Path, metavar="DIR",
+                   help="also write timelines (.otio/.xml/.aaf), 24-bit stems, QC report")
     d.add_argument(
         "--precision",
         choices=("auto", "fp32", "bf16", "fp16"),
@@ -348,6 +356,8 @@ def _template(args, output: Path):
         precision=args.precision,
         voices=parse_voice_args(args.voice),
         work_dir=args.work_dir,
+        loudness=args.loudness,
+        deliver_dir=args.deliver,
     )
 
 
@@ -448,6 +458,7 @@ def cmd_analyze(args) -> int:
     """Speakers and prompts into the project file, and a table of what was found."""
     from dataclasses import replace
 
+    from app.analyze_cancel import cancelled_message
     from core.pipeline import DubJob, ProgressEvents
     from core.render import Cancelled
     from core.run_lock import claim_run
@@ -466,7 +477,7 @@ def cmd_analyze(args) -> int:
                 prompts = job.analyze()
         except (Cancelled, KeyboardInterrupt):
             bars.close()
-            _err("cancelled; the project file is as it was")
+            _err(cancelled_message(job))  # the job saved what it had: say what
             return EXIT_CANCELLED
         except Exception as exc:
             bars.close()

@@ -5,8 +5,11 @@ random weights, tiny (`--size tiny`, seconds) or at the released sizes (`--size 
 ~2.3B weights in bf16 as released: ~4.6 GB on disk, ~10 GB of memory while loading),
 prepares one voice from a noise prompt and renders 2/3/4/5 s lines in exact mode through
 the engine, fitting included. Prints per line: seconds, candidates rendered, decoding
-steps, seconds per step, and the fit; then IndexTTS2's figures for the same lines
-(measured by bench/engine.py on this CPU, DESIGN.md "Where the time goes") beside them.
+steps, seconds per step, and the fit; beside them, IndexTTS2 measured live in the same run
+on the same lines and prompt, at the same size: the tiny reference models
+(../shared/reference/model_dir) beside tiny VoxCPM2, full-size random models
+(bench/engine.py's builders, or --indextts2-dir, e.g. a bench/fullsize_folder.py folder)
+beside full-size VoxCPM2. Nothing is quoted from an earlier run.
 
 Random weights decode as much per step as real ones, but their stop head is random: a
 line's step count (and so the candidates the fitter renders) is not a real model's. The
@@ -17,6 +20,7 @@ Usage:
     .venv/bin/python bench/voxcpm2.py                 # tiny, then full size if memory allows
     .venv/bin/python bench/voxcpm2.py --size tiny     # or full; --lines 2,3,4,5
     options: --threads N --timesteps N --json out.json --folder DIR (reuse a built folder)
+             --reference DIR (../shared/reference)  --indextts2-dir DIR  --no-indextts2
 Run full size under `flock /tmp/dubsmith-heavy.lock`.
 """
 
@@ -40,9 +44,7 @@ from models.contract import Sampling, SynthesisRequest  # noqa: E402
 from models.voxcpm2.engine import VoxCPM2Engine  # noqa: E402
 from tests.voxcpm2_fixture import make_voxcpm2_folder  # noqa: E402
 
-# IndexTTS2 (ours, product defaults, full size random weights, this 2-core CPU) for
-# 2/3/4/5 s lines with a 6 s prompt: DESIGN.md, measured with bench/engine.py.
-INDEXTTS2_S = {2.0: 35.3, 3.0: 42.5, 4.0: 51.0, 5.0: 56.8}
+PROMPT_S, PROMPT_RATE = 6.0, 16000
 TEXTS = {
     2.0: "Guten Morgen, mein Freund.",
     3.0: "Ich habe den ganzen Tag auf dich gewartet.",
@@ -87,7 +89,47 @@ def build(size: str, folder: Path) -> Path:
     return folder
 
 
-def run(size: str, folder: Path, lines: list[float], timesteps: int) -> dict:
+def _prompt() -> np.ndarray:
+    """The one voice prompt both engines clone: 6 s of noise (seeded)."""
+    rng = np.random.default_rng(0)
+    return (0.1 * rng.standard_normal(int(PROMPT_S * PROMPT_RATE))).astype(np.float32)
+
+
+def indextts2_live(size: str, lines: list[float], reference: Path, folder: Path | None) -> dict:
+    """IndexTTS2 (product defaults, exact mode) on the same lines and prompt, now: seconds
+    per line, one synthesize call each, after one warm-up line."""
+    from models.engine import IndexTTS2Engine
+
+    t0 = time.perf_counter()
+    if folder is not None:
+        engine = IndexTTS2Engine.load(folder, device="cpu")
+    elif size == "tiny":
+        from tests.conftest import materialize_model_dir
+
+        tiny = Path(tempfile.mkdtemp(prefix="dubsmith-bench-indextts2-"))
+        engine = IndexTTS2Engine.load(materialize_model_dir(reference / "model_dir", tiny))
+    else:
+        from bench.engine import build_engine
+
+        engine = build_engine(reference)
+    load_s = time.perf_counter() - t0
+    voice = engine.prepare_voice(_prompt(), PROMPT_RATE)
+    warm = SynthesisRequest(text=TEXTS[2.0], voice=voice, duration_s=2.0, seed=1)
+    engine.synthesize([warm])
+    out = {}
+    for d in lines:
+        req = SynthesisRequest(text=TEXTS.get(d, TEXTS[3.0]), voice=voice, duration_s=d, seed=1)
+        t0 = time.perf_counter()
+        res = engine.synthesize([req])[0]
+        assert res.ok, res.error
+        out[d] = round(time.perf_counter() - t0, 3)
+    print(f"IndexTTS2 {size} ({folder or 'built'}): load {load_s:.1f} s, lines {out}")
+    return out
+
+
+def run(
+    size: str, folder: Path, lines: list[float], timesteps: int, indextts2: dict[float, float]
+) -> dict:
     import torch
 
     t0 = time.perf_counter()
@@ -98,10 +140,8 @@ def run(size: str, folder: Path, lines: list[float], timesteps: int) -> dict:
     finally:
         torch.set_default_dtype(torch.float32)
     load_s = time.perf_counter() - t0
-    rng = np.random.default_rng(0)
-    prompt = (0.1 * rng.standard_normal(6 * 16000)).astype(np.float32)
     t0 = time.perf_counter()
-    voice = engine.prepare_voice(prompt, 16000)
+    voice = engine.prepare_voice(_prompt(), PROMPT_RATE)
     voice_s = time.perf_counter() - t0
     print(f"\n== VoxCPM2 {size}: load {load_s:.1f} s, voice (6 s prompt) {voice_s:.2f} s")
     sampling = Sampling(diffusion_steps=timesteps) if timesteps != 10 else Sampling()
@@ -119,7 +159,7 @@ def run(size: str, folder: Path, lines: list[float], timesteps: int) -> dict:
         steps = max(res.tokens, 1)
         per_step = res.timings["generate"] / steps
         one_take = per_step * d * engine.sample_rate / engine.step_samples
-        ref = INDEXTTS2_S.get(d)
+        ref = indextts2.get(d)
         rows.append(
             {
                 "line_s": d,
@@ -149,6 +189,9 @@ def main() -> int:
     ap.add_argument("--timesteps", type=int, default=10, help="diffusion steps per step (10)")
     ap.add_argument("--folder", type=Path, default=None, help="where to build (kept)")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--reference", type=Path, default=REPO.parent / "shared" / "reference")
+    ap.add_argument("--indextts2-dir", type=Path, default=None, help="a folder to load instead")
+    ap.add_argument("--no-indextts2", action="store_true", help="VoxCPM2 only")
     args = ap.parse_args()
     import torch
 
@@ -162,8 +205,11 @@ def main() -> int:
                 print(f"\nfull size skipped: {_available_gb():.1f} GB available, ~11 needed")
                 continue
             folder = (args.folder or Path(tmp)) / size
-            results.append(run(size, build(size, folder), lines, args.timesteps))
-    print(f"\nthreads {args.threads}; IndexTTS2 figures: DESIGN.md (bench/engine.py, 2-core CPU)")
+            live = {}
+            if not args.no_indextts2:
+                live = indextts2_live(size, lines, args.reference, args.indextts2_dir)
+            results.append(run(size, build(size, folder), lines, args.timesteps, live))
+    print(f"\nthreads {args.threads}; IndexTTS2 measured in this run (same lines and prompt)")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

@@ -19,12 +19,15 @@ import enum
 import hashlib
 import json
 import os
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from core.engines import resolve_device
 from core.options import DubOptions
 from core.project import atomic_write_bytes
 from core.subtitles import find_subtitles_for
+from models.registry import default_model_dir
 
 STATE_NAME = ".dubsmith-batch.json"  # in the output folder: which jobs are finished
 
@@ -39,6 +42,16 @@ _WHERE_FIELDS = frozenset(
 # video is the one change a resume misses.
 FULL_HASH_LIMIT = 64 * 1024 * 1024
 _EDGE = 1024 * 1024
+
+
+class Job(Protocol):
+    """What this module reads of a batch job (core.batch.JobSpec)."""
+
+    video: Path
+    output: Path
+    subtitles: Path | None
+    changes: dict[str, Any]
+    voices: dict[str, Path]
 
 
 def content_digest(path: Path | None) -> str:
@@ -66,8 +79,6 @@ def model_files_digest(model_dir: Path | None, limit: int = 100_000) -> str:
     """Where the model folder's files are, their sizes and modification times (cheap: no
     gigabytes hashed, and a replaced checkpoint changes it). Covers which engines are
     installed too, so an engine added to the folder (language routing) counts."""
-    from models.registry import default_model_dir
-
     root = Path(model_dir) if model_dir else default_model_dir()
     if not root.is_dir():
         return f"{root}:missing"
@@ -110,8 +121,6 @@ def _jsonable(value: Any) -> Any:
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         return version("dubsmith")
     except PackageNotFoundError:
@@ -120,8 +129,6 @@ def _version() -> str:
 
 def run_fingerprint(template: DubOptions, engine_factory: Any) -> dict[str, Any]:
     """What every job of a batch shares (computed once: it walks the model folder)."""
-    from core.engines import resolve_device
-
     options = {
         f.name: getattr(template, f.name)
         for f in dataclasses.fields(template)
@@ -136,7 +143,7 @@ def run_fingerprint(template: DubOptions, engine_factory: Any) -> dict[str, Any]
     }
 
 
-def job_fingerprint(spec: Any, template: DubOptions, shared: dict[str, Any]) -> str:
+def job_fingerprint(spec: Job, template: DubOptions, shared: dict[str, Any]) -> str:
     """What a job is made from: the batch's shared part, the settings it ends up with (the
     command line's under the job's own), and its inputs' content."""
     changes = {**template.changes, **spec.changes}
@@ -170,19 +177,19 @@ class BatchState:
         except (OSError, ValueError, AttributeError, TypeError):
             pass
 
-    def is_finished(self, spec: Any, fingerprint: str) -> bool:
+    def is_finished(self, spec: Job, fingerprint: str) -> bool:
         return spec.output.exists() and self.done.get(str(spec.output)) == fingerprint
 
-    def mark_finished(self, spec: Any, fingerprint: str) -> None:
+    def mark_finished(self, spec: Job, fingerprint: str) -> None:
         self.done[str(spec.output)] = fingerprint
         self.mark_written(spec)
 
-    def mark_unfinished(self, spec: Any) -> None:
+    def mark_unfinished(self, spec: Job) -> None:
         """An output written but not finished (a job with silent lines): resume redoes it."""
         self.done.pop(str(spec.output), None)
         self.mark_written(spec)
 
-    def mark_written(self, spec: Any) -> None:
+    def mark_written(self, spec: Job) -> None:
         if str(spec.output) not in self.written:
             self.written.append(str(spec.output))
         self._save()

@@ -103,6 +103,12 @@ class LoudnessMeter:
             self._segments.append(energy)
             self._rest = y[nseg * self._step :]
 
+    def energies(self) -> np.ndarray:
+        """Mean square per 100 ms segment so far, channels weighted (short-term loudness
+        and the loudness range are read from these)."""
+        seg = np.concatenate(self._segments) if self._segments else np.zeros(0)
+        return seg / self._step
+
     def integrated(self) -> float:
         """LUFS so far; -inf for silence or under 400 ms."""
         seg = np.concatenate(self._segments) if self._segments else np.zeros(0)

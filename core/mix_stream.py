@@ -118,6 +118,15 @@ class _DubBus:
         return dub, [placements[i] for i in sorted(self.active)]
 
 
+def _speaking(active: Sequence[Placement], s0: int, s1: int) -> np.ndarray:
+    """1 on the samples of [s0, s1) that some clip covers, else 0."""
+    mask = np.zeros(s1 - s0, dtype=np.float32)
+    for p in active:
+        lo, hi = max(p.start_sample, s0), min(p.end_sample, s1)
+        mask[max(lo - s0, 0) : max(hi - s0, 0)] = 1.0
+    return mask
+
+
 def _apply_gain(path: Path, gain: np.float32, block: int, tick: Callable[[], None]) -> None:
     """Multiply the file in place, block by block."""
     with sf.SoundFile(str(path), "r+") as f:
@@ -167,6 +176,7 @@ def mix_to_file(
     try:
         channels, gains, plays = mix_layout(bed.channels if bed else None, mode, layout)
         meter = LoudnessMeter(MIX_RATE, channels, layout if bed is not None else None)
+        speech = LoudnessMeter(MIX_RATE, channels, layout if bed is not None else None)
         peaks = []
         mix_part = _part(out_path)
         parts.append(mix_part)
@@ -188,6 +198,8 @@ def mix_to_file(
                     mixed = mix_block(dub, beds, env, gains)
                     mix_out.write(mixed)
                     meter.add(mixed)
+                    if settings.dialogue_gated:  # the mix where the dub speaks, else silence
+                        speech.add(mixed * _speaking(active, s0, s1)[:, None])
                     peaks.append(block_peaks(mixed))
                     if dub_out is not None:
                         dub_out.write(dub)
@@ -202,7 +214,8 @@ def mix_to_file(
                 lambda a, b: read_frames(pre, a, b),
                 n,
             )
-        gain, peak = peak_gain(loudness, peak_dbfs, settings)
+        gated = speech.integrated() if settings.dialogue_gated else loudness
+        gain, peak = peak_gain(gated if math.isfinite(gated) else loudness, peak_dbfs, settings)
         for part in parts:
             _apply_gain(part, np.float32(gain), block, tick)
         set_layout(mix_part, layout)

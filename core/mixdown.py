@@ -87,6 +87,9 @@ class MixSettings:
     target_lufs: float = -16.0
     true_peak_dbtp: float = -1.0
     normalize: bool = True
+    # The gain set from the mix measured only where the dub speaks (core/loudness_presets.py,
+    # Netflix's dialogue gating); honoured by the streamed mix (core.mix_stream).
+    dialogue_gated: bool = False
 
 
 @dataclass

@@ -28,6 +28,10 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlparse
 
+from core.download_messages import hub_message as _hub_message
+from core.download_messages import is_transient as _is_transient
+from core.download_messages import network_message as _network_message
+from core.download_messages import token_message as _token_message
 from models.manifest import (
     FileSpec,
     Manifest,
@@ -440,7 +444,7 @@ def download(
             if isinstance(exc, DownloadError | DownloadCancelled):
                 raise
             if _is_transient(exc):
-                raise DownloadError(_network_message(spec, exc)) from exc
+                raise DownloadError(_network_message(spec, exc, endpoint)) from exc
             raise DownloadError(_hub_message(spec, exc, endpoint)) from exc
         target = target_path(model_dir, spec)
         _move_into_place(Path(got.path), target)
@@ -546,53 +550,6 @@ def _prune_empty(folder: Path, stop: Path) -> None:
         if folder.name == STAGE_NAME:
             return
         folder = folder.parent
-
-
-def _token_message(models: Sequence[ModelSpec], endpoint: str | None) -> str:
-    host = (endpoint or "https://huggingface.co").rstrip("/")
-    repos = ", ".join(f"{host}/{m.repo}" for m in models)
-    return (
-        f"{', '.join(m.name for m in models)} is gated: accept its conditions at {repos} "
-        "while logged in, then give a Hugging Face access token (--token, or the HF_TOKEN "
-        "environment variable; create one at https://huggingface.co/settings/tokens)"
-    )
-
-
-def _is_transient(exc: BaseException) -> bool:
-    from huggingface_hub.errors import OfflineModeIsEnabled
-
-    if isinstance(exc, OfflineModeIsEnabled):
-        return False
-    names = {c.__name__ for c in type(exc).__mro__}
-    return isinstance(exc, ConnectionError | TimeoutError) or bool(
-        names
-        & {"ConnectError", "TimeoutException", "RemoteProtocolError", "ReadError", "NetworkError"}
-    )
-
-
-def _network_message(spec: FileSpec, exc: BaseException) -> str:
-    return (
-        f"download of {spec.repo}:{spec.file} was interrupted ({type(exc).__name__}: {exc}); "
-        "run the same command again to continue where it stopped"
-    )
-
-
-def _hub_message(spec: FileSpec, exc: BaseException, endpoint: str | None) -> str:
-    from huggingface_hub import errors
-
-    host = (endpoint or "https://huggingface.co").rstrip("/")
-    if isinstance(exc, errors.GatedRepoError):
-        return (
-            f"{spec.repo} is gated and this token may not read it: accept its conditions at "
-            f"{host}/{spec.repo}, then pass a token of that account (--token or HF_TOKEN)"
-        )
-    if isinstance(exc, errors.RepositoryNotFoundError):
-        return f"{host}/{spec.repo} was not found (or needs a token: --token or HF_TOKEN)"
-    if isinstance(exc, errors.EntryNotFoundError):
-        return f"{host}/{spec.repo} has no file {spec.file}"
-    if isinstance(exc, errors.OfflineModeIsEnabled):
-        return "HF_HUB_OFFLINE is set: unset it to download the model files"
-    return f"download of {spec.repo}:{spec.file} failed ({type(exc).__name__}: {exc})"
 
 
 # ----------------------------------------------------------------------------- the hub

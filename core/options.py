@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.loudness_presets import DEFAULT_PRESET, preset_named
 from core.settings import DubSettings
 from models.contract import Sampling
 
@@ -31,9 +32,14 @@ class DubOptions:
     stems_dir: Path | None = None
     dub_wav: Path | None = None
     report_path: Path | None = None
+    deliver_dir: Path | None = None  # --deliver: timelines, stems, QC report (core/deliver/)
+    loudness: str = DEFAULT_PRESET  # --loudness: a name of core.loudness_presets.PRESETS
     work_dir: Path | None = None
     batch_size: int = 8
     save_project: bool = True
+
+    def __post_init__(self) -> None:
+        preset_named(self.loudness)  # an unknown preset fails before any work
 
 
 def default_work_dir(video: Path) -> Path:

@@ -1,9 +1,10 @@
 """The one rule for a dub's outputs: none of them is an input, nor another output, and
 each can be written, checked before any work.
 
-Outputs: the video (-o), the report, the dub WAV and the stems folder. Inputs: the video,
-its subtitles (given, or the file found next to the video), the voice files, and the
-project file with everything it names (speakers' voice files, lines' emotion references).
+Outputs: the video (-o), the report, the dub WAV, the stems folder and the delivery
+folder (--deliver). Inputs: the video, its subtitles (given, or the file found next to
+the video), the voice files, and the project file with everything it names (speakers'
+voice files, lines' emotion references).
 "Same" means the same path once resolved (symbolic links, "..") or the same file under
 another name (a hard link). A name the file system cannot hold, together with the hidden
 temp name written beside it, is refused here, not after hours of rendering.
@@ -31,6 +32,8 @@ from core.temp_files import TEMP_NAME_EXTRA, remove_stale_temps
 _PROJECT_READ_LIMIT = 64 * 1024 * 1024
 # core.pipeline writes the stems as cue0001.wav, cue0002.wav...
 _STEM_NAME = re.compile(r"^cue\d{4,}\.wav$")
+# core/deliver writes NAME.mix.wav, NAME.otio, NAME.qc.html... (NAME: the video's -o stem)
+_DELIVERED = frozenset({".wav", ".otio", ".xml", ".aaf", ".html"})
 
 
 class OutputError(InputError):
@@ -139,6 +142,26 @@ def _check_stems(stems: Path, inputs: list[tuple[str, Path]], outputs: dict[str,
             raise OutputError(f"the stems folder {stems} would write over {path}", "stems_dir")
 
 
+def check_delivery(
+    folder: Path, name: str, inputs: list[tuple[str, Path]], outputs: dict[str, Path]
+) -> None:
+    """--deliver writes NAME.* (and NAME.takes/) into ``folder``: none of it may be an
+    input or another output, and the folder must be one we can make and write."""
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{folder} is a file, not a folder for the delivery", "deliver_dir")
+    for what, path in [*inputs, *((f"the {_WORDS[k]}", p) for k, p in outputs.items())]:
+        if same_file(folder, path):
+            raise OutputError(f"{folder} is {what}, not a folder for the delivery", "deliver_dir")
+        ours = path.name.startswith(f"{name}.") and path.suffix.lower() in _DELIVERED
+        if ours and same_file(folder, path.parent):
+            raise OutputError(
+                f"the delivery in {folder} would write over {path} ({what})", "deliver_dir"
+            )
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write the delivery: {existing} is not writable", "deliver_dir")
+
+
 def check_outputs(video: Path, options: DubOptions) -> None:
     """Raise OutputError unless every output can be written and is no input and no other
     output. Temp files a killed run of ours left beside the outputs are removed."""
@@ -169,6 +192,8 @@ def check_outputs(video: Path, options: DubOptions) -> None:
         seen[field] = path
     if options.stems_dir:
         _check_stems(Path(options.stems_dir), inputs, outputs)
+    if options.deliver_dir:
+        check_delivery(Path(options.deliver_dir), Path(outputs["output"]).stem, inputs, outputs)
     for path in outputs.values():
         remove_stale_temps(path)
 

@@ -25,6 +25,7 @@ from core import project as proj
 from core.analysis import analyze_speakers
 from core.audio import resample_to_length
 from core.cut_check import cut_note, needs_retake, retake_first
+from core.deliver.stage import deliver_stage
 from core.desk import seed_for
 from core.disk_space import writing_to
 from core.engines import (
@@ -58,6 +59,7 @@ from core.listening import (
     speech_span,
     whisper_folder_problem,
 )
+from core.loudness_presets import mix_settings_for
 from core.media import ExtractedAudio, extract_audio
 from core.mix_stream import mix_to_file
 from core.mixdown import Clip, MixSettings, write_stems
@@ -138,6 +140,7 @@ STAGES = (
     "render",
     "mix",
     "export",
+    "deliver",
     "report",
 )
 STEPS = STAGES
@@ -153,6 +156,7 @@ STAGE_WEIGHTS = {
     "render": 80,
     "mix": 3,
     "export": 3,
+    "deliver": 0,  # without --deliver it only measures the mix
     "report": 0,
 }
 
@@ -281,6 +285,7 @@ class DubJob:
         self.voices: dict[str, VoiceHandle] = {}
         self.work = Path(options.work_dir) if options.work_dir else default_work_dir(self.video)
         self.mix_path: Path | None = None
+        self.delivery: dict | None = None  # core/deliver/stage.py: loudness, delivered files
         self.placements: dict[int, int] = {}  # cue number -> 48 kHz start sample
         self.runner = StageRunner(self.events, self.cancel)
         self.result: DubReport | None = None
@@ -910,19 +915,25 @@ class DubJob:
             bed = self.stems.background_path
         else:
             bed = extracted.master_path if extracted else None
+        layout = extracted.channel_layout if extracted else None
+        self.mix_settings = mix_settings_for(  # --loudness (core/loudness_presets.py)
+            options.loudness, MixSettings(background=self.background, duck_db=settings.duck_db),
+            extracted.master_path if extracted else None, layout,
+        )  # fmt: skip
         with writing_to(self.work, "the mix"):  # block by block, from and to disk
             mix = mix_to_file(
                 clips,
                 self.inputs.media.duration_s,
                 bed,
                 self.work / "mix.wav",
-                MixSettings(background=self.background, duck_db=settings.duck_db),
-                extracted.channel_layout if extracted else None,
+                self.mix_settings,
+                layout,
                 dub_path=Path(options.dub_wav) if options.dub_wav else None,
                 progress=tick,
             )
         self.placements = {p.line_id: p.start_sample for p in mix.placements}
         self.mix_path = mix.path
+        self.file_mix, self.mix_clips, self.mix_bed = mix, clips, bed  # for the deliver stage
         if options.stems_dir:
             with writing_to(Path(options.stems_dir), "the stems"):
                 Path(options.stems_dir).mkdir(parents=True, exist_ok=True)
@@ -949,6 +960,9 @@ class DubJob:
             ),
         )
 
+    def _deliver(self, tick) -> None:
+        self.delivery = deliver_stage(self, tick)  # core/deliver/stage.py
+
     def _report(self, tick) -> None:
         reports = [self._line_report(ln) for ln in self.lines]
         wall = time.perf_counter() - self._t_start
@@ -959,6 +973,7 @@ class DubJob:
             self.warnings,
             wall,
             dict(self.runner.seconds),
+            delivery=self.delivery,
         )
         if self.options.report_path:
             write_report(self.result, Path(self.options.report_path))

@@ -1,9 +1,11 @@
 """The dubbing project: lines, speakers, emotions, takes and export settings.
 
 A project is saved as versioned JSON next to its video (`movie.mp4` ->
-`movie.dubsmith.json`), written atomically so a crash never leaves half a file. A file
-this version cannot read (newer schema, corrupt JSON) is never overwritten silently: it is
-left untouched, a timestamped backup copy is made, and `ProjectError` says what happened.
+`movie.dubsmith.json`), written atomically so a crash never leaves half a file. A bad
+value (inf, a word for a number) is dropped when read, named with its line and field, and
+the rest kept. A file that is no project (corrupt JSON) is left untouched with a
+timestamped backup copy, and `ProjectError` says what happened; a newer Dubsmith's file
+is neither read nor written over (`NewerProjectError`).
 
 Paths inside the project folder are stored relative to it (the folder can be moved or
 shared); other paths are stored absolute. In memory every path is as given or, after
@@ -329,7 +331,9 @@ class Speaker:
 
 @dataclass
 class Line:
-    index: int  # the cue's number in the subtitle file (changes when cues are inserted)
+    # The line's number wherever it is shown or named (table, warnings, report, stems,
+    # timeline): its cue number in the subtitle file, which the desk's edited SRT keeps.
+    index: int
     start_ms: int
     end_ms: int
     text: str
@@ -340,8 +344,8 @@ class Line:
     duration_mode: DurationMode | None = None
     takes: list[Take] = field(default_factory=list)  # oldest first
     extra: dict[str, Any] = field(default_factory=dict)
-    # The line's identity across subtitle edits (cue numbers shift when a cue is inserted);
-    # given by the project when empty.
+    # The line's key across subtitle files renumbered elsewhere (a cue inserted before it):
+    # L and its first cue number (L5), given by the project when empty; seeds use it.
     id: str = ""
     # Who decided the speaker: "user" (kept through every re-analysis), "hint" (the
     # subtitles name it), "diarization", "clustering", "single" (one voice for all).
@@ -605,7 +609,7 @@ class Project:
 
         def each(name: str, fn: Callable[[Any], Any]) -> list[Any]:
             items = read(name, lambda: _listed(d.get(name, [])), [])
-            got = [read(f"{name} #{n} ({cue_of(x)})", lambda x=x: fn(x), None)
+            got = [read(f"{name.replace('_', ' ')[:-1]} #{n} ({cue_of(x)})", lambda x=x: fn(x), None)
                    for n, x in enumerate(items, start=1)]  # fmt: skip
             return [x for x in got if x is not None]
 

@@ -13,7 +13,7 @@ from models.contract import SAMPLE_RATE
 
 @dataclass
 class LineReport:
-    index: int
+    index: int  # the line's cue number: the table's, the warnings' and its stem's
     speaker: str
     text: str
     span_start_ms: int
@@ -88,6 +88,9 @@ class DubReport:
     warnings: list[Notice]  # all of them; the CLI prints them grouped by kind
     wall_s: float = 0.0
     step_s: dict[str, float] = field(default_factory=dict)
+    # The mix's loudness against its preset, and with --deliver what was delivered
+    # (core/deliver/stage.py).
+    delivery: dict | None = None
 
     @property
     def failed(self) -> list[LineReport]:
@@ -101,6 +104,7 @@ class DubReport:
             "lines": [asdict(r) for r in self.lines],
             "warnings": [str(w) for w in self.warnings],
             "warning_counts": dict(Counter(w.kind for w in self.warnings)),
+            "delivery": self.delivery,
             "totals": {
                 "lines": len(self.lines),
                 "rendered": sum(1 for r in self.lines if r.rendered_samples_22k and not r.cached),

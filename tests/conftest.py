@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# No HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE here: the product must stay off the hub by itself
+# (local_files_only, models/hub_offline.py), and tests/test_honest_offline.py checks it does.
 # The window's QSettings (model folder, recent files, export defaults) live under the user's
 # config folder: tests get their own, so nothing from the machine leaks into a test and no
 # test writes the editor's real settings.

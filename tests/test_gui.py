@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("pytestqt")
+import pytestqt  # noqa: F401  (installed by install.sh --dev: missing must fail, not skip)
 
 from app.gui import MainWindow  # noqa: E402
 from tests import mediagen  # noqa: E402

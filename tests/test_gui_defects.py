@@ -5,29 +5,68 @@ with one path, take undo, cancel, progress, the line's own play span, export's c
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QSettings, Qt  # noqa: E402
+from PySide6.QtCore import QSettings, Qt, QTimer  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
-from PySide6.QtWidgets import QApplication, QLineEdit  # noqa: E402
+from PySide6.QtWidgets import QApplication, QLineEdit, QMessageBox  # noqa: E402
 
 from app.gui.lines_model import COL_SPEAKER, COL_TEXT  # noqa: E402
 from app.gui.main_window import MainWindow  # noqa: E402
-from tests.test_gui_desk import (  # noqa: E402,F401 - fixtures
-    clip,
-    no_dialogs,
-    open_now,
-    own_settings,
-    render_now,
-    shot,
-    source,
-    window,
-)
+from core import desk  # noqa: E402
+from core.desk import LineStatus  # noqa: E402
+from tests import mediagen  # noqa: E402
+from tests.test_gui_desk import LINES, open_now, render_now, shot, window  # noqa: E402
 from tests.tone_engine import ToneEngine  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def own_settings(tmp_path, monkeypatch):
+    """This test's own QSettings and an empty model folder (as tests/test_gui_desk.py)."""
+    for fmt in (QSettings.Format.IniFormat, QSettings.Format.NativeFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(tmp_path / "cfg"))
+    (tmp_path / "models").mkdir()
+    monkeypatch.setenv("DUBSMITH_MODEL_DIR", str(tmp_path / "models"))
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("defects")
+    video = folder / "clip.mp4"
+    mediagen.make_test_video(video, duration_s=13, lines=LINES, srt_path=folder / "clip.srt")
+    return video
+
+
+@pytest.fixture
+def clip(source, tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("DUBSMITH_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("DUBSMITH_QUEUE_FILE", str(tmp_path / "queue.json"))
+    return mediagen.private_copy(source, tmp_path)
+
+
+@pytest.fixture
+def no_dialogs(monkeypatch):
+    """Message boxes answer at once (Yes); what they said is kept."""
+    said: list[tuple[str, str]] = []
+
+    def keep(kind, answer=None):
+        def box(parent, title, text, *a, **k):
+            said.append((kind, text))
+            return answer
+
+        return box
+
+    for kind in ("warning", "critical"):
+        monkeypatch.setattr(f"PySide6.QtWidgets.QMessageBox.{kind}", keep(kind))
+    monkeypatch.setattr(
+        "PySide6.QtWidgets.QMessageBox.question", keep("question", QMessageBox.StandardButton.Yes)
+    )
+    return said
 
 
 def shown(qtbot, win: MainWindow) -> MainWindow:
@@ -47,6 +86,9 @@ def open_editor(qtbot, win: MainWindow, row: int, col: int) -> QLineEdit:
     QTest.keyClick(win.table, Qt.Key.Key_F2)
     qtbot.waitUntil(lambda: isinstance(QApplication.focusWidget(), QLineEdit), timeout=5000)
     return QApplication.focusWidget()
+
+
+SHIFT = Qt.KeyboardModifier.ShiftModifier
 
 
 def closed(qtbot, win: MainWindow) -> None:
@@ -125,6 +167,59 @@ def test_the_playing_highlight_never_resets_an_open_editor(qtbot, clip, no_dialo
     assert win.cell(1, COL_TEXT) == "half typed"
 
 
+# --- 2: a Preview keeps the editor's speakers; Find speakers is explicit and undoable --------
+
+
+def test_preview_keeps_the_speakers_and_find_speakers_is_one_undo_step(
+    qtbot, clip, no_dialogs, tiny_model_dir
+):
+    win = shown(qtbot, window(qtbot, ToneEngine()))
+    win.model_edit.setText(str(tiny_model_dir))  # a speaker model: the analysis clusters
+    assert open_now(qtbot, win, clip)
+    win.rename_speaker(win.table_model.speaker_id(0), "Host")  # the Speakers tab's Rename
+    hosts = ["Host"] * len(LINES)
+    assert [win.cell(r, COL_SPEAKER) for r in range(len(LINES))] == hosts
+    win._select_row(1)
+    win.video.play_file = lambda *a, **k: None
+    assert render_now(qtbot, win, lambda: keys(qtbot, win, Qt.Key.Key_P))
+    assert [win.cell(r, COL_SPEAKER) for r in range(len(LINES))] == hosts
+    assert win.project.analysis is None  # no analysis ran behind the editor's back
+
+    shots: list[Path] = []
+    win.queue_worker.stage.connect(
+        lambda *a: shots or shots.append(shot(win, "find_speakers_in_progress"))
+    )
+    with qtbot.waitSignal(win.speakers_found, timeout=120_000) as found:
+        keys(qtbot, win, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier | SHIFT)
+    assert found.args == [True] and shots
+    assert win.project.analysis is not None
+    assert [win.cell(r, COL_SPEAKER) for r in range(len(LINES))] != hosts
+    assert win.undo_stack.undoText() == "find speakers"
+    keys(qtbot, win, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert [win.cell(r, COL_SPEAKER) for r in range(len(LINES))] == hosts
+
+
+def test_find_speakers_cancelled_leaves_the_speakers(qtbot, clip, no_dialogs, tiny_model_dir):
+    win = shown(qtbot, window(qtbot, ToneEngine()))
+    win.model_edit.setText(str(tiny_model_dir))
+    assert open_now(qtbot, win, clip)
+    win.rename_speaker(win.table_model.speaker_id(0), "Host")
+    cancelled: list[bool] = []
+
+    def cancel_once(*_):
+        if not cancelled:
+            cancelled.append(True)
+            keys(qtbot, win, Qt.Key.Key_Escape)
+
+    win.queue_worker.stage.connect(cancel_once)
+    with qtbot.waitSignal(win.speakers_found, timeout=120_000) as found:
+        keys(qtbot, win, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier | SHIFT)
+    assert found.args == [False]
+    assert "cancelled" in win.statusBar().currentMessage()
+    assert [win.cell(r, COL_SPEAKER) for r in range(len(LINES))] == ["Host"] * len(LINES)
+    assert win.undo_stack.undoText() == "rename speaker"
+
+
 # --- 4: Open recent with one remembered path ------------------------------------------------
 
 
@@ -136,3 +231,150 @@ def test_open_recent_lists_one_remembered_path_whole(qtbot, tmp_path):
     win = window(qtbot)
     names = [a.text() for a in win.recent_menu.actions()]
     assert names == [str(tmp_path / "one.mp4")]
+
+
+# --- 5: undoing a take choice -----------------------------------------------------------------
+
+
+def keys(qtbot, win: MainWindow, key, modifier=Qt.KeyboardModifier.NoModifier) -> None:
+    """A key pressed with the lines table focused (where an editor's keys land)."""
+    if not win.table.hasFocus():
+        win.activateWindow()
+        win.table.setFocus()
+        qtbot.waitUntil(win.table.hasFocus, timeout=5000)
+    QTest.keyClick(win.table, key, modifier)
+
+
+def test_undoing_a_take_choice_keeps_the_restored_take_current(qtbot, clip, no_dialogs):
+    win = shown(qtbot, window(qtbot, ToneEngine()))
+    assert open_now(qtbot, win, clip)
+    win._select_row(1)
+    assert render_now(qtbot, win, lambda: keys(qtbot, win, Qt.Key.Key_P))
+    assert render_now(qtbot, win, lambda: keys(qtbot, win, Qt.Key.Key_R))  # a second take
+    line = win.table_model.lines[1]
+    assert len(line.takes) == 2 and win.table_model.status(1)[0] is LineStatus.RENDERED
+    win.inspector.takes.setCurrentRow(0)
+    keys(qtbot, win, Qt.Key.Key_A)  # use the first take
+    assert desk.usable_take(line).seed == line.takes[0].seed
+    assert win.table_model.status(1)[0] is LineStatus.RENDERED
+    keys(qtbot, win, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert desk.usable_take(line).seed == line.takes[1].seed
+    assert win.table_model.status(1)[0] is LineStatus.RENDERED  # not stale: nothing to render
+    keys(qtbot, win, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | SHIFT)
+    assert desk.usable_take(line).seed == line.takes[0].seed
+    assert win.table_model.status(1)[0] is LineStatus.RENDERED
+
+
+# --- 6: cancel stops within one line and says what was kept ---------------------------------
+
+
+class Stepped(ToneEngine):
+    """Renders one line each time the test lets it (the render asks in one batch)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.steps = threading.Semaphore(0)
+
+    def synthesize(self, requests, progress=None, *, on_result=None, should_stop=None):
+        out = []
+        for j, request in enumerate(requests):
+            assert self.steps.acquire(timeout=60)
+            out += super().synthesize([request], None, should_stop=should_stop)
+            if on_result:
+                on_result(j, out[-1])
+        return out
+
+
+def test_cancel_stops_after_the_line_and_says_what_was_kept(qtbot, clip, tmp_path, no_dialogs):
+    engine = Stepped()
+    win = shown(qtbot, window(qtbot, engine))
+    assert open_now(qtbot, win, clip)
+    win.output_edit.setText(str(tmp_path / "out.mp4"))
+    keys(qtbot, win, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)  # Render all
+    assert win.running_job is not None
+    engine.steps.release()  # the first line renders, the second waits
+    qtbot.waitUntil(lambda: len(win.table_model.fresh) == 1, timeout=60_000)
+    keys(qtbot, win, Qt.Key.Key_Escape)
+    assert "Cancelling" in win.statusBar().currentMessage()
+    engine.steps.release(5)
+    qtbot.waitUntil(lambda: win.running_job is None, timeout=60_000)
+    message = win.statusBar().currentMessage()
+    assert message.startswith("Cancelled during render (line 2 of 3)"), message
+    assert "1 line rendered and kept" in message and "nothing was written" in message
+    assert len(engine.rendered) == 1  # nothing rendered after the cancel
+    assert win.table_model.status(0)[0] is LineStatus.RENDERED
+    assert not (tmp_path / "out.mp4").exists()
+
+
+# --- 7: a one-line render's bar, and the line's own play span -------------------------------
+
+
+def test_a_one_line_render_bar_only_goes_forward(qtbot, clip, no_dialogs):
+    win = shown(qtbot, window(qtbot, ToneEngine()))
+    assert open_now(qtbot, win, clip)
+    win.video.play_file = lambda *a, **k: None
+    values: list[int] = []
+    win.progress.valueChanged.connect(values.append)
+    win._select_row(0)
+    assert render_now(qtbot, win, lambda: keys(qtbot, win, Qt.Key.Key_P))
+    assert values and values == sorted(values), values
+    assert values[-1] == 100 and win.progress.value() == 100
+
+
+def test_playing_the_selected_line_stops_at_its_end(qtbot, clip, no_dialogs):
+    win = shown(qtbot, window(qtbot, ToneEngine()))
+    assert open_now(qtbot, win, clip)
+    paused: list[bool] = []
+    win.video.pause = lambda: paused.append(True)
+    win.video.play = lambda: None  # no audio device here: the position is driven below
+    win._select_row(1)
+    line = win.table_model.lines[1]
+    keys(qtbot, win, Qt.Key.Key_Return)  # play the selected line
+    win.video.player.positionChanged.emit(line.start_ms + 100)
+    assert paused == []
+    win.video.player.positionChanged.emit(line.end_ms + 20)
+    assert paused == [True]
+    win.video.player.positionChanged.emit(line.end_ms + 60)
+    assert paused == [True]  # once: Space plays on from there
+
+
+# --- 8: export names what it wrote, remembers its folders; the queue never overwrites --------
+
+
+def test_export_names_stems_and_report_remembers_them_and_the_queue_keeps_off(
+    qtbot, clip, tmp_path, no_dialogs
+):
+    win = shown(qtbot, window(qtbot, ToneEngine()))
+    assert open_now(qtbot, win, clip)
+    out, stems, report = tmp_path / "film.mp4", tmp_path / "stems", tmp_path / "film.json"
+    seen: dict[str, str] = {}
+
+    def fill() -> None:
+        dialog = win.export_dialog
+        dialog.output.setText(str(out))
+        dialog.stems.setText(str(stems))
+        dialog.report.setText(str(report))
+        QTest.keyClick(dialog, Qt.Key.Key_Return)  # Export is the default button
+
+    QTimer.singleShot(300, fill)
+    keys(qtbot, win, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: win.running_job is None and win.result_box is not None, timeout=90_000)
+    assert out.exists()
+    text = win.result_box.text()
+    assert f"Stems: 3 WAV files in {stems}" in text and f"Report: {report}" in text
+
+    def look() -> None:
+        dialog = win.export_dialog
+        seen["stems"], seen["report"] = dialog.stems.text(), dialog.report.text()
+        QTest.keyClick(dialog, Qt.Key.Key_Escape)
+
+    win.result_box.close()
+    QTimer.singleShot(300, look)
+    keys(qtbot, win, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+    assert seen == {"stems": str(stems), "report": str(report)}
+
+    dubbed = clip.with_name(clip.stem + ".dubbed.mp4")
+    dubbed.write_bytes(out.read_bytes())  # the dub just exported, under the queue's name
+    win.queue_panel.add_videos([clip])
+    entry = win.queue_panel.store.entries[-1]
+    assert entry.output != dubbed and not entry.output.exists()

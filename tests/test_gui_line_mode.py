@@ -5,8 +5,7 @@ rendered line goes stale; a preview then renders it in its own mode."""
 from __future__ import annotations
 
 import pytest
-
-pytest.importorskip("pytestqt")
+import pytestqt  # noqa: F401  (installed by install.sh --dev: missing must fail, not skip)
 
 from app.gui.lines_model import COL_MODE, COL_STATUS  # noqa: E402
 from app.gui.main_window import MainWindow  # noqa: E402

@@ -7,8 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("pytestqt")
+import pytestqt  # noqa: F401  (installed by install.sh --dev: missing must fail, not skip)
 
 from app.gui import COL_EMOTION, COL_TEXT, MainWindow  # noqa: E402
 from app.gui import main_window as gui  # noqa: E402

@@ -7,9 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("pytestqt")
-
+import pytestqt  # noqa: F401  (installed by install.sh --dev: missing must fail, not skip)
 from PySide6.QtCore import Qt  # noqa: E402
 
 from app.gui import MainWindow  # noqa: E402

@@ -10,9 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("pytestqt")
-
+import pytestqt  # noqa: F401  (installed by install.sh --dev: missing must fail, not skip)
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
 from app import gui  # noqa: E402

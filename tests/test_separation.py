@@ -14,6 +14,7 @@ import subprocess
 from fractions import Fraction
 from pathlib import Path
 
+import demucs.pretrained as demucs_pretrained
 import numpy as np
 import pytest
 import soundfile as sf
@@ -33,7 +34,6 @@ from core.separation import (
 from tests import mediagen
 from tests.tone_engine import ToneEngine
 
-demucs_pretrained = pytest.importorskip("demucs.pretrained")
 RATE = 48000
 
 

@@ -96,3 +96,19 @@ def test_surround_keeps_layout_with_the_dub_on_the_centre(tmp_path, mode):
         mid = slice(p.start_sample + 4800, p.end_sample - 4800)
         ratio = np.abs(mix[mid, 0]).mean() / np.abs(original[mid, 0]).mean()
         assert ratio == pytest.approx(10 ** (-12 / 20), rel=1e-3)
+
+
+def test_a_mix_past_4_gb_is_written_as_rf64_with_the_same_samples(tmp_path, monkeypatch):
+    import soundfile as sf
+
+    from core import audio_stream
+
+    monkeypatch.setattr(audio_stream, "_WAV_LIMIT", 0)  # every file counts as big
+    duration, n = 3.0, 3 * 48000
+    original = bed(n, 6)
+    bed_path = write_wav(tmp_path / "bed.wav", original, 48000)
+    whole = mixdown(film_clips(), duration, original, MixSettings(), "5.1")
+    res = mix_to_file(film_clips(), duration, bed_path, tmp_path / "mix.wav", None, "5.1")
+    assert sf.info(str(res.path)).format == "RF64"
+    mix, _ = read_wav(res.path)
+    np.testing.assert_array_equal(mix, whole.audio)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import voxcpm  # noqa: F401  (installed by install.sh --dev: missing must fail, not skip)
 
 from models.contract import (
     STOPPED,
@@ -25,8 +26,6 @@ from models.units import samples_for
 from models.voxcpm2 import fit
 from models.voxcpm2.engine import OUTPUT_RATE, VoxCPM2Engine, voxcpm2_capabilities
 from tests.voxcpm2_fixture import make_voxcpm2_folder
-
-pytest.importorskip("voxcpm")
 
 
 @pytest.fixture(scope="module")
@@ -199,20 +198,28 @@ def test_stop_leaves_the_rest_unrendered(engines):
 
 
 def test_nothing_reaches_for_a_network(model_dirs, monkeypatch):
+    import huggingface_hub
+
+    # The hub on, as on a user's machine: the engine must stay off it by itself.
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    attempts = []  # recorded: a library that swallows the error still fails the test
+
     def refuse(*args, **kwargs):
+        attempts.append(args[1:] if len(args) > 1 else args)
         raise AssertionError(f"network access attempted: {args[1:] if len(args) > 1 else ''}")
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket.socket, "connect_ex", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    import huggingface_hub
-
     monkeypatch.setattr(huggingface_hub, "snapshot_download", refuse)
     engine = VoxCPM2Engine.load(model_dirs["random"], "cpu")
     assert engine.pipeline.denoiser is None  # no zipenhancer/ folder: no denoiser fetched
     res = engine.synthesize([_request(engine, "Kein Netz.", 0.7)])[0]
     assert res.ok and len(res.audio) == samples_for(0.7, 48000)
+    assert attempts == []
 
 
 def test_identity_names_files_device_and_fit_rules(engines, model_dirs):

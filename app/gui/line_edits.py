@@ -89,8 +89,8 @@ class LineEditsMixin:
             return (line.start_ms, line.end_ms)
         if field == "speaker":
             return (line.speaker_id, line.speaker_source)
-        if field == "seed":
-            return line.extra.get(desk.SEED_KEY)
+        if field == "take":  # the chosen seed with what its take was rendered as
+            return (line.extra.get(desk.SEED_KEY), line.extra.get(desk.RENDERED_AS))
         if field == "duration_mode":
             return line.duration_mode
         raise ValueError(field)
@@ -125,11 +125,13 @@ class LineEditsMixin:
                 line.speaker_id, line.speaker_source = value
             elif field == "duration_mode":
                 line.duration_mode = value
-            elif field == "seed":
-                if value is None:
-                    line.extra.pop(desk.SEED_KEY, None)
-                else:
-                    line.extra[desk.SEED_KEY] = value
+            elif field == "take":
+                # Both, or an undo left the restored take marked stale (and re-rendered).
+                for key, kept in zip((desk.SEED_KEY, desk.RENDERED_AS), value, strict=True):
+                    if kept is None:
+                        line.extra.pop(key, None)
+                    else:
+                        line.extra[key] = kept
         if retimed:
             self._retime()
         if field == "speaker":
@@ -276,10 +278,10 @@ class LineEditsMixin:
         line = None if index is None else self.line(index)
         if line is None or not 0 <= position < len(line.takes) or self._busy():
             return
-        self._edit_lines("seed", {index: line.takes[position].seed}, f"take of line {index}")
-        desk.mark_rendered(line)
-        if (row := self.rows.get(index)) is not None:
-            self._refresh_row(row)
+        chosen = copy.deepcopy(line)
+        desk.choose_take(chosen, chosen.takes[position])
+        after = self._line_value(chosen, "take")
+        self._edit_lines("take", {index: after}, f"take of line {index}")
 
     def accept_take(self) -> None:
         self.inspector.accept_selected()

@@ -71,6 +71,8 @@ class MainWindow(MenusMixin, OpenMixin, LineEditsMixin, RenderMixin, QMainWindow
     opened = Signal(bool)
     # A preview or a "render stale" ended: True when it rendered something.
     preview_finished = Signal(bool)
+    # Find speakers ended: True when it found them (an undo step), False when cancelled.
+    speakers_found = Signal(bool)
 
     def __init__(self, engine_factory=None, queue_file: Path | None = None) -> None:
         super().__init__()
@@ -377,7 +379,7 @@ class MainWindow(MenusMixin, OpenMixin, LineEditsMixin, RenderMixin, QMainWindow
     def play_line(self) -> None:
         index = self.selected_index()
         if index is not None and (line := self.line(index)) is not None:
-            self.video.play_span(line.start_ms)
+            self.video.play_span(line.start_ms, line.end_ms)
 
     def _move(self, step: int) -> None:
         view_rows = self.table_filter.rowCount()

@@ -26,6 +26,7 @@ from app.gui.export_dialog import ExportChoice, ExportDialog
 from app.gui.progress import overall_fraction
 from app.gui.settings_dialog import MODE_LABELS, MODES
 from app.gui.worker import QueueWorker
+from core.desk_export import unused_output
 from core.errors import OptionError
 from core.job_queue import JobQueue, JobStatus
 from core.options import DubOptions
@@ -134,7 +135,9 @@ class QueuePanel(QWidget):
 
     def add_videos(self, videos: list[Path]) -> None:
         for video in videos:
-            self.store.add(entry_for(Path(video), changes=self.settings_for_new()))
+            entry = entry_for(Path(video), changes=self.settings_for_new())
+            entry.output = unused_output(entry.output)  # never the dub just exported
+            self.store.add(entry)
         self.refresh()
 
     def _choose(self) -> None:

@@ -3,6 +3,7 @@ the progress they report from the job worker, and how they end."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
 )
 
+from app.gui.edits import StateEdit
 from app.gui.export_dialog import ExportChoice, ExportDialog
 from app.gui.lines_model import (
     COL_SPEAKER,
@@ -19,16 +21,24 @@ from app.gui.lines_model import (
 from app.gui.progress import overall_fraction, step_text, time_left_s
 from core import desk
 from core.desk import LineStatus
+from core.desk_export import written_extras
 from core.desk_open import PEAKS_PER_S, sync_project
+from core.desk_speakers import ANALYSIS_STAGES
 from core.job_queue import JobStatus
+from core.line_preview import PREVIEW_STAGES
 from core.options import DubOptions
+from core.pipeline import STEPS
 
 INFO_KINDS = frozenset({"device", "speakers", "listening-off"})  # what a dub decided
 NEEDS_RENDER = (LineStatus.NOT_RENDERED, LineStatus.STALE, LineStatus.FAILED)
+PREVIEW_STEPS = (*PREVIEW_STAGES, "render")  # a preview's stages, for its progress bar
 
 
 class RenderMixin:
-    """Part of MainWindow: start_dub … on_cancelled."""
+    """Part of MainWindow: start_dub … on_cancelled, and Find speakers."""
+
+    _steps: tuple[str, ...] = STEPS  # the running job's stages, for its progress bar
+    _speakers_before = None  # the speakers while Find speakers runs, for its undo step
 
     # --- rendering ------------------------------------------------------------------------
 
@@ -100,6 +110,8 @@ class RenderMixin:
         self._keep_place()
         self._flush()  # the file is current, for a crash during the dub
         self.dub_warnings = []
+        self.export_extra = extra  # its stems and report are named when it ends
+        self._steps = STEPS
         # The dub works on this very project: takes land in it as they arrive.
         self.running_job = self.queue_worker.submit(self.inputs.video, options, self.project)
         self._started("Dubbing…")
@@ -120,12 +132,25 @@ class RenderMixin:
             self, self.output_edit.text(), self.project.settings, self.inputs.media.has_audio
         )
         self.export_dialog = dialog
+        stems, report = self._export_memory()
+        dialog.stems.setText(self.settings.value(stems, "") or "")
+        dialog.report.setText(self.settings.value(report, "") or "")
         if dialog.exec() != ExportDialog.DialogCode.Accepted:
             return
         self.run_export(dialog.choice())
 
+    def _export_memory(self) -> tuple[str, str]:
+        """The settings keys of this video's last stems folder and report file."""
+        assert self.inputs is not None
+        key = hashlib.sha1(str(self.inputs.video.resolve()).encode()).hexdigest()[:16]
+        return f"export/{key}/stems", f"export/{key}/report"
+
     def run_export(self, choice: ExportChoice) -> None:
         assert self.project is not None
+        # The next Export of this video offers the same stems folder and report again.
+        stems, report = self._export_memory()
+        self.settings.setValue(stems, str(choice.stems_dir) if choice.stems_dir else "")
+        self.settings.setValue(report, str(choice.report_path) if choice.report_path else "")
         self.output_edit.setText(str(choice.output))
         self.background.setCurrentText(choice.changes["background"])
         self.start_dub(choice)
@@ -137,6 +162,7 @@ class RenderMixin:
         self._flush()
         self.dub_warnings = []
         self.play_after_preview, self.preview_seed = play, seed
+        self._steps = PREVIEW_STEPS
         options = self._options(Path(self.output_edit.text().strip() or "preview.mp4"))
         self.preview_job = self.queue_worker.submit_preview(
             self.inputs.video, options, self.project, indices, seed
@@ -189,13 +215,17 @@ class RenderMixin:
         else:
             return
         self.cancel_btn.setEnabled(False)
-        self.statusBar().showMessage("Cancelling after the current line…")
+        self.statusBar().showMessage(
+            "Cancelling: the line being rendered is finished and kept, then the render stops…"
+        )
 
     def on_progress(self, step: str, done: int, total: int) -> None:
         self._step, self._step_done = step, (done, total)
-        frac = overall_fraction(step, done, total)
+        # A preview runs only its own stages: measured against a whole dub's, one line's bar
+        # stopped at 14 %. And a bar never goes back within one job.
+        frac = overall_fraction(step, done, total, self._steps)
         if frac is not None:
-            self.progress.setValue(int(frac * 100))
+            self.progress.setValue(max(self.progress.value(), int(frac * 100)))
         left = None
         if step == "render":
             if self._render_start is None:  # lines already done now came from the cache
@@ -224,6 +254,9 @@ class RenderMixin:
             return "before it started"
         done, total = self._step_done
         if self._step == "render" and total:
+            # A cancelled chunk reports every line as done: count the takes that arrived.
+            first = self._render_start[1] if self._render_start else 0
+            done = min(done, first + len(self.table_model.fresh))
             return f"during render (line {min(done + 1, total)} of {total})"
         return f"during {self._step}"
 
@@ -264,16 +297,62 @@ class RenderMixin:
         else:
             self.on_failed(job.error or "the dub failed")
 
+    def find_speakers(self) -> None:
+        """Who speaks each line, analysed from the voices now (lines the editor gave a
+        speaker by hand keep theirs): one undo step; progress and Cancel as a render's."""
+        if self.inputs is None or self.project is None or self._busy():
+            return
+        self._remember_model_dir()
+        self._flush()
+        self.dub_warnings = []
+        self._speakers_before = self._speakers_state()
+        self._steps = ANALYSIS_STAGES
+        options = self._options(Path(self.output_edit.text().strip() or "preview.mp4"))
+        self.preview_job = self.queue_worker.submit_find_speakers(
+            self.inputs.video, options, self.project
+        )
+        self._started("Finding speakers…")
+
+    def _speakers_found(self, detail, error) -> None:
+        before, self._speakers_before = self._speakers_before, None
+        self.preview_job = None
+        self._done()
+        if error:  # nothing of a cancelled or failed analysis stays
+            self._reset_progress()
+            self._set_speakers_state(before)
+            self.statusBar().showMessage(
+                "Find speakers cancelled; the speakers are as they were"
+                if error == "cancelled"
+                else f"Find speakers failed: {error}; the speakers are as they were"
+            )
+            self.speakers_found.emit(False)
+            self._maybe_close()
+            return
+        after = self._speakers_state()
+        if after != before:
+            self.undo_stack.push(
+                StateEdit("find speakers", self._set_speakers_state, before, after)
+            )
+        self.progress.setValue(100)
+        self.step_label.setText("done")
+        self.statusBar().showMessage(f"Found speakers: {detail}")
+        self.speakers_found.emit(True)
+        self._maybe_close()
+
     def _preview_ended(self, preview_id: int, results, error) -> None:
         if preview_id != self.preview_job:
             return
+        if self._speakers_before is not None:
+            self._speakers_found(results, error)
+            return
         seed_asked, self.preview_seed = self.preview_seed, None
+        kept = self._kept()
         self.preview_job = None
         self._done()
-        self._reset_progress()
         if error and not results:
+            self._reset_progress()
             where = "cancelled" if error == "cancelled" else f"failed: {error}"
-            self.statusBar().showMessage(f"Rendering {where}; lines rendered so far stay cached")
+            self.statusBar().showMessage(f"Rendering {where}: {kept}")
             if error != "cancelled" and not self.close_pending:
                 QMessageBox.warning(self, "Could not render", error)
             self.preview_finished.emit(False)
@@ -294,6 +373,9 @@ class RenderMixin:
                 )
         if self.autosaver is not None:
             self.autosaver.mark_dirty()
+        self.progress.setValue(100)  # it ends full, not back at 0 %
+        self.step_label.setText("done")
+        self._render_start = None
         first = results[0]
         check = "" if first.check is None else f", {first.check.error_rate:.0%} off its text"
         self.statusBar().showMessage(
@@ -354,6 +436,10 @@ class RenderMixin:
         if decided:
             msg += "; " + "; ".join(str(n) for n in decided)
         self.statusBar().showMessage(msg)
+        extra, self.export_extra = self.export_extra, None
+        if extra is not None:  # what the export wrote beside the video, by name
+            said = written_extras(extra.stems_dir, extra.report_path)
+            msg += "".join(f"\n{s}" for s in said)
         if failed:
             QMessageBox.warning(
                 self,
@@ -384,12 +470,17 @@ class RenderMixin:
             return
         QMessageBox.critical(self, "Dub failed", message)
 
+    def _kept(self) -> str:
+        """What a cancelled render leaves: the lines whose takes arrived stay cached."""
+        n = len(self.table_model.fresh)
+        if not n:
+            return "no line was rendered"
+        return f"{n} line{'s' if n != 1 else ''} rendered and kept (the next render reuses them)"
+
     def on_cancelled(self) -> None:
-        where = self._where()
+        where, kept = self._where(), self._kept()
         self._done()
         self._reset_progress()
-        self.statusBar().showMessage(
-            f"Cancelled {where}; nothing was written (lines rendered so far stay cached)"
-        )
+        self.statusBar().showMessage(f"Cancelled {where}: {kept}; nothing was written")
         if self.close_pending:
             self.close()

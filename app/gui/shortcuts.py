@@ -21,6 +21,7 @@ SHORTCUTS: tuple[tuple[str, str, str], ...] = (
     ("preview_line", "P", "Preview: render and play the selected line"),
     ("regenerate_line", "R", "Regenerate: a new take of the selected line"),
     ("accept_take", "A", "Use the take selected in the inspector"),
+    ("find_speakers", "Ctrl+Shift+F", "Find speakers: who speaks each line (undoable)"),
     ("start_dub", "Ctrl+R", "Render all and write the output"),
     ("render_stale", "Ctrl+Shift+R", "Render the stale and unrendered lines"),
     ("export", "Ctrl+E", "Export…"),

@@ -56,6 +56,7 @@ class VideoPreview(QWidget):
         self.player.playbackStateChanged.connect(self._state)
         self.player.mediaStatusChanged.connect(self._status)
         self._pending_ms: int | None = None  # a seek asked for before the media loaded
+        self.stop_at: int | None = None  # ms: "play the line" pauses at the line's end
 
         self.play_btn = QPushButton("Play")
         self.play_btn.setToolTip("Play / pause (Space, K)")
@@ -110,6 +111,7 @@ class VideoPreview(QWidget):
         return self.player.playbackState() == QMediaPlayer.PlaybackState.PlayingState
 
     def play(self) -> None:
+        self.stop_at = None  # plain play runs on; play_span sets its end after this
         self.player.setPlaybackRate(1.0)
         self.player.play()
         if not self.dub_player.source().isEmpty():
@@ -124,6 +126,7 @@ class VideoPreview(QWidget):
         self.pause() if self.playing() else self.play()
 
     def seek(self, ms: int) -> None:
+        self.stop_at = None  # the editor moved elsewhere: no line's end applies
         ms = max(0, min(int(ms), self.duration_ms or int(ms)))
         if self.player.mediaStatus() in (
             QMediaPlayer.MediaStatus.NoMedia,
@@ -149,9 +152,11 @@ class VideoPreview(QWidget):
         else:
             self.play()
 
-    def play_span(self, start_ms: int) -> None:
+    def play_span(self, start_ms: int, end_ms: int | None = None) -> None:
+        """Play from start_ms; with end_ms, pause there (the selected line, and no more)."""
         self.seek(start_ms)
         self.play()
+        self.stop_at = end_ms
 
     def play_file(self, path: Path, start_ms: int | None = None) -> None:
         """One take, alone: the picture pauses, at its line's start when given (the
@@ -168,6 +173,9 @@ class VideoPreview(QWidget):
     # --- events -------------------------------------------------------------------------
 
     def _moved(self, ms: int) -> None:
+        if self.stop_at is not None and ms >= self.stop_at:
+            self.stop_at = None
+            self.pause()
         if not self.slider.isSliderDown():
             self.slider.setValue(ms)
         self.time.setText(f"{clock(ms)} / {clock(self.duration_ms)}")

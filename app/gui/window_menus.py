@@ -30,9 +30,14 @@ def typing_in(widget) -> bool:
 class MenusMixin:
     """Part of MainWindow: its menus, shortcuts and undo actions."""
 
-    def _action(self, text: str, slot, keys: str | QKeySequence | None = None) -> QAction:
+    def _action(
+        self, text: str, slot, keys: str | QKeySequence.StandardKey | None = None
+    ) -> QAction:
         act = QAction(text, self)
-        if keys is not None:
+        if isinstance(keys, QKeySequence.StandardKey):
+            # Every binding of the platform (Redo: Ctrl+Y and Ctrl+Shift+Z), not the first.
+            act.setShortcuts(keys)
+        elif keys is not None:
             act.setShortcut(QKeySequence(keys))
         act.triggered.connect(slot)
         return act
@@ -79,6 +84,7 @@ class MenusMixin:
             ("render_stale", "Render &stale"),
             ("preview_line", "&Preview line"),
             ("regenerate_line", "Re&generate line"),
+            ("find_speakers", "&Find speakers"),
             ("cancel_dub", "&Cancel"),
         ):
             render.addAction(self._action(text, getattr(self, name)))

@@ -14,9 +14,9 @@ from PySide6.QtCore import QObject, QThread, Signal
 
 from core import project as proj
 from core.desk_open import Opened, read_for_editing, sync_project
+from core.desk_speakers import find_speakers, preview_keeping_speakers
 from core.engines import EngineCache
 from core.job_queue import JobQueue, JobStatus
-from core.line_preview import preview_lines
 from core.pipeline import (
     DubOptions,
     InputError,
@@ -43,7 +43,8 @@ class QueueWorker(QObject):
     line_rendered = Signal(int, int, object)  # job id, cue number, its Take
     warning = Signal(int, object)  # job id, a Notice
     job_ended = Signal(int)  # job id; the queue's job says how it ended
-    # preview id (negative: apart from job ids), a LinePreview or None, an error or None
+    # preview id (negative: apart from job ids), its LinePreviews (Find speakers: what the
+    # analysis found), an error or None
     preview_ended = Signal(int, object, object)
     _wake = Signal()
 
@@ -82,6 +83,17 @@ class QueueWorker(QObject):
         self._wake.emit()
         return request.id
 
+    def submit_find_speakers(
+        self, video: Path, options: DubOptions, project: proj.Project | None
+    ) -> int:
+        """Run the speaker analysis on the project (Find speakers); ends as a preview does,
+        with what the analysis found as its result."""
+        request = PreviewRequest(-next(self._preview_ids), video, options, project, [], None)
+        request.kind = "speakers"
+        self._previews.append(request)
+        self._wake.emit()
+        return request.id
+
     def cancel_preview(self, preview_id: int) -> None:
         for request in [*self._previews, self.previewing]:
             if request is not None and request.id == preview_id:
@@ -102,16 +114,26 @@ class QueueWorker(QObject):
         self.previewing = request
         results, error = [], None
         try:
-            results = preview_lines(
-                request.video,
-                request.options,
-                request.indices,
-                seed=request.seed,
-                engine_factory=self.engines,
-                events=_Relay(self, request.id),
-                cancel=request.token,
-                project=request.project,
-            )
+            if request.kind == "speakers":
+                results = find_speakers(
+                    request.video,
+                    request.options,
+                    engine_factory=self.engines,
+                    events=_Relay(self, request.id),
+                    cancel=request.token,
+                    project=request.project,
+                )
+            else:  # the editor's speakers stay: only Find speakers re-decides who speaks
+                results = preview_keeping_speakers(
+                    request.video,
+                    request.options,
+                    request.indices,
+                    seed=request.seed,
+                    engine_factory=self.engines,
+                    events=_Relay(self, request.id),
+                    cancel=request.token,
+                    project=request.project,
+                )
         except Cancelled:
             error = "cancelled"
         except Exception as exc:  # every failure reaches the editor as a message
@@ -130,6 +152,7 @@ class PreviewRequest:
     indices: list[int]
     seed: int | None = None
     token: CancelToken = field(default_factory=CancelToken)
+    kind: str = "lines"  # "speakers": Find speakers
 
 
 class _Relay(JobEvents):

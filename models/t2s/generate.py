@@ -554,6 +554,8 @@ def latents(
     both segments; the result is final_norm(hidden) at [start, codes] (stop dropped), as the
     official forward returns `mel_logits[:, :-2]` of its latent.
     """
+    if not codes:  # nothing decoded (a stop at the first step): nothing to pass
+        return []
     cfg = model.cfg
     dev = model.mel_head.weight.device
     seqs, mel_lens = [], []

@@ -38,6 +38,7 @@ from models.contract import (
     SynthesisResult,
     VoiceHandle,
 )
+from models.hub_offline import hub_offline
 from models.voxcpm2.files import FOLDER, HINT, VoxCPM2Files, locate
 from models.voxcpm2.fit import (
     MAX_CANDIDATES,
@@ -134,7 +135,11 @@ class VoxCPM2Engine:
             ) from exc
 
         chatter = io.StringIO()  # the package prints its loading steps to stderr
-        with contextlib.redirect_stderr(chatter), contextlib.redirect_stdout(chatter):
+        with (
+            hub_offline(),  # the package's tokenizer load takes no local_files_only
+            contextlib.redirect_stderr(chatter),
+            contextlib.redirect_stdout(chatter),
+        ):
             pipeline = VoxCPM(
                 voxcpm_model_path=str(files.root),
                 zipenhancer_model_path=None,  # a model id here would be fetched
@@ -238,7 +243,10 @@ class VoxCPM2Engine:
             if should_stop and should_stop():
                 res = SynthesisResult(None, target, error=STOPPED, sample_rate=self.sample_rate)
             else:
+                why = self.line_limit(req.text, None if target is None else req.duration_s)
                 try:
+                    if why:  # it would overrun the model's position table: never decoded
+                        raise ValueError(why)
                     res = self._render(req, target, should_stop)
                 except Exception as exc:  # noqa: BLE001 - one failed line must not end the dub
                     res = SynthesisResult(
