@@ -9,14 +9,16 @@ the setting survives the exec, and the program keeps the launcher's pid.
 Why a launcher and not ``preexec_fn``: Python code run between fork and exec is not safe
 in a process with threads (the window, torch's pools, a batch's workers): the child may
 deadlock on a lock another thread held at fork time. The launcher is a fresh interpreter
-(``-I -S``: no site, no environment, about 15 ms), so nothing is inherited mid-lock.
+(``-I -S``: no site, no environment; about 36 ms a start on the 2-core test machine,
+bench/child_launcher.py), so nothing is inherited mid-lock.
 Why not a new process group (``process_group=0``): it would not survive the parent's
 death either, and it would keep Ctrl-C from the terminal away from ffmpeg, which today
 stops a running export at once.
 
 The parent-death signal fires when the *thread* that started the child ends; every
 caller here waits for its child on the same thread (``subprocess.run``), so that is the
-process's lifetime in practice. Elsewhere (macOS, Windows) the command is run as it is.
+process's lifetime in practice. Elsewhere (macOS, Windows, a frozen build) the command
+is run as it is.
 
     child_command(args) -> list[str]
 """
@@ -40,7 +42,9 @@ _LAUNCHER = (
 
 
 def parent_death_supported() -> bool:
-    return sys.platform.startswith("linux") and bool(sys.executable)
+    # A frozen build's sys.executable is the application itself, not an interpreter.
+    frozen = getattr(sys, "frozen", False)
+    return sys.platform.startswith("linux") and bool(sys.executable) and not frozen
 
 
 def child_command(args: list[str]) -> list[str]:

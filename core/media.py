@@ -34,8 +34,6 @@ Public API::
         mono16k_path, mono22k_path (float mono working copies), num_samples;
         load_master() -> np.ndarray (whole: short clips only);
         load_mono16k() / load_mono22k() -> np.ndarray (mapped from the file: take slices)
-    mono_copy_filter(channels, layout, rate, frames) -> str   # ffmpeg downmix + resample
-    write_mono_copies(source, channels, layout, targets, what) -> dict[int, Path]
 
 Paths reach ffmpeg only as ``file:/absolute/path`` (a name starting with '-' is
 otherwise read as an option, one holding ':' as a protocol) and inputs are opened
@@ -61,11 +59,11 @@ from pathlib import Path
 
 import ffmpeg
 import numpy as np
-import soundfile as sf
 
 from core.audio import read_wav, samples_for
 from core.audio_stream import wav_memmap
 from core.child_process import child_command
+from core.work_copies import FLOAT_WAV, exact_length, frames_problem, mono_copy_filter, part_path
 from models.units import MIX_RATE
 
 MASTER_RATE = MIX_RATE
@@ -611,74 +609,6 @@ def _cached(manifest: Path, key: dict) -> ExtractedAudio | None:
     return result if all(p.is_file() for p in paths) else None
 
 
-# 32-bit float WAV that turns RF64 past 4 GB (a three-hour 5.1 master is 12 GB).
-_FLOAT_WAV = ("-c:a", "pcm_f32le", "-rf64", "auto", "-f", "wav")
-_LFE_AT_3 = frozenset({"5.1", "5.1(side)", "6.1", "7.1", "7.1(wide)", "7.1(wide-side)"})
-
-
-def _part_path(path: Path) -> Path:
-    return path.parent / f".{path.name}.part"
-
-
-def _exact_length(frames: int) -> str:
-    """Filters that pad or cut a stream to exactly ``frames`` samples."""
-    return f"apad=whole_len={frames},atrim=end_sample={frames}"
-
-
-def mono_copy_filter(channels: int, layout: str | None, rate: int, frames: int) -> str:
-    """ffmpeg filters making a working copy: the channels averaged (the LFE left out: it
-    carries no dialogue), soxr-resampled to ``rate``, exactly ``frames`` samples."""
-    keep = list(range(channels))
-    if layout in _LFE_AT_3 and channels > 3:
-        keep.remove(3)
-    mix = "+".join(f"{1 / len(keep)!r}*c{c}" for c in keep)
-    return (
-        f"pan=mono|c0={mix},aresample={rate}:resampler=soxr:precision=28,"
-        f"aformat=sample_fmts=flt,{_exact_length(frames)}"
-    )
-
-
-def _check_frames(path: Path, frames: int, source: Path) -> None:
-    """A file ffmpeg wrote must hold what was asked, or it is not used (never renamed)."""
-    try:
-        got = sf.info(str(path)).frames
-    except (RuntimeError, sf.LibsndfileError) as exc:
-        raise MediaError(f"Could not extract the audio of '{source}': {exc}.") from exc
-    if got != frames:
-        raise MediaError(
-            f"Could not extract the audio of '{source}': {got} samples written of {frames}."
-        )
-
-
-def write_mono_copies(
-    source: Path, channels: int, layout: str | None, targets: Mapping[int, Path], what: str
-) -> dict[int, Path]:
-    """Working copies (rate -> path) of a 48 kHz WAV, streamed by ffmpeg to temp files and
-    renamed when whole; each has round(frames * rate / 48000) samples."""
-    frames = sf.info(str(source)).frames
-    graph = f"asplit={len(targets)}" + "".join(f"[w{i}]" for i in range(len(targets))) + ";"
-    graph += ";".join(
-        f"[w{i}]{mono_copy_filter(channels, layout, r, samples_for(frames / MASTER_RATE, r))}"
-        f"[out{i}]"
-        for i, r in enumerate(targets)
-    )
-    parts = {r: _part_path(p) for r, p in targets.items()}
-    args = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", *input_args(source)]
-    args += ["-filter_complex", graph]
-    for i, r in enumerate(targets):
-        args += ["-map", f"[out{i}]", *_FLOAT_WAV, ffmpeg_path(parts[r])]
-    try:
-        run_ffmpeg(args, source, what)
-        for r in targets:
-            _check_frames(parts[r], samples_for(frames / MASTER_RATE, r), source)
-        for r, path in targets.items():
-            os.replace(parts[r], path)
-    finally:
-        for part in parts.values():
-            part.unlink(missing_ok=True)
-    return dict(targets)
-
-
 def extract_audio(
     video: Path, workdir: Path, stream_index: int | None = None
 ) -> ExtractedAudio | None:
@@ -718,7 +648,7 @@ def extract_audio(
     # One decode, three files written by ffmpeg as it goes: nothing of the film is held.
     graph = (
         f"[0:{stream.index}]aresample=async=1:first_pts=0,aresample={MASTER_RATE},"
-        f"aformat=sample_fmts=flt,{_exact_length(n)},asplit=3[master][w0][w1];"
+        f"aformat=sample_fmts=flt,{exact_length(n)},asplit=3[master][w0][w1];"
         + ";".join(
             f"[w{i}]{mono_copy_filter(channels, stream.channel_layout, rate, lengths[rate])}"
             f"[out{i}]"
@@ -726,17 +656,18 @@ def extract_audio(
         )
     )
     outputs = {master_path: "[master]", **{paths[r]: f"[out{i}]" for i, r in enumerate(WORK_RATES)}}
-    parts = {path: _part_path(path) for path in outputs}
+    parts = {path: part_path(path) for path in outputs}
     args = [
         "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error",
         *input_args(video), "-filter_complex", graph,
     ]  # fmt: skip
     for path, label in outputs.items():
-        args += ["-map", label, *_FLOAT_WAV, ffmpeg_path(parts[path])]
+        args += ["-map", label, *FLOAT_WAV, ffmpeg_path(parts[path])]
     try:
         run_ffmpeg(args, video, "extract the audio of", shown={video: video})
         for path, length in ((master_path, n), *((paths[r], lengths[r]) for r in WORK_RATES)):
-            _check_frames(parts[path], length, video)
+            if problem := frames_problem(parts[path], length):
+                raise MediaError(f"Could not extract the audio of '{video}': {problem}.")
         for path, part in parts.items():
             os.replace(part, path)
     finally:

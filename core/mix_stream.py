@@ -16,7 +16,7 @@ Public API::
 
     BLOCK_S = 10
     @dataclass FileMix: path, placements, gain_db, loudness_lufs, true_peak_dbtp,
-        num_samples, channels, sample_rate, dub_path
+        num_samples, channels, sample_rate, dub_path, range_lu, short_term_lufs
     mix_to_file(clips, duration_s, bed_path, out_path, settings=None, layout=None, *,
                 dub_path=None, block_s=BLOCK_S, progress=None) -> FileMix
 """
@@ -36,6 +36,7 @@ import soundfile as sf
 from core.audio import samples_for
 from core.audio_stream import open_writer, read_frames, set_layout
 from core.loudness import LoudnessMeter
+from core.loudness_presets import loudness_range, short_term
 from core.mixdown import (
     Background,
     Clip,
@@ -67,6 +68,10 @@ class FileMix:
     channels: int = 2
     sample_rate: int = MIX_RATE
     dub_path: Path | None = None  # the dub bus alone, mono, same gain
+    # EBU Tech 3342 loudness range, and the short-term loudness (3 s, every 100 ms) after
+    # the gain (core/loudness_presets.py): what the report and the QC pictures show.
+    range_lu: float = 0.0
+    short_term_lufs: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def _part(path: Path) -> Path:
@@ -216,6 +221,7 @@ def mix_to_file(
             )
         gated = speech.integrated() if settings.dialogue_gated else loudness
         gain, peak = peak_gain(gated if math.isfinite(gated) else loudness, peak_dbfs, settings)
+        curve = short_term(meter.energies())
         for part in parts:
             _apply_gain(part, np.float32(gain), block, tick)
         set_layout(mix_part, layout)
@@ -238,4 +244,6 @@ def mix_to_file(
         num_samples=n,
         channels=channels,
         dub_path=Path(dub_path) if dub_path else None,
+        range_lu=loudness_range(curve),
+        short_term_lufs=curve + (20 * math.log10(gain) if gain > 0 else 0.0),
     )

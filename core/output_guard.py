@@ -11,6 +11,7 @@ temp name written beside it, is refused here, not after hours of rendering.
 
     class OutputError(InputError)   # the CLI exits 2: a mistake on the command line
     dub_outputs(options) -> dict[str, Path]
+    project_files(video) -> (movie.dubsmith.json, movie.mp4.dubsmith.json)
     dub_inputs(video, options) -> list[tuple[str, Path]]
     check_outputs(video, options) -> None
 """
@@ -30,6 +31,8 @@ from core.subtitles import find_subtitles_for
 from core.temp_files import TEMP_NAME_EXTRA, remove_stale_temps
 
 _PROJECT_READ_LIMIT = 64 * 1024 * 1024
+# What a project names that a dub reads: voice files, emotion references, the desk's lines.
+_READ_KEYS = ("prompt_path", "reference_path", "edited_subtitles")
 # core.pipeline writes the stems as cue0001.wav, cue0002.wav...
 _STEM_NAME = re.compile(r"^cue\d{4,}\.wav$")
 # core/deliver writes NAME.mix.wav, NAME.otio, NAME.qc.html... (NAME: the video's -o stem)
@@ -66,7 +69,7 @@ def _named_in_project(path: Path) -> list[Path]:
     def walk(node: object) -> None:
         if isinstance(node, dict):
             for key, value in node.items():
-                if key in ("prompt_path", "reference_path") and isinstance(value, str) and value:
+                if key in _READ_KEYS and isinstance(value, str) and value:
                     p = Path(value)
                     found.append(p if p.is_absolute() else path.parent / p)
                 else:
@@ -79,6 +82,13 @@ def _named_in_project(path: Path) -> list[Path]:
     return found
 
 
+def project_files(video: Path) -> tuple[Path, Path]:
+    """Both names a project of this video can have (movie.dubsmith.json, or
+    movie.mp4.dubsmith.json beside a movie.mkv): neither may be written over."""
+    video = Path(video)
+    return proj.project_path_for(video), video.with_name(video.name + proj.PROJECT_SUFFIX)
+
+
 def dub_inputs(video: Path, options: DubOptions) -> list[tuple[str, Path]]:
     """What the dub reads, each with the words that name it in a message."""
     video = Path(video)
@@ -88,12 +98,7 @@ def dub_inputs(video: Path, options: DubOptions) -> list[tuple[str, Path]]:
         inputs.append(("the subtitles", Path(subtitles)))
     for speaker, path in options.voices.items():
         inputs.append((f"the voice file of {speaker}", Path(path)))
-    # Both names a project of this video can have (movie.dubsmith.json, or
-    # movie.mp4.dubsmith.json beside a movie.mkv): neither may be written over.
-    for project in (
-        proj.project_path_for(video),
-        video.with_name(video.name + proj.PROJECT_SUFFIX),
-    ):
+    for project in project_files(video):
         inputs.append(("the project file", project))
         inputs += [("a file the project uses", p) for p in _named_in_project(project)]
     return inputs
@@ -111,8 +116,16 @@ def _check_writable(path: Path, field: str) -> None:
         raise OutputError(f"cannot write {path}: the folder {folder} is not writable", field)
     try:
         name_max = os.pathconf(folder, "PC_NAME_MAX")
+        path_max = os.pathconf(folder, "PC_PATH_MAX")
     except (OSError, ValueError):
-        name_max = 255
+        name_max, path_max = 255, 4096
+    whole = len(os.fsencode(str(folder.resolve() / path.name))) + TEMP_NAME_EXTRA
+    if whole >= path_max:
+        raise OutputError(
+            f"cannot write {path}: with its hidden temporary name the path is {whole} bytes, "
+            f"over this system's limit of {path_max}; choose a shorter folder or name",
+            field,
+        )
     size = len(os.fsencode(path.name))
     if size + TEMP_NAME_EXTRA > name_max:
         raise OutputError(

@@ -27,11 +27,13 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from core import project as proj
+from core.inputs import check_input_file
 from core.options import DubOptions
-from core.output_guard import check_outputs, dub_outputs
+from core.output_guard import check_outputs, dub_outputs, project_files
 from core.render import Cancelled, CancelToken
 
 _POLL_S = 0.2
+_PROJECT_LIMIT = 256 * 1024 * 1024  # 10,000 lines with their takes are a few MB
 
 
 class RunLocked(Exception):
@@ -59,8 +61,7 @@ def lock_keys(video: Path, options: DubOptions, analysis_only: bool = False) -> 
     keys = [proj.project_path_for(Path(video))]
     if not analysis_only:
         keys += list(dub_outputs(options).values())
-        if options.stems_dir:
-            keys.append(Path(options.stems_dir))
+        keys += [Path(d) for d in (options.stems_dir, options.deliver_dir) if d]
     return keys
 
 
@@ -149,9 +150,13 @@ def claim_run(
     analysis_only: bool = False,
 ) -> Iterator[None]:
     """A run's start: its outputs checked (a mistake is said at once, not after a wait),
+    the project file, when there is one, a regular file (a FIFO would hang its reading),
     then the project and the outputs locked for the body."""
     if not analysis_only:
         check_outputs(video, options)
+    for project in project_files(video):
+        if os.path.lexists(project):
+            check_input_file(project, "the project file", _PROJECT_LIMIT)
     keys = lock_keys(video, options, analysis_only)
     with hold_run(keys, wait=wait, on_wait=on_wait, cancel=cancel):
         yield

@@ -26,7 +26,7 @@ import inspect
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -35,10 +35,11 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from core.audio import downmix_mono, read_wav, resample_to_length
+from core.audio import downmix_mono, read_wav, resample_to_length, samples_for
 from core.audio_stream import open_writer, wav_memmap
-from core.media import write_mono_copies
+from core.media import MASTER_RATE, MediaError, ffmpeg_path, input_args, run_ffmpeg
 from core.render import Cancelled
+from core.work_copies import FLOAT_WAV, frames_problem, mono_copy_filter, part_path
 
 FOLDER = "separation"
 DIALOGUE_SOURCE = "vocals"
@@ -445,6 +446,36 @@ def _cached(folder: Path, key: str) -> Stems | None:
         return None
     stems.cached = True
     return stems
+
+
+def write_mono_copies(
+    source: Path, channels: int, layout: str | None, targets: Mapping[int, Path], what: str
+) -> dict[int, Path]:
+    """Working copies (rate -> path) of a 48 kHz WAV, streamed by ffmpeg to temp files and
+    renamed when whole; each has round(frames * rate / 48000) samples."""
+    frames = sf.info(str(source)).frames
+    graph = f"asplit={len(targets)}" + "".join(f"[w{i}]" for i in range(len(targets))) + ";"
+    graph += ";".join(
+        f"[w{i}]{mono_copy_filter(channels, layout, r, samples_for(frames / MASTER_RATE, r))}"
+        f"[out{i}]"
+        for i, r in enumerate(targets)
+    )
+    parts = {r: part_path(p) for r, p in targets.items()}
+    args = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", *input_args(source)]
+    args += ["-filter_complex", graph]
+    for i, r in enumerate(targets):
+        args += ["-map", f"[out{i}]", *FLOAT_WAV, ffmpeg_path(parts[r])]
+    try:
+        run_ffmpeg(args, source, what)
+        for r in targets:
+            if problem := frames_problem(parts[r], samples_for(frames / MASTER_RATE, r)):
+                raise MediaError(f"Could not {what} '{source}': {problem}.")
+        for r, path in targets.items():
+            os.replace(parts[r], path)
+    finally:
+        for part in parts.values():
+            part.unlink(missing_ok=True)
+    return dict(targets)
 
 
 def separate_master(

@@ -137,7 +137,11 @@ def shape_difference(manifest_path: str, path: Path) -> str | None:
         return None
     arch, layout = known
     released = _released()[arch]
-    have = checkpoint_shapes(path, layout)
+    try:
+        have = checkpoint_shapes(path, layout)
+    except Exception as exc:  # a pickle weights_only refuses, a header that is no JSON...
+        lines = str(exc).strip().splitlines()
+        return f"its tensors cannot be read safely ({type(exc).__name__}: {lines[0][:160] if lines else ''})"
     want = released["parameters"]
     missing = [k for k in want if k not in have]
     wrong = [k for k, s in want.items() if k in have and tuple(s) != have[k]]

@@ -85,6 +85,51 @@ def test_a_second_run_on_the_project_says_who_holds_it(base, tmp_path, capsys):
     assert proj.load_project(base.with_name("base.dubsmith.json")).settings.seed == 3
 
 
+FIRST_RUN = """
+import sys, time
+from pathlib import Path
+from app.cli import main
+from tests.tone_engine import ToneEngine
+
+started, release = Path(sys.argv[1]), Path(sys.argv[2])
+
+class Slow(ToneEngine):
+    def synthesize(self, requests, *args, **kwargs):
+        started.touch()
+        while not release.exists():
+            time.sleep(0.05)
+        return super().synthesize(requests, *args, **kwargs)
+
+engine = Slow()
+sys.exit(main(sys.argv[3:], engine_factory=lambda model_dir, device: engine))
+"""
+
+
+def test_two_dubs_of_one_video_at_once_lose_no_setting(base, tmp_path, capsys):
+    started, release = tmp_path / "started", tmp_path / "release"
+    first = subprocess.Popen(
+        [sys.executable, "-c", FIRST_RUN, str(started), str(release), "dub", str(base),
+         "-o", str(tmp_path / "a.mp4"), "--duck-db", "-6", "--no-progress",
+         "--work-dir", str(tmp_path / "wa")],
+        cwd=REPO, env=os.environ.copy(), stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not started.exists():
+            assert first.poll() is None, first.stderr.read()
+            assert time.monotonic() < deadline, "the first dub never started rendering"
+            time.sleep(0.1)
+        code = run(base, tmp_path / "b.mp4", "--seed", "3", "--keep-original-track")
+        err = capsys.readouterr().err
+        assert code == EXIT_FAILED and f"pid {first.pid}" in err, err
+    finally:
+        release.touch()
+        assert first.wait(timeout=120) == EXIT_OK, first.stderr.read()
+    assert run(base, tmp_path / "b.mp4", "--seed", "3", "--keep-original-track") == EXIT_OK
+    settings = proj.load_project(base.with_name("base.dubsmith.json")).settings
+    assert (settings.duck_db, settings.seed, settings.keep_original_track) == (-6, 3, True)
+
+
 def test_two_runs_writing_one_output_do_not_both_write(base, original, tmp_path, capsys):
     other = tmp_path / "other"
     other.mkdir()
@@ -200,6 +245,14 @@ def test_a_fifo_as_subtitles_is_refused_without_a_hang(base, tmp_path):
     assert "named pipe" in proc.stderr and "regular files" in proc.stderr
     proc = _cli("inspect", str(fifo))
     assert proc.returncode == EXIT_INPUT and "named pipe" in proc.stderr
+
+
+def test_a_fifo_as_the_project_file_is_refused_without_a_hang(base, tmp_path):
+    os.mkfifo(base.with_name("base.dubsmith.json"))
+    for command in (["dub", str(base), "-o", str(tmp_path / "d.mp4")], ["analyze", str(base)]):
+        proc = _cli(*command, "--no-progress")
+        assert proc.returncode == EXIT_INPUT, proc.stderr
+        assert "the project file" in proc.stderr and "named pipe" in proc.stderr
 
 
 def test_dev_zero_as_subtitles_is_refused_unread(base, tmp_path):

@@ -96,3 +96,27 @@ def test_a_delivery_folder_that_would_overwrite_an_input_is_refused(clip, tmp_pa
     code = main(["dub", str(clip), "-o", str(tmp_path / "o.mp4"), "--deliver", str(clip),
                  "--no-progress"])  # fmt: skip
     assert code == EXIT_USAGE
+
+
+def test_batch_delivers_each_job_under_its_own_name(tmp_path, monkeypatch):
+    from tests.tone_engine import ToneEngine
+
+    monkeypatch.setenv("DUBSMITH_CACHE_DIR", str(tmp_path / "cache"))
+    videos = tmp_path / "videos"
+    for name, lines in (("one", LINES[:2]), ("two", LINES[1:])):
+        mediagen.make_test_video(
+            videos / f"{name}.mp4", duration_s=7, lines=lines, srt_path=videos / f"{name}.srt"
+        )
+    deliver = tmp_path / "delivery"
+    code = main(
+        ["batch", str(videos), "-o", str(tmp_path / "out"), "--deliver", str(deliver),
+         "--loudness", "atsc-a85", "--no-progress", "--work-dir", str(tmp_path / "work")],
+        engine_factory=lambda model_dir, device: ToneEngine(),
+    )  # fmt: skip
+    assert code == EXIT_OK
+    mixes = sorted(deliver.glob("*.mix.wav"))
+    assert len(mixes) == 2 and len(list(deliver.glob("*.aaf"))) == 2
+    assert len(list(deliver.glob("*.qc.html"))) == 2
+    for mix in mixes:
+        got = ffmpeg_loudness(mix)
+        assert got["I"] == pytest.approx(-24.0, abs=0.5) and got["TP"] <= -2.0

@@ -23,10 +23,12 @@ def _take(seconds: float, f0: float) -> np.ndarray:
     return (0.1 * np.sin(2 * np.pi * f0 * t)).astype(np.float32)
 
 
-def make_delivery(folder, background=Background.DUCK, fps=25.0, block_s=10) -> Delivery:
+def make_delivery(
+    folder, background=Background.DUCK, fps=25.0, block_s=10, channels=2, layout=None
+) -> Delivery:
     rng = np.random.default_rng(1)
     n = int(round(DURATION * RATE))
-    bed = (0.01 * rng.standard_normal((n, 2))).astype(np.float32)
+    bed = (0.01 * rng.standard_normal((n, channels))).astype(np.float32)
     bed_path = folder / "bed.wav"
     sf.write(bed_path, bed, RATE, "FLOAT")
     clicked = _take(2.0, 150.0)
@@ -39,7 +41,9 @@ def make_delivery(folder, background=Background.DUCK, fps=25.0, block_s=10) -> D
     ]
     speakers = {1: "Ann", 2: "Bob", 3: "Ann", 4: "Bob"}
     settings = MixSettings(background=background)
-    mix = mix_to_file(clips, DURATION, bed_path, folder / "mix.wav", settings, block_s=block_s)
+    mix = mix_to_file(
+        clips, DURATION, bed_path, folder / "mix.wav", settings, layout, block_s=block_s
+    )
     placed = {p.line_id: p for p in mix.placements}
     return Delivery(
         name="film.dubbed",
@@ -51,6 +55,7 @@ def make_delivery(folder, background=Background.DUCK, fps=25.0, block_s=10) -> D
         bed_path=bed_path,
         background=background,
         gain_db=mix.gain_db,
+        layout=layout,
     )
 
 
@@ -118,3 +123,18 @@ def test_take_files_put_each_take_on_its_sample_behind_a_frame_aligned_start(tmp
         end = min(at + audio.size, d.num_samples)
         np.testing.assert_allclose(audio[: end - at], stem[at:end, 0], atol=2.0**-22)
         assert np.abs(audio[: t.lead_samples]).max(initial=0.0) == 0.0
+
+
+def test_a_surround_delivery_keeps_the_dialogue_on_the_centre(tmp_path):
+    d = make_delivery(tmp_path, channels=6, layout="5.1")
+    paths = write_stems(d, tmp_path / "out")
+    dialogue, _ = sf.read(paths["dialogue"], dtype="float64")
+    assert dialogue.shape == (d.num_samples, 6)
+    assert np.abs(dialogue[:, 2]).max() > 0.01  # FC
+    assert np.abs(np.delete(dialogue, 2, axis=1)).max() == 0.0
+    for p in paths.values():
+        info = sf.info(p)
+        assert (info.channels, info.subtype) == (6, "PCM_24")
+    mix, _ = sf.read(paths["mix"], dtype="float64")
+    me, _ = sf.read(paths["music-effects"], dtype="float64")
+    np.testing.assert_allclose(dialogue + me, mix, atol=3 * 2.0**-23)

@@ -209,7 +209,7 @@ def test_missing_subtitles_is_a_clear_input_error(tmp_path):
 
 def test_output_equal_to_input_is_refused(movie, tmp_path):
     video, _ = movie
-    with pytest.raises(InputError, match="is the input video"):
+    with pytest.raises(InputError, match=r"is an input of this dub \(the video\)"):
         dub(
             video,
             DubOptions(output=video, work_dir=tmp_path / "w"),

@@ -11,6 +11,7 @@ delivered files. Each picture has its table beside it.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from html import escape
@@ -28,6 +29,7 @@ table{border-collapse:collapse;font-size:12px} td,th{padding:3px 8px;border-bott
 th{background:#f4f6f8} .num{text-align:right;font-variant-numeric:tabular-nums}
 .pass{color:#2e7d4f;font-weight:600} .fail{color:#b3412e;font-weight:600}
 .lines{max-height:420px;overflow:auto;display:block} .key span{display:inline-block;margin-right:14px}
+.note{color:#6b7580;font-style:italic}
 .sw{display:inline-block;width:12px;height:12px;vertical-align:-1px;margin-right:4px}
 """
 
@@ -87,10 +89,13 @@ def _rendered_s(line: dict) -> float | None:
     return n / rate if n and rate else None
 
 
+_NUMBER = re.compile(r"^(–|[-+]?[\d.]+ ?(%|s|LU|LUFS|dBTP)?)$")  # right-aligned cells
+
+
 def _table(head: Sequence[str], rows: Sequence[Sequence[str]], cls: str = "") -> str:
     th = "".join(f"<th>{escape(h)}</th>" for h in head)
     body = "".join(
-        "<tr>" + "".join(f'<td class="num">{escape(c)}</td>' if c[:1] in "-+0123456789–"
+        "<tr>" + "".join(f'<td class="num">{escape(c)}</td>' if _NUMBER.match(c)
                          else f"<td>{escape(c)}</td>" for c in r) + "</tr>"  # fmt: skip
         for r in rows
     )
@@ -159,9 +164,23 @@ def _timeline_section(q: QcInput) -> str:
         f'<div class="key">{key} (the darker bar: the rendered take where the mix put it)</div>'
         f"{svg.timeline_chart(speakers, bars, q.duration_s)}"
         "<h2>Listening error per line</h2>"
-        f"{errors}<h2>Voice similarity per line</h2>{sims}"
+        f"{_or_note(errors, q.lines, 'error_rate', _NO_LISTENING)}"
+        "<h2>Voice similarity per line</h2>"
+        f"{_or_note(sims, q.lines, 'voice_similarity', _NO_LISTENING)}"
         f"<h2>Lines</h2>{_table(head, rows, 'lines')}"
     )
+
+
+_NO_LISTENING = "not measured: the listening check needs the whisper/ model"
+
+
+def _or_note(chart: str, lines: Sequence[dict], key: str, note: str) -> str:
+    """The chart, or a plain note where no line has the figure (an empty chart reads as
+    all zeros)."""
+    if any(ln.get(key) is not None for ln in lines):
+        return chart
+    return f'<p class="note">{escape(note)}</p>'
+
 
 
 def _speaker_section(q: QcInput) -> str:
@@ -189,7 +208,8 @@ def _speaker_section(q: QcInput) -> str:
     return (
         "<h2>Speakers</h2>"
         f'<div class="row"><div><div>dubbed seconds</div>{chart}<div>mean voice similarity'
-        f"</div>{simchart}</div>{_table(head, rows)}</div>"
+        f"</div>{_or_note(simchart, q.lines, 'voice_similarity', _NO_LISTENING)}</div>"
+        f"{_table(head, rows)}</div>"
     )
 
 

@@ -11,12 +11,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
+
 from core.deliver.qc_report import LoudnessSummary, QcInput, write_qc_report
 from core.deliver.spec import Delivery, DeliveryLine
 from core.deliver.stems import write_stems
 from core.deliver.takes import write_takes
 from core.deliver.timeline import build_timeline, write_timelines
-from core.loudness_presets import measure_file, preset_named
+from core.loudness_presets import LoudnessFigures, measure_file, preset_named
 from core.mixdown import MixSettings
 from models.units import MIX_RATE
 
@@ -35,6 +37,7 @@ class DeliveringJob(Protocol):
     mix_settings: MixSettings
     mix_bed: Path | None
     settings: Any  # max_error_rate
+    cancel: Any  # core.render.CancelToken: checked between blocks
 
     def _line_report(self, line: Any) -> Any: ...
 
@@ -71,7 +74,8 @@ def deliver_stage(job: DeliveringJob, tick) -> dict:
     returns what the report carries under "delivery"."""
     preset = preset_named(job.options.loudness)
     layout = job.extracted.channel_layout if job.extracted else None
-    measured = measure_file(Path(job.mix_path), layout)
+    fm = job.file_mix  # the mix measured itself on its way to disk: no second pass
+    figures = LoudnessFigures(fm.loudness_lufs, fm.range_lu, fm.true_peak_dbtp)
     ms = job.mix_settings
     target = ms.target_lufs if ms.normalize else None
     out: dict = {
@@ -80,7 +84,7 @@ def deliver_stage(job: DeliveringJob, tick) -> dict:
             "target_lufs": target,
             "dialogue_gated": preset.dialogue_gated,
             "true_peak_limit_dbtp": preset.true_peak_dbtp,
-            **measured.figures.to_json(),
+            **figures.to_json(),
         }
     }
     folder = job.options.deliver_dir
@@ -94,6 +98,7 @@ def deliver_stage(job: DeliveringJob, tick) -> dict:
 
     def step() -> None:
         nonlocal done
+        job.cancel.check()  # a film's stems take a while: a cancel leaves no half file
         done += 1
         tick(done, n_blocks + 3)
 
@@ -117,8 +122,8 @@ def deliver_stage(job: DeliveringJob, tick) -> dict:
         loudness=LoudnessSummary(
             preset,
             target,
-            measured.figures,
-            measured.short_term_lufs.tolist(),
+            figures,
+            np.asarray(fm.short_term_lufs).tolist(),
             original.figures if original else None,
             original.short_term_lufs.tolist() if original else (),
         ),

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from core.audio_stream import read_frames
+from core.audio_stream import read_frames, set_layout
 from core.deliver.spec import Delivery, stem_paths
 from core.mix_stream import _DubBus  # the mix's own sweep: clips land where the mix put them
 from core.mixdown import Background, duck_envelope, mix_block, mix_layout
@@ -33,10 +33,10 @@ _WAV_LIMIT = 2**32 - 2**20
 
 
 def _writer(path: Path, channels: int, frames: int) -> sf.SoundFile:
+    """As the mix's writer (core.audio_stream.open_writer), at 24 bits."""
     big = frames * channels * 3 > _WAV_LIMIT
-    return sf.SoundFile(
-        str(path), "w", MIX_RATE, channels, "PCM_24", format="RF64" if big else "WAV"
-    )
+    kind = "RF64" if big else "WAVEX" if channels > 2 else "WAV"
+    return sf.SoundFile(str(path), "w", MIX_RATE, channels, "PCM_24", format=kind)
 
 
 def write_stems(
@@ -93,6 +93,7 @@ def write_stems(
         for w in writers.values():
             w.close()
         for role, part in parts.items():
+            set_layout(part, delivery.layout)  # 5.1 reads as 5.1, not by channel count
             os.replace(part, paths[role])
     except BaseException:
         for w in writers.values():

@@ -139,7 +139,7 @@ def curve_chart(
     height: int = 220,
 ) -> str:
     """Loudness curves (LUFS against time), silence drawn at the floor, a target line."""
-    left, bottom, top = 48, 24, 10
+    left, bottom, top = 56, 24, 10
     plot_w, plot_h = width - left - 130, height - top - bottom
 
     def y_of(v: float) -> float:
@@ -152,11 +152,14 @@ def curve_chart(
         body.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + plot_w}" y2="{y:.1f}" '
                     f'stroke="#e3e6ea"/><text x="{left - 4}" y="{y + 4:.1f}" '
                     f'text-anchor="end">{v}</text>')  # fmt: skip
+    body.append(f'<text x="12" y="{top + plot_h / 2:.1f}" text-anchor="middle" '
+                f'transform="rotate(-90 12 {top + plot_h / 2:.1f})">LUFS (3 s)</text>')  # fmt: skip
     scale = plot_w / max(duration_s, 1e-9)
     for k, (name, values, color) in enumerate(series):
         pts = " ".join(
             f"{left + (i * step_s + 3.0) * scale:.1f},{y_of(v):.1f}"  # a 3 s window ends here
             for i, v in enumerate(values)
+            if i * step_s + 3.0 <= duration_s + 1e-6
         )
         if pts:
             body.append(f'<polyline points="{pts}" fill="none" stroke="{color}" '
