@@ -9,15 +9,16 @@ and each checked before anything costly:
    long (two full subtitle lines are ~84 characters; 2000 is over a minute of speech).
    Checked first, on the length alone, so the text is never walked (bounded time and
    memory whatever the file holds).
-2. In exact mode (the take must fill its span, not more), `FASTEST_PACE` times the
-   natural pace (core/timing.py): beyond anything a person says (see below).
+2. When the take must fill its span and no more (guided and exact modes; natural and
+   free keep their own pace), `FASTEST_PACE` times the natural pace (core/timing.py):
+   beyond anything a person says (see below).
 3. The engine's own limit, when the loaded engine states one (`line_limit(text,
    duration_s)` -> reason or None; VoxCPM2 does: its text and steps must fit the
    model's position table): what the model itself cannot hold.
 
 Public API::
 
-    line_problem(text, span_s, *, language=None, mode=EXACT, engine=None) -> str | None
+    line_problem(text, span_s, *, language=None, mode=GUIDED, engine=None) -> str | None
         why the line cannot be spoken in its span, with what to do; None when it can.
         The desk flags lines with it (engine=None: the engine-independent limits);
         the dub refuses them at planning ("cue N: not dubbed: <why>", kind "too-long").
@@ -38,6 +39,8 @@ MAX_LINE_CHARS = 2000
 # every one of them: only lines no person could say are refused. A bound, not a
 # measurement; lines between 1.25x and 3x are flagged (timing.pace_flag) and rendered.
 FASTEST_PACE = 3.0
+# Modes whose take keeps the engine's own pace: the span does not squeeze their speech.
+_OWN_PACE = frozenset({DurationMode.NATURAL, DurationMode.FREE})
 
 
 def line_problem(
@@ -45,7 +48,7 @@ def line_problem(
     span_s: float,
     *,
     language: str | None = None,
-    mode: DurationMode = DurationMode.EXACT,
+    mode: DurationMode = DurationMode.GUIDED,
     engine: Any = None,
 ) -> str | None:
     """Why `text` cannot be spoken in `span_s` seconds (and what to do), or None."""
@@ -54,7 +57,7 @@ def line_problem(
             f"its text is {len(text):,} characters, more than any engine is given "
             f"({MAX_LINE_CHARS:,} at most): split it into cues of a sentence or two"
         )
-    if mode is DurationMode.EXACT and span_s > 0:
+    if mode not in _OWN_PACE and span_s > 0:
         natural = natural_duration(text, language)
         if natural > FASTEST_PACE * span_s:
             return (
@@ -66,4 +69,3 @@ def line_problem(
     if limit is not None:
         return limit(text, span_s if mode is not DurationMode.FREE else None)
     return None
-

@@ -46,10 +46,8 @@ def _match(cues: list[Cue], candidates: list[proj.Line]) -> dict[int, proj.Line]
     found: dict[int, proj.Line] = {}
 
     exact: dict[tuple[int, int, str], list[proj.Line]] = defaultdict(list)
-    same_text: dict[str, list[proj.Line]] = defaultdict(list)
     for line in candidates:
         exact[(line.start_ms, line.end_ms, _words(line.text))].append(line)
-        same_text[_words(line.text)].append(line)
 
     def claim(cue: Cue, line: proj.Line) -> None:
         taken.add(id(line))
@@ -60,12 +58,30 @@ def _match(cues: list[Cue], candidates: list[proj.Line]) -> dict[int, proj.Line]
             if id(line) not in taken:
                 claim(cue, line)
                 break
+    # Same text: the free line nearest in time (ties: the earlier candidate), found by
+    # bisection in the text's lines sorted by start, so 1,000 "Yes." cost n log n.
+    same_text: dict[str, tuple[list[int], list[tuple[int, int, proj.Line]]]] = {}
+    for pos, line in enumerate(candidates):
+        if id(line) not in taken:
+            same_text.setdefault(_words(line.text), ([], []))[1].append((line.start_ms, pos, line))
+    for starts, entries in same_text.values():
+        entries.sort(key=lambda e: (e[0], e[1]))
+        starts.extend(e[0] for e in entries)
     for cue in cues:
         if cue.index in found:
             continue
-        free = [ln for ln in same_text.get(_words(cue.text), ()) if id(ln) not in taken]
-        if free:
-            claim(cue, min(free, key=lambda ln: abs(ln.start_ms - cue.start_ms)))
+        starts, entries = same_text.get(_words(cue.text), ([], []))
+        if not starts:
+            continue
+        i = bisect.bisect_left(starts, cue.start_ms)
+        d = min(abs(starts[j] - cue.start_ms) for j in (i - 1, i) if 0 <= j < len(starts))
+        pick = min(
+            (j for v in {cue.start_ms - d, cue.start_ms + d}
+             for j in range(bisect.bisect_left(starts, v), bisect.bisect_right(starts, v))),
+            key=lambda j: entries[j][1],
+        )  # fmt: skip
+        claim(cue, entries[pick][2])
+        del starts[pick], entries[pick]
 
     rest = sorted((ln for ln in candidates if id(ln) not in taken), key=lambda ln: ln.start_ms)
     starts = [ln.start_ms for ln in rest]

@@ -559,18 +559,14 @@ class ExtractedAudio:
     num_samples: int  # master length == round(duration_s * 48000)
     sample_rate: int = MASTER_RATE
 
-    def load_master(self) -> np.ndarray:
-        """The whole master in memory: for short clips only (a film's is gigabytes; the
-        mix and separation read it in blocks)."""
+    def load_master(self) -> np.ndarray:  # whole: short clips only (the mix streams it)
         audio, _ = read_wav(self.master_path)
         return audio
 
-    def load_mono16k(self) -> np.ndarray:
-        """The 16 kHz copy mapped from its file: readers take slices (core.audio_stream)."""
+    def load_mono16k(self) -> np.ndarray:  # mapped from the file: readers take slices
         return wav_memmap(self.mono16k_path)
 
     def load_mono22k(self) -> np.ndarray:
-        """The 22.05 kHz copy mapped from its file: readers take slices."""
         return wav_memmap(self.mono22k_path)
 
 
@@ -618,10 +614,8 @@ def extract_audio(
     samples, where duration is the container's: ffmpeg's ``aresample=async=1:
     first_pts=0`` fills gaps and drops overlaps by timestamp, so a damaged stream
     cannot drift against the picture, then the tail is padded/trimmed. The working
-    copies are downmixed and soxr-resampled from the same decode, so all three agree.
-    ffmpeg writes the three files as it decodes (RF64 past 4 GB), into temp files that
-    are renamed once each holds its exact length: a film is never held in memory, and
-    a failed or cut-short extraction leaves nothing that looks whole.
+    copies come from the same decode; ffmpeg writes all three to disk (never held) in
+    temp files renamed once each holds its exact length (core/work_copies.py).
     Files are reused when ``workdir`` already holds them for the same input (path,
     size and mtime) and stream. Returns None for a video without audio.
     """
@@ -645,7 +639,6 @@ def extract_audio(
     lengths = {rate: samples_for(n / MASTER_RATE, rate) for rate in WORK_RATES}
     master_path = workdir / f"{stem}_48k.wav"
     paths = {r: workdir / f"{stem}_{'16k' if r == 16000 else '22k'}_mono.wav" for r in WORK_RATES}
-    # One decode, three files written by ffmpeg as it goes: nothing of the film is held.
     graph = (
         f"[0:{stream.index}]aresample=async=1:first_pts=0,aresample={MASTER_RATE},"
         f"aformat=sample_fmts=flt,{exact_length(n)},asplit=3[master][w0][w1];"

@@ -200,6 +200,9 @@ def mix_to_file(
                             active, s1 - s0, settings.duck_db, settings.ramp_ms, s0, n
                         )
                     beds = read_frames(bed, s0, s1) if bed is not None and plays else None
+                    if beds is not None and not np.isfinite(beds).all():
+                        # A broken decoder frame must not poison the loudness of the film.
+                        np.nan_to_num(beds, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
                     mixed = mix_block(dub, beds, env, gains)
                     mix_out.write(mixed)
                     meter.add(mixed)

@@ -40,8 +40,8 @@ def check_device(device: str) -> None:
 
     if not torch.cuda.is_available():
         raise OptionError(
-            f"--device {device}: there is no CUDA GPU here (or its driver is not working); "
-            "use --device cpu (slower) or auto",
+            f"a CUDA GPU was asked for ({device}), but there is no CUDA GPU here (or its "
+            "driver is not working); use the CPU (--device cpu, slower) or --device auto",
             "device",
         )
 

@@ -78,7 +78,10 @@ def test_dub_delivers_timelines_stems_loudness_and_qc_report(clip, tiny_model_di
 
     # The QC report: one self-contained page with its pictures.
     html = (deliver / "out.qc.html").read_text()
-    assert html.count("<svg") >= 5
+    # Loudness, timeline, seconds per speaker; without a whisper model the listening
+    # charts are a note saying so (an empty chart would read as all zeros).
+    assert html.count("<svg") >= 3
+    assert html.count("<svg") + html.count("not measured: the listening check") == 6
     assert not re.search(r"""(src|href)\s*=\s*["'](https?:|file:|/)""", html)
     assert "PASS" in html and "ebu-r128" in html
     for ln in report["lines"]:

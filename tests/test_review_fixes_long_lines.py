@@ -73,8 +73,10 @@ def test_the_limits_name_the_cause_and_the_cure():
     fast = line_problem(RUSHED, 1.0)
     assert fast and "shorten the line or widen its span" in fast
     assert f"{FASTEST_PACE:g}x at most" in fast
-    # A free-paced take is not squeezed into its span; an ordinary line is fine.
+    # Guided and exact takes fill their span; free and natural ones keep their own pace.
+    assert line_problem(RUSHED, 1.0, mode=DurationMode.EXACT) == fast
     assert line_problem(RUSHED, 1.0, mode=DurationMode.FREE) is None
+    assert line_problem(RUSHED, 1.0, mode=DurationMode.NATURAL) is None
     assert line_problem(LINES[0][1], 2.5) is None
     assert line_problem(RUSHED, 12.0) is None  # fast, not impossible: flagged, not refused
 
