@@ -15,6 +15,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from app.cluster_cli import add_cluster_flags, run_on_cluster
 from app.stdout_pipe import until_reader_leaves
 from models.quiet import quiet_transformers
 
@@ -44,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("-o", "--output", type=Path, required=True, help="output video (.mp4 or .mkv)")
     d.add_argument("--model-dir", type=Path, default=None, help="folder holding indextts2/")
     _add_settings(d)
+    add_cluster_flags(d)
     d.add_argument("--stems", type=Path, default=None, metavar="DIR", help="write per-line WAVs")
     d.add_argument("--dub-wav", type=Path, default=None, help="write the dub alone as a WAV")
     d.add_argument("--report", type=Path, default=None, metavar="REPORT.json")
@@ -59,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("-o", "--outdir", type=Path, required=True, help="folder for the dubbed videos")
     b.add_argument("--model-dir", type=Path, default=None, help="folder holding indextts2/")
     _add_settings(b)
+    add_cluster_flags(b)
     b.add_argument("--report", type=Path, default=None, metavar="REPORT.json")
     b.add_argument("--resume", action="store_true", help="skip the jobs finished before")
     b.add_argument("--work-dir", type=Path, default=None, help=argparse.SUPPRESS)
@@ -943,6 +946,8 @@ def main(argv: list[str] | None = None, *, engine_factory=None) -> int:
 
 
 def _run(args, engine_factory) -> int:
+    if getattr(args, "cluster", None) and engine_factory is None:  # --cluster: Ray workers
+        return run_on_cluster(args, lambda factory: _run(args, factory))
     if args.command == "dub":
         return cmd_dub(args, engine_factory)
     if args.command == "analyze":

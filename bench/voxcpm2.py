@@ -144,7 +144,7 @@ def run(
     voice = engine.prepare_voice(_prompt(), PROMPT_RATE)
     voice_s = time.perf_counter() - t0
     print(f"\n== VoxCPM2 {size}: load {load_s:.1f} s, voice (6 s prompt) {voice_s:.2f} s")
-    sampling = Sampling(diffusion_steps=timesteps) if timesteps != 10 else Sampling()
+    sampling = Sampling(diffusion_steps=timesteps)
     rows = []
     header = f"{'line':>5} {'s/line':>8} {'cands':>5} {'steps':>6} {'s/step':>7}"
     print(header + f" {'1-take s':>9} {'fit':>8} {'stretch':>8} {'IndexTTS2 s':>12}")

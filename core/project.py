@@ -362,6 +362,12 @@ class Line:
         )
 
     @property
+    def seed_number(self) -> int:
+        """The number in its id (L5: 5), which stays when cues are inserted before it: a
+        dub's seed for the line is the dub's seed plus this, so nothing else re-renders."""
+        return int(self.id[1:]) if self.id[:1] == "L" and self.id[1:].isdigit() else self.index
+
+    @property
     def duration_ms(self) -> int:
         return self.end_ms - self.start_ms
 

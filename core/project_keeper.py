@@ -128,8 +128,7 @@ class ProjectKeeper:
     def line_number(self, cue_index: int) -> int:
         """A number that stays with the line when cues are inserted before it (its seed is
         derived from it, so an insertion does not re-render every later line)."""
-        line_id = self._lines[cue_index].id
-        return int(line_id[1:]) if line_id[1:].isdigit() else cue_index
+        return self._lines[cue_index].seed_number
 
     def line_emotion(self, cue_index: int) -> proj.Emotion | None:
         """The line's own emotion setting, or None when it follows the dub's default."""

@@ -54,6 +54,7 @@ class LinesModel(QAbstractTableModel):
         super().__init__(parent)
         self.project: proj.Project | None = None
         self.lines: list[proj.Line] = []
+        self.keys: list[int] = []  # each row's cue number
         self.timings: list[Timing] = []
         self.fallback_speakers: list[str] = []  # the subtitles' speaker per row
         self.rendering: set[int] = set()  # cue numbers being rendered now
@@ -73,9 +74,13 @@ class LinesModel(QAbstractTableModel):
         lines: list[proj.Line],
         timings: list[Timing],
         fallback_speakers: list[str],
+        keys: list[int] | None = None,
     ) -> None:
+        """`keys`: each row's cue number, the one the window and the jobs name it by (a
+        line's own `index` can lag behind once a cue before it was dropped)."""
         self.beginResetModel()
         self.project, self.lines, self.timings = project, lines, timings
+        self.keys = list(keys) if keys is not None else [ln.index for ln in lines]
         self.fallback_speakers = fallback_speakers
         self.rendering, self.fresh, self.errors, self.playing = set(), set(), {}, None
         self.max_error_rate = project.settings.max_error_rate
@@ -146,7 +151,7 @@ class LinesModel(QAbstractTableModel):
 
     def _work_out_status(self, row: int) -> tuple[LineStatus, str | None]:
         line = self.lines[row]
-        index = line.index
+        index = self.keys[row]
         if index in self.fresh and index not in self.rendering:
             take = line.latest_take
             return (LineStatus.FLAGGED, take.flag) if take and take.flag else (

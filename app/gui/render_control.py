@@ -198,7 +198,7 @@ class RenderMixin:
     def render_stale(self) -> None:
         model = self.table_model
         stale = [
-            model.lines[r].index
+            self.row_cues[r]
             for r in range(model.rowCount())
             if model.status(r)[0] in NEEDS_RENDER
         ]
@@ -241,7 +241,7 @@ class RenderMixin:
         if self.running_job is None:
             return
         model.rendering = {
-            model.lines[r].index
+            self.row_cues[r]
             for r in range(model.rowCount())
             if model.status(r)[0] in NEEDS_RENDER
         }

@@ -227,6 +227,7 @@ class OpenMixin:
             [self.lines[c.index] for c in cues],
             list(self.current.timings),
             [self.current.speakers[c.index] for c in cues],
+            self.row_cues,
         )
         self._starts = [c.start_ms for c in cues]
         self._selected = None  # a reset clears the selection without a signal
