@@ -143,6 +143,7 @@ SETTING_FLAGS = {
     "merge_split_sentences": "merge_split_sentences",
     "extend_into_silence": "extend_into_silence_ms",
     "speakers": "speakers",
+    "min_silhouette": "min_silhouette",
     "span": "span",
     "retakes": "retakes",
     "engine": "engine",
@@ -160,6 +161,7 @@ FIELD_FLAGS = {
 
 def _add_settings(d: argparse.ArgumentParser) -> None:
     from core.loudness_presets import DEFAULT_PRESET, PRESETS
+    from core.settings import extend_into_silence
 
     d.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     d.add_argument("--loudness", choices=tuple(PRESETS), default=DEFAULT_PRESET,
@@ -202,9 +204,10 @@ def _add_settings(d: argparse.ArgumentParser) -> None:
     )
     d.add_argument(
         "--extend-into-silence",
-        type=int,
-        metavar="MS",
-        help="let a line run up to MS ms into the silence after its cue (never into the next)",
+        type=extend_into_silence,
+        metavar="auto|off|MS",
+        help="a line runs on into the silence after its cue (never into the next): auto "
+        "(default) as far as a too-fast line needs, MS at most that far, off never",
     )
     d.add_argument(
         "--mode",
@@ -229,6 +232,9 @@ def _add_settings(d: argparse.ArgumentParser) -> None:
     d.add_argument(
         "--speakers", type=int, metavar="N", help="how many speakers (default: estimated)"
     )
+    d.add_argument("--min-silhouette", type=float, metavar="S",
+                   help="estimating speakers: how clear a split into voices must be, -1..1 "
+                   "(default 0.25, a guess for CAMPPlus voices; higher: fewer voices)")  # fmt: skip
     d.add_argument(
         "--span",
         choices=("cue", "speech"),
@@ -555,8 +561,8 @@ def cmd_batch(args, engine_factory=None) -> int:
             if result.status == "failed":
                 _err(f"[{number}/{total}] {result.spec.name} failed: {result.error}")
             elif result.status == "skipped":
-                print(f"[{number}/{total}] {result.spec.name}: finished before, skipped",
-                      file=sys.stderr)  # fmt: skip
+                why = f"skipped, {result.error}" if result.error else "finished before, skipped"
+                print(f"[{number}/{total}] {result.spec.name}: {why}", file=sys.stderr)
             elif result.report is not None:
                 _print_warnings(result.report.warnings, keep_all_hint=False)
             if result.status == "partial":
@@ -600,7 +606,7 @@ def cmd_batch(args, engine_factory=None) -> int:
         print("  ".join(c.ljust(w) for c, w in zip(row[:4], widths, strict=True)) + "  " + row[4])
     if args.report:
         write_batch_report(results, args.report)
-    done = sum(r.status in ("done", "skipped") for r in results)
+    done = sum(r.status == "done" or (r.status == "skipped" and not r.error) for r in results)
     print(
         f"{done} of {len(specs)} jobs finished" + (" (cancelled)" if code == EXIT_CANCELLED else "")
     )

@@ -70,9 +70,11 @@ def analyze_speakers(
     progress: Progress | None = None,
     cancelled: Callable[[], bool] | None = None,
     embedder_factory: EmbedderFactory | None = None,
+    min_silhouette: float | None = None,
 ) -> SpeakerAnalysis:
     """`embedder_factory(model_dir, device)` gives the line embedder for the clustering
-    fallback (default: the engine folder's own, through the registry)."""
+    fallback (default: the engine folder's own, through the registry); `min_silhouette`
+    the clustering's bar for more than one voice (None: its own, a guess for CAMPPlus)."""
     hinted = {c.index: speaker_id(c.speaker_hint) for c in cues if c.speaker_hint}
     hint_names = {
         speaker_id(c.speaker_hint): c.speaker_hint.strip() for c in cues if c.speaker_hint
@@ -89,8 +91,9 @@ def analyze_speakers(
         return _single(cues, hinted, hint_names, "the video has no audio to tell voices apart")
 
     result = _from_audio(
-        cues, audio16k, model_dir, device, num_speakers, progress, cancelled, embedder_factory
-    )
+        cues, audio16k, model_dir, device, num_speakers, progress, cancelled, embedder_factory,
+        min_silhouette,
+    )  # fmt: skip
     # The subtitles' hints win over what the audio says.
     for index, sid in hinted.items():
         result.speakers[index] = sid
@@ -110,11 +113,14 @@ def _single(cues, hinted, hint_names, why: str) -> SpeakerAnalysis:
     return SpeakerAnalysis(SINGLE, f"one voice for every line: {why}", speakers, sources, names)
 
 
-def _from_audio(cues, audio16k, model_dir, device, num_speakers, progress, cancelled, embedder):
+def _from_audio(
+    cues, audio16k, model_dir, device, num_speakers, progress, cancelled, embedder, min_silhouette
+):
     def fallback(why: str) -> SpeakerAnalysis:
         return _cluster(
-            cues, audio16k, model_dir, device, num_speakers, progress, cancelled, why, embedder
-        )
+            cues, audio16k, model_dir, device, num_speakers, progress, cancelled, why, embedder,
+            min_silhouette,
+        )  # fmt: skip
 
     try:
         from core import diarization
@@ -172,20 +178,29 @@ def _nearest(cue, got, cues) -> str:
 
 
 def _cluster(
-    cues, audio16k, model_dir, device, num_speakers, progress, cancelled, why, embedder_factory
-):
-    from core.speaker_clustering import cluster_speakers
+    cues, audio16k, model_dir, device, num_speakers, progress, cancelled, why, embedder_factory,
+    min_silhouette=None,
+):  # fmt: skip
+    from core.speaker_clustering import MIN_SILHOUETTE, cluster_speakers
     from core.speaker_embedding import embed_lines, load_line_embedder
 
+    # Only what a model folder can do wrong falls back to one voice: files missing, damaged
+    # or unreadable (OSError; ModelFilesMissing and ModelFilesDamaged are ones), weights that
+    # do not fit the network or the device (RuntimeError from torch), a checkpoint of another
+    # network (CheckpointMismatch, a ValueError). Anything else is a defect and is raised.
     try:
         embedder = (embedder_factory or load_line_embedder)(model_dir, device)
-    except Exception as exc:  # noqa: BLE001 - no voice model: one voice, and say why
+    except (OSError, RuntimeError, ValueError) as exc:
         missing = getattr(exc, "missing", None)  # ModelFilesMissing: name the files only
-        what = f"{', '.join(missing)} missing" if missing else str(exc).splitlines()[0]
+        damaged = getattr(exc, "damaged", None)  # ModelFilesDamaged: the files and why
+        what = f"{', '.join(missing)} missing" if missing else _first_line(exc)
+        if damaged:
+            what = "; ".join(f"{name} damaged: {reason}" for name, reason in damaged)
         return _single(cues, {}, {}, f"{why}, and no speaker model to cluster voices ({what})")
     spans = [(c.start_ms, c.end_ms) for c in cues]
     embeddings = embed_lines(audio16k, spans, embedder, progress=progress, cancelled=cancelled)
-    result = cluster_speakers(embeddings, num_speakers)
+    bar = MIN_SILHOUETTE if min_silhouette is None else min_silhouette
+    result = cluster_speakers(embeddings, num_speakers, min_silhouette=bar)
     ids = _numbered([lab if lab >= 0 else None for lab in result.labels])
     speakers: dict[int, str] = {}
     flags: dict[int, str] = {}
@@ -211,3 +226,8 @@ def _cluster(
         flags,
         others,
     )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

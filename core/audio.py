@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import os
 import tempfile
-import uuid
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 import soxr
 
+from core.temp_files import temp_path_for
 from models.units import samples_for  # noqa: F401  (re-exported: core code imports it here)
 
 # Layouts whose 4th channel (index 3) is the LFE in ffmpeg/WAV channel order.
@@ -49,7 +49,7 @@ def write_wav(path: Path, audio: np.ndarray, sample_rate: int, subtype: str = "F
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # Not mkstemp: its 0600 mode would stick to the final file.
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.part"
+    tmp = temp_path_for(path)  # names its owner: a killed run's is removed later
     try:
         # RF64 kicks in automatically beyond 4 GB so long masters stay valid.
         sf.write(

@@ -11,7 +11,7 @@ full scan keeps one block resident.
 Public API::
 
     wav_data_offset(path) -> int                  # byte offset of the samples in a WAV/RF64
-    wav_memmap(path) -> np.ndarray                # (n,) or (n, ch) float32, read-only, lazy
+    wav_memmap(path) -> np.ndarray                # (n,) or (n, ch) float32, lazy, copy-on-write
     blocks(audio, size) -> Iterator[tuple[int, np.ndarray]]   # (start, copy of a block)
     read_slice(path, a, b) -> np.ndarray          # frames [a, b), zero past the end
     open_writer(path, rate, channels, frames) -> sf.SoundFile    # RF64 past 4 GB
@@ -50,7 +50,7 @@ def wav_data_offset(path: Path) -> int:
 
 
 def wav_memmap(path: Path) -> np.ndarray:
-    """The samples of a 32-bit float WAV as a read-only array mapped from the file; any
+    """The samples of a 32-bit float WAV as an array mapped from the file; any
     other encoding is read whole, as before (only small files are written that way)."""
     path = Path(path)
     info = sf.info(str(path))
@@ -58,11 +58,13 @@ def wav_memmap(path: Path) -> np.ndarray:
         audio, _ = sf.read(str(path), dtype="float32", always_2d=False)
         return np.ascontiguousarray(audio)
     shape = (info.frames,) if info.channels == 1 else (info.frames, info.channels)
-    return np.memmap(path, dtype="<f4", mode="r", offset=wav_data_offset(path), shape=shape)
+    # Copy-on-write: torch wants writable arrays, and a write must never reach the file.
+    return np.memmap(path, dtype="<f4", mode="c", offset=wav_data_offset(path), shape=shape)
 
 
 def _release(audio: np.ndarray, a: int, b: int) -> None:
-    """Give back the pages of rows [a, b) of a mapped array (they are re-read if needed)."""
+    """Give back the pages of rows [a, b) of a mapped array (re-read from the file if
+    needed; a write to them is dropped: the mapping is a view to read)."""
     mapped = audio.base if isinstance(audio, np.memmap) else None
     if not isinstance(mapped, mmap.mmap) or not hasattr(mapped, "madvise"):
         return  # not a whole mapped file (a view, or a plain array): nothing to give back

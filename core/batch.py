@@ -24,6 +24,7 @@ from core.pipeline import JobEvents, dub
 from core.project import atomic_write_bytes
 from core.render import Cancelled, CancelToken
 from core.report import DubReport
+from core.run_lock import RunLocked, claim_run
 from core.subtitles import find_subtitles_for
 
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov", ".m4v", ".webm", ".avi")
@@ -45,7 +46,8 @@ class JobSpec:
 @dataclass
 class JobResult:
     spec: JobSpec
-    # "done", "partial" (written, some lines silent), "failed", "skipped", "cancelled"
+    # "done", "partial" (written, some lines silent), "failed", "skipped" (finished before;
+    # with an `error`: another run held it), "cancelled"
     status: str
     report: DubReport | None = None
     error: str | None = None
@@ -216,7 +218,9 @@ def run_job(
     cancel: CancelToken | None = None,
 ) -> DubReport:
     """One job: the template's options (model folder, device, dub settings given for the
-    whole batch) with the job's own inputs, output and settings on top."""
+    whole batch) with the job's own inputs, output and settings on top. The job holds the
+    run lock of its project and outputs, as `dub` does (core/run_lock.py): RunLocked at
+    once when another run (a second batch over the same folder) dubs that video now."""
     if spec.subtitles is None and spec.video.is_file() and find_subtitles_for(spec.video) is None:
         # The dub's own advice ("pass the subtitle file after the video") is for `dub`.
         raise InputError(
@@ -233,7 +237,8 @@ def run_job(
         report_path=None,
         work_dir=None if template.work_dir is None else Path(template.work_dir) / spec.video.stem,
     )
-    return dub(spec.video, options, engine_factory=engine_factory, events=events, cancel=cancel)
+    with claim_run(spec.video, options, cancel=cancel):
+        return dub(spec.video, options, engine_factory=engine_factory, events=events, cancel=cancel)
 
 
 def run_batch(
@@ -280,6 +285,10 @@ def run_batch(
             return
         except ModelFilesMissing:
             raise
+        except RunLocked as exc:  # another run dubs it now: the batch goes on with the rest
+            who = f"another Dubsmith run (pid {exc.pid})" if exc.pid else "another Dubsmith run"
+            error = f"{who} is dubbing it now (--resume later picks it up if that run fails)"
+            result = JobResult(spec, "skipped", error=error, wall_s=time.perf_counter() - t0)
         except Exception as exc:  # noqa: BLE001 - one bad video must not stop the others
             if cancel.cancelled:
                 result = JobResult(spec, "cancelled", wall_s=time.perf_counter() - t0)
@@ -307,7 +316,8 @@ def summary_rows(results: list[JobResult]) -> list[tuple[str, str, str, str, str
         data = r.to_json()
         lines = "" if data["lines"] is None else str(data["lines"])
         audio = "" if data["audio_s"] is None else f"{data['audio_s']:.1f}"
-        outcome = str(r.spec.output) if r.status in ("done", "skipped") else (r.error or r.status)
+        finished = r.status == "done" or (r.status == "skipped" and not r.error)
+        outcome = str(r.spec.output) if finished else (r.error or r.status)
         if r.status == "partial":
             outcome = f"{r.spec.output} ({data['failed_lines']} line(s) silent)"
         rows.append((r.spec.name, lines, audio, f"{r.wall_s:.1f}", f"{r.status}: {outcome}"))

@@ -21,7 +21,7 @@ _KINDS: dict[str, str] = {
     "engine": "a speech engine name",
     "seed": "a whole number",
     "flow_steps": "a whole number from 1 to 200",
-    "extend_into_silence_ms": "a whole number of ms, 0 or more",
+    "extend_into_silence_ms": "auto, off or a whole number of ms, 0 or more",
     "speakers": "a whole number from 1 to 50",
     "span": "cue or speech",
     "retakes": "a whole number from 0 to 10",

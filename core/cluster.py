@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.engines import RegistryFactory
+from core.options import DubOptions
 from models.contract import Engine
 from models.pool import PoolSettings, RemotePool, connect
-from models.pool.connect import check_address, disconnect
+from models.pool.connect import ALREADY_JOINED, check_address, disconnect
 from models.registry import DEFAULT_ENGINE
 
 
@@ -62,7 +63,11 @@ class ClusterFactory(RegistryFactory):
                 model_dir,
                 on,
                 precision,
-                PoolSettings(workers=s.workers, gpus_per_worker=s.gpus_per_worker),
+                PoolSettings(
+                    workers=s.workers,
+                    gpus_per_worker=s.gpus_per_worker,
+                    lines_in_flight=DubOptions.batch_size,  # the dub's render chunk
+                ),
             )
         return self.pools[key]
 
@@ -92,6 +97,6 @@ class ClusterFactory(RegistryFactory):
         for pool in self.pools.values():
             pool.close()
         self.pools.clear()
-        if self.joined is not None:
+        if self.joined not in (None, ALREADY_JOINED):  # a runtime someone else joined stays
             disconnect()
             self.joined = None

@@ -13,8 +13,9 @@ and each checked before anything costly:
    free keep their own pace), `FASTEST_PACE` times the natural pace (core/timing.py):
    beyond anything a person says (see below).
 3. The engine's own limit, when the loaded engine states one (`line_limit(text,
-   duration_s)` -> reason or None; VoxCPM2 does: its text and steps must fit the
-   model's position table): what the model itself cannot hold.
+   duration_s)` -> reason or None, given `mode=` and `language=` too when it takes
+   them; VoxCPM2 does: its text and steps must fit the model's position table;
+   IndexTTS2 and 2.5 too, models/line_limit.py): what the model itself cannot hold.
 
 Public API::
 
@@ -26,6 +27,7 @@ Public API::
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from core.timing import natural_duration
@@ -66,6 +68,10 @@ def line_problem(
                 f"({FASTEST_PACE:g}x at most); shorten the line or widen its span"
             )
     limit = getattr(engine, "line_limit", None)
-    if limit is not None:
-        return limit(text, span_s if mode is not DurationMode.FREE else None)
-    return None
+    if limit is None:
+        return None
+    # What the line is besides its text and span, for the engines that ask (a slot mode
+    # binds a take that natural mode only measures; the language picks the text rules).
+    asks = inspect.signature(limit).parameters
+    extra = {k: v for k, v in (("mode", mode), ("language", language)) if k in asks}
+    return limit(text, span_s if mode is not DurationMode.FREE else None, **extra)

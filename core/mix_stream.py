@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import math
 import os
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +49,7 @@ from core.mixdown import (
     place_clip,
     true_peak_from_blocks,
 )
+from core.temp_files import temp_path_for
 from models.units import MIX_RATE
 
 BLOCK_S = 10
@@ -75,7 +75,7 @@ class FileMix:
 
 
 def _part(path: Path) -> Path:
-    return path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.part"
+    return temp_path_for(path)  # names its owner: a killed run's is removed later
 
 
 def _placements(clips: Sequence[Clip], n: int) -> list[Placement]:

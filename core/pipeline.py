@@ -24,6 +24,7 @@ from core import preflight
 from core import project as proj
 from core.analysis import analyze_speakers
 from core.audio import resample_to_length
+from core.borrow_silence import plan_borrowing
 from core.cut_check import cut_note, needs_retake, retake_first
 from core.deliver.stage import deliver_stage
 from core.desk import seed_for
@@ -78,6 +79,7 @@ from core.separation import (
     separate_master,
 )
 from core.settings import (
+    EXTEND_AUTO,
     PRESET_SAMPLING,
     BackgroundMode,
     DefaultEmotion,
@@ -523,6 +525,7 @@ class DubJob:
             progress=tick,
             cancelled=lambda: self.cancel.cancelled,
             embedder_factory=self.embedder_factory,
+            min_silhouette=self.settings.min_silhouette,
         )
         self.others = analysis.others
         self.warn(Notice(None, "speakers", f"speakers: {analysis.detail}"))
@@ -626,19 +629,21 @@ class DubJob:
         """Each line's span and counts; spans grow into the following silence when asked."""
         assert self.inputs is not None
         settings, cues = self.settings, [ln.cue for ln in self.lines]
+        ext, end_ms = settings.extend_into_silence_ms, round(self.inputs.media.duration_s * 1000)
         silences = None
-        if settings.extend_into_silence_ms > 0 and self.extracted is not None:
+        if ext != EXTEND_AUTO and ext > 0 and self.extracted is not None:
             silences = silence_until_ms(
                 self.extracted.load_mono16k(), 16000, [c.end_ms for c in cues]
             )
         if self.words:  # the lips move for the speech, not for the subtitle's lead-in
             cues = [self._speech_cue(c) for c in cues]
-        planned = plan_lines(
-            cues,
-            silences_until_ms=silences,
-            extend_ms=settings.extend_into_silence_ms,
-            video_end_ms=round(self.inputs.media.duration_s * 1000),
-        )
+        if ext == EXTEND_AUTO:  # only what a too-fast line needs (core/borrow_silence.py)
+            planned = plan_borrowing(cues, [ln.speaker for ln in self.lines], words=self.words,
+                                     audio16k=self._dialogue16k(), video_end_ms=end_ms)  # fmt: skip
+        else:
+            planned = plan_lines(
+                cues, silences_until_ms=silences, extend_ms=ext, video_end_ms=end_ms
+            )
         for line, timing in zip(self.lines, planned, strict=True):
             line.timing = timing
             why = line_problem(line.cue.text, timing.duration_s, language=timing.language,

@@ -17,6 +17,19 @@ from core.errors import OptionError
 from core.language import to_iso639_2
 from models.contract import DurationMode
 
+EXTEND_AUTO = "auto"  # extend_into_silence_ms: borrow only what a too-fast line needs
+
+
+def extend_into_silence(text: str) -> int | str:
+    """The setting as typed (command line, job list): auto, off (0) or a whole number of ms."""
+    low = text.strip().lower()
+    if low in (EXTEND_AUTO, "off"):
+        return EXTEND_AUTO if low == EXTEND_AUTO else 0
+    ms = int(low)  # ValueError: argparse says "invalid extend_into_silence value"
+    if ms < 0:
+        raise ValueError(f"negative extension {ms}")
+    return ms
+
 
 class BackgroundMode(StrEnum):
     # Not chosen: `separate` when a separation model is installed (core/separation.py),
@@ -68,8 +81,14 @@ class DubSettings:
     # "Performance"); Regenerate and the export render at `preset`.
     preview_preset: QualityPreset = QualityPreset.DRAFT
     merge_split_sentences: bool = False  # join cues that split one sentence
-    extend_into_silence_ms: int = 0  # a line may run this far into the silence after it
+    # A line may run this far (ms; 0: off) into the silence after it, or EXTEND_AUTO: as far
+    # as a line too fast for its speaker needs (core/borrow_silence.py). Projects written
+    # before "auto" existed hold 0, so they keep their spans.
+    extend_into_silence_ms: int | str = EXTEND_AUTO
     speakers: int | None = None  # how many speakers the video has; None: estimated
+    # Silhouette a split into voices must reach to beat "one voice" (estimating speakers);
+    # None: core/speaker_clustering.MIN_SILHOUETTE, a guess for CAMPPlus embeddings.
+    min_silhouette: float | None = None
     span: str = "cue"  # "cue": the subtitle's span; "speech": tightened to the speech in it
     retakes: int = 0  # lines failing the listening check are rendered again this many times
     max_error_rate: float = 0.4  # a take whose transcript differs more than this is flagged
@@ -96,9 +115,12 @@ class DubSettings:
                     f"unknown speech engine '{self.engine}' (known: {', '.join(ENGINES)})",
                     "engine",
                 )
-        if self.extend_into_silence_ms < 0:
+        ext = self.extend_into_silence_ms
+        if ext != EXTEND_AUTO and (isinstance(ext, str) or ext < 0):
             raise OptionError(
-                "the extension into silence cannot be negative", "extend_into_silence_ms"
+                f"the extension into silence is auto, off or a whole number of ms, 0 or "
+                f"more, got {ext!r}",
+                "extend_into_silence_ms",
             )
         if self.span not in ("cue", "speech"):
             raise OptionError(f"the span is 'cue' or 'speech', got '{self.span}'", "span")
@@ -113,6 +135,12 @@ class DubSettings:
             raise OptionError(
                 f"the number of speakers must be between 1 and 50, got {self.speakers}",
                 "speakers",
+            )
+        if self.min_silhouette is not None and not -1.0 <= self.min_silhouette <= 1.0:
+            raise OptionError(
+                f"the silhouette bar must be in [-1, 1] (higher: fewer voices), "
+                f"got {self.min_silhouette}",
+                "min_silhouette",
             )
         if not 0.0 <= self.stop_window <= 0.5:
             raise OptionError(
@@ -167,7 +195,10 @@ _ENUMS = {
 
 
 def _typed(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: (_ENUMS[k](v) if k in _ENUMS else v) for k, v in values.items()}
+    out = {k: (_ENUMS[k](v) if k in _ENUMS else v) for k, v in values.items()}
+    if out.get("extend_into_silence_ms") == "off":  # job lists may spell 0 as off
+        out["extend_into_silence_ms"] = 0
+    return out
 
 
 def _check_types(s: DubSettings) -> None:
@@ -178,10 +209,14 @@ def _check_types(s: DubSettings) -> None:
         v = getattr(s, name)
         if name in ("flow_steps", "speakers") and v is None:
             continue
+        if name == "extend_into_silence_ms" and v == EXTEND_AUTO:
+            continue
         if isinstance(v, bool) or not isinstance(v, int):
             raise TypeError(f"setting {name} must be a whole number")
-    for name in ("duck_db", "max_error_rate", "stop_window"):
+    for name in ("duck_db", "max_error_rate", "stop_window", "min_silhouette"):
         v = getattr(s, name)
+        if name == "min_silhouette" and v is None:
+            continue
         if isinstance(v, bool) or not isinstance(v, int | float):
             raise TypeError(f"setting {name} must be a number")
         setattr(s, name, float(v))

@@ -85,6 +85,7 @@ from models.emotion import EmotionMatrices, EmotionReading, TextEmotion
 from models.emotion_request import cached_reference, emotion_vector, read_description
 from models.guided import SLOT_MODES, decode_targets, job_fit, segment_stops
 from models.layout import IndexTTS2Files, locate, read_torch
+from models.line_limit import indextts2_line_limit
 from models.precision import PrecisionPlan, plan_precision
 from models.registry import indextts2_capabilities
 from models.s2m import S2M, official_target_frames
@@ -507,6 +508,8 @@ class IndexTTS2Engine:
         return read_description(self._text_readings, text, reader, qwen, missing).weights
 
     # ---- requests -> jobs ---------------------------------------------------------------
+    line_limit = indextts2_line_limit  # what the model cannot hold, asked at planning
+
     @property
     def segment_limit(self) -> int:
         """Text tokens per segment: 120 (official), or less if the text position table of

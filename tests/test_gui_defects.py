@@ -12,7 +12,7 @@ import pytest
 import pytestqt  # noqa: F401  (installed by install.sh --dev: missing must fail, not skip)
 from PySide6.QtCore import QSettings, Qt, QTimer  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
-from PySide6.QtWidgets import QApplication, QLineEdit, QMessageBox  # noqa: E402
+from PySide6.QtWidgets import QApplication, QLineEdit, QMessageBox, QWidget  # noqa: E402
 
 from app.gui.lines_model import COL_SPEAKER, COL_TEXT  # noqa: E402
 from app.gui.main_window import MainWindow  # noqa: E402
@@ -376,3 +376,86 @@ def test_export_names_stems_and_report_remembers_them_and_the_queue_keeps_off(
     win.queue_panel.add_videos([clip])
     entry = win.queue_panel.store.entries[-1]
     assert entry.output != dubbed and not entry.output.exists()
+
+
+# --- accessibility, and the window as an editor sees it -------------------------------------
+
+
+def test_every_control_has_an_accessible_name(qtbot, clip, no_dialogs):
+    from PySide6.QtWidgets import (
+        QAbstractButton,
+        QAbstractSlider,
+        QAbstractSpinBox,
+        QComboBox,
+        QScrollBar,
+    )
+
+    win = shown(qtbot, window(qtbot, ToneEngine()))
+    assert open_now(qtbot, win, clip)
+    kinds = (QAbstractButton, QAbstractSlider, QAbstractSpinBox, QComboBox, QLineEdit)
+    unnamed = [
+        f"{type(w).__name__} {w.objectName()}"
+        for w in win.findChildren(QWidget)
+        if isinstance(w, kinds)
+        and not isinstance(w, QScrollBar)  # a scroll area's own
+        and not w.accessibleName()
+        and w.isVisibleTo(win)
+    ]
+    assert unnamed == []
+    assert win.table.accessibleName() == "Lines"
+    assert {s.accessibleName() for s in win.panel.sliders.values()} == {
+        f"Emotion {name}" for name in win.panel.sliders
+    }
+    assert win.inspector.preview_btn.isVisible()
+    shot(win, "main_window_1280x800")
+
+
+def test_the_speaker_cell_completes_an_existing_speaker(qtbot, clip, no_dialogs):
+    win = shown(qtbot, window(qtbot, ToneEngine()))
+    assert open_now(qtbot, win, clip)
+    editor = open_editor(qtbot, win, 0, COL_SPEAKER)
+    editor.selectAll()
+    QTest.keyClicks(editor, "Guest")
+    QTest.keyClick(editor, Qt.Key.Key_Return)
+    closed(qtbot, win)
+    assert win.cell(0, COL_SPEAKER) == "Guest"
+    editor = open_editor(qtbot, win, 1, COL_SPEAKER)
+    editor.selectAll()
+    QTest.keyClicks(editor, "gu")  # completes inline to the speaker there is
+    assert editor.text().casefold() == "guest"
+    QTest.keyClick(editor, Qt.Key.Key_Return)
+    closed(qtbot, win)
+    assert win.cell(1, COL_SPEAKER) == "Guest"
+    assert [s.name for s in win.project.speakers].count("Guest") == 1
+    assert not any(s.name.casefold() == "guest" and s.name != "Guest" for s in win.project.speakers)
+
+
+def test_a_time_typed_as_timecode_and_nudged_by_keys(qtbot, clip, no_dialogs):
+    from app.gui.lines_model import COL_END
+
+    win = shown(qtbot, window(qtbot, ToneEngine()))
+    assert open_now(qtbot, win, clip)
+    assert win.inputs.media.fps == 25
+    line = win.table_model.lines[1]
+    start, end = line.start_ms, line.end_ms
+    editor = open_editor(qtbot, win, 1, COL_END)
+    assert editor.text() == "00:00:07:12"  # 7.48 s at 25 fps, as an NLE shows it
+    shot(win, "timecode_editor")
+    editor.selectAll()
+    QTest.keyClicks(editor, "00:00:08:05")
+    QTest.keyClick(editor, Qt.Key.Key_Return)
+    closed(qtbot, win)
+    assert (line.start_ms, line.end_ms) == (start, 8200)
+    editor = open_editor(qtbot, win, 1, COL_END)
+    editor.selectAll()
+    QTest.keyClicks(editor, "later")
+    QTest.keyClick(editor, Qt.Key.Key_Return)
+    closed(qtbot, win)
+    assert line.end_ms == 8200 and "not a time" in win.statusBar().currentMessage()
+    keys(qtbot, win, Qt.Key.Key_Right, Qt.KeyboardModifier.AltModifier)  # one frame later
+    assert (line.start_ms, line.end_ms) == (start + 40, 8240)
+    keys(qtbot, win, Qt.Key.Key_Left, Qt.KeyboardModifier.AltModifier | SHIFT)  # 100 ms earlier
+    assert (line.start_ms, line.end_ms) == (start - 60, 8140)
+    for _ in range(3):
+        keys(qtbot, win, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert (line.start_ms, line.end_ms) == (start, end)

@@ -13,15 +13,14 @@ from PySide6.QtWidgets import (
 
 from app.gui.edits import StateEdit
 from app.gui.line_panel import push_emotion_edit
-from app.gui.lines_model import (
-    COL_EMOTION,
-    COL_SPEAKER,
-    COL_TEXT,
-)
+from app.gui.lines_model import COL_EMOTION, COL_END, COL_SPEAKER, COL_START, COL_TEXT
 from core import desk
 from core import project as proj
+from core.desk_timecode import parse_time
 from core.options import default_work_dir
 from core.timing import plan_lines
+
+NUDGE_MS = 100  # Alt+Shift+Left/Right
 
 
 class LineEditsMixin:
@@ -174,14 +173,61 @@ class LineEditsMixin:
             self._edit_lines("text", {index: value}, f"text of line {index}")
         elif col == COL_SPEAKER:
             self.assign_speaker([index], value)
+        elif col in (COL_START, COL_END):
+            self._type_time(row, col, value)
+
+    def _type_time(self, row: int, col: int, value: str) -> None:
+        """A start or end typed as timecode (HH:MM:SS:FF at the video's rate) or ms."""
+        line = self.table_model.lines[row]
+        try:
+            ms = parse_time(value, self.inputs.media.fps if self.inputs else None)
+        except ValueError as exc:
+            self.statusBar().showMessage(str(exc))
+            return
+        start, end = (ms, line.end_ms) if col == COL_START else (line.start_ms, ms)
+        if end <= start:
+            self.statusBar().showMessage(f"{value}: a line must end after it starts")
+            return
+        self.set_span(row, start, end)
+
+    def nudge(self, ms: int) -> None:
+        """Move the selected line by `ms` (its length kept; never into a neighbour)."""
+        index = self.selected_index()
+        row = self.rows.get(index) if index is not None else None
+        if row is None or self.current is None:
+            return
+        line = self.table_model.lines[row]
+        self.set_span(row, line.start_ms + ms, line.end_ms + ms)
+
+    def _frame_ms(self) -> int:
+        fps = self.inputs.media.fps if self.inputs else None
+        return round(1000 / fps) if fps and fps > 0 else 40
+
+    def nudge_frame_earlier(self) -> None:
+        self.nudge(-self._frame_ms())
+
+    def nudge_frame_later(self) -> None:
+        self.nudge(self._frame_ms())
+
+    def nudge_earlier(self) -> None:
+        self.nudge(-NUDGE_MS)
+
+    def nudge_later(self) -> None:
+        self.nudge(NUDGE_MS)
 
     def assign_speaker(self, indices: list[int], name: str) -> None:
         """These lines are spoken by the speaker of this name or id (a new one if none)."""
         if self.project is None or self._busy():
             return
+        # "guest" is the existing "Guest", not a second speaker beside it.
+        wanted = name.casefold()
         speaker = next(
-            (s for s in self.project.speakers if name in (s.name, s.id)), None
-        ) or self.project.add_speaker(name)
+            (s for s in self.project.speakers if wanted in (s.name.casefold(), s.id.casefold())),
+            None,
+        )
+        if speaker is None:
+            speaker = self.project.add_speaker(name)
+            self.statusBar().showMessage(f"New speaker {name}")
         self._edit_lines(
             "speaker", {i: (speaker.id, "user") for i in indices}, f"speaker {speaker.name}"
         )

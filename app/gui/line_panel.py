@@ -142,6 +142,7 @@ class LinePanel(QWidget):
             row.addWidget(s, 1)
             row.addWidget(v)
             grid.addRow(name, row)
+            s.setAccessibleName(f"Emotion {name}")
             self.sliders[name], self.values[name] = s, v
 
         self.text = QLineEdit()

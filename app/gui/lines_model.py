@@ -5,12 +5,19 @@ from __future__ import annotations
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QHeaderView, QStyledItemDelegate, QTableView
+from PySide6.QtWidgets import (
+    QCompleter,
+    QHeaderView,
+    QLineEdit,
+    QStyledItemDelegate,
+    QTableView,
+)
 
 from app.gui.line_panel import summary
 from core import desk
 from core import project as proj
 from core.desk import LineStatus
+from core.desk_timecode import timecode
 from core.project import SPEAKER_COLOURS
 from core.timing import Timing
 from models.contract import DurationMode
@@ -22,7 +29,7 @@ COLUMNS = (
 COL_INDEX, COL_START, COL_END, COL_SPEAKER, COL_TEXT = 0, 1, 2, 3, 4
 COL_PACE, COL_REQUESTED, COL_RENDERED, COL_CHECK, COL_STATUS, COL_EMOTION = 5, 6, 7, 8, 9, 10
 COL_MODE = 11  # the duration mode the line renders in (its own, else the dub's)
-EDITABLE = (COL_SPEAKER, COL_TEXT)
+EDITABLE = (COL_START, COL_END, COL_SPEAKER, COL_TEXT)
 RED, ORANGE, GREEN, BLUE, GREY = "#c0392b", "#b35c00", "#2e8540", "#2f6fb0", "#7f8c8d"
 STATUS_COLOURS = {
     LineStatus.NOT_RENDERED: GREY,
@@ -55,6 +62,7 @@ class LinesModel(QAbstractTableModel):
         self.project: proj.Project | None = None
         self.lines: list[proj.Line] = []
         self.keys: list[int] = []  # each row's cue number
+        self.fps: float | None = None  # the video's, for the Start/End timecode editor
         self.timings: list[Timing] = []
         self.fallback_speakers: list[str] = []  # the subtitles' speaker per row
         self.rendering: set[int] = set()  # cue numbers being rendered now
@@ -241,6 +249,9 @@ class LinesModel(QAbstractTableModel):
 
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
         row, col = index.row(), index.column()
+        if role == Qt.ItemDataRole.EditRole and col in (COL_START, COL_END):
+            line = self.lines[row]  # typed as the video's timecode
+            return timecode(line.start_ms if col == COL_START else line.end_ms, self.fps)
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
             return self.text(row, col)
         if role == Qt.ItemDataRole.ForegroundRole:
@@ -261,7 +272,10 @@ class LinesModel(QAbstractTableModel):
         if role != Qt.ItemDataRole.EditRole or index.column() not in EDITABLE:
             return False
         value = str(value).strip()
-        if value and value != self.text(index.row(), index.column()):
+        if value and value not in (
+            self.text(index.row(), index.column()),
+            self.data(index, Qt.ItemDataRole.EditRole),
+        ):
             self.edit_requested.emit(index.row(), index.column(), value)
         return False  # the window's undoable edit changes the line, then refreshes the row
 
@@ -293,7 +307,23 @@ class LinesFilter(QSortFilterProxyModel):
 
 class KeepTypingDelegate(QStyledItemDelegate):
     """An open cell editor is filled once: the playing line's highlight (and any other
-    repaint of the row) set its text back to the line's and lost what was being typed."""
+    repaint of the row) set its text back to the line's and lost what was being typed.
+    The Speaker cell completes the project's speakers as it is typed ("gu" -> "Guest")."""
+
+    def createEditor(self, parent, option, index):
+        editor = super().createEditor(parent, option, index)
+        model = index.model()
+        source = model.sourceModel() if hasattr(model, "sourceModel") else model
+        if index.column() == COL_SPEAKER and isinstance(editor, QLineEdit) and source.project:
+            names = [s.name for s in source.project.speakers]
+            completer = QCompleter(names, editor)
+            completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+            completer.setCompletionMode(QCompleter.CompletionMode.InlineCompletion)
+            editor.setCompleter(completer)
+            editor.setToolTip(
+                "An existing speaker completes as you type; a new name is a new speaker"
+            )
+        return editor
 
     def setEditorData(self, editor, index) -> None:
         if editor.property("filled"):

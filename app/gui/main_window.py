@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QPushButton,
 )
 
+from app.gui.access import name_controls
 from app.gui.export_dialog import BACKGROUNDS, ExportChoice
 from app.gui.inspector import LineInspector
 from app.gui.line_edits import LineEditsMixin
@@ -130,6 +131,20 @@ class MainWindow(MenusMixin, OpenMixin, LineEditsMixin, RenderMixin, QMainWindow
         self._build_widgets(queue_file)
         self._build_menus()
         build_layout(self)
+        name_controls(
+            self,
+            {
+                self.table: "Lines",
+                self.output_edit: "Output video",
+                self.out_btn: "Choose the output video",
+                self.model_edit: "Models folder",
+                self.model_btn: "Choose the models folder",
+                self.background: "Background",
+                self.emotion: "Default emotion",
+                self.speaker_filter: "Show the lines of a speaker",
+                self.status_filter: "Show the lines with a status",
+            },
+        )
         self.statusBar().showMessage("Ready")
         self.check_models()
 

@@ -198,9 +198,7 @@ class RenderMixin:
     def render_stale(self) -> None:
         model = self.table_model
         stale = [
-            self.row_cues[r]
-            for r in range(model.rowCount())
-            if model.status(r)[0] in NEEDS_RENDER
+            self.row_cues[r] for r in range(model.rowCount()) if model.status(r)[0] in NEEDS_RENDER
         ]
         if not stale:
             self.statusBar().showMessage("Every line is rendered and current")
@@ -241,9 +239,7 @@ class RenderMixin:
         if self.running_job is None:
             return
         model.rendering = {
-            self.row_cues[r]
-            for r in range(model.rowCount())
-            if model.status(r)[0] in NEEDS_RENDER
+            self.row_cues[r] for r in range(model.rowCount()) if model.status(r)[0] in NEEDS_RENDER
         }
         for index in model.rendering:
             model.refresh_row(self.rows[index])

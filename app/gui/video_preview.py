@@ -63,6 +63,7 @@ class VideoPreview(QWidget):
         self.play_btn.clicked.connect(self.toggle)
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.sliderMoved.connect(self.seek)
+        self.slider.setAccessibleName("Video position")
         self.time = QLabel("0:00.0")
         self.listen = QComboBox()
         self.listen.addItems(LISTEN)

@@ -18,6 +18,7 @@ from app.gui.lines_model import (
     COL_SPEAKER,
     COL_TEXT,
     COLUMNS,
+    EDITABLE,
 )
 from app.gui.timeline import Block
 from app.gui.worker import OpenWorker, start_in_thread
@@ -184,6 +185,7 @@ class OpenMixin:
         self._fill_filters()
         self._show_speakers()
         self.video.load(video, opened.inputs.media.fps, self._mix_file())
+        self.table_model.fps = opened.inputs.media.fps
         self._show_warnings([*doc.warnings, *opened.merge.notices])
         self._set_busy(None)
         self._select_line(keep)
@@ -381,5 +383,5 @@ class OpenMixin:
         self.panel.setEnabled(not self._busy() and self.project is not None)
 
     def _row_double_clicked(self, index) -> None:
-        if index.column() not in (COL_SPEAKER, COL_TEXT):
+        if index.column() not in EDITABLE:
             self.play_line()

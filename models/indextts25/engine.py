@@ -65,6 +65,7 @@ from models.indextts25.s2m import load_s2m25
 from models.indextts25.text import LANGUAGES, TextFrontEnd25
 from models.indextts25.voice import Voice25, prepare_voice25
 from models.layout import read_torch
+from models.line_limit import indextts25_line_limit
 from models.registry import indextts2_capabilities
 from models.s2m import S2M
 from models.semantic import SemanticEncoder
@@ -344,6 +345,8 @@ class IndexTTS25Engine:
         ).weights
 
     # ---- requests -> jobs ---------------------------------------------------------------
+    line_limit = indextts25_line_limit  # what the model cannot hold, asked at planning
+
     def language_of(self, req: SynthesisRequest) -> tuple[str, bool]:
         """(language, guessed) of a request; RequestError for a language 2.5 does not speak."""
         if req.language:

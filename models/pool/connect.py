@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import socket
 
 INSTALL_HINT = (
     "rendering on a Ray cluster needs Ray, which is not installed: "
@@ -13,6 +14,9 @@ INSTALL_HINT = (
 
 # host:port, or ray://host:port for Ray Client; host a name or an IPv4/IPv6 address.
 _ADDRESS = re.compile(r"^(ray://)?(\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
+
+
+ALREADY_JOINED = "the Ray runtime this process had already joined"
 
 
 class ClusterError(RuntimeError):
@@ -53,12 +57,14 @@ def connect(address: str, num_cpus: int | None = None, timeout_s: float = 30.0) 
         raise RayMissing()
     # Read by ray when it starts its processes: no usage report leaves this machine.
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    if address == "auto" and not os.environ.get("RAY_ADDRESS"):
+        raise ClusterError("--cluster auto needs RAY_ADDRESS (e.g. ray://head:10001) to be set")
+    if address not in ("local", "auto"):
+        _probe(address, timeout_s)
     import ray
 
     if ray.is_initialized():
-        return "Ray (already joined)"
-    if address == "auto" and not os.environ.get("RAY_ADDRESS"):
-        raise ClusterError("--cluster auto needs RAY_ADDRESS (e.g. ray://head:10001) to be set")
+        return ALREADY_JOINED
     kwargs: dict = {"include_dashboard": False, "log_to_driver": False, "logging_level": "ERROR"}
     if address == "local":
         kwargs["num_cpus"] = num_cpus
@@ -68,9 +74,6 @@ def connect(address: str, num_cpus: int | None = None, timeout_s: float = 30.0) 
             kwargs = {"logging_level": "ERROR"}  # Ray Client takes no runtime options
             kwargs["address"] = address
     try:
-        if address not in ("local", "auto") and not address.startswith("ray://"):
-            # The GCS is waited on for a long while by default: a wrong address fails soon.
-            os.environ.setdefault("RAY_gcs_rpc_server_connect_timeout_s", str(int(timeout_s)))
         ray.init(**kwargs)
     except Exception as exc:  # ConnectionError, TimeoutError, RuntimeError from ray
         try:
@@ -79,6 +82,20 @@ def connect(address: str, num_cpus: int | None = None, timeout_s: float = 30.0) 
             pass
         raise ClusterError(f"cannot join the Ray cluster at {address}: {exc}") from exc
     return "a local Ray runtime" if address == "local" else f"the Ray cluster at {address}"
+
+
+def _probe(address: str, timeout_s: float) -> None:
+    """Ray waits on an address nobody answers for a long while (minutes for a GCS): a port
+    that nothing listens on is said at once."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=min(timeout_s, 10)):
+            pass
+    except OSError as exc:
+        raise ClusterError(
+            f"cannot join the Ray cluster at {address}: nothing answers there ({exc}); "
+            "is `ray start --head` running on that machine, and is the port open?"
+        ) from exc
 
 
 def disconnect() -> None:

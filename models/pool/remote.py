@@ -40,6 +40,9 @@ class PoolSettings:
     gpus_per_worker: float = 0.0
     cpus_per_worker: float = 1.0
     start_timeout_s: float = 600.0  # loading a full-size engine on a cold node takes minutes
+    # The most requests one synthesize call brings (the dub's render chunk): a GPU worker's
+    # task is cut so that a chunk still reaches every worker.
+    lines_in_flight: int = 8
 
 
 class WorkerModelsMissing(ModelFilesMissing):
@@ -127,7 +130,10 @@ class RemotePool:
         self.name = first.name
         self.identity = first.identity  # the one-machine engine's: the take cache is shared
         self._capabilities: Capabilities = first.capabilities
-        self.task_size = first.max_batch if first.device.startswith("cuda") else 1
+        # On CPUs a batch renders no faster than its lines one by one: one line a task keeps
+        # every worker busy; on GPUs same-length neighbours go together.
+        batch = first.max_batch if first.device.startswith("cuda") else 1
+        self.task_size = max(1, min(batch, settings.lines_in_flight // settings.workers))
         self.max_batch = max(1, first.max_batch) * settings.workers
         gpus = settings.gpus_per_worker * settings.workers
         self.load_notes = [
