@@ -406,7 +406,11 @@ def test_every_control_has_an_accessible_name(qtbot, clip, no_dialogs):
     assert {s.accessibleName() for s in win.panel.sliders.values()} == {
         f"Emotion {name}" for name in win.panel.sliders
     }
-    assert win.inspector.preview_btn.isVisible()
+    # Preview, Regenerate and the takes in sight without scrolling the inspector
+    scroll = win.inspector.parentWidget().parentWidget()  # the QScrollArea's viewport's owner
+    for w in (win.inspector.preview_btn, win.inspector.regenerate_btn, win.inspector.takes):
+        top = w.mapTo(scroll, w.rect().topLeft()).y()
+        assert 0 <= top and top + w.height() // 2 <= scroll.height(), w
     shot(win, "main_window_1280x800")
 
 
@@ -459,3 +463,25 @@ def test_a_time_typed_as_timecode_and_nudged_by_keys(qtbot, clip, no_dialogs):
     for _ in range(3):
         keys(qtbot, win, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert (line.start_ms, line.end_ms) == (start, end)
+
+
+def test_approve_and_jump_to_the_next_flagged_or_unapproved_line(qtbot, clip, tmp_path, no_dialogs):
+    from app.gui.lines_model import COL_STATUS
+
+    win = shown(qtbot, window(qtbot, ToneEngine(fail_texts=[LINES[2][1]])))
+    assert open_now(qtbot, win, clip)
+    win.output_edit.setText(str(tmp_path / "out.mp4"))
+    keys(qtbot, win, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)  # Render all
+    qtbot.waitUntil(lambda: win.running_job is None, timeout=90_000)
+    assert win.table_model.status(2)[0] is LineStatus.FAILED
+    win._select_row(0)
+    keys(qtbot, win, Qt.Key.Key_F)  # next flagged: the failed line
+    assert win.selected_index() == win.row_cues[2]
+    win._select_row(0)
+    keys(qtbot, win, Qt.Key.Key_A, SHIFT)  # approve
+    assert win.cell(0, COL_STATUS).startswith("✓ approved")
+    keys(qtbot, win, Qt.Key.Key_U)  # next not approved
+    assert win.selected_index() == win.row_cues[1]
+    win._select_row(0)
+    keys(qtbot, win, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert not win.cell(0, COL_STATUS).startswith("✓")

@@ -111,13 +111,13 @@ def set_mode(clip: Path, index: int, mode: DurationMode | None) -> None:
 
 
 def test_a_dub_renders_each_line_in_its_own_mode(clip, tmp_path):
-    project_with_modes(clip, {2: DurationMode.NATURAL})  # the dub's own: exact
+    project_with_modes(clip, {2: DurationMode.NATURAL})  # the dub's own: guided (the default)
     engine = NaturalToneEngine()
     job = run_dub(clip, tmp_path / "out.mp4", engine)
     assert [(r.text, r.mode) for r in engine.requests] == [
-        (LINES[0][1], DurationMode.EXACT),
+        (LINES[0][1], DurationMode.GUIDED),
         (LINES[1][1], DurationMode.NATURAL),
-        (LINES[2][1], DurationMode.EXACT),
+        (LINES[2][1], DurationMode.GUIDED),
     ]
     for plan, report in zip(job.lines, job.result.lines, strict=True):
         span = round((report.span_end_ms - report.span_start_ms) / 1000 * SAMPLE_RATE)
@@ -129,14 +129,14 @@ def test_a_dub_renders_each_line_in_its_own_mode(clip, tmp_path):
             assert abs(stretch - 1) > 0.2  # the natural length is not the slot's
             assert pitch(audio) == pytest.approx(tone_frequency(seed) * stretch, rel=0.01)
         else:
-            assert report.duration_mode == "exact"
+            assert report.duration_mode == "guided"
             assert pitch(audio) == pytest.approx(tone_frequency(seed), abs=2.0)
     saved = proj.load_project(project_file_for(clip))
     assert [ln.duration_mode for ln in saved.lines] == [None, DurationMode.NATURAL, None]
     assert [ln.takes[-1].duration_mode for ln in saved.lines] == [
-        DurationMode.EXACT,
+        DurationMode.GUIDED,
         DurationMode.NATURAL,
-        DurationMode.EXACT,
+        DurationMode.GUIDED,
     ]
 
 
@@ -147,13 +147,13 @@ def test_changing_one_lines_mode_re_renders_only_that_line(clip, tmp_path):
     assert len(engine.requests) == 3
     set_mode(clip, 2, DurationMode.NATURAL)
     job = run_dub(clip, tmp_path / "b.mp4", engine)
-    # The exact take of line 2 is in the cache, but is not served for natural.
+    # The guided take of line 2 is in the cache, but is not served for natural.
     assert [(r.text, r.mode) for r in engine.requests[3:]] == [(LINES[1][1], DurationMode.NATURAL)]
     assert [r.cached for r in job.result.lines] == [True, False, True]
-    set_mode(clip, 2, None)  # back to the dub's exact: that take is still cached
+    set_mode(clip, 2, None)  # back to the dub's guided: that take is still cached
     job = run_dub(clip, tmp_path / "c.mp4", engine)
     assert len(engine.requests) == 4
-    assert [(r.cached, r.duration_mode) for r in job.result.lines] == [(True, "exact")] * 3
+    assert [(r.cached, r.duration_mode) for r in job.result.lines] == [(True, "guided")] * 3
 
 
 def test_a_project_without_a_file_renders_in_the_dubs_mode(clip, tmp_path):

@@ -103,7 +103,7 @@ class LineInspector(QWidget):
         self.regenerate_btn.setToolTip("A new take of this line with a new seed (R)")
         self.regenerate_btn.clicked.connect(self.regenerate_clicked)
         self.takes = QListWidget()
-        self.takes.setMaximumHeight(110)
+        self.takes.setMaximumHeight(80)
         self.takes.itemDoubleClicked.connect(lambda _: self._play())
         self.play_btn = QPushButton("Play take")
         self.play_btn.clicked.connect(self._play)
@@ -126,6 +126,10 @@ class LineInspector(QWidget):
 
         box = QVBoxLayout(self)
         box.setContentsMargins(4, 4, 4, 4)
+        # Preview, Regenerate and the takes first: at 1280x800 they were below the fold.
+        box.addLayout(render_row)
+        box.addWidget(self.state)
+        box.addWidget(takes_box)
         box.addWidget(self.panel, 1)
         box.addWidget(self.preset)
         mode_row = QHBoxLayout()
@@ -133,9 +137,6 @@ class LineInspector(QWidget):
         mode_row.addWidget(self.mode_box, 1)
         box.addLayout(mode_row)
         box.addWidget(self.duration)
-        box.addLayout(render_row)
-        box.addWidget(self.state)
-        box.addWidget(takes_box)
         self.show_line(None)
 
     def show_line(self, line: proj.Line | None, status: str = "", mode: str = "exact") -> None:

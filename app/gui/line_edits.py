@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
 from app.gui.edits import StateEdit
 from app.gui.line_panel import push_emotion_edit
 from app.gui.lines_model import COL_EMOTION, COL_END, COL_SPEAKER, COL_START, COL_TEXT
-from core import desk
+from core import desk, desk_review
 from core import project as proj
 from core.desk_timecode import parse_time
 from core.options import default_work_dir
@@ -92,6 +92,8 @@ class LineEditsMixin:
             return (line.extra.get(desk.SEED_KEY), line.extra.get(desk.RENDERED_AS))
         if field == "duration_mode":
             return line.duration_mode
+        if field == "approved":
+            return bool(line.extra.get(desk_review.APPROVED))
         raise ValueError(field)
 
     def _edit_lines(self, field: str, values: dict[int, object], text: str) -> None:
@@ -124,6 +126,8 @@ class LineEditsMixin:
                 line.speaker_id, line.speaker_source = value
             elif field == "duration_mode":
                 line.duration_mode = value
+            elif field == "approved":
+                desk_review.set_approved(line, value)
             elif field == "take":
                 # Both, or an undo left the restored take marked stale (and re-rendered).
                 for key, kept in zip((desk.SEED_KEY, desk.RENDERED_AS), value, strict=True):
@@ -189,6 +193,35 @@ class LineEditsMixin:
             self.statusBar().showMessage(f"{value}: a line must end after it starts")
             return
         self.set_span(row, start, end)
+
+    def toggle_approved(self) -> None:
+        """The selected lines approved (all of them already: not approved), one undo step."""
+        indices = [i for i in self.selected_indices() if i in self.lines]
+        if not indices:
+            return
+        value = not all(desk_review.is_approved(self.lines[i]) for i in indices)
+        word = "approve" if value else "unapprove"
+        self._edit_lines("approved", dict.fromkeys(indices, value), f"{word} lines")
+
+    def _next_where(self, wanted, what: str) -> None:
+        """Select the next row after the current one (wrapping) that `wanted(row)`."""
+        n = self.table_model.rowCount()
+        index = self.selected_index()
+        here = self.rows.get(index, -1) if index is not None else -1
+        for step in range(1, n + 1):
+            row = (here + step) % n
+            if wanted(row):
+                self._select_row(row)
+                return
+        self.statusBar().showMessage(f"No {what} line")
+
+    def next_flagged(self) -> None:
+        model = self.table_model
+        self._next_where(lambda r: desk_review.needs_a_look(model.status(r)[0]), "flagged")
+
+    def next_unapproved(self) -> None:
+        model = self.table_model
+        self._next_where(lambda r: not desk_review.is_approved(model.lines[r]), "unapproved")
 
     def nudge(self, ms: int) -> None:
         """Move the selected line by `ms` (its length kept; never into a neighbour)."""

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.line_panel import summary
-from core import desk
+from core import desk, desk_review
 from core import project as proj
 from core.desk import LineStatus
 from core.desk_timecode import timecode
@@ -198,7 +198,8 @@ class LinesModel(QAbstractTableModel):
             return desk.check_text(line)
         if col == COL_STATUS:
             status, reason = self._status[row]
-            return f"failed: {reason}" if status is LineStatus.FAILED and reason else status.value
+            text = f"failed: {reason}" if status is LineStatus.FAILED and reason else status.value
+            return ("✓ approved · " + text) if desk_review.is_approved(self.lines[row]) else text
         if col == COL_EMOTION:
             return summary(line.emotion)
         if col == COL_MODE:

@@ -135,11 +135,6 @@ class RemotePool:
         batch = first.max_batch if first.device.startswith("cuda") else 1
         self.task_size = max(1, min(batch, settings.lines_in_flight // settings.workers))
         self.max_batch = max(1, first.max_batch) * settings.workers
-        gpus = settings.gpus_per_worker * settings.workers
-        self.load_notes = [
-            f"rendering on Ray: {settings.workers} worker(s) on "
-            f"{len({r.node for r in reports})} node(s), {gpus:g} GPU(s)"
-        ]
 
     @staticmethod
     def _check_room(ray, settings: PoolSettings) -> None:

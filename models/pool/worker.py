@@ -108,6 +108,7 @@ class EngineWorker:
         self, audio: np.ndarray, sample_rate: int, transcript: str | None = None
     ) -> str:
         assert self.engine is not None
+        audio = np.array(audio)  # the object store's arrays are read-only
         if transcript is not None:
             handle = self.engine.prepare_voice(audio, sample_rate, transcript=transcript)  # type: ignore[call-arg]
         else:
