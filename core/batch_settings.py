@@ -26,6 +26,8 @@ _KINDS: dict[str, str] = {
     "span": "cue or speech",
     "retakes": "a whole number from 0 to 10",
     "max_error_rate": "a number above 0, at most 1",
+    "min_silhouette": "a number from -1 to 1",
+    "stop_window": "a number from 0 to 0.5",
 }
 
 

@@ -18,7 +18,7 @@ import uuid
 from pathlib import Path
 
 # ".NAME." + a 7-digit pid (Linux's largest) + "-" + 8 hex + ".part": the longest of our
-# temp names (the WAV writer's ".NAME.<12 hex>.part" and the report's "NAME.tmp" are shorter).
+# temp names (every writer of ours uses temp_path_for; the report's "NAME.tmp" is shorter).
 TEMP_NAME_EXTRA = len("..") + 7 + len("-") + 8 + len(".part")
 _OURS = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d{1,7})-[0-9a-f]{8}\.part$")
 
