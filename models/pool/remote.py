@@ -170,12 +170,23 @@ class RemotePool:
         """Ships the prompt once to the object store; every live worker prepares it now, so
         no line waits on it later."""
         import ray
+        from ray.exceptions import RayActorError
 
         ref = ray.put(np.asarray(audio))
-        live = [w for w in self.workers if w.alive]
-        keys = set(
-            ray.get([w.actor.prepare_voice.remote(ref, sample_rate, transcript) for w in live])
-        )
+        asked = [
+            (w, w.actor.prepare_voice.remote(ref, sample_rate, transcript))
+            for w in self.workers
+            if w.alive
+        ]
+        keys = set()
+        for w, key in asked:
+            try:
+                keys.add(ray.get(key))
+            except RayActorError:  # a dead worker: the others render its share
+                w.alive = False
+                self.stats.died.append(w.report.node)
+        if not keys:
+            raise ClusterError("every Ray worker died")
         if len(keys) != 1:
             raise ClusterError(f"the workers prepared one voice differently: {sorted(keys)}")
         return VoiceHandle(key=keys.pop(), data=PoolVoice([ref], sample_rate, transcript))
@@ -260,11 +271,9 @@ class RemotePool:
                     )
                 pending.clear()
         if stopped:
-            for ref in inflight:
-                try:
-                    ray.cancel(ref)
-                except Exception:  # noqa: BLE001 - already finished or its worker gone
-                    pass
+            # Each worker finishes the line it is on (a line is never cut short: ray.cancel of
+            # a running actor task can take the worker down) and gets nothing more; a next call
+            # queues behind it.
             for w, _ in inflight.values():
                 w.busy = False
         for i in range(n):
