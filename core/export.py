@@ -37,6 +37,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import soundfile as sf
+
 from core.child_process import child_command
 from core.disk_space import need_and_free
 from core.media import (
@@ -139,7 +141,8 @@ def build_mux_args(
     args += ["-map_metadata", "0", "-map_chapters", "0"]
 
     args += ["-c:v", "copy"]
-    args += ["-c:a:0", "aac", "-b:a:0", options.audio_bitrate, "-ar:a:0", "48000"]
+    bitrate = dub_bitrate(options.audio_bitrate, _channels_of(dub_audio))
+    args += ["-c:a:0", "aac", "-b:a:0", bitrate, "-ar:a:0", "48000"]
     args += ["-aac_coder", options.aac_coder]
     args += ["-metadata:s:a:0", f"language={options.dub_language or 'und'}"]
     if options.dub_title:
@@ -204,10 +207,31 @@ def kept_originals(
     return tracks, attachments
 
 
+def dub_bitrate(stereo_rate: str, channels: int) -> str:
+    """The dub's AAC rate: ``stereo_rate`` is what a stereo (or mono) dub gets; a 5.1 or
+    7.1 dub gets as much per full-range channel pair (the LFE rides free), so a film's
+    surround dub is not squeezed into a stereo budget (192k stereo -> 480k for 5.1)."""
+    if channels <= 2:
+        return stereo_rate
+    full_range = channels - 1 if channels in (6, 8) else channels
+    return f"{round(_bits_per_second(stereo_rate) * full_range / 2 / 1000)}k"
+
+
+def _bits_per_second(rate: str) -> int:
+    rate = rate.lower()
+    return int(float(rate[:-1]) * 1000) if rate.endswith("k") else int(float(rate))
+
+
+def _channels_of(dub_audio: Path) -> int:
+    try:
+        return sf.info(str(dub_audio)).channels
+    except (RuntimeError, OSError):  # not a file soundfile reads: ffmpeg will say why
+        return 2
+
+
 def _check_space(out: Path, info: MediaInfo, options: ExportOptions) -> None:
     """Fail before a long mux when the disk clearly cannot hold the result."""
-    rate = options.audio_bitrate.lower()
-    bitrate = int(float(rate[:-1]) * 1000) if rate.endswith("k") else int(float(rate))
+    bitrate = _bits_per_second(dub_bitrate(options.audio_bitrate, 8))  # the most it may be
     need = info.size_bytes + int(info.duration_s * bitrate / 8)
     try:
         free = shutil.disk_usage(out.parent).free
