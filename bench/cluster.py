@@ -81,7 +81,7 @@ def main() -> None:
     folder = _model_dir(args.model_dir)
     prompts = _prompts()
 
-    from models.engine import IndexTTS2Engine
+    from models.indextts2.engine import IndexTTS2Engine
 
     engine = IndexTTS2Engine.load(folder, device="cpu")
     voices = [engine.prepare_voice(a, r) for a, r in prompts]

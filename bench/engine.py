@@ -58,7 +58,8 @@ from models.contract import (  # noqa: E402
     SynthesisRequest,
 )
 from models.emotion import EmotionMatrices, TextEmotion  # noqa: E402
-from models.engine import IndexTTS2Engine, Parts  # noqa: E402
+from models.indextts2.engine import IndexTTS2Engine  # noqa: E402
+from models.indextts2.parts import Parts  # noqa: E402
 from models.s2m import S2M, S2MConfig  # noqa: E402
 from models.semantic import HIDDEN_LAYER, SemanticCodec, SemanticEncoder  # noqa: E402
 from models.speaker import CAMPPlus, SpeakerStyle  # noqa: E402

@@ -73,7 +73,7 @@ def _reset_vram(device: torch.device) -> None:
 
 
 def build(args, device: torch.device, precision: str):
-    from models.engine import IndexTTS2Engine
+    from models.indextts2.engine import IndexTTS2Engine
 
     if args.small:
         from tests.conftest import materialize_model_dir

@@ -27,7 +27,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from models.config import load_config  # noqa: E402
-from models.t2s import T2S, DecodeSettings, decode  # noqa: E402
+from models.contract import Sampling  # noqa: E402
+from models.t2s import T2S, decode  # noqa: E402
 
 
 def peak_rss_gib() -> float:
@@ -64,7 +65,7 @@ def compare(args) -> int:
     half = copy.deepcopy(fp32)
     half.store_decoder(plan.t2s, plan.t2s_narrow_rows)
     print(f"plan: {plan.describe()}; torch threads {torch.get_num_threads()}", flush=True)
-    settings = DecodeSettings.greedy()
+    settings = Sampling.greedy()
     print(
         f"{'batch':>5} {'model':>6} {'prefill s':>10} {'ms/step':>8} {'speed-up':>8} {'codes =':>8}"
     )
@@ -121,7 +122,7 @@ def main() -> int:
         f"in {time.perf_counter() - t0:.1f} s; torch threads {torch.get_num_threads()}; "
         f"peak RSS {peak_rss_gib():.2f} GiB"
     )
-    settings = DecodeSettings(num_beams=args.beams)
+    settings = Sampling(num_beams=args.beams)
     print(
         f"{'batch':>5} {'prefill s':>10} {'decode s':>9} {'tok/s':>8} {'ms/step':>8} {'peak GiB':>9}"
     )

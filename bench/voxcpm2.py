@@ -98,7 +98,7 @@ def _prompt() -> np.ndarray:
 def indextts2_live(size: str, lines: list[float], reference: Path, folder: Path | None) -> dict:
     """IndexTTS2 (product defaults, exact mode) on the same lines and prompt, now: seconds
     per line, one synthesize call each, after one warm-up line."""
-    from models.engine import IndexTTS2Engine
+    from models.indextts2.engine import IndexTTS2Engine
 
     t0 = time.perf_counter()
     if folder is not None:

@@ -76,7 +76,7 @@ def check_sampling(req: SynthesisRequest, *, flow_prompt: bool = True) -> None:
         problems.append(f"num_beams {s.num_beams} (needs >= 1)")
     if not 0.0 <= float(s.stop_window) < 1.0:
         problems.append(f"stop_window {s.stop_window} (needs 0 <= w < 1)")
-    if int(s.diffusion_steps) < 1:
+    if s.diffusion_steps is not None and int(s.diffusion_steps) < 1:
         problems.append(f"diffusion_steps {s.diffusion_steps} (needs >= 1)")
     if flow_prompt and s.flow_prompt_s is not None and not s.flow_prompt_s > 0:
         problems.append(f"flow_prompt_s {s.flow_prompt_s} (needs > 0, or None: all)")

@@ -6,6 +6,7 @@ so core/ and its tests can use the contract without the neural stack.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -73,7 +74,8 @@ class EmotionSpec:
 
 @dataclass(frozen=True)
 class Sampling:
-    """Decoding settings of the T2S model."""
+    """The sampling settings of a request: the T2S decoding ones (the first nine) and the
+    flow model's. One frozen type, changed through dataclasses.replace."""
 
     do_sample: bool = True
     temperature: float = 0.8
@@ -82,8 +84,11 @@ class Sampling:
     repetition_penalty: float = 10.0
     num_beams: int = 1
     length_penalty: float = 0.0
-    max_tokens: int = 1500
-    diffusion_steps: int = 25
+    max_tokens: int = 1500  # free mode bound, stop token included (official max_mel_tokens)
+    # The start code cannot be turned into audio (vq2emb has no row for it). The official code
+    # does not forbid it; our default does.
+    suppress_start: bool = True
+    diffusion_steps: int | None = None  # None: the engine's default (DEFAULT_DIFFUSION_STEPS)
     cfg_rate: float = 0.7
     # Seconds of the voice prompt the flow model conditions on (its first ones); None: all
     # of it. The flow model runs over prompt + line frames, so draft previews cut it.
@@ -93,12 +98,33 @@ class Sampling:
 
     @classmethod
     def official(cls) -> Sampling:
-        """The official IndexTTS2 release defaults (3-beam sampling)."""
-        return cls(num_beams=3)
+        """IndexTTS2 release defaults: beam sampling, 3 beams, rep 10, top-p 0.8, top-k 30."""
+        return cls(num_beams=3, suppress_start=False)
 
     @classmethod
-    def greedy(cls) -> Sampling:
-        return cls(do_sample=False, top_k=1, num_beams=1)
+    def greedy(cls, repetition_penalty: float = 10.0, max_tokens: int = 1500) -> Sampling:
+        return cls(
+            do_sample=False,
+            top_k=1,
+            num_beams=1,
+            repetition_penalty=repetition_penalty,
+            max_tokens=max_tokens,
+        )
+
+    def steps(self, default: int = 25) -> int:
+        """The flow model's steps: as asked, else the engine's `default`."""
+        return int(default if self.diffusion_steps is None else self.diffusion_steps)
+
+    def decoding(self) -> Sampling:
+        """Only the T2S decoding settings (the flow ones at their defaults): requests that
+        decode alike share one batch whatever their flow settings."""
+        return dataclasses.replace(
+            self,
+            diffusion_steps=None,
+            cfg_rate=Sampling.cfg_rate,
+            flow_prompt_s=None,
+            stop_window=Sampling.stop_window,
+        )
 
 
 @dataclass

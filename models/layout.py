@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from models.common import default_model_dir, hf_snapshot  # noqa: F401  (re-exported)
 from models.contract import ModelFilesDamaged, ModelFilesMissing
-from models.registry import default_model_dir  # noqa: F401  (re-exported for callers)
 
 T = TypeVar("T")
 
@@ -317,17 +317,6 @@ def read_json(path: Path) -> dict[str, Any]:
     return read_model_file(path, _json_mapping)
 
 
-def _hf_snapshot(hf_cache: Path, repo: str, rel: str) -> Path | None:
-    """A file in the Hugging Face cache layout, if present (newest snapshot first)."""
-    snaps = hf_cache / f"models--{repo.replace('/', '--')}" / "snapshots"
-    if not snaps.is_dir():
-        return None
-    for snap in sorted(snaps.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True):
-        if (snap / rel).exists():
-            return snap / rel
-    return None
-
-
 def indextts2_root(model_dir: Path) -> Path:
     """The checkpoints folder: model_dir/indextts2, or model_dir itself if it is one."""
     model_dir = Path(model_dir).expanduser()
@@ -350,7 +339,7 @@ def locate(model_dir: Path) -> IndexTTS2Files:
         if direct.exists():
             return direct
         target = rel if is_dir_of is None else "/".join(x for x in (rel, is_dir_of) if x)
-        found = _hf_snapshot(hf, repo, target)
+        found = hf_snapshot(hf, repo, target)
         if found is None:
             return direct
         return found.parent if is_dir_of else found

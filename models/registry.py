@@ -4,31 +4,21 @@ module plus one entry below, and core/ never learns an engine's file layout."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from models.contract import SAMPLE_RATE, Capabilities, DurationControl, EmotionSource, Engine
+from models.common import default_model_dir, indextts2_capabilities  # noqa: F401  (re-exported)
+from models.contract import Capabilities, EmotionSource, Engine
+from models.layout import damage_of as _damage_of
+from models.layout import locate
 
 
 def damage_of(path: Path) -> str | None:
     """What is wrong with a model file (cut short, empty, not its format), or None: the
     cheap check of headers and indexes, for any model folder (models/layout.py)."""
-    from models.layout import damage_of as check
-
-    return check(Path(path))
-
-
-def default_model_dir() -> Path:
-    """The model directory: DUBSMITH_MODEL_DIR, else the platform's user data folder."""
-    env = os.environ.get("DUBSMITH_MODEL_DIR")
-    if env:
-        return Path(env).expanduser()
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("Dubsmith", appauthor=False)) / "models"
+    return _damage_of(Path(path))
 
 
 @dataclass(frozen=True)
@@ -55,31 +45,11 @@ INDEXTTS2_TEXT_EMOTION = (
 )
 
 
-def indextts2_capabilities(qwen_dir: Path, max_batch: int) -> Capabilities:
-    """Chinese and English, exact durations, every emotion input (text only with its
-    optional model folder)."""
-    emotions = frozenset(EmotionSource)
-    if not (qwen_dir / "config.json").is_file():
-        emotions -= {EmotionSource.TEXT}
-    return Capabilities(
-        languages=("zh", "en"),
-        sample_rate=SAMPLE_RATE,
-        duration_control=DurationControl.EXACT,
-        emotion_inputs=emotions,
-        max_batch=max_batch,
-        fit_methods=("guided", "exact", "natural"),  # models/guided.py
-    )
-
-
 def _indextts2_capabilities(model_dir: Path) -> Capabilities:
-    from models.layout import locate
-
     return indextts2_capabilities(locate(model_dir).qwen_emotion, max_batch=4)
 
 
 def _indextts2_check(model_dir: Path) -> None:
-    from models.layout import locate
-
     locate(model_dir).check(model_dir)
 
 
@@ -90,7 +60,7 @@ def _indextts2_line_embedder(model_dir: Path, device: str):
 
 
 def _indextts2_load(model_dir: Path, device: str, precision: str | None) -> Engine:
-    from models.engine import IndexTTS2Engine
+    from models.indextts2.engine import IndexTTS2Engine
 
     return IndexTTS2Engine.load(model_dir, device=device, precision=precision)
 

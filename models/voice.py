@@ -1,7 +1,8 @@
-"""Voice preparation: everything a timbre prompt contributes to IndexTTS2, computed once.
+"""The voice trunk both IndexTTS versions share: a timbre prompt checked, resampled and run
+through w2v-BERT, the mel, CAMPPlus and the GPT's emotion encoders, computed once.
 
-    voice = prepare_voice(parts, audio, sample_rate)      # -> Voice (cache it per speaker)
-    emo = reference_emovec(parts, clip, rate)            # emotion vector of a reference clip
+    trunk = prompt_trunk(parts, audio, sample_rate)   # each version's Voice builds on it
+    emo = reference_emovec(parts, clip, rate)         # emotion vector of a reference clip
 
 The audio handling follows the official `infer_v2` so a prompt gives the official tensors:
 - speaker path: the prompt at 22050 Hz (librosa.load's default, soxr "HQ", length
@@ -11,7 +12,6 @@ The audio handling follows the official `infer_v2` so a prompt gives the officia
   cut to 15 s. The voice's own emotion vector therefore comes from slightly different
   features than its speaker latents, as in the official code.
 """
-
 from __future__ import annotations
 
 import contextlib
@@ -22,7 +22,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import soxr
@@ -31,10 +31,6 @@ import torchaudio
 from torch import Tensor
 
 from models.s2m.mel import mel_spectrogram
-from models.speaker import kaldi_fbank
-
-if TYPE_CHECKING:
-    from models.engine import Parts
 
 PROMPT_SECONDS = 15  # the official prompt limit (both paths)
 S2M_RATE = 22050
@@ -148,45 +144,48 @@ class PromptLength:
         return len(self.audio_22k) / S2M_RATE
 
 
+class PromptParts(Protocol):
+    """What the trunk uses of an engine's loaded models (both versions' Parts have them)."""
+
+    device: torch.device
+    semantic: Any
+    s2m: Any
+    style: Any
+    t2s: Any
+
+
 @dataclass
-class Voice(PromptLength):
-    """Everything derived from one timbre prompt (batch dimension 1 kept, on the engine's
-    device). Engine-private: core/ only sees the VoiceHandle holding it."""
+class PromptTrunk:
+    """What both versions take from a prompt (batch dimension 1 kept, on the device)."""
 
     key: str
     audio_22k: np.ndarray = field(repr=False)
     audio_16k: np.ndarray = field(repr=False)
     emo_audio_16k: np.ndarray = field(repr=False)
-    spk_feats: Tensor = field(repr=False)  # [1, T, C] normalised w2v-BERT layer 17
-    codes: Tensor = field(repr=False)  # [1, T] semantic codes of the prompt
-    s_ref: Tensor = field(repr=False)  # [1, T, H] quantised prompt features
+    feats: Tensor = field(repr=False)  # [1, T, C] normalised w2v-BERT layer 17
+    lengths: Tensor = field(repr=False)  # official_lengths(feats)
     ref_mel: Tensor = field(repr=False)  # [1, 80, P]
     style: Tensor = field(repr=False)  # [1, 192] CAMPPlus
-    prompt_cond: Tensor = field(repr=False)  # [P, C] regulated prompt condition
-    spk_latents: Tensor = field(repr=False)  # [1, 32, D]
-    base_emovec: Tensor = field(repr=False)  # [1, D] get_emovec(spk_feats): merge's base
+    base_emovec: Tensor = field(repr=False)  # [1, D] get_emovec(feats): merge's base
     own_emovec: Tensor = field(repr=False)  # [1, D] merge_emovec(spk, emo path, alpha 1)
 
 
-@torch.inference_mode()
-def prepare_voice(
-    parts: Parts,
+def prompt_trunk(
+    parts: PromptParts,
     audio: np.ndarray,
     sample_rate: int,
     t2s_context: ContextFactory = contextlib.nullcontext,
-) -> Voice:
+) -> PromptTrunk:
+    """The shared part of a voice; the T2S context (autocast on CUDA) may hand back half
+    precision, so the tensors kept are float32."""
     mono, a22, a16, e16 = prompt_audio(audio, sample_rate)
     dev = parts.device
-
     feats = parts.semantic(a16).feats.to(dev)  # [1, T, C]
-    codes, s_ref = parts.codec.quantize(feats)
     ref_mel = mel_spectrogram(torch.from_numpy(a22)[None].to(dev), parts.s2m.cfg.mel)
     style = parts.style(a16).to(dev)  # fbank minus its mean -> CAMPPlus
-    prompt_cond = parts.s2m.regulate(s_ref, [ref_mel.shape[-1]])[0].float()
     lengths = official_lengths(feats)
     emo_feats = parts.semantic(e16).feats.to(dev)
     with t2s_context():
-        spk_latents = parts.t2s.speaker_latents(feats, lengths)
         base = parts.t2s.emotion_vector(feats, lengths)
         own = parts.t2s.merge_emovec(
             feats,
@@ -195,19 +194,15 @@ def prepare_voice(
             spk_lengths=lengths,
             emo_lengths=official_lengths(emo_feats),
         )
-    # The T2S context (autocast on CUDA) may hand back half precision; a voice is float32.
-    return Voice(
+    return PromptTrunk(
         key=voice_key(mono, sample_rate),
         audio_22k=a22,
         audio_16k=a16,
         emo_audio_16k=e16,
-        spk_feats=feats.float(),
-        codes=codes,
-        s_ref=s_ref.float(),
+        feats=feats,
+        lengths=lengths,
         ref_mel=ref_mel.float(),
         style=style.float(),
-        prompt_cond=prompt_cond,
-        spk_latents=spk_latents.float(),
         base_emovec=base.float(),
         own_emovec=own.float(),
     )
@@ -215,7 +210,7 @@ def prepare_voice(
 
 @torch.inference_mode()
 def reference_emovec(
-    parts: Parts,
+    parts: PromptParts,
     audio: np.ndarray,
     sample_rate: int,
     t2s_context: ContextFactory = contextlib.nullcontext,
@@ -229,8 +224,3 @@ def reference_emovec(
     feats = parts.semantic(e16).feats.to(parts.device)
     with t2s_context():
         return parts.t2s.emotion_vector(feats, official_lengths(feats)).float()
-
-
-def fbank_of(voice: Voice) -> Tensor:
-    """The CAMPPlus input of a voice (for checks): fbank minus its time mean, [T, 80]."""
-    return kaldi_fbank(voice.audio_16k)

@@ -57,7 +57,7 @@ def test_a_cancel_between_lines_keeps_the_finished_ones(tmp_path):
 
 @pytest.fixture(scope="module")
 def engine(tiny_model_dir):
-    from models.engine import IndexTTS2Engine
+    from models.indextts2.engine import IndexTTS2Engine
 
     old = torch.get_num_threads()
     torch.set_num_threads(1)

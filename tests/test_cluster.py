@@ -125,7 +125,7 @@ def test_without_ray_cluster_says_how_to_install(tmp_path, capsys, monkeypatch):
 
 @pytest.fixture(scope="module")
 def one_machine(tiny_model_dir, prompts):
-    from models.engine import IndexTTS2Engine
+    from models.indextts2.engine import IndexTTS2Engine
 
     engine = IndexTTS2Engine.load(tiny_model_dir, device="cpu")
     voices = [engine.prepare_voice(a, r) for a, r in prompts]

@@ -41,7 +41,7 @@ def _threads():
 
 @pytest.fixture(scope="module")
 def engine(tiny_model_dir):
-    from models.engine import IndexTTS2Engine
+    from models.indextts2.engine import IndexTTS2Engine
 
     return IndexTTS2Engine.load(tiny_model_dir, device="cpu")
 
@@ -93,7 +93,7 @@ def test_engine_loads_from_the_tiny_model_dir(engine):
 
 
 def test_missing_files_are_all_named(tiny_model_dir, tmp_path):
-    from models.engine import IndexTTS2Engine
+    from models.indextts2.engine import IndexTTS2Engine
 
     broken = tmp_path / "models"
     shutil.copytree(tiny_model_dir, broken, symlinks=True)
@@ -375,7 +375,7 @@ def test_pipeline_dubs_a_video_with_the_default_engine(tiny_model_dir, tmp_path,
 
 
 def test_identity_changes_with_the_model_files_and_settings(engine, tiny_model_dir):
-    from models.engine import files_fingerprint
+    from models.common import files_fingerprint
     from models.layout import locate
 
     files = locate(tiny_model_dir)
@@ -411,13 +411,13 @@ def test_out_of_memory_retry_frees_the_failed_batch_first(engine, voices, monkey
 
     monkeypatch.setattr(s2m, "synthesize", fake)
     decodes: list[int] = []
-    real_decode = __import__("models.engine", fromlist=["decode"]).decode
+    real_decode = __import__("models.indextts2.engine", fromlist=["decode"]).decode
 
     def counting_decode(model, conds, *a, **k):
         decodes.append(len(conds))
         return real_decode(model, conds, *a, **k)
 
-    monkeypatch.setattr("models.engine.decode", counting_decode)
+    monkeypatch.setattr("models.indextts2.engine.decode", counting_decode)
     reqs = [
         SynthesisRequest(f"Line number {i}.", voices["a"], duration_s=0.6, sampling=GREEDY, seed=i)
         for i in range(4)
@@ -433,7 +433,7 @@ def test_out_of_memory_retry_frees_the_failed_batch_first(engine, voices, monkey
 def test_a_failing_stage_after_t2s_does_not_decode_again(engine, voices, monkeypatch):
     """A non-OOM failure in a later stage splits the batch, but the halves reuse the codes."""
     decodes: list[int] = []
-    real_decode = __import__("models.engine", fromlist=["decode"]).decode
+    real_decode = __import__("models.indextts2.engine", fromlist=["decode"]).decode
 
     def counting_decode(model, conds, *a, **k):
         decodes.append(len(conds))
@@ -442,7 +442,7 @@ def test_a_failing_stage_after_t2s_does_not_decode_again(engine, voices, monkeyp
     def failing_vocoder(mels):
         raise RuntimeError("vocoder exploded")
 
-    monkeypatch.setattr("models.engine.decode", counting_decode)
+    monkeypatch.setattr("models.indextts2.engine.decode", counting_decode)
     monkeypatch.setattr(engine.parts, "vocoder", failing_vocoder)
     reqs = [
         SynthesisRequest(t, voices["a"], duration_s=0.5, sampling=GREEDY, seed=i)
@@ -468,13 +468,13 @@ def test_invalid_settings_fail_that_request_alone_before_decoding(
     engine, voices, monkeypatch, change, word
 ):
     decodes: list[int] = []
-    real_decode = __import__("models.engine", fromlist=["decode"]).decode
+    real_decode = __import__("models.indextts2.engine", fromlist=["decode"]).decode
 
     def counting_decode(model, conds, *a, **k):
         decodes.append(len(conds))
         return real_decode(model, conds, *a, **k)
 
-    monkeypatch.setattr("models.engine.decode", counting_decode)
+    monkeypatch.setattr("models.indextts2.engine.decode", counting_decode)
     good = SynthesisRequest("Fine.", voices["a"], duration_s=0.5, sampling=GREEDY, seed=1)
     bad = dataclasses.replace(good, sampling=dataclasses.replace(FAST, **change))
     res_good, res_bad = engine.synthesize([good, bad])
@@ -489,7 +489,7 @@ def test_greedy_with_zero_temperature_is_accepted(engine, voices):
 
 
 def test_slot_beyond_the_s2m_block_fails_alone(engine, voices, monkeypatch):
-    from models.engine import RequestError
+    from models.batching import RequestError
 
     v = voices["a"].data
     block = engine.parts.s2m.cfg.dit.block_size
@@ -571,8 +571,8 @@ def test_autocast_covers_the_t2s_stage_only(engine, voices, prompts, monkeypatch
 
 def test_autocast_reaches_t2s_decoding(engine, voices, monkeypatch):
     seen: list[tuple[str, bool]] = []
-    real_decode = __import__("models.engine", fromlist=["decode"]).decode
-    monkeypatch.setattr("models.engine.decode", _Recorder(real_decode, seen, "decode"))
+    real_decode = __import__("models.indextts2.engine", fromlist=["decode"]).decode
+    monkeypatch.setattr("models.indextts2.engine.decode", _Recorder(real_decode, seen, "decode"))
     monkeypatch.setattr(engine, "_autocast", lambda: torch.autocast("cpu", dtype=torch.bfloat16))
     req = SynthesisRequest("Hi.", voices["a"], duration_s=0.4, sampling=GREEDY)
     job = engine.make_job(0, req)
@@ -602,7 +602,7 @@ def _mixed_dir(tiny_model_dir, tmp_path, reference_dir, names):
 def test_checkpoints_of_different_widths_are_refused_at_load(
     tiny_model_dir, tmp_path, reference_dir, names, files
 ):
-    from models.engine import IndexTTS2Engine
+    from models.indextts2.engine import IndexTTS2Engine
     from models.t2s.loading import CheckpointMismatch
 
     mixed = _mixed_dir(tiny_model_dir, tmp_path, reference_dir, names)
@@ -627,7 +627,7 @@ def test_a_line_cut_at_max_tokens_says_so(engine, voices):
 
 
 def test_seed_streams_are_distinct_and_any_seed_works(engine, voices):
-    from models.engine import stream_seed
+    from models.common import stream_seed
 
     streams = {
         (seed, stage, seg): stream_seed(seed, stage, seg)

@@ -34,7 +34,7 @@ def _threads():
 
 @pytest.fixture(scope="module")
 def engine2(tiny_model_dir):
-    from models.engine import IndexTTS2Engine
+    from models.indextts2.engine import IndexTTS2Engine
 
     return IndexTTS2Engine.load(tiny_model_dir, device="cpu")
 

@@ -23,7 +23,7 @@ from bench.engine import (
     build_w2v,
     full_config,
 )
-from models.engine import IndexTTS2Engine
+from models.indextts2.engine import IndexTTS2Engine
 from models.layout import IndexTTS2Files, locate, read_safetensors, read_torch
 from models.t2s import T2S
 

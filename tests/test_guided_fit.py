@@ -19,7 +19,7 @@ import torch
 from models.contract import DurationMode, Sampling, SynthesisRequest
 from models.duration import LengthPlan
 from models.s2m import official_target_frames
-from models.t2s import DecodeSettings, StopWindow, decode
+from models.t2s import StopWindow, decode
 from tests import mediagen
 from tests.test_indextts25 import ref25  # noqa: F401  (the fixture)
 
@@ -30,7 +30,7 @@ WIN, LOSE = 40.0, -40.0  # added to the stop code's logit
 
 @pytest.fixture(scope="module")
 def engine(tiny_model_dir):
-    from models.engine import IndexTTS2Engine
+    from models.indextts2.engine import IndexTTS2Engine
 
     return IndexTTS2Engine.load(tiny_model_dir, device="cpu")
 
@@ -145,7 +145,7 @@ def test_exact_mode_decodes_the_same_codes_as_before_the_window_existed(engine, 
     t2s = engine.parts.t2s
     conds = engine._conds(engine.make_job(0, render_request(voice, DurationMode.EXACT)))
     text = [torch.tensor(engine.text_segments("Hello there.")[0])]
-    settings = DecodeSettings(max_tokens=100)
+    settings = Sampling(max_tokens=100)
     as_int = decode(t2s, conds, text, settings, targets=[40], seeds=[3])[0]
     as_window = decode(t2s, conds, text, settings, targets=[StopWindow(40, 40)], seeds=[3])[0]
     assert torch.equal(as_int.codes, as_window.codes) and len(as_int.codes) == 40
@@ -161,7 +161,7 @@ def test_the_decoder_honours_the_window_with_samples_and_beams(engine, voice, be
     t2s = engine.parts.t2s
     conds = engine._conds(engine.make_job(0, render_request(voice, DurationMode.GUIDED)))
     text = [torch.tensor(engine.text_segments("Hello there.")[0])]
-    settings = DecodeSettings(num_beams=beams, max_tokens=100)
+    settings = Sampling(num_beams=beams, max_tokens=100)
     with stop_bias(t2s, WIN):
         (early,) = decode(t2s, conds, text, settings, targets=[StopWindow(30, 50)], seeds=[1])
     with stop_bias(t2s, LOSE):

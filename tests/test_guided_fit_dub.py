@@ -97,7 +97,7 @@ def listening_models(tiny_model_dir, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def never_stops(tiny_model_dir):
     """The tiny engine with its stop code's logit pushed down: it never wishes to stop."""
-    from models.engine import IndexTTS2Engine
+    from models.indextts2.engine import IndexTTS2Engine
 
     engine = IndexTTS2Engine.load(tiny_model_dir, device="cpu")
     t2s = engine.parts.t2s

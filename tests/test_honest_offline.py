@@ -13,7 +13,7 @@ import huggingface_hub
 import pytest
 import voxcpm.model.voxcpm2 as voxcpm_impl
 
-from models.engine import IndexTTS2Engine
+from models.indextts2.engine import IndexTTS2Engine
 from models.voxcpm2.engine import VoxCPM2Engine
 from tests.voxcpm2_fixture import make_voxcpm2_folder
 

@@ -124,7 +124,7 @@ def test_readers_raise_damaged_naming_the_file(model_dir):
 
 
 def test_engine_load_fails_fast_on_a_damaged_file(model_dir):
-    from models.engine import IndexTTS2Engine
+    from models.indextts2.engine import IndexTTS2Engine
 
     damage(model_dir, "gpt.pth", 0.5)
     start = time.perf_counter()

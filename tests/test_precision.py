@@ -149,7 +149,7 @@ def prompt():
 
 
 def _engine(tiny_model_dir):
-    from models.engine import IndexTTS2Engine
+    from models.indextts2.engine import IndexTTS2Engine
 
     return IndexTTS2Engine.load(tiny_model_dir, device="cpu")
 
@@ -295,7 +295,7 @@ def _uncached_greedy(model, cond, text, steps: int) -> list[int]:
 
 def test_kv_cached_greedy_decode_equals_the_uncached_one(reference_dir):
     from models.config import load_config
-    from models.t2s import T2S, DecodeSettings, decode
+    from models.t2s import T2S, decode
 
     root = reference_dir / "checkpoints"
     model = T2S.load(root / "gpt.pth", load_config(root / "config.yaml").gpt)
@@ -310,11 +310,11 @@ def test_kv_cached_greedy_decode_equals_the_uncached_one(reference_dir):
         want = _uncached_greedy(model, cond, text, steps)
         for chunk in (None, 8):  # preallocated whole, and grown in chunks of 8
             (got,) = decode(
-                model, [cond], [text], DecodeSettings.greedy(), targets=[steps], cache_chunk=chunk
+                model, [cond], [text], Sampling.greedy(), targets=[steps], cache_chunk=chunk
             )
             assert got.codes.tolist() == want
         model.store_decoder(torch.float16, narrow_rows=EMULATED_NARROW_ROWS)
-        (half,) = decode(model, [cond], [text], DecodeSettings.greedy(), targets=[steps])
+        (half,) = decode(model, [cond], [text], Sampling.greedy(), targets=[steps])
     agree = sum(a == b for a, b in zip(half.codes.tolist(), want, strict=True))
     assert agree >= steps // 2  # fp16 decoder weights: the same codes for most steps
 
@@ -392,7 +392,7 @@ def test_the_registry_loads_each_stage_in_the_plan_before_the_next(tiny_model_di
     """The fp32 GPT must not sit beside the rest: by the time the flow model loads, the
     decoder's weights are already bf16, and the flow model's by the time w2v-BERT loads."""
     from core.engines import RegistryFactory
-    from models import engine as engine_module
+    from models.indextts2 import engine as engine_module
 
     seen: dict[str, torch.dtype] = {}
     real_s2m, real_w2v = engine_module.S2M.load, engine_module.SemanticEncoder.load

@@ -11,7 +11,8 @@ import torch
 import torch.nn.functional as F
 
 from models.config import load_config
-from models.t2s import T2S, DecodeSettings, decode, generate, latents
+from models.contract import Sampling
+from models.t2s import T2S, decode, generate, latents
 from models.t2s.generate import _prompts
 from models.t2s.gpt2 import prefix_mask
 
@@ -59,7 +60,7 @@ def test_exact_mode_gives_exactly_t_tokens(long_model: T2S, mode: str) -> None:
     targets = [rng.randint(10, 400) for _ in range(4)]
     conds = long_model.conds(lat, emo, duration_tokens=targets, duration_embedding=mode)
     stop = long_model.cfg.stop_mel_token
-    settings = DecodeSettings() if mode == "paper" else DecodeSettings.greedy()
+    settings = Sampling() if mode == "paper" else Sampling.greedy()
     out = decode(long_model, list(conds), texts, settings, targets, seeds=[1, 2, 3, 4])
     for d, t in zip(out, targets, strict=True):
         assert d.codes.numel() == t and d.stopped
@@ -71,7 +72,7 @@ def test_exact_mode_mixed_with_free_and_beams(long_model: T2S) -> None:
     lat, emo, texts = _requests(long_model, 3, rng)
     targets = [37, None, 12]
     conds = list(long_model.conds(lat, emo, targets, "paper"))
-    settings = dataclasses.replace(DecodeSettings.official(), max_tokens=60)
+    settings = dataclasses.replace(Sampling.official(), max_tokens=60)
     out = decode(long_model, conds, texts, settings, targets, seeds=[0, 1, 2])
     assert out[0].codes.numel() == 37 and out[2].codes.numel() == 12
     assert out[1].codes.numel() <= 60
@@ -82,9 +83,9 @@ def test_free_mode_stops_at_stop_token_or_bound(tiny: T2S) -> None:
     rng = random.Random(0)
     lat, emo, texts = _requests(tiny, 1, rng)
     conds = list(tiny.conds(lat, emo))
-    short = decode(tiny, conds, texts, DecodeSettings.greedy(max_tokens=5))[0]
+    short = decode(tiny, conds, texts, Sampling.greedy(max_tokens=5))[0]
     assert short.codes.numel() == 5 and not short.stopped
-    long = decode(tiny, conds, texts, DecodeSettings.greedy(max_tokens=99))[0]
+    long = decode(tiny, conds, texts, Sampling.greedy(max_tokens=99))[0]
     assert long.stopped == (long.codes.numel() < 99)
     assert tiny.cfg.stop_mel_token not in long.codes.tolist()
     assert tiny.cfg.start_mel_token not in long.codes.tolist()  # suppressed by our default
@@ -93,13 +94,13 @@ def test_free_mode_stops_at_stop_token_or_bound(tiny: T2S) -> None:
 @pytest.mark.parametrize(
     "settings",
     [
-        DecodeSettings.greedy(max_tokens=50),
-        DecodeSettings(max_tokens=50),
-        DecodeSettings(num_beams=3, max_tokens=50),
+        Sampling.greedy(max_tokens=50),
+        Sampling(max_tokens=50),
+        Sampling(num_beams=3, max_tokens=50),
     ],
     ids=["greedy", "sample", "beam_sample"],
 )
-def test_batched_equals_one_at_a_time(long_model: T2S, settings: DecodeSettings) -> None:
+def test_batched_equals_one_at_a_time(long_model: T2S, settings: Sampling) -> None:
     rng = random.Random(21)
     lat, emo, texts = _requests(long_model, 4, rng)
     targets = [None, 30, None, 45]
@@ -120,7 +121,7 @@ def test_seed_controls_sampling(long_model: T2S) -> None:
     rng = random.Random(8)
     lat, emo, texts = _requests(long_model, 1, rng)
     conds = list(long_model.conds(lat, emo))
-    s = DecodeSettings(max_tokens=40, temperature=1.5, top_p=1.0, top_k=0, repetition_penalty=1.0)
+    s = Sampling(max_tokens=40, temperature=1.5, top_p=1.0, top_k=0, repetition_penalty=1.0)
     a = generate(long_model, conds, texts, s, seeds=[1])[0]
     b = generate(long_model, conds, texts, s, seeds=[1])[0]
     c = generate(long_model, conds, texts, s, seeds=[2])[0]
@@ -146,7 +147,7 @@ def test_beam_search_score_matches_teacher_forcing(long_model: T2S) -> None:
     rng = random.Random(3)
     lat, emo, texts = _requests(long_model, 2, rng)
     conds = list(long_model.conds(lat, emo))
-    s = DecodeSettings(do_sample=False, num_beams=3, repetition_penalty=1.0, suppress_start=False)
+    s = Sampling(do_sample=False, num_beams=3, repetition_penalty=1.0, suppress_start=False)
     out = decode(long_model, conds, texts, s, targets=[25, 40])
     with torch.inference_mode():
         for d, c, t in zip(out, conds, texts, strict=True):
@@ -163,20 +164,20 @@ def test_beam_search_score_matches_teacher_forcing(long_model: T2S) -> None:
 def test_target_beyond_position_table_refused(tiny: T2S) -> None:
     conds = list(tiny.conds(torch.zeros(1, 32, 64), torch.zeros(1, 64)))
     with pytest.raises(ValueError, match="position table"):
-        generate(tiny, conds, [torch.tensor([5, 6])], DecodeSettings(), targets=[400])
+        generate(tiny, conds, [torch.tensor([5, 6])], Sampling(), targets=[400])
 
 
 @pytest.mark.parametrize(
     "settings",
     [
-        DecodeSettings.greedy(max_tokens=60),
-        DecodeSettings(max_tokens=60),
-        DecodeSettings(num_beams=3, max_tokens=60),
+        Sampling.greedy(max_tokens=60),
+        Sampling(max_tokens=60),
+        Sampling(num_beams=3, max_tokens=60),
     ],
     ids=["greedy", "sample", "beam_sample"],
 )
 def test_growing_cache_and_row_chunks_give_identical_results(
-    long_model: T2S, settings: DecodeSettings, monkeypatch
+    long_model: T2S, settings: Sampling, monkeypatch
 ) -> None:
     """A cache grown in small chunks, and requests split into row chunks, decode exactly as
     one preallocated batch does (codes, stop flags, beam scores)."""
@@ -227,7 +228,7 @@ def test_default_cache_starts_small_for_free_rows(long_model: T2S, monkeypatch) 
         return new_cache(rows, max_len)
 
     monkeypatch.setattr(long_model.gpt, "new_cache", spy)
-    settings = DecodeSettings.greedy(max_tokens=400)
+    settings = Sampling.greedy(max_tokens=400)
     out = decode(long_model, conds, texts, settings, cache_chunk=16)
     with torch.inference_mode():
         prompt = max(p.shape[0] for p in _prompts(long_model, conds, texts))

@@ -27,34 +27,26 @@ import dataclasses
 import logging
 import re
 import time
-from collections import OrderedDict
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor
 
-from models.batching import RequestError, check_sampling, job_result, render_halving, run_batches
-from models.config import IndexTTSConfig, load_config
+from models.batching import RequestError, check_sampling
+from models.common import files_fingerprint, indextts2_capabilities, stream_seed
+from models.config import load_config
 from models.contract import (
     SAMPLE_RATE,
     Capabilities,
     DurationMode,
-    EmotionSpec,
-    ProgressFn,
-    ResultFn,
+    Sampling,
     StopFn,
     SynthesisRequest,
-    SynthesisResult,
-    VoiceHandle,
 )
 from models.duration import pace_ratio, split_exact, within_fit_range
-from models.emotion import EmotionMatrices, EmotionReading, TextEmotion
-from models.emotion_request import cached_reference, emotion_vector, read_description
-from models.engine import files_fingerprint, stream_seed
+from models.emotion import EmotionMatrices, TextEmotion
+from models.emotion_request import read_description
 from models.guided import SLOT_MODES, decode_targets, job_fit, segment_stops
 from models.indextts25.campplus import load_speaker_style
 from models.indextts25.codec import EnhancedCodec
@@ -64,18 +56,14 @@ from models.indextts25.gpt import T2S25, with_language
 from models.indextts25.s2m import load_s2m25
 from models.indextts25.text import LANGUAGES, TextFrontEnd25
 from models.indextts25.voice import Voice25, prepare_voice25
+from models.indextts_chain import ChainJob, ChainParts, IndexTTSChain
 from models.layout import read_torch
 from models.line_limit import indextts25_line_limit
-from models.registry import indextts2_capabilities
-from models.s2m import S2M
 from models.semantic import SemanticEncoder
-from models.speaker import SpeakerStyle
-from models.stages import flow_noise, fp32_context, render_stages, run_vocoder, t2s_context
-from models.t2s import DecodeSettings, decode
+from models.t2s import decode
 from models.t2s.loading import CheckpointMismatch, check_links
 from models.units import PACE_RANGE
 from models.vocoder import Vocoder
-from models.voice import cached_voice, reference_emovec, voice_key
 
 log = logging.getLogger(__name__)
 
@@ -89,58 +77,23 @@ def indextts25_capabilities(qwen_dir: Path, max_batch: int) -> Capabilities:
     )
 
 
-@dataclass
-class Parts25:
-    cfg: IndexTTSConfig
+@dataclass(kw_only=True)
+class Parts25(ChainParts):
     text: TextFrontEnd25
     t2s: T2S25
     codec: EnhancedCodec
-    s2m: S2M
-    semantic: SemanticEncoder
-    style: SpeakerStyle
-    vocoder: Vocoder
-    emotion_mats: EmotionMatrices
-    text_emotion: TextEmotion
-    qwen_dir: Path
-    device: torch.device
 
 
-@dataclass
-class Job25:
+@dataclass(kw_only=True)
+class Job25(ChainJob):
     """One request on its way through the chain (the e2e parity stage drives it too)."""
 
-    index: int
-    request: SynthesisRequest
     voice: Voice25
     lang: str
     lang_id: int
-    segments: list[list[int]]  # text ids per segment (with the trailing stop id)
-    emovec: Tensor  # [1, D]
     code_targets: list[int | None]  # per segment: the slot's codes (None = free decoding)
-    decode_targets: list[Any]  # per segment: what the GPT gets (T, a StopWindow, None)
     plan: LengthPlan25 | None
-    decode: DecodeSettings
     duration_factor: float = 1.0  # free mode only (the release's knob)
-    noise: Tensor | None = None  # [80, P + F] to inject (parity)
-    trace: dict[str, Any] | None = None
-    codes: list[Tensor] = field(default_factory=list)
-    stops: list[tuple[bool, int | None]] = field(default_factory=list)  # (forced, stop_wish)
-    fit: dict[str, Any] | None = None  # the fit report (models/guided.py)
-    seg_frames: list[int] = field(default_factory=list)
-    t2s_done: bool = False
-    mel: Tensor | None = None
-    audio: np.ndarray | None = None
-    flagged: str | None = None
-    notes: list[str] = field(default_factory=list)
-    error: str | None = None
-    timings: dict[str, float] = field(default_factory=dict)
-
-    def add_time(self, stage: str, seconds: float) -> None:
-        self.timings[stage] = self.timings.get(stage, 0.0) + seconds
-
-    def note(self, text: str) -> None:
-        if text not in self.notes:
-            self.notes.append(text)
 
 
 # Three-letter codes (subtitle names, --language) of the languages 2.5 speaks.
@@ -207,14 +160,12 @@ def check_widths25(parts: Parts25, files: IndexTTS25Files) -> None:
     check_links(links, "the IndexTTS-2.5 files do not belong together (mixed releases?): ")
 
 
-def _forget_unfinished(job: Job25) -> None:
-    """Before a retry: unfinished GPT output starts afresh; finished stages are kept."""
-    if not job.t2s_done:
-        job.codes, job.stops = [], []
-
-
-class IndexTTS25Engine:
+class IndexTTS25Engine(IndexTTSChain):
     name = "indextts25"
+    voice_type = Voice25
+    make_voice = staticmethod(prepare_voice25)
+    prepared_by = "the IndexTTS-2.5 engine"
+    flow_name = "the flow model"
 
     def __init__(self, parts: Parts25, dtype: torch.dtype = torch.float32, files_digest: str = ""):
         self.parts = parts
@@ -222,10 +173,7 @@ class IndexTTS25Engine:
         self.files_digest = files_digest
         self.max_batch = 8 if parts.device.type == "cuda" else 4
         self.max_segment_tokens = MAX_SEGMENT_TOKENS
-        self._voices: OrderedDict[str, Voice25] = OrderedDict()
-        self._ref_emovecs: OrderedDict[str, Tensor] = OrderedDict()
-        self._text_readings: dict[str, EmotionReading] = {}
-        self.voice_cache_size = 64
+        self._init_caches(reference_cache_size=256)
 
     @property
     def capabilities(self) -> Capabilities:
@@ -297,44 +245,7 @@ class IndexTTS25Engine:
             dtype = torch.float32
         return cls(parts, dtype, files_fingerprint(files))
 
-    def _autocast(self):
-        return t2s_context(self.parts.device, self.dtype)
-
-    def _fp32(self):
-        return fp32_context(self.parts.device)
-
-    # ---- voices and emotion -------------------------------------------------------------
-    def prepare_voice(self, audio: np.ndarray, sample_rate: int) -> VoiceHandle:
-        def prepare() -> Voice25:
-            with self._fp32():
-                return prepare_voice25(self.parts, audio, sample_rate, self._autocast)
-
-        key = voice_key(audio, sample_rate)
-        voice = cached_voice(self._voices, self.voice_cache_size, key, prepare)
-        return VoiceHandle(key=key, data=voice)
-
-    def _voice_of(self, handle: VoiceHandle) -> Voice25:
-        if isinstance(handle.data, Voice25):
-            return handle.data
-        voice = self._voices.get(handle.key)
-        if voice is None:
-            raise RequestError(f"voice {handle.key} was not prepared by the IndexTTS-2.5 engine")
-        return voice
-
-    def emotion_vector(self, voice: Voice25, spec: EmotionSpec) -> Tensor:
-        """As infer_v2_5 (unchanged from 2.0): the voice's own, a reference clip's blended
-        by alpha, or 8 weights mixed through feat1/feat2."""
-        mats = self.parts.emotion_mats
-        return emotion_vector(voice, spec, mats, self._reference, self._text_emotion)
-
-    def _reference(self, audio: np.ndarray | None, rate: int) -> Tensor:
-        def compute(audio: np.ndarray, rate: int) -> Tensor:
-            with self._fp32():
-                return reference_emovec(self.parts, audio, rate, self._autocast)
-
-        return cached_reference(self._ref_emovecs, 256, audio, rate, compute)
-
-    def _text_emotion(self, text: str) -> list[float]:
+    def _text_weights(self, text: str) -> list[float]:
         missing = (
             "emotion from a text description needs the optional text-emotion model "
             f"({self.parts.qwen_dir} is missing); use the sliders or a reference clip"
@@ -364,10 +275,10 @@ class IndexTTS25Engine:
     def _validate(req: SynthesisRequest) -> None:
         check_sampling(req, flow_prompt=False)  # the flow model always sees the whole prompt
 
-    def _decode_settings(self, req: SynthesisRequest) -> DecodeSettings:
+    def _decode_settings(self, req: SynthesisRequest) -> Sampling:
         """The request's sampling, its free-mode bound cut to what the position table
         holds (the stop code included), as the 2.0 engine does."""
-        settings = DecodeSettings.from_sampling(req.sampling)
+        settings = req.sampling.decoding()
         limit = self.parts.t2s.cfg.mel_positions - 2
         if settings.max_tokens > limit:
             settings = dataclasses.replace(settings, max_tokens=limit)
@@ -431,46 +342,18 @@ class IndexTTS25Engine:
         return job
 
     # ---- synthesis ----------------------------------------------------------------------
-    def synthesize(
-        self,
-        requests: Sequence[SynthesisRequest],
-        progress: ProgressFn | None = None,
-        *,
-        on_result: ResultFn | None = None,
-        should_stop: StopFn | None = None,
-    ) -> list[SynthesisResult]:
-        return run_batches(
-            requests,
-            self.make_job,
-            lambda j: (j.voice.key, j.plan.codes if j.plan else sum(map(len, j.segments)) * 2),
-            self._batches,
-            self.render_jobs,
-            progress,
-            on_result,
-            should_stop,
-        )
-
-    def _batches(self, jobs: list[Job25]) -> list[list[Job25]]:
-        size = max(1, self.max_batch)
-        return [jobs[i : i + size] for i in range(0, len(jobs), size)]
-
-    def _result(self, job: Job25) -> SynthesisResult:
-        return job_result(job)
-
-    def render_jobs(self, jobs: list[Job25], stop: StopFn = lambda: False) -> None:
-        """Render in place; halve the batch on failure (out-of-memory above all), so that a
-        request that cannot be rendered fails alone."""
-        render_halving(jobs, self._render, _forget_unfinished, self.parts.device, stop)
+    @staticmethod
+    def _length_key(job: Job25) -> int:
+        return job.plan.codes if job.plan else sum(map(len, job.segments)) * 2
 
     @torch.inference_mode()
-    def _render(self, jobs: list[Job25], stop: StopFn) -> None:
-        stages = (self._run_t2s, self._run_lengths, self._run_s2m, self._run_vocoder)
-        render_stages(jobs, stop, self._autocast, self._fp32, *stages)
+    def _render(self, jobs: list[Job25], stop: StopFn = lambda: False) -> None:
+        super()._render(jobs, stop)
 
     # ---- stages -------------------------------------------------------------------------
     def _run_t2s(self, jobs: list[Job25]) -> None:
         t2s = self.parts.t2s
-        groups: dict[tuple[DecodeSettings, int], list[Job25]] = {}
+        groups: dict[tuple[Sampling, int], list[Job25]] = {}
         for j in jobs:
             groups.setdefault((j.decode, j.lang_id), []).append(j)
         for (settings, lang_id), group in groups.items():
@@ -552,45 +435,3 @@ class IndexTTS25Engine:
                 job.trace.setdefault("s_infer", []).append(s_infer)
                 job.trace.setdefault("cond", []).append(cond)
         return torch.cat(conds, dim=0)
-
-    def _noise(self, job: Job25, frames: int) -> Tensor:
-        total = job.voice.prompt_frames + frames
-        channels = self.parts.s2m.cfg.dit.in_channels
-        return flow_noise(job, total, channels, stream_seed(job.request.seed, "cfm"))
-
-    def _run_s2m(self, jobs: list[Job25]) -> None:
-        s2m = self.parts.s2m
-        block = s2m.cfg.dit.block_size
-        groups: dict[tuple[int, float], list[Job25]] = {}
-        for j in jobs:
-            total = j.voice.prompt_frames + sum(j.seg_frames)
-            if total > block:
-                j.error = (
-                    f"the line needs {total} mel frames with its voice prompt, the flow model "
-                    f"renders at most {block}; split the line or use a shorter voice prompt"
-                )
-                continue
-            s = j.request.sampling
-            groups.setdefault((int(s.diffusion_steps), float(s.cfg_rate)), []).append(j)
-        for (steps, rate), group in groups.items():
-            t0 = time.perf_counter()
-            targets = [self._target_cond(j) for j in group]
-            mels = s2m.synthesize(
-                [j.voice.prompt_cond for j in group],
-                [j.voice.ref_mel[0] for j in group],
-                [j.voice.style[0] for j in group],
-                targets,
-                steps=steps,
-                cfg_rate=rate,
-                noise=[self._noise(j, t.shape[0]) for j, t in zip(group, targets, strict=True)],
-            )
-            dt = time.perf_counter() - t0
-            for j, target, mel in zip(group, targets, mels, strict=True):
-                j.mel = mel
-                j.add_time("s2m", dt / len(group))
-                if j.trace is not None:
-                    j.trace["target_cond"] = target
-                    j.trace["mel"] = mel
-
-    def _run_vocoder(self, jobs: list[Job25]) -> None:
-        run_vocoder(jobs, self.parts.vocoder, self.parts.device)

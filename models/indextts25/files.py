@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from models.common import hf_snapshot
 from models.contract import ModelFilesDamaged, ModelFilesMissing
 from models.indextts25.tokenizer import VOCAB_FILE, VocabularyError, read_ranks
 from models.layout import damage_of
@@ -140,16 +141,6 @@ def vocabulary_damage(path: Path) -> str | None:
     return None
 
 
-def _hf_snapshot(hf_cache: Path, repo: str, rel: str) -> Path | None:
-    snaps = hf_cache / f"models--{repo.replace('/', '--')}" / "snapshots"
-    if not snaps.is_dir():
-        return None
-    for snap in sorted(snaps.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True):
-        if (snap / rel).exists():
-            return snap / rel
-    return None
-
-
 def _shared_part(caches: list[Path], name: str, repo: str, rel: str, marker: str | None) -> Path:
     """The first copy found: each hf_cache directly, then in the HF cache layout."""
     for hf in caches:
@@ -157,7 +148,7 @@ def _shared_part(caches: list[Path], name: str, repo: str, rel: str, marker: str
             return hf / name
     for hf in caches:
         target = "/".join(x for x in (rel, marker) if x) if marker else rel
-        found = _hf_snapshot(hf, repo, target)
+        found = hf_snapshot(hf, repo, target)
         if found is not None:
             return found.parent if marker else found
     return caches[0] / name

@@ -12,7 +12,8 @@ import torch
 from models.config import load_config
 from models.indextts25.gpt import T2S25, with_language
 from models.parity import Check, compare, exact, load_arrays
-from models.t2s import DecodeSettings, decode
+from models.contract import Sampling
+from models.t2s import decode
 from models.voice import official_lengths
 
 STAGE = "gpt"
@@ -90,7 +91,7 @@ def run(root: Path) -> list[Check]:
             )
     runs = [("rep1", 1.0, ""), ("rep10", 10.0, ""), ("rep10_otherlang", 10.0, "_otherlang")]
     for tag, rep, suffix in runs:
-        settings = DecodeSettings(
+        settings = Sampling(
             do_sample=False, repetition_penalty=rep, max_tokens=40, suppress_start=False
         )
         speaking = with_language(model, langs[suffix])

@@ -27,7 +27,8 @@ import torch
 
 from models.contract import DurationMode, EmotionSource, EmotionSpec, Sampling, SynthesisRequest
 from models.emotion import nearest_rows
-from models.engine import IndexTTS2Engine, Job
+from models.indextts2.engine import IndexTTS2Engine
+from models.indextts2.parts import Job
 from models.layout import IndexTTS2Files
 from models.parity import Check, compare, exact, load_arrays, waveform_checks
 from models.speaker import kaldi_fbank

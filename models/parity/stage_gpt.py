@@ -8,7 +8,8 @@ import torch
 
 from models.config import load_config
 from models.parity import Check, compare, exact, load_arrays
-from models.t2s import T2S, DecodeSettings, decode, latents
+from models.contract import Sampling
+from models.t2s import T2S, decode, latents
 
 STAGE = "gpt"
 
@@ -56,7 +57,7 @@ def run(root: Path) -> list[Check]:
         prompt = torch.cat((conds[0], model.text_embedding_sequence(text)))
         checks.append(compare(STAGE, "gpt_inputs_embeds", prompt[None], a["gpt_inputs_embeds"]))
     for rep, tag in ((1.0, "rep1"), (10.0, "rep10")):
-        settings = DecodeSettings(
+        settings = Sampling(
             do_sample=False, repetition_penalty=rep, max_tokens=40, suppress_start=False
         )
         (out,) = decode(model, [conds[0]], [text], settings, record_scores=True)
@@ -87,9 +88,9 @@ def _batch_checks(model: T2S, conds, text, a) -> list[Check]:
     cond_list = [conds, other_conds, conds]
     checks = []
     for settings, name in (
-        (DecodeSettings(do_sample=False, repetition_penalty=10.0, max_tokens=40), "greedy"),
-        (DecodeSettings(max_tokens=40), "sample"),
-        (DecodeSettings(num_beams=3, max_tokens=40), "beam_sample"),
+        (Sampling(do_sample=False, repetition_penalty=10.0, max_tokens=40), "greedy"),
+        (Sampling(max_tokens=40), "sample"),
+        (Sampling(num_beams=3, max_tokens=40), "beam_sample"),
     ):
         batched = decode(model, cond_list, texts, settings, seeds=[1, 2, 3])
         single = [

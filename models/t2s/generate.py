@@ -1,6 +1,6 @@
 """Batched KV-cached decoding of semantic codes, and the GPT latent pass (H_GPT) for S2M.
 
-    settings = DecodeSettings.official()        # release defaults: 3-beam sampling, rep 10
+    settings = Sampling.official()        # release defaults: 3-beam sampling, rep 10
     codes = generate(model, conds, text_ids, settings, targets=[None, 120], seeds=[1, 2])
     h_gpt = latents(model, conds, text_ids, codes)   # list of [N_i, D]
 
@@ -36,45 +36,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from models.contract import Sampling
 from models.t2s.gpt2 import prefix_mask
 from models.t2s.model import T2S
-
-
-@dataclass(frozen=True)
-class DecodeSettings:
-    do_sample: bool = True
-    temperature: float = 0.8
-    top_k: int = 30
-    top_p: float = 0.8
-    repetition_penalty: float = 10.0
-    num_beams: int = 1
-    length_penalty: float = 0.0
-    max_tokens: int = 1500  # free mode bound, stop token included (official max_mel_tokens)
-    # The start code cannot be turned into audio (vq2emb has no row for it). The official code
-    # does not forbid it; our default does.
-    suppress_start: bool = True
-
-    @classmethod
-    def official(cls) -> DecodeSettings:
-        """IndexTTS2 release defaults: beam sampling, 3 beams, rep 10, top-p 0.8, top-k 30."""
-        return cls(num_beams=3, suppress_start=False)
-
-    @classmethod
-    def greedy(cls, repetition_penalty: float = 10.0, max_tokens: int = 1500) -> DecodeSettings:
-        return cls(do_sample=False, repetition_penalty=repetition_penalty, max_tokens=max_tokens)
-
-    @classmethod
-    def from_sampling(cls, s) -> DecodeSettings:
-        """From models.contract.Sampling: the fields the two share (suppress_start keeps its
-        default; the diffusion settings are not decoding ones)."""
-        shared = {f.name for f in fields(cls)} & {f.name for f in fields(s)}
-        return cls(**{name: getattr(s, name) for name in shared})
 
 
 @dataclass(frozen=True)
@@ -111,7 +81,7 @@ def apply_repetition_penalty(scores: Tensor, seen: Tensor, penalty: float) -> Te
     return torch.where(seen, penalised, scores)
 
 
-def apply_warpers(scores: Tensor, s: DecodeSettings, min_keep: int) -> Tensor:
+def apply_warpers(scores: Tensor, s: Sampling, min_keep: int) -> Tensor:
     if s.temperature != 1.0:
         scores = scores / s.temperature
     if s.top_k and s.top_k > 0:
@@ -166,7 +136,7 @@ def decode(
     model: T2S,
     conds: Sequence[Tensor],
     text_ids: Sequence[Tensor],
-    settings: DecodeSettings,
+    settings: Sampling,
     targets: Sequence[int | StopWindow | None] | None = None,
     seeds: Sequence[int] | None = None,
     record_scores: bool = False,
@@ -225,7 +195,7 @@ def _decode_rows(
     model: T2S,
     conds: Sequence[Tensor],
     text_ids: Sequence[Tensor],
-    settings: DecodeSettings,
+    settings: Sampling,
     targets: list[StopWindow | None],
     seeds: list[int],
     record_scores: bool,
@@ -302,7 +272,7 @@ class _StepArgs:
     prompt_len: int
     targets: list[StopWindow | None]
     budgets: list[int]
-    settings: DecodeSettings
+    settings: Sampling
     cache_chunk: int = CACHE_CHUNK  # positions added when the cache is full
     steps: int = 0  # decode steps fed so far (timings)
 
@@ -535,7 +505,7 @@ def generate(
     model: T2S,
     conds: Sequence[Tensor],
     text_ids: Sequence[Tensor],
-    settings: DecodeSettings,
+    settings: Sampling,
     targets: Sequence[int | StopWindow | None] | None = None,
     seeds: Sequence[int] | None = None,
 ) -> list[Tensor]:

@@ -269,7 +269,7 @@ class VoxCPM2Engine:
         # The steps as asked, 25 included (the final preset's): a default of 25 cannot be
         # told from a --flow-steps 25, so none is mistaken for "not set". Draft asks 10,
         # VoxCPM2's own default.
-        return sampling.diffusion_steps
+        return sampling.steps()
 
     @staticmethod
     def _guidance(sampling: Sampling) -> float:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-EXIT_USAGE = 2  # as app/cli.py's
+from app.cli.codes import EXIT_USAGE
 
 
 def add_cluster_flags(d: argparse.ArgumentParser) -> None:

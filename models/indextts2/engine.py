@@ -38,41 +38,26 @@ fp32 (parity) and CUDA the auto plan. On CUDA the T2S stage also runs under auto
 plan's dtype. The prompt path (w2v-BERT, codec, mel, CAMPPlus) stays float32.
 """
 
+
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import time
-from collections import OrderedDict
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
 
-import numpy as np
 import torch
 from torch import Tensor
 
-from models.batching import (
-    RequestError,
-    check_sampling,
-    job_result,
-    render_halving,
-    run_batches,
-)
-from models.config import IndexTTSConfig, load_config
+from models.batching import RequestError, check_sampling
+from models.common import files_fingerprint, indextts2_capabilities, stream_seed
+from models.config import load_config
 from models.contract import (
     Capabilities,
     DurationMode,
     EmotionSource,
-    EmotionSpec,
-    ProgressFn,
-    ResultFn,
-    StopFn,
+    Sampling,
     SynthesisRequest,
-    SynthesisResult,
-    VoiceHandle,
 )
 from models.duration import (
     NATURAL_FIT_RANGE,
@@ -81,23 +66,22 @@ from models.duration import (
     split_exact,
     within_fit_range,
 )
-from models.emotion import EmotionMatrices, EmotionReading, TextEmotion
-from models.emotion_request import cached_reference, emotion_vector, read_description
+from models.emotion import EmotionMatrices, TextEmotion
+from models.emotion_request import read_description
 from models.guided import SLOT_MODES, decode_targets, job_fit, segment_stops
+from models.indextts2.parts import Job, Parts, _pick_plan, check_widths, model_dir_of, store_stage
+from models.indextts2.voice import Voice, prepare_voice
+from models.indextts_chain import IndexTTSChain
 from models.layout import IndexTTS2Files, locate, read_torch
 from models.line_limit import indextts2_line_limit
 from models.precision import PrecisionPlan, plan_precision
-from models.registry import indextts2_capabilities
 from models.s2m import S2M, official_target_frames
 from models.semantic import SemanticCodec, SemanticEncoder, load_codec_config
 from models.speaker import SpeakerStyle
-from models.stages import flow_noise, fp32_context, render_stages, run_vocoder, t2s_context
-from models.t2s import T2S, DecodeSettings, decode, latents
-from models.t2s.loading import check_links
+from models.t2s import T2S, decode, latents
 from models.text import TextFrontEnd
 from models.units import frames_for
 from models.vocoder import Vocoder
-from models.voice import Voice, cached_voice, prepare_voice, reference_emovec, voice_key
 
 log = logging.getLogger(__name__)
 
@@ -105,211 +89,10 @@ MAX_SEGMENT_TOKENS = 120  # the official max_text_tokens_per_segment
 STAGES = ("text", "emotion", "t2s", "latent", "s2m", "vocoder")
 
 
-@dataclass
-class Parts:
-    """The loaded models of one engine."""
-
-    cfg: IndexTTSConfig
-    text: TextFrontEnd
-    t2s: T2S
-    s2m: S2M
-    semantic: SemanticEncoder
-    codec: SemanticCodec
-    style: SpeakerStyle
-    vocoder: Vocoder
-    emotion_mats: EmotionMatrices
-    text_emotion: TextEmotion
-    qwen_dir: Path
-    device: torch.device
-
-
-@dataclass
-class Job:
-    """One request on its way through the chain (engine-internal; the e2e parity stage
-    drives it directly)."""
-
-    index: int
-    request: SynthesisRequest
-    voice: Voice
-    segments: list[list[int]]  # text ids per segment
-    emovec: Tensor  # [1, D]
-    token_targets: list[int | None]  # per segment: the slot's count (None = free decoding)
-    decode_targets: list[Any]  # per segment: what the decoder gets (T, a StopWindow, None)
-    plan: LengthPlan | None  # guided / exact / natural: the slot
-    decode: DecodeSettings
-    noise: Tensor | None = None  # [80, P + F] to inject (parity); None = seeded draw
-    trace: dict[str, Any] | None = None  # filled with intermediates when not None
-    codes: list[Tensor] = field(default_factory=list)
-    stops: list[tuple[bool, int | None]] = field(default_factory=list)  # (forced, stop_wish)
-    fit: dict[str, Any] | None = None  # the fit report (models/guided.py)
-    latents: list[Tensor] = field(default_factory=list)
-    seg_frames: list[int] = field(default_factory=list)
-    t2s_done: bool = False  # codes and latents of every segment are in (kept on a retry)
-    mel: Tensor | None = None
-    audio: np.ndarray | None = None
-    flagged: str | None = None
-    notes: list[str] = field(default_factory=list)  # per-line remarks (unknown text, cuts)
-    error: str | None = None
-    timings: dict[str, float] = field(default_factory=dict)
-
-    def add_time(self, stage: str, seconds: float) -> None:
-        self.timings[stage] = self.timings.get(stage, 0.0) + seconds
-
-    def note(self, text: str) -> None:
-        if text not in self.notes:
-            self.notes.append(text)
-
-
-def store_stage(stage: str, part: Any, plan: PrecisionPlan) -> Any:
-    """Put one stage's weights (t2s, s2m or vocoder) in the plan's format, in place and
-    once; returns the part."""
-    dtype = getattr(plan, stage)
-    if dtype == torch.float32:
-        return part
-    if stage == "t2s":
-        part.store_decoder(dtype, plan.t2s_narrow_rows, plan.t2s_wide)
-        if plan.t2s_conditioning != torch.float32:
-            part.store_conditioning(plan.t2s_conditioning)
-    elif stage == "s2m":
-        part.store_estimator(dtype)
-    else:
-        part.model.to(dtype)
-    return part
-
-
-def _pick_plan(
-    device: torch.device,
-    dtype: torch.dtype | str | None,
-    precision: str | torch.dtype | PrecisionPlan | None,
-) -> PrecisionPlan:
-    """The plan for load(): `precision` wins; else a given `dtype` (the older argument);
-    else fp32 on the CPU and the auto plan on CUDA (where the official code uses half)."""
-    if isinstance(precision, PrecisionPlan):
-        return precision
-    if precision is not None:
-        return plan_precision(device, precision)
-    if dtype is not None:
-        return plan_precision(device, _pick_dtype(device, dtype))
-    return plan_precision(device, "auto" if device.type == "cuda" else "fp32")
-
-
-def _pick_dtype(device: torch.device, dtype: torch.dtype | str | None) -> torch.dtype:
-    if isinstance(dtype, str):
-        names = {"fp32": torch.float32, "float32": torch.float32, "fp16": torch.float16}
-        names |= {"float16": torch.float16, "bf16": torch.bfloat16, "bfloat16": torch.bfloat16}
-        if dtype not in names:
-            raise ValueError(f"unknown dtype {dtype!r} (fp32, fp16 or bf16)")
-        dtype = names[dtype]
-    if device.type != "cuda":
-        if dtype not in (None, torch.float32):
-            log.info("%s requested on %s: the CPU runs in float32", dtype, device)
-        return torch.float32
-    if dtype is None:
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return dtype
-
-
-SEED_MODULUS = 2**63  # torch.Generator seeds: kept inside the int64 range
-
-
-def stream_seed(seed: int, stage: str, segment: int = 0) -> int:
-    """The seed of one random stream of a request: a hash of (seed, stage, segment), so the
-    T2S sampling of segment k, the CFM noise and the streams of the next cue (core uses
-    base + cue index) never share a seed. Any integer is accepted (reduced into int64)."""
-    digest = hashlib.blake2b(f"{int(seed)}|{stage}|{int(segment)}".encode(), digest_size=8)
-    return int.from_bytes(digest.digest(), "little") % SEED_MODULUS
-
-
-def check_widths(parts: Parts, files: IndexTTS2Files) -> None:
-    """The checkpoints must chain: w2v-BERT features feed the T2S conditioning encoders and
-    the semantic codec; the T2S latent feeds the S2M gpt_layer, whose output is added to the
-    codec embeddings and regulated. Files from different releases load one by one but not
-    together: raise CheckpointMismatch naming both files of every broken link."""
-    s2m = parts.s2m.cfg
-    w2v = int(parts.semantic.mean.numel())
-    links = [
-        (
-            "T2S model width",
-            parts.t2s.dim,
-            files.gpt,
-            "S2M gpt_layer input",
-            s2m.gpt_layer_dims[0],
-            files.s2mel,
-        ),
-        (
-            "S2M gpt_layer output",
-            s2m.gpt_layer_dims[-1],
-            files.s2mel,
-            "semantic codec width",
-            parts.codec.hidden_size,
-            files.semantic_codec,
-        ),
-        (
-            "S2M length regulator input",
-            s2m.length_regulator.in_channels,
-            files.s2mel,
-            "semantic codec width",
-            parts.codec.hidden_size,
-            files.semantic_codec,
-        ),
-        (
-            "w2v-BERT feature width",
-            w2v,
-            files.w2v_stats,
-            "T2S conditioning input",
-            parts.t2s.cfg.cond_input_size,
-            files.gpt,
-        ),
-        (
-            "w2v-BERT feature width",
-            w2v,
-            files.w2v_stats,
-            "semantic codec width",
-            parts.codec.hidden_size,
-            files.semantic_codec,
-        ),
-    ]
-    check_links(
-        links,
-        "the model files do not belong together (mixed releases?): ",
-        ". Download a complete IndexTTS2 folder with installer/download_models.py.",
-    )
-
-
-def _forget_unfinished(job: Job) -> None:
-    """Before a retry: unfinished T2S output starts afresh; finished stages are kept."""
-    if not job.t2s_done:
-        job.codes, job.latents, job.stops = [], [], []
-
-
-def _model_dir_of(path: Path) -> Path:
-    """The model directory (the folder holding indextts2/) of a file inside it."""
-    root = path.parent
-    return root.parent if root.name == "indextts2" else root
-
-
-class ModelFiles(Protocol):
-    """A model folder's files (IndexTTS2Files, IndexTTS25Files: the 2.5 engine uses the
-    fingerprint too)."""
-
-    def required(self) -> dict[str, Path]: ...
-
-
-def files_fingerprint(files: ModelFiles) -> str:
-    """A digest of where the model files are and their size and modification time: cheap
-    (no hashing of gigabytes) and changes whenever a checkpoint is replaced."""
-    h = hashlib.sha256()
-    for name, path in sorted(files.required().items()):
-        try:
-            st = Path(path).resolve().stat()
-            h.update(f"{name}={Path(path).resolve()}:{st.st_size}:{st.st_mtime_ns};".encode())
-        except OSError:
-            h.update(f"{name}=?;".encode())
-    return h.hexdigest()[:16]
-
-
-class IndexTTS2Engine:
+class IndexTTS2Engine(IndexTTSChain):
     name = "indextts2"
+    voice_type = Voice
+    make_voice = staticmethod(prepare_voice)
 
     def __init__(
         self,
@@ -330,11 +113,7 @@ class IndexTTS2Engine:
         self.max_segment_tokens = MAX_SEGMENT_TOKENS
         self.split_mode = "clean"  # every text piece exactly once (see TextFrontEnd)
         self.duration_embedding = "paper"  # exact mode: p = W_sem[T] in the duration slot
-        self._voices: OrderedDict[str, Voice] = OrderedDict()
-        self._ref_emovecs: OrderedDict[str, Tensor] = OrderedDict()
-        self._text_readings: dict[str, EmotionReading] = {}
-        self.voice_cache_size = 64
-        self.reference_cache_size = 256
+        self._init_caches(reference_cache_size=256)
 
     @property
     def capabilities(self) -> Capabilities:
@@ -458,50 +237,13 @@ class IndexTTS2Engine:
         self.apply_precision(plan)
         return f"precision: {plan.describe()}"
 
-    def _autocast(self):
-        return t2s_context(self.parts.device, self.dtype)
-
-    def _fp32(self):
-        return fp32_context(self.parts.device)
-
-    # ---- voices -------------------------------------------------------------------------
-    def prepare_voice(self, audio: np.ndarray, sample_rate: int) -> VoiceHandle:
-        def prepare() -> Voice:
-            with self._fp32():
-                return prepare_voice(self.parts, audio, sample_rate, t2s_context=self._autocast)
-
-        key = voice_key(audio, sample_rate)
-        voice = cached_voice(self._voices, self.voice_cache_size, key, prepare)
-        return VoiceHandle(key=key, data=voice)
-
-    def _voice_of(self, handle: VoiceHandle) -> Voice:
-        if isinstance(handle.data, Voice):
-            return handle.data
-        voice = self._voices.get(handle.key)
-        if voice is None:
-            raise RequestError(f"voice {handle.key} was not prepared by this engine")
-        return voice
-
-    # ---- emotion ------------------------------------------------------------------------
-    def emotion_vector(self, voice: Voice, spec: EmotionSpec) -> Tensor:
-        """The emotion vector [1, D] added to the voice's latents for this request."""
-        mats = self.parts.emotion_mats
-        return emotion_vector(voice, spec, mats, self._reference, self._text_weights)
-
-    def _reference(self, audio: np.ndarray | None, rate: int) -> Tensor:
-        def compute(audio: np.ndarray, rate: int) -> Tensor:
-            with self._fp32():
-                return reference_emovec(self.parts, audio, rate, t2s_context=self._autocast)
-
-        return cached_reference(self._ref_emovecs, self.reference_cache_size, audio, rate, compute)
-
     def _text_weights(self, text: str) -> list[float]:
         qwen = self.parts.qwen_dir
         missing = (
             f"emotion from a text description needs the optional Qwen text-to-emotion "
             f"model, which is missing ({qwen} not found). Download it, from the Dubsmith "
             f"folder, with: .venv/bin/python installer/download_models.py --model-dir "
-            f"{_model_dir_of(qwen)} (it is the qwen0.6bemo4-merge folder of "
+            f"{model_dir_of(qwen)} (it is the qwen0.6bemo4-merge folder of "
             f"IndexTeam/IndexTTS-2), or use the emotion sliders or a reference clip instead."
         )
         reader = self.parts.text_emotion
@@ -576,7 +318,7 @@ class IndexTTS2Engine:
                 f"{limit}; speech stretched {longest / limit:.2f}x"
             )
             targets = [None if t is None else min(t, limit) for t in targets]
-        settings = DecodeSettings.from_sampling(req.sampling)
+        settings = req.sampling.decoding()
         if settings.max_tokens > limit:
             # The semantic position table ends there (config max_mel_tokens).
             settings = dataclasses.replace(settings, max_tokens=limit)
@@ -610,26 +352,6 @@ class IndexTTS2Engine:
         check_sampling(req)
 
     # ---- synthesis ----------------------------------------------------------------------
-    def synthesize(
-        self,
-        requests: Sequence[SynthesisRequest],
-        progress: ProgressFn | None = None,
-        *,
-        on_result: ResultFn | None = None,
-        should_stop: StopFn | None = None,
-    ) -> list[SynthesisResult]:
-        # Same voice together (its prompt is shared), then similar lengths (less padding).
-        return run_batches(
-            requests,
-            self.make_job,
-            lambda j: (j.voice.key, self._length_key(j)),
-            self._batches,
-            self.render_jobs,
-            progress,
-            on_result,
-            should_stop,
-        )
-
     def _batches(self, jobs: list[Job]) -> list[list[Job]]:
         """Jobs (sorted by voice and length) in the batches they render in. On an
         accelerator up to max_batch neighbours (similar lengths). On the CPU a batch
@@ -661,7 +383,7 @@ class IndexTTS2Engine:
             job.plan.frames,
             self.flow_prompt_frames(job),
             job.decode,
-            int(s.diffusion_steps),
+            s.steps(),
             float(s.cfg_rate),
         )
 
@@ -670,18 +392,6 @@ class IndexTTS2Engine:
         if job.plan is not None:
             return job.plan.tokens
         return sum(len(s) for s in job.segments) * 4  # about 4 codes per text token
-
-    def _result(self, job: Job) -> SynthesisResult:
-        return job_result(job)
-
-    def render_jobs(self, jobs: list[Job], stop: StopFn = lambda: False) -> None:
-        """Render jobs in place; halve the batch on out-of-memory, isolate failures. Once
-        `stop()` says so, the stages not yet begun are left undone."""
-        render_halving(jobs, self._render, _forget_unfinished, self.parts.device, stop)
-
-    def _render(self, jobs: list[Job], stop: StopFn = lambda: False) -> None:
-        stages = (self._run_t2s, self._run_lengths, self._run_s2m, self._run_vocoder)
-        render_stages(jobs, stop, self._autocast, self._fp32, *stages)
 
     # ---- stages -------------------------------------------------------------------------
     def _conds(self, job: Job) -> list[Tensor]:
@@ -699,7 +409,7 @@ class IndexTTS2Engine:
 
     def _run_t2s(self, jobs: list[Job]) -> None:
         t2s = self.parts.t2s
-        groups: dict[DecodeSettings, list[Job]] = {}
+        groups: dict[Sampling, list[Job]] = {}
         for j in jobs:
             groups.setdefault(j.decode, []).append(j)
         for settings, group in groups.items():
@@ -810,46 +520,3 @@ class IndexTTS2Engine:
         if limit is None:
             return have
         return max(1, min(have, frames_for(float(limit))))
-
-    def _noise(self, job: Job, frames: int) -> Tensor:
-        total = self.flow_prompt_frames(job) + frames
-        channels = self.parts.s2m.cfg.dit.in_channels
-        return flow_noise(job, total, channels, stream_seed(job.request.seed, "cfm"))
-
-    def _run_s2m(self, jobs: list[Job]) -> None:
-        s2m = self.parts.s2m
-        block = s2m.cfg.dit.block_size
-        groups: dict[tuple[int, float], list[Job]] = {}
-        for j in jobs:
-            total = self.flow_prompt_frames(j) + sum(j.seg_frames)
-            if total > block:  # free pace: known only now; fail this line, not the batch
-                j.error = (
-                    f"the line needs {total} mel frames with its voice prompt, the S2M model "
-                    f"renders at most {block}; split the line or use a shorter voice prompt"
-                )
-                continue
-            s = j.request.sampling
-            groups.setdefault((int(s.diffusion_steps), float(s.cfg_rate)), []).append(j)
-        for (steps, rate), group in groups.items():
-            t0 = time.perf_counter()
-            targets = [self._target_cond(j) for j in group]
-            cut = [self.flow_prompt_frames(j) for j in group]
-            mels = s2m.synthesize(
-                [j.voice.prompt_cond[:n] for j, n in zip(group, cut, strict=True)],
-                [j.voice.ref_mel[0, :, :n] for j, n in zip(group, cut, strict=True)],
-                [j.voice.style[0] for j in group],
-                targets,
-                steps=steps,
-                cfg_rate=rate,
-                noise=[self._noise(j, t.shape[0]) for j, t in zip(group, targets, strict=True)],
-            )
-            dt = time.perf_counter() - t0
-            for j, mel in zip(group, mels, strict=True):
-                j.mel = mel
-                j.add_time("s2m", dt / len(group))
-                if j.trace is not None:
-                    j.trace["target_cond"] = targets[group.index(j)]
-                    j.trace["mel"] = mel
-
-    def _run_vocoder(self, jobs: list[Job]) -> None:
-        run_vocoder(jobs, self.parts.vocoder, self.parts.device)
