@@ -49,12 +49,15 @@ def sync_project(project: proj.Project, opened: Opened) -> CueMerge:
 
 def read_for_editing(video: Path, subtitles: Path | None) -> Opened:
     """Read the video, its subtitles and its project file, and plan the lines' timing: the
-    slow part of opening (seconds for 10,000 cues). Raises InputError."""
+    slow part of opening (seconds for 10,000 cues). Raises InputError (NewerProjectError
+    for a project file a newer Dubsmith wrote: the desk must not start it afresh)."""
     project, error = proj.Project(), None
     path = project_file_for(Path(video))
     if path.exists():
         try:
             project = proj.load_project(path)
+        except proj.NewerProjectError:  # a newer Dubsmith's file: neither read nor replaced
+            raise
         except proj.ProjectError as exc:  # the unreadable file was kept as a backup copy
             error = str(exc)
     edited = desk.edited_subtitles(project)

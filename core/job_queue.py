@@ -16,6 +16,7 @@ from core.options import DubOptions
 from core.pipeline import JobEvents, dub
 from core.render import Cancelled, CancelToken
 from core.report import DubReport
+from core.run_lock import RunLocked, claim_run
 
 
 class JobStatus(StrEnum):
@@ -97,16 +98,22 @@ class JobQueue:
                 events.warning(notice)
 
         try:
-            job.report = dub(
-                job.video,
-                job.options,
-                events=Tracking(),
-                cancel=job.token,
-                project=job.project,
-                **kwargs,
-            )
+            # The same lock as the CLI's dub and batch: a CLI run on this video or its
+            # outputs makes this job fail at once, saying who holds it, instead of both
+            # writing one project and one output.
+            with claim_run(job.video, job.options, cancel=job.token):
+                job.report = dub(
+                    job.video,
+                    job.options,
+                    events=Tracking(),
+                    cancel=job.token,
+                    project=job.project,
+                    **kwargs,
+                )
         except Cancelled:
             job.status = JobStatus.CANCELLED
+        except RunLocked as exc:
+            job.status, job.error = JobStatus.FAILED, str(exc)
         except Exception as exc:  # every failure reaches the editor as a message
             if job.token.cancelled:  # ffmpeg stopped by the cancel: still a cancel
                 job.status = JobStatus.CANCELLED

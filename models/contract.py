@@ -88,7 +88,9 @@ class Sampling:
     # The start code cannot be turned into audio (vq2emb has no row for it). The official code
     # does not forbid it; our default does.
     suppress_start: bool = True
-    diffusion_steps: int | None = None  # None: the engine's default (DEFAULT_DIFFUSION_STEPS)
+    # Flow model steps; None: the engine's own default. 25 (IndexTTS's) stays the default
+    # value so that a request says what it renders with (take caches and reports read it).
+    diffusion_steps: int | None = 25
     cfg_rate: float = 0.7
     # Seconds of the voice prompt the flow model conditions on (its first ones); None: all
     # of it. The flow model runs over prompt + line frames, so draft previews cut it.

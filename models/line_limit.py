@@ -14,7 +14,7 @@ Each check is one the render itself would fail on, from the model's own config:
 - span, slot modes (guided, exact): every segment needs at least one semantic code; on
   IndexTTS-2.5 a segment's forced codes must fit the T2S mel position table (gpt
   max_mel_tokens, the stop code included). IndexTTS2 decodes that many and stretches
-  them to the slot instead (flagged, models/engine.py), so there it is no refusal.
+  them to the slot instead (flagged, models/indextts2/engine.py), so there it is no refusal.
 
 Nothing here loads a model: the engine object is only read (its config, its text
 front end). An engine that cannot tell (no text to speak, a language it does not speak)

@@ -1,6 +1,6 @@
 """Semantic features (w2v-BERT 2.0, layer 17, normalised) and the MaskGCT semantic codec.
 
-Public API (used by models/engine.py):
+Public API (used by models/indextts2/engine.py):
 
     SemanticEncoder.load(w2v_dir, stats_pt, device="cpu", dtype=torch.float32)
     SemanticEncoder(audio_16k, batched=None) -> SemanticFeatures(feats [B, T, C] float32, mask [B, T] bool)

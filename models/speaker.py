@@ -1,6 +1,6 @@
 """Speaker style: Kaldi fbank + CAMPPlus (the 192-d style vector IndexTTS2 feeds its S2M).
 
-Public API (used by models/engine.py):
+Public API (used by models/indextts2/engine.py):
 
     kaldi_fbank(audio_16k, subtract_mean=True) -> Tensor [T, 80]
         80-bin Kaldi fbank (dither 0, 16 kHz, Povey window, snip edges), minus its

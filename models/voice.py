@@ -12,6 +12,7 @@ The audio handling follows the official `infer_v2` so a prompt gives the officia
   cut to 15 s. The voice's own emotion vector therefore comes from slightly different
   features than its speaker latents, as in the official code.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -27,7 +27,7 @@ from app.gui.lines_model import (  # noqa: E402
     COL_TEXT,
 )
 from app.gui.main_window import MainWindow  # noqa: E402
-from app.gui.settings_dialog import SettingsDialog  # noqa: E402
+from app.gui.settings_dialog import MODES, SettingsDialog  # noqa: E402
 from app.gui.shortcuts import SHORTCUTS, ShortcutsDialog  # noqa: E402
 from core import desk  # noqa: E402
 from core import project as proj  # noqa: E402
@@ -616,7 +616,7 @@ def test_a_waiting_jobs_settings_are_edited_kept_and_run_with(
     dialog.background.setCurrentIndex(1)  # replace
     dialog.subtitle_track.setChecked(True)
     dialog.emotion.setCurrentText("voice")
-    dialog.mode.setCurrentIndex(1)  # natural
+    dialog.mode.setCurrentIndex(MODES.index(DurationMode.NATURAL))
     dialog.report.setText(str(tmp_path / "out" / "second.json"))
     dialog.accept()
     assert not dialog.isVisible()
@@ -659,7 +659,7 @@ def test_a_waiting_jobs_settings_are_edited_kept_and_run_with(
     assert ran.background is BackgroundMode.REPLACE and ran.emotion is DefaultEmotion.VOICE
     assert ran.duration_mode is DurationMode.NATURAL and ran.subtitle_track
     first = proj.load_project(project_file_for(videos[0])).settings
-    assert first.background is BackgroundMode.DUCK and first.duration_mode is DurationMode.EXACT
+    assert first.background is BackgroundMode.DUCK and first.duration_mode is DurationMode.GUIDED
 
     # Finished: not editable, and the button says why; double-click opens nothing.
     panel.tree.setCurrentItem(panel.tree.topLevelItem(1))

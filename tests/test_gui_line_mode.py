@@ -49,9 +49,9 @@ def test_the_inspector_mode_is_an_undoable_edit_and_the_line_goes_stale(qtbot, s
     with qtbot.waitSignal(win.preview_finished, timeout=90_000) as blocker:
         win.inspector.preview_btn.click()
     assert blocker.args[0]
-    assert win.cell(row, COL_STATUS) == "rendered" and win.cell(row, COL_MODE) == "exact"
+    assert win.cell(row, COL_STATUS) == "rendered" and win.cell(row, COL_MODE) == "guided"
     box = win.inspector.mode_box
-    assert box.itemText(0) == "As the dub (exact)" and box.currentIndex() == 0
+    assert box.itemText(0) == "As the dub (guided)" and box.currentIndex() == 0
 
     natural = win.inspector.mode_choices.index(DurationMode.NATURAL)
     box.setCurrentIndex(natural)
@@ -59,7 +59,7 @@ def test_the_inspector_mode_is_an_undoable_edit_and_the_line_goes_stale(qtbot, s
     line = win.line(2)
     assert line.duration_mode is DurationMode.NATURAL
     assert win.cell(row, COL_STATUS) == "stale" and win.cell(row, COL_MODE) == "natural (own)"
-    assert win.cell(win.rows[1], COL_MODE) == "exact"  # the others still follow the dub
+    assert win.cell(win.rows[1], COL_MODE) == "guided"  # the others still follow the dub
     assert "duration mode of line 2" in win.undo_act.text()
     win.undo()
     assert line.duration_mode is None and win.cell(row, COL_STATUS) == "rendered"

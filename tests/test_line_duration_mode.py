@@ -271,7 +271,7 @@ def test_the_inspector_sets_a_lines_mode_undoably_and_the_line_goes_stale(qtbot,
     from app.gui.inspector import LineInspector
     from app.gui.lines_model import COL_MODE, COL_STATUS, LinesModel
 
-    line = rendered_line(tmp_path, DurationMode.EXACT)
+    line = rendered_line(tmp_path, DurationMode.GUIDED)  # the dub's default mode
     project = proj.Project(lines=[line])
     model = LinesModel()
     model.reset(project, [line], [plan_line(line.start_ms, line.end_ms, line.text)], ["S1"])
@@ -292,25 +292,27 @@ def test_the_inspector_sets_a_lines_mode_undoably_and_the_line_goes_stale(qtbot,
     )
     show()
     assert [inspector.mode_box.itemText(i) for i in range(inspector.mode_box.count())] == [
-        "As the dub (exact)",
+        "As the dub (guided)",
+        "Guided",
         "Exact",
         "Natural",
+        "Free",
     ]
     assert inspector.mode_box.currentIndex() == 0 and inspector.mode_box.isEnabled()
-    assert model.text(0, COL_STATUS) == "rendered" and model.text(0, COL_MODE) == "exact"
+    assert model.text(0, COL_STATUS) == "rendered" and model.text(0, COL_MODE) == "guided"
 
     natural = inspector.mode_choices.index(DurationMode.NATURAL)
     inspector.mode_box.setCurrentIndex(natural)
     inspector.mode_box.activated.emit(natural)  # what a click on the entry sends
     assert line.duration_mode is DurationMode.NATURAL and stack.count() == 1
-    assert model.status(0) == (LineStatus.STALE, "rendered exact, now natural")
+    assert model.status(0) == (LineStatus.STALE, "rendered guided, now natural")
     assert model.text(0, COL_MODE) == "natural (own)"
     assert inspector.mode_box.currentText() == "Natural"
     assert "Renders natural" in inspector.duration.text()
 
     stack.undo()
     assert line.duration_mode is None and model.text(0, COL_STATUS) == "rendered"
-    assert inspector.mode_box.currentIndex() == 0 and model.text(0, COL_MODE) == "exact"
+    assert inspector.mode_box.currentIndex() == 0 and model.text(0, COL_MODE) == "guided"
     stack.redo()
     assert line.duration_mode is DurationMode.NATURAL and model.text(0, COL_STATUS) == "stale"
 

@@ -27,7 +27,7 @@ def cmd_batch(args, engine_factory=None) -> int:
         summary_rows,
         write_batch_report,
     )
-    from core.pipeline import InputError
+    from core.errors import InputError
     from core.voices import VoiceError
 
     outdir: Path = args.outdir

@@ -24,11 +24,14 @@ from app.gui.line_panel import LinePanel
 from app.gui.settings_dialog import MODES
 from core import desk
 from core import project as proj
+from core.settings import DubSettings
 from models.contract import EMOTION_NAMES, DurationMode
 
 MODE_TIPS = {
+    DurationMode.GUIDED: "paced toward the span's length, then fitted to it exactly",
     DurationMode.EXACT: "exactly the span's length",
     DurationMode.NATURAL: "its own pace, fitted to the span when close enough, else flagged",
+    DurationMode.FREE: "its own pace, never fitted",
 }
 
 PRESETS_FILE = Path(__file__).resolve().parents[2] / "resources" / "emotion_presets.json"
@@ -90,7 +93,7 @@ class LineInspector(QWidget):
             "How this line's length is made: as the dub (Settings), or its own (undoable)"
         )
         self.mode_box.activated.connect(self._mode)
-        self.dub_mode = DurationMode.EXACT  # what "As the dub" stands for, per shown line
+        self.dub_mode = DubSettings().duration_mode  # what "As the dub" stands for, per shown line
         self.mode_choices: list[DurationMode | None] = []  # the box's entries, in order
         self._fill_modes(None)
         self.duration = QLabel("")

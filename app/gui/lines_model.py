@@ -19,6 +19,7 @@ from core import project as proj
 from core.desk import LineStatus
 from core.desk_timecode import timecode
 from core.project import SPEAKER_COLOURS
+from core.settings import DubSettings
 from core.timing import Timing
 from models.contract import DurationMode
 
@@ -155,7 +156,7 @@ class LinesModel(QAbstractTableModel):
 
     def dub_mode(self) -> DurationMode:
         """The dub's duration mode: read each time, so a Settings change shows at once."""
-        return self.project.settings.duration_mode if self.project else DurationMode.EXACT
+        return (self.project.settings if self.project else DubSettings()).duration_mode
 
     def _work_out_status(self, row: int) -> tuple[LineStatus, str | None]:
         line = self.lines[row]

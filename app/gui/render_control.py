@@ -192,7 +192,7 @@ class RenderMixin:
         line = None if index is None else self.line(index)
         if line is None or self.project is None:
             return
-        own = line.takes[-1].seed if line.takes else self.project.settings.seed + index
+        own = line.takes[-1].seed if line.takes else self.project.settings.seed + line.seed_number
         self._render_lines([index], desk.next_take_seed(line, own), play=True)
 
     def render_stale(self) -> None:
@@ -242,7 +242,8 @@ class RenderMixin:
             self.row_cues[r] for r in range(model.rowCount()) if model.status(r)[0] in NEEDS_RENDER
         }
         for index in model.rendering:
-            model.refresh_row(self.rows[index])
+            if (row := self.rows.get(index)) is not None:
+                model.refresh_row(row)
 
     def _where(self) -> str:
         """Where the dub stopped, for the messages: "during render (line 3 of 20)"."""

@@ -33,8 +33,15 @@ from models.contract import DurationMode
 
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-MODES = (DurationMode.EXACT, DurationMode.NATURAL)
-MODE_LABELS = ("exact: every line fills its span", "natural: free pace, fitted")  # of MODES
+# Every mode the engine knows, so a project in a new default mode never shows (and saves) another.
+MODE_BLURBS = {
+    DurationMode.GUIDED: "guided: paced toward its span, fitted exactly",
+    DurationMode.EXACT: "exact: every line fills its span",
+    DurationMode.NATURAL: "natural: free pace, fitted",
+    DurationMode.FREE: "free: free pace, never fitted",
+}
+MODES = tuple(DurationMode)
+MODE_LABELS = tuple(MODE_BLURBS.get(m, m.value) for m in MODES)  # of MODES
 
 
 @dataclass

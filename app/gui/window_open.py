@@ -186,7 +186,7 @@ class OpenMixin:
         self._show_speakers()
         self.video.load(video, opened.inputs.media.fps, self._mix_file())
         self.table_model.fps = opened.inputs.media.fps
-        self._show_warnings([*doc.warnings, *opened.merge.notices])
+        self._show_warnings([*opened.project.load_notices, *doc.warnings, *opened.merge.notices])
         self._set_busy(None)
         self._select_line(keep)
         self._remember_recent(video)

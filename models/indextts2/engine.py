@@ -38,7 +38,6 @@ fp32 (parity) and CUDA the auto plan. On CUDA the T2S stage also runs under auto
 plan's dtype. The prompt path (w2v-BERT, codec, mel, CAMPPlus) stays float32.
 """
 
-
 from __future__ import annotations
 
 import dataclasses

@@ -10,9 +10,9 @@ from pathlib import Path
 import torch
 
 from models.config import load_config
+from models.contract import Sampling
 from models.indextts25.gpt import T2S25, with_language
 from models.parity import Check, compare, exact, load_arrays
-from models.contract import Sampling
 from models.t2s import decode
 from models.voice import official_lengths
 

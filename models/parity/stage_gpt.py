@@ -7,8 +7,8 @@ from pathlib import Path
 import torch
 
 from models.config import load_config
-from models.parity import Check, compare, exact, load_arrays
 from models.contract import Sampling
+from models.parity import Check, compare, exact, load_arrays
 from models.t2s import T2S, decode, latents
 
 STAGE = "gpt"
