@@ -497,7 +497,8 @@ class DubJob:
     def _export(self, tick) -> None:
         assert self.inputs is not None and self.mix_path is not None
         export_dub(self.video, self.mix_path, Path(self.options.output), self.lines, self.inputs,
-                   self.settings, self.extracted is not None, self.work, self.warn)  # fmt: skip
+                   self.settings, self.extracted is not None, self.work, self.warn,
+                   spoken=self.dub_language())  # fmt: skip
 
     def _deliver(self, tick) -> None:
         self.delivery = deliver_stage(self, tick)  # core/deliver/stage.py

@@ -346,7 +346,27 @@ def build_codec_trunk(codec: nn.Module, c: dict[str, Any]) -> None:
     )
 
 
-class SemanticCodec(nn.Module):
+class CodecTrunk(nn.Module):
+    """What both codecs do with the trunk's quantizer (build_codec_trunk fills it)."""
+
+    quantizer: ResidualVQ
+
+    def _quantized(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        """Encoder output z [B, H, T] -> (codes [B, T] (or [N, B, T] for N > 1
+        quantizers), quantized [B, T, H]), as the official quantize."""
+        quantized, codes = self.quantizer(z)
+        if codes.shape[0] == 1:
+            codes = codes[0]
+        return codes, quantized.transpose(1, 2)
+
+    def _embedded(self, codes: Tensor, device: torch.device) -> Tensor:
+        """codes [B, T] (or [N, B, T]) -> [B, H, T], the official quantizer.vq2emb output."""
+        if codes.dim() == 2:
+            codes = codes.unsqueeze(0)
+        return self.quantizer.vq2emb(codes.to(device))
+
+
+class SemanticCodec(CodecTrunk):
     """MaskGCT RepCodec (semantic codec): features -> codes -> embeddings."""
 
     def __init__(self, cfg: dict[str, Any] | None = None):
@@ -381,18 +401,12 @@ class SemanticCodec(nn.Module):
     @torch.inference_mode()
     def quantize(self, feats: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """feats [B, T, H] (mask [B, T]: frames of each row) -> (codes, quantized [B, T, H])."""
-        z = self.encode(feats, mask).transpose(1, 2)
-        quantized, codes = self.quantizer(z)
-        if codes.shape[0] == 1:
-            codes = codes[0]
-        return codes, quantized.transpose(1, 2)
+        return self._quantized(self.encode(feats, mask).transpose(1, 2))
 
     @torch.inference_mode()
     def vq2emb(self, codes: Tensor) -> Tensor:
         """codes [B, T] (or [N, B, T]) -> [B, H, T], the official quantizer.vq2emb output."""
-        if codes.dim() == 2:
-            codes = codes.unsqueeze(0)
-        return self.quantizer.vq2emb(codes.to(self.quantizer.quantizers[0].codebook.weight.device))
+        return self._embedded(codes, self.quantizer.quantizers[0].codebook.weight.device)
 
     def embed_codes(self, codes: Tensor) -> Tensor:
         """codes [B, T] -> [B, T, H] (what infer_v2 feeds the S2M length regulator)."""

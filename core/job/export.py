@@ -24,6 +24,7 @@ def export_dub(
     has_original: bool,
     work: Path,
     warn: Callable[[Notice], None],
+    spoken: str | None = None,
 ) -> None:
     subtitles = None
     if settings.subtitle_track:
@@ -35,6 +36,7 @@ def export_dub(
         ExportOptions(
             dub_language=to_iso639_2(settings.language)
             or language_from_filename(inputs.subtitles.path)
+            or to_iso639_2(spoken)  # what the lines are written in (a plain clip.srt)
             or "und",
             include_original=settings.keep_original_track and has_original,
             subtitles=subtitles,

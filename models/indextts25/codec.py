@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from models.layout import read_torch
-from models.semantic import build_codec_trunk
+from models.semantic import CodecTrunk, build_codec_trunk
 from models.t2s.loading import CheckpointMismatch, check_keys
 
 DEFAULTS = {  # EnhancedCodec's constructor defaults
@@ -40,7 +40,7 @@ DEFAULTS = {  # EnhancedCodec's constructor defaults
 }
 
 
-class EnhancedCodec(nn.Module):
+class EnhancedCodec(CodecTrunk):
     def __init__(self, cfg: Mapping[str, Any] | None = None) -> None:
         super().__init__()
         c = {**DEFAULTS, **{k: v for k, v in (cfg or {}).items() if k in DEFAULTS}}
@@ -92,18 +92,12 @@ class EnhancedCodec(nn.Module):
         quantized [B, T', H]), as the official quantize."""
         x = self.downsample(feats.to(self.device, torch.float32))
         backbone, proj = self.encoder
-        z = proj(backbone(x.transpose(1, 2))).transpose(1, 2)
-        quantized, codes = self.quantizer(z)
-        if codes.shape[0] == 1:
-            codes = codes[0]
-        return codes, quantized.transpose(1, 2)
+        return self._quantized(proj(backbone(x.transpose(1, 2))).transpose(1, 2))
 
     @torch.inference_mode()
     def vq2emb(self, codes: Tensor) -> Tensor:
         """codes [B, N] (or [Q, B, N]) -> [B, H, N]."""
-        if codes.dim() == 2:
-            codes = codes.unsqueeze(0)
-        return self.quantizer.vq2emb(codes.to(self.device))
+        return self._embedded(codes, self.device)
 
     @torch.inference_mode()
     def decode(self, codes: Tensor) -> Tensor:

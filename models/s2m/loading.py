@@ -5,16 +5,17 @@ load_checkpoint2 silently skips mismatches and would leave random weights)."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import Tensor
 
 from models.layout import read_torch
 from models.s2m.config import S2MConfig
-from models.s2m.model import S2M
+
+M = TypeVar("M", bound=torch.nn.Module)
 
 MODULES = ("cfm", "length_regulator", "gpt_layer")
 
@@ -64,11 +65,16 @@ def load_s2m(
     cfg: S2MConfig | Mapping[str, Any] | Path,
     device: str | torch.device = "cpu",
     dtype: torch.dtype = torch.float32,
-) -> S2M:
+    model_type: Callable[[S2MConfig], M] | None = None,
+) -> M:
+    """`model_type`: the model class (S2M; S2M.load passes itself, so this module does not
+    import the model)."""
+    if model_type is None:
+        raise TypeError("load_s2m needs the model class (use S2M.load)")
     net = read_s2mel(path)
     config = config_for_checkpoint(as_config(cfg), net)
     with torch.device("meta"):
-        model = S2M(config)
+        model = model_type(config)
     for name in MODULES:
         # assign=True adopts the checkpoint tensors instead of filling initialised ones.
         getattr(model, name).load_state_dict(net[name], strict=True, assign=True)

@@ -28,6 +28,7 @@ from torch import Tensor, nn
 from models.s2m.cfm import CFM
 from models.s2m.config import S2MConfig
 from models.s2m.length_regulator import LengthRegulator
+from models.s2m.loading import load_s2m
 
 RowsLike = Tensor | Sequence[Tensor]
 
@@ -51,9 +52,7 @@ class S2M(nn.Module):
     ) -> S2M:
         """Strictly load an official s2mel.pth; widths of gpt_layer and the regulator input
         come from the checkpoint's tensor shapes."""
-        from models.s2m.loading import load_s2m
-
-        return load_s2m(Path(s2mel_pth), cfg, device=device, dtype=dtype)
+        return load_s2m(Path(s2mel_pth), cfg, device=device, dtype=dtype, model_type=cls)
 
     @property
     def device(self) -> torch.device:

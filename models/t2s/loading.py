@@ -23,7 +23,6 @@ from torch import Tensor
 from models.config import GPTConfig
 from models.layout import read_torch
 from models.t2s.gpt2 import is_conv1d_key
-from models.t2s.model import T2S
 
 M = TypeVar("M", bound=torch.nn.Module)
 
@@ -76,7 +75,7 @@ def widths_from_state_dict(sd: Mapping[str, Tensor], cfg: GPTConfig) -> GPTConfi
     return dataclasses.replace(cfg, **changes)
 
 
-def checkpoint_shapes(model: T2S) -> dict[str, tuple[int, ...]]:
+def checkpoint_shapes(model: torch.nn.Module) -> dict[str, tuple[int, ...]]:
     """Our state dict's keys with the shapes the official checkpoint stores."""
     out: dict[str, tuple[int, ...]] = {}
     for k, v in model.state_dict(keep_vars=True).items():
@@ -108,10 +107,20 @@ def check_keys(
     return problems
 
 
-def load_t2s(path: Path, cfg: GPTConfig, device: str | torch.device = "cpu") -> T2S:
+def load_t2s(
+    path: Path,
+    cfg: GPTConfig,
+    device: str | torch.device = "cpu",
+    model_type: Callable[[GPTConfig], M] | None = None,
+) -> M:
+    """`model_type`: the model class (T2S; T2S.load passes itself, so this module does not
+    import the model)."""
+    if model_type is None:
+        raise TypeError("load_t2s needs the model class (use T2S.load)")
     sd = read_state_dict(path)
     cfg = widths_from_state_dict(sd, cfg)
-    return load_strict(path, sd, lambda: T2S(cfg), "does not match the gpt config", device)
+    build = model_type
+    return load_strict(path, sd, lambda: build(cfg), "does not match the gpt config", device)
 
 
 def load_strict(

@@ -35,6 +35,7 @@ from models.config import GPTConfig
 from models.precision import linear, store_linear_weights
 from models.t2s.conformer import ConformerEncoder
 from models.t2s.gpt2 import GPT2
+from models.t2s.loading import load_t2s
 from models.t2s.perceiver import PerceiverResampler
 
 DurationEmbedding = Literal["speed", "paper"]
@@ -108,9 +109,7 @@ class T2S(nn.Module):
 
     @classmethod
     def load(cls, gpt_pth: Path, cfg: GPTConfig, device: str | torch.device = "cpu") -> T2S:
-        from models.t2s.loading import load_t2s
-
-        return load_t2s(Path(gpt_pth), cfg, device)
+        return load_t2s(Path(gpt_pth), cfg, device, model_type=cls)
 
     @property
     def dim(self) -> int:
