@@ -113,7 +113,7 @@ def compare_precision(
         conds = engine._conds(job)
         texts = [torch.tensor(s, dtype=torch.long) for s in job.segments]
         t0 = time.perf_counter()
-        job.codes = list(ref.codes)
+        job.codes, job.stops = list(ref.codes), list(ref.stops)  # the fit record reads both
         job.latents = latents(engine.parts.t2s, conds, texts, job.codes)
         job.add_time("latent", time.perf_counter() - t0)
         job.t2s_done = True
