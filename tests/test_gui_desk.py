@@ -34,7 +34,7 @@ from core import project as proj  # noqa: E402
 from core.desk import LineStatus  # noqa: E402
 from core.media import probe  # noqa: E402
 from core.project_keeper import project_file_for  # noqa: E402
-from models.contract import EMOTION_NAMES  # noqa: E402
+from models.contract import EMOTION_NAMES, DurationMode  # noqa: E402
 from tests import mediagen  # noqa: E402
 from tests.tone_engine import ToneEngine  # noqa: E402
 
@@ -210,7 +210,7 @@ def test_dub_settings_are_reachable_from_the_window(qtbot, clip, tiny_model_dir,
     win = window(qtbot)
     assert open_now(qtbot, win, clip)
     dialog = SettingsDialog(win, str(tiny_model_dir), "auto", "auto", win.project.settings)
-    dialog.mode.setCurrentIndex(1)
+    dialog.mode.setCurrentIndex(MODES.index(DurationMode.NATURAL))
     dialog.language.setText("fra")
     dialog.seed.setValue(7)
     dialog.flow_steps.setValue(10)
