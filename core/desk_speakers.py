@@ -9,7 +9,7 @@ from pathlib import Path
 
 from core import project as proj
 from core.engines import EngineFactory, default_engine_factory
-from core.line_preview import LinePreview, LinePreviewJob
+from core.line_preview import LinePreview, LinePreviewJob, preview_lines
 from core.options import DubOptions
 from core.pipeline import DubJob, JobEvents
 from core.render import CancelToken
@@ -53,17 +53,10 @@ def preview_keeping_speakers(
     project: proj.Project | None = None,
 ) -> list[LinePreview]:
     """core.line_preview.preview_lines, but the project's speakers stay as they are."""
-    job = KeepSpeakersPreview(
-        video,
-        options,
-        indices,
-        seed=seed,
-        engine_factory=engine_factory,
-        events=events,
-        cancel=cancel,
-        project=project,
-    )
-    return job.preview()
+    return preview_lines(
+        video, options, indices, seed=seed, engine_factory=engine_factory, events=events,
+        cancel=cancel, project=project, job_type=KeepSpeakersPreview,
+    )  # fmt: skip
 
 
 def find_speakers(

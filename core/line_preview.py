@@ -130,9 +130,11 @@ def preview_lines(
     events: JobEvents | None = None,
     cancel: CancelToken | None = None,
     project: proj.Project | None = None,
+    job_type: type[LinePreviewJob] | None = None,
 ) -> list[LinePreview]:
-    """Render (or fetch from the cache) these lines of the dub; `seed`: a new take of one."""
-    job = LinePreviewJob(
+    """Render (or fetch from the cache) these lines of the dub; `seed`: a new take of one;
+    `job_type`: a LinePreviewJob that decides speakers its own way."""
+    job = (job_type or LinePreviewJob)(
         video,
         options,
         indices,
