@@ -3,6 +3,7 @@ official-format reference checkpoints in ../shared/reference."""
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import tempfile
 from pathlib import Path
@@ -40,6 +41,25 @@ def _find_reference() -> Path | None:
 
 
 REFERENCE = _find_reference()
+
+# pytest-timeout (pyproject) raises in the test; a test stuck in C code holding the GIL would
+# never see it, and CI would wait its whole limit. faulthandler's watchdog is a C thread: it
+# prints every thread's stack to the real stderr and ends the run.
+WATCHDOG_S = 900
+_watchdog_file = None
+
+
+def pytest_configure(config) -> None:
+    global _watchdog_file
+    _watchdog_file = os.fdopen(os.dup(2), "w")  # before capture takes fd 2 for a test
+
+
+@pytest.fixture(autouse=True)
+def _watchdog():
+    if _watchdog_file is not None:
+        faulthandler.dump_traceback_later(WATCHDOG_S, exit=True, file=_watchdog_file)
+    yield
+    faulthandler.cancel_dump_traceback_later()
 
 
 @pytest.fixture(scope="session")
