@@ -219,7 +219,8 @@ class DubJob:
             cues, speakers, options, inputs.media.has_audio
         )
         if not self.analysis_only:
-            preflight.check_disk(video, inputs, cues, options, self.work)
+            take_rate = preflight.take_rate_of(self.route(cues).factory, options.model_dir)
+            preflight.check_disk(video, inputs, cues, options, self.work, take_rate)
         if self.keeper:
             output = None if self.analysis_only else out
             keep_inputs(self.keeper, video, inputs, output, settings, options)

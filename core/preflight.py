@@ -18,6 +18,7 @@ from core.project_keeper import ProjectKeeper
 from core.settings import DubSettings
 from core.subtitles import Cue
 from core.voices import VoiceError, VoicePrompt, prompt_from_file
+from models.common import default_model_dir
 from models.contract import SAMPLE_RATE, EmotionSource
 
 
@@ -120,10 +121,30 @@ def check_line_emotions(
         )
 
 
+def take_rate_of(factory: EngineFactory | None, model_dir: Path | None) -> int:
+    """The rate the routed engine's takes are written at, read from its model folder
+    without loading it (VoxCPM2 writes 48 kHz takes, twice the room of 22.05 kHz ones).
+    An engine the registry does not know (or a folder it cannot read yet: the load will
+    say why) counts at the contract's rate."""
+    entry = getattr(factory, "entry", None)
+    if entry is None:
+        return SAMPLE_RATE
+    try:
+        return int(entry.capabilities(Path(model_dir or default_model_dir())).sample_rate)
+    except Exception:  # a missing folder is the model check's to report, not the disk's
+        return SAMPLE_RATE
+
+
 def check_disk(
-    video: Path, inputs: Inputs, cues: list[Cue], options: DubOptions, work: Path
+    video: Path,
+    inputs: Inputs,
+    cues: list[Cue],
+    options: DubOptions,
+    work: Path,
+    take_rate: int = SAMPLE_RATE,
 ) -> None:
-    """Cache and output space, estimated from the video and the lines, before any model."""
+    """Cache and output space, estimated from the video and the lines, before any model;
+    `take_rate`: the routed engine's (take_rate_of)."""
     duration = inputs.media.duration_s or 0.0
     channels = max([s.channels or 2 for s in inputs.media.audio_streams] or [2])
     lines_s = sum(c.duration_ms for c in cues) / 1000
@@ -131,7 +152,7 @@ def check_disk(
         duration,
         channels if inputs.media.has_audio else 2,
         lines_s,
-        take_rate=SAMPLE_RATE,
+        take_rate=take_rate,
         extract=inputs.media.has_audio and not (work / "audio").is_dir(),
         separate=inputs.media.has_audio and options.changes.get("background") == "separate",
     )

@@ -32,3 +32,14 @@ def test_a_refusal_names_the_folder_and_what_takes_the_room(tmp_path):
         check_space([SpaceNeed(tmp_path, sum(parts.values()), describe("the cache", parts))])
     message = str(err.value)
     assert str(tmp_path) in message and "master" in message and "mix" in message
+
+
+def test_takes_are_counted_at_the_routed_engines_own_rate(reference_dir, tmp_path):
+    from core.engines import RegistryFactory
+    from core.preflight import take_rate_of
+    from tests.conftest import materialize_model_dir
+
+    folder = materialize_model_dir(reference_dir / "model_dir", tmp_path / "models")
+    assert take_rate_of(RegistryFactory("indextts2"), folder) == 22050
+    assert take_rate_of(RegistryFactory("voxcpm2"), folder) == 48000  # VoxCPM2 speaks 48 kHz
+    assert take_rate_of(lambda *a: None, folder) == 22050  # a test double: the contract's rate
