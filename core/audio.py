@@ -1,4 +1,4 @@
-"""Small audio helpers shared by media, mixdown and export.
+"""Small audio helpers shared by extraction, mixdown and export.
 
 Arrays are float32, shaped ``(samples,)`` for mono or ``(samples, channels)`` otherwise.
 
@@ -24,6 +24,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from core.ffmpeg_tool import ffmpeg_path, input_args, run_ffmpeg
 from core.temp_files import temp_path_for
 from models.units import samples_for  # noqa: F401  (re-exported: core code imports it here)
 
@@ -150,9 +151,6 @@ def read_any_audio(path: Path, rate: int = 22050) -> tuple[np.ndarray, int]:
     try:
         return read_wav(path)
     except Exception:
-        # core.media imports this module; import it here, where it is needed.
-        from core.media import ffmpeg_path, input_args, run_ffmpeg
-
         with tempfile.TemporaryDirectory(prefix="dubsmith-audio-") as tmp:
             wav = Path(tmp) / "voice.wav"
             run_ffmpeg(

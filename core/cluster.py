@@ -4,14 +4,21 @@ in core/ knows the lines render elsewhere."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.engines import RegistryFactory
+from core.engines import EngineCache, EngineFactory, RegistryFactory, default_engine_factory
 from core.options import DubOptions
 from models.contract import Engine
-from models.pool import PoolSettings, RemotePool, connect
-from models.pool.connect import ALREADY_JOINED, check_address, disconnect
+from models.pool import ClusterError, PoolSettings, RemotePool, connect, ray_available
+from models.pool.connect import (
+    ALREADY_JOINED,
+    INSTALL_HINT,
+    check_address,
+    disconnect,
+    probe,
+)
 from models.registry import DEFAULT_ENGINE
 
 
@@ -45,6 +52,7 @@ class ClusterFactory(RegistryFactory):
         self.settings = settings
         self.pools: dict[tuple[str, str], RemotePool] = {} if pools is None else pools
         self.joined: str | None = None
+        self.render_on: RenderOn | None = None  # the desk's choice it was made for
 
     def connect(self) -> str:
         """Join the cluster (said in words); fails with ClusterError before any work."""
@@ -100,3 +108,70 @@ class ClusterFactory(RegistryFactory):
         if self.joined not in (None, ALREADY_JOINED):  # a runtime someone else joined stays
             disconnect()
             self.joined = None
+
+
+# --- the desk's "Render on" (Settings) ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RenderOn:
+    """Where the desk renders its lines: this computer, or a Ray cluster's workers."""
+
+    cluster: bool = False
+    address: str = "local"
+    workers: int = 2
+
+    def cluster_settings(self) -> ClusterSettings:
+        return ClusterSettings(self.address.strip(), self.workers)
+
+
+def render_on_problem(choice: RenderOn, *, reach: bool = True) -> str | None:
+    """Why the cluster cannot be used as chosen (None: it can, or this computer is chosen):
+    Ray not installed, an address that is none, or (`reach`) nothing answering there. Only
+    looks: no runtime starts and no cluster is joined."""
+    if not choice.cluster:
+        return None
+    if not ray_available():
+        return INSTALL_HINT
+    try:
+        address = check_address(choice.cluster_settings().address)
+        if reach and address not in ("local", "auto"):
+            probe(address, timeout_s=5.0)
+    except (ClusterError, ValueError) as exc:
+        return str(exc).replace("--cluster ", "the address ").replace("--workers", "workers")
+    if address == "auto" and not os.environ.get("RAY_ADDRESS"):
+        return "the address auto needs RAY_ADDRESS (e.g. ray://head:10001) to be set"
+    return None
+
+
+def render_on_factory(choice: RenderOn, here: EngineFactory | None = None) -> EngineFactory:
+    """The engine factory for `choice`: `here` (this computer's, the default when None), or
+    a ClusterFactory that joins the cluster at the first dub (nothing starts before). Ask
+    render_on_problem first: a choice it refuses raises ClusterError here."""
+    if not choice.cluster:
+        return here or default_engine_factory
+    problem = render_on_problem(choice, reach=False)
+    if problem:
+        raise ClusterError(problem)
+    factory = ClusterFactory(choice.cluster_settings())
+    factory.render_on = choice
+    return factory
+
+
+def engines_for(
+    engines: EngineCache, choice: RenderOn, here: EngineFactory | None = None, *, busy: bool
+) -> EngineCache:
+    """The desk's engines after `choice`: `engines` itself when the choice changes nothing
+    (the loaded engines stay), else a new cache on `here` (this computer's) or on a cluster
+    pool that joins at the next dub. The old cluster's workers are let go unless dubs still
+    run on them (`busy`: they end with the desk)."""
+    old = engines.factory
+    was_cluster = isinstance(old, ClusterFactory)
+    if not choice.cluster and not was_cluster:
+        return engines
+    if choice.cluster and was_cluster and old.render_on == choice:
+        return engines
+    new = EngineCache(render_on_factory(choice, here))
+    if was_cluster and not busy:
+        old.close()
+    return new

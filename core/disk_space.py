@@ -145,9 +145,24 @@ def _is_disk_full(exc: BaseException, free: int | None) -> bool:
     return isinstance(exc, sf.LibsndfileError) and free is not None and free < NEARLY_FULL
 
 
+def disk_full_error(exc: BaseException, folder: Path) -> OSError | None:
+    """``exc`` as an ENOSPC OSError when it is a write that failed on a full disk, else
+    None. Ask at once, before the failed write removes its temp files: a film's half-
+    written mix frees gigabytes, and libsndfile's bare "System error." would then no
+    longer read as a full disk."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return exc
+    if _is_disk_full(exc, free_bytes(folder)):
+        return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(folder))
+    return None
+
+
 @contextmanager
-def writing_to(folder: Path, what: str) -> Iterator[None]:
-    """Turn a write that failed for want of space into a message that says where."""
+def writing_to(folder: Path, what: str, need: int | None = None) -> Iterator[None]:
+    """Turn a write that failed for want of space into a message that says where, and,
+    given ``need`` (bytes the whole write takes), how much room it wants. The free space
+    is measured once the failed write has removed its temp files, so it is what a re-run
+    would find."""
     try:
         yield
     except DiskSpaceError:
@@ -157,6 +172,8 @@ def writing_to(folder: Path, what: str) -> Iterator[None]:
         if not _is_disk_full(exc, free):
             raise
         left = f" ({human_bytes(free)} left)" if free is not None else ""
+        if need is not None and free is not None:
+            left = f" ({need_and_free(need, free)})"
         raise DiskSpaceError(
             errno.ENOSPC,
             f"could not write {what} in {folder}: the disk is full{left}. Free some space, "

@@ -21,7 +21,8 @@ Public API::
     container_for(path: Path) -> str                        # "mp4" | "matroska"
     build_mux_args(video, dub_audio, tmp_out, muxer, options, info) -> list[str]
     export_video(video: Path, dub_audio: Path, out: Path,
-                 options: ExportOptions | None = None) -> Path
+                 options: ExportOptions | None = None, progress=None) -> Path
+        # progress(done, total): ffmpeg's own report, in seconds of the video's duration
 
 ``dub_audio`` is any file ffmpeg reads (normally ``mixdown.write_mix``'s WAV).
 Language codes are ISO 639-2 (``eng``, ``fra``), as both containers store them.
@@ -32,26 +33,16 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import soundfile as sf
 
-from core.child_process import child_command
-from core.disk_space import need_and_free
-from core.media import (
-    MediaError,
-    MediaInfo,
-    StreamInfo,
-    check_ffmpeg,
-    ffmpeg_error_tail,
-    ffmpeg_path,
-    input_args,
-    probe,
-    require_video,
-)
+from core.disk_space import free_bytes, need_and_free
+from core.ffmpeg_progress import run_with_progress
+from core.ffmpeg_tool import MediaError, check_ffmpeg, ffmpeg_error_tail, ffmpeg_path, input_args
+from core.media import MediaInfo, StreamInfo, probe, require_video
 from core.temp_files import temp_path_for
 
 _CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
@@ -231,8 +222,7 @@ def _channels_of(dub_audio: Path) -> int:
 
 def _check_space(out: Path, info: MediaInfo, options: ExportOptions) -> None:
     """Fail before a long mux when the disk clearly cannot hold the result."""
-    bitrate = _bits_per_second(dub_bitrate(options.audio_bitrate, 8))  # the most it may be
-    need = info.size_bytes + int(info.duration_s * bitrate / 8)
+    need = _space_needed(info, options)
     try:
         free = shutil.disk_usage(out.parent).free
     except OSError:
@@ -244,15 +234,35 @@ def _check_space(out: Path, info: MediaInfo, options: ExportOptions) -> None:
         )
 
 
+def _space_needed(info: MediaInfo, options: ExportOptions) -> int:
+    """At most what the output takes: the input's size (picture, original tracks) and
+    the dub at the highest rate it may be given."""
+    bitrate = _bits_per_second(dub_bitrate(options.audio_bitrate, 8))
+    return info.size_bytes + int(info.duration_s * bitrate / 8)
+
+
+def _disk_full(out: Path, info: MediaInfo, options: ExportOptions) -> ExportError:
+    free = free_bytes(out.parent)
+    room = ""
+    if free is not None:
+        room = f" {need_and_free(_space_needed(info, options), free).capitalize()}."
+    return ExportError(_ENOSPC_HINT.format(folder=out.parent, out=out.name) + room)
+
+
 def export_video(
-    video: Path, dub_audio: Path, out: Path, options: ExportOptions | None = None
+    video: Path,
+    dub_audio: Path,
+    out: Path,
+    options: ExportOptions | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Path:
     """Write ``out``: the input's picture with the dub (and extras) as its audio.
 
     Raises ExportError when ``out`` would overwrite an input, the extension is not a
     known container, ffmpeg fails (its message quoted) or the disk is full. The
     output appears only complete: a temp file beside it is renamed at the end and
-    removed on any failure.
+    removed on any failure. ``progress(done, total)`` follows ffmpeg's own report, in
+    seconds of the video (a film's mux takes minutes).
     """
     check_ffmpeg()
     options = options or ExportOptions()
@@ -276,18 +286,14 @@ def export_video(
     try:
         args = build_mux_args(video, dub_audio, tmp, muxer, options, info)
         try:
-            proc = subprocess.run(
-                child_command(args),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-            )
+            proc = run_with_progress(args, info.duration_s, progress)
         except OSError as exc:
             raise ExportError(f"Could not run ffmpeg to write '{out}': {exc}") from exc
         if proc.returncode != 0:
             stderr = proc.stderr.decode("utf-8", errors="replace")
             if "No space left on device" in stderr:
-                raise ExportError(_ENOSPC_HINT.format(folder=out.parent, out=out.name))
+                tmp.unlink(missing_ok=True)  # the room it took is free again: say so
+                raise _disk_full(out, info, options)
             if options.subtitles is not None and "Format not on whitelist" in stderr:
                 raise ExportError(
                     f"Could not write '{out}': '{options.subtitles}' is not a subtitle "
@@ -303,7 +309,8 @@ def export_video(
             os.replace(tmp, out)
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
-                raise ExportError(_ENOSPC_HINT.format(folder=out.parent, out=out.name)) from exc
+                tmp.unlink(missing_ok=True)
+                raise _disk_full(out, info, options) from exc
             raise ExportError(f"Could not move the finished export to '{out}': {exc}") from exc
     except BaseException:
         tmp.unlink(missing_ok=True)

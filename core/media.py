@@ -1,26 +1,16 @@
-"""Probe media files and extract their original audio (ffmpeg/ffprobe binaries).
+"""Probe media files and check that they are whole (ffprobe).
 
-ffprobe runs through ffmpeg-python's ``ffmpeg.probe``; ffmpeg commands are built as
-argument lists (never shell strings) and run with subprocess so that their stderr
-can be quoted in errors.
+ffprobe runs through ffmpeg-python's ``ffmpeg.probe``; the packet scans of the integrity
+check run through core.ffmpeg_tool, which also says how paths reach ffmpeg. probe()
+refuses playlist formats outright (a "file" that only points at other files or URLs).
 
 Public API::
 
-    class MediaError(Exception)                   # message names the file, quotes ffmpeg
-    check_ffmpeg() -> None                        # raises MediaError with an install hint
     probe(path: Path, count_frames: bool = False) -> MediaInfo
+    require_video(info: MediaInfo) -> StreamInfo  # MediaError: no picture to dub under
     check_integrity(info: MediaInfo) -> None      # MediaError: picture/sound stops early,
                                                   # or ffprobe reports errors near the end
-    extract_audio(video: Path, workdir: Path, stream_index: int | None = None)
-        -> ExtractedAudio | None                  # None: the video has no audio stream
-    run_ffmpeg(args: list[str], path: Path, what: str, stdout=DEVNULL, shown=None)
-        -> subprocess.CompletedProcess
-    ffmpeg_error_tail(stderr: str, lines: int = 6, shown=None) -> str
-    ffmpeg_path(path: Path) -> str                # "file:" + absolute path: every path
-                                                  # handed to ffmpeg/ffprobe goes through it
-    input_args(path: Path, *options: str) -> list[str]
-        # [-protocol_whitelist file, *options, -i, ffmpeg_path(path)]
-    LOCAL_ONLY: tuple[str, ...]                   # the input option reading local files only
+    MediaError                                    # (core.ffmpeg_tool's) every failure here
 
     @dataclass MediaInfo: path, format_name, duration_s, size_bytes, bit_rate, start_time_s,
         streams: list[StreamInfo]; properties video, audio_streams, subtitle_streams,
@@ -29,17 +19,8 @@ Public API::
         codec, language, title, default, duration_s, start_time_s, and per kind: width, height,
         fps, fps_fraction, avg_fps, avg_fps_fraction, frame_count; sample_rate, channels,
         channel_layout
-    @dataclass ExtractedAudio: source, stream_index, duration_s, channels, channel_layout,
-        master_path (48 kHz float WAV, original channels, round(duration*48000) samples),
-        mono16k_path, mono22k_path (float mono working copies), num_samples;
-        load_master() -> np.ndarray (whole: short clips only);
-        load_mono16k() / load_mono22k() -> np.ndarray (mapped from the file: take slices)
 
-Paths reach ffmpeg only as ``file:/absolute/path`` (a name starting with '-' is
-otherwise read as an option, one holding ':' as a protocol) and inputs are opened
-with ``-protocol_whitelist file``, so a playlist hidden in a file cannot fetch URLs;
-probe() refuses playlist formats outright. Messages name files as the caller gave
-them, never in the ``file:`` form.
+The original audio is decoded by core.original_audio.
 
 ``MediaInfo.duration_s`` is the container duration: the length the dubbed track and
 the mixdown timeline are cut to.
@@ -48,138 +29,25 @@ the mixdown timeline are cut to.
 from __future__ import annotations
 
 import json
-import os
-import re
-import shutil
 import subprocess
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
 import ffmpeg
-import numpy as np
 
-from core.audio import read_wav, samples_for
-from core.audio_stream import wav_memmap
-from core.child_process import child_command
-from core.work_copies import FLOAT_WAV, exact_length, frames_problem, mono_copy_filter, part_path
-from models.units import MIX_RATE
-
-MASTER_RATE = MIX_RATE
-WORK_RATES = (16000, 22050)
-_CACHE_VERSION = 1
-
-_INSTALL_HINT = (
-    "Dubsmith needs the ffmpeg and ffprobe programs. Install them with your package "
-    "manager (Debian/Ubuntu: 'sudo apt install ffmpeg'; macOS: 'brew install ffmpeg'; "
-    "Windows: 'winget install ffmpeg') or put them on PATH."
+from core.ffmpeg_tool import (
+    MediaError,
+    check_ffmpeg,
+    describe_failure,
+    ffmpeg_error_tail,
+    ffmpeg_path,
+    input_args,
+    run_ffmpeg,
 )
-
-
-# Input option: ffmpeg reads local files only. Without it a text file beginning with
-# '#EXTM3U' is opened as an HLS playlist whose entries may be http:// URLs.
-LOCAL_ONLY: tuple[str, ...] = ("-protocol_whitelist", "file")
 
 # Demuxers whose "file" only points at other files or at network streams.
 _PLAYLIST_FORMATS = frozenset({"hls", "applehttp", "dash", "concat", "sdp", "webm_dash_manifest"})
-
-# A 'file:' prefix left in ffmpeg's text (before an absolute POSIX or Windows path).
-_FILE_PREFIX = re.compile(r"\bfile:(?=/|[A-Za-z]:[\\/]|\\\\)")
-
-
-class MediaError(Exception):
-    """A media file could not be read or written; the message names the file."""
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def check_ffmpeg() -> None:
-    """Raise MediaError with an install hint unless ffmpeg and ffprobe are on PATH."""
-    missing = [tool for tool in ("ffmpeg", "ffprobe") if shutil.which(tool) is None]
-    if missing:
-        raise MediaError(f"{' and '.join(missing)} not found. {_INSTALL_HINT}")
-
-
-def ffmpeg_path(path: Path | str) -> str:
-    """``path`` as ffmpeg and ffprobe must be given it: ``file:`` + the absolute path.
-
-    The prefix pins the file protocol (ffmpeg reads 'ep1:pilot.mp4' as protocol 'ep1')
-    and keeps a name from starting with '-' (an option); pathlib drops a leading './',
-    so a relative name cannot be protected any other way.
-    """
-    return "file:" + str(Path(path).resolve())
-
-
-def input_args(path: Path | str, *options: str) -> list[str]:
-    """ffmpeg arguments opening ``path`` as a local-file-only input; ``options`` are
-    further input options (such as '-f', 'srt') placed before its '-i'."""
-    return [*LOCAL_ONLY, *options, "-i", ffmpeg_path(path)]
-
-
-def _as_given(text: str, shown: Mapping[Path, Path | str]) -> str:
-    """ffmpeg's text with each path written as the user gave it, not as 'file:/abs'."""
-    # Longest first: one name may be the start of another (a.mp4, a.mp4.srt).
-    pairs = sorted(((ffmpeg_path(k), str(v)) for k, v in shown.items()), key=lambda kv: -len(kv[0]))
-    for given, name in pairs:
-        text = text.replace(given, name)
-    return _FILE_PREFIX.sub("", text)
-
-
-def ffmpeg_error_tail(
-    stderr: str | bytes, lines: int = 6, shown: Mapping[Path, Path | str] | None = None
-) -> str:
-    """The last meaningful lines of ffmpeg's stderr (the reason is always at the end).
-
-    ``shown`` maps paths given to ffmpeg (through ffmpeg_path) to the names to print.
-    """
-    if isinstance(stderr, bytes):
-        stderr = stderr.decode("utf-8", errors="replace")
-    stderr = _as_given(stderr, shown or {})
-    kept = [ln.rstrip() for ln in stderr.splitlines() if ln.strip()]
-    # Progress lines ("size=... time=...") say nothing about the failure.
-    kept = [ln for ln in kept if not ln.lstrip().startswith(("size=", "frame=", "video:"))]
-    return "\n".join(kept[-lines:])
-
-
-def _describe_failure(
-    path: Path, what: str, stderr: str | bytes, shown: Mapping[Path, Path | str] | None = None
-) -> str:
-    tail = ffmpeg_error_tail(stderr, shown={path: path} if shown is None else shown)
-    reason = ""
-    low = tail.lower()
-    if "invalid data found" in low or "moov atom not found" in low:
-        reason = " (the file is damaged or is not a media file)"
-    elif "no space left on device" in low:
-        reason = " (the disk is full)"
-    msg = f"Could not {what} '{path}'{reason}."
-    if tail:
-        msg += "\nffmpeg said:\n" + "\n".join("  " + ln for ln in tail.splitlines())
-    return msg
-
-
-def run_ffmpeg(
-    args: list[str],
-    path: Path,
-    what: str,
-    stdout: int | None = subprocess.DEVNULL,
-    shown: Mapping[Path, Path | str] | None = None,
-) -> subprocess.CompletedProcess:
-    """Run an ffmpeg/ffprobe argument list (program name first); on failure raise
-    MediaError naming ``path``. Paths in ``args`` must come from ffmpeg_path /
-    input_args; ``shown`` (default: ``path`` as itself) says how to print them."""
-    check_ffmpeg()
-    try:
-        # Started so that it dies with this process (a kill -9 leaves no ffmpeg behind).
-        proc = subprocess.run(
-            child_command(args), stdout=stdout, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
-        )
-    except OSError as exc:  # binary vanished, or not executable
-        raise MediaError(f"Could not {what} '{path}': {exc}. {_INSTALL_HINT}") from exc
-    if proc.returncode != 0:
-        raise MediaError(_describe_failure(path, what, proc.stderr, shown))
-    return proc
 
 
 def _parse_rate(text: str | None) -> tuple[float | None, str | None]:
@@ -375,7 +243,7 @@ def probe(path: Path, count_frames: bool = False) -> MediaInfo:
                 if s["index"] in counted:
                     s["nb_read_packets"] = counted[s["index"]]
     except ffmpeg.Error as exc:
-        raise MediaError(_describe_failure(path, "read", exc.stderr)) from exc
+        raise MediaError(describe_failure(path, "read", exc.stderr)) from exc
     except json.JSONDecodeError as exc:
         raise MediaError(f"Could not read '{path}': ffprobe gave no usable answer.") from exc
     fmt = data.get("format") or {}
@@ -541,145 +409,3 @@ def _stops(short: list[tuple[StreamInfo, float, float]]) -> str:
         f"its {name} stops at {end:.1f} s of {x:.1f} s"
         for name, (_, end, x) in zip(names, short, strict=True)
     )
-
-
-# --------------------------------------------------------------------------- extract
-
-
-@dataclass
-class ExtractedAudio:
-    source: Path
-    stream_index: int
-    duration_s: float
-    channels: int
-    channel_layout: str | None
-    master_path: Path  # 48 kHz float WAV, original channels
-    mono16k_path: Path
-    mono22k_path: Path
-    num_samples: int  # master length == round(duration_s * 48000)
-    sample_rate: int = MASTER_RATE
-
-    def load_master(self) -> np.ndarray:  # whole: short clips only (the mix streams it)
-        audio, _ = read_wav(self.master_path)
-        return audio
-
-    def load_mono16k(self) -> np.ndarray:  # mapped from the file: readers take slices
-        return wav_memmap(self.mono16k_path)
-
-    def load_mono22k(self) -> np.ndarray:
-        return wav_memmap(self.mono22k_path)
-
-
-def _source_key(video: Path, stream_index: int) -> dict:
-    st = video.stat()
-    return {
-        "version": _CACHE_VERSION,
-        "source": str(video.resolve()),
-        "size": st.st_size,
-        "mtime_ns": st.st_mtime_ns,
-        "stream_index": stream_index,
-    }
-
-
-def _cached(manifest: Path, key: dict) -> ExtractedAudio | None:
-    try:
-        data = json.loads(manifest.read_text())
-    except (OSError, ValueError):
-        return None
-    if data.get("key") != key:
-        return None
-    try:
-        ex = data["audio"]
-        result = ExtractedAudio(
-            **{
-                **ex,
-                "source": Path(ex["source"]),
-                "master_path": Path(ex["master_path"]),
-                "mono16k_path": Path(ex["mono16k_path"]),
-                "mono22k_path": Path(ex["mono22k_path"]),
-            }
-        )
-    except (KeyError, TypeError):
-        return None
-    paths = (result.master_path, result.mono16k_path, result.mono22k_path)
-    return result if all(p.is_file() for p in paths) else None
-
-
-def extract_audio(
-    video: Path, workdir: Path, stream_index: int | None = None
-) -> ExtractedAudio | None:
-    """Decode one audio stream once into a 48 kHz master and mono 16k/22.05k copies.
-
-    The master keeps the original channels and has exactly round(duration * 48000)
-    samples, where duration is the container's: ffmpeg's ``aresample=async=1:
-    first_pts=0`` fills gaps and drops overlaps by timestamp, so a damaged stream
-    cannot drift against the picture, then the tail is padded/trimmed. The working
-    copies come from the same decode; ffmpeg writes all three to disk (never held) in
-    temp files renamed once each holds its exact length (core/work_copies.py).
-    Files are reused when ``workdir`` already holds them for the same input (path,
-    size and mtime) and stream. Returns None for a video without audio.
-    """
-    video = Path(video)
-    info = probe(video)
-    require_video(info)
-    stream = info.audio_stream(stream_index)
-    if stream is None:
-        return None
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    key = _source_key(video, stream.index)
-    stem = f"original_a{stream.index}"
-    manifest = workdir / f"{stem}.json"
-    hit = _cached(manifest, key)
-    if hit is not None:
-        return hit
-
-    channels = stream.channels or 2
-    n = samples_for(info.duration_s, MASTER_RATE)
-    lengths = {rate: samples_for(n / MASTER_RATE, rate) for rate in WORK_RATES}
-    master_path = workdir / f"{stem}_48k.wav"
-    paths = {r: workdir / f"{stem}_{'16k' if r == 16000 else '22k'}_mono.wav" for r in WORK_RATES}
-    graph = (
-        f"[0:{stream.index}]aresample=async=1:first_pts=0,aresample={MASTER_RATE},"
-        f"aformat=sample_fmts=flt,{exact_length(n)},asplit=3[master][w0][w1];"
-        + ";".join(
-            f"[w{i}]{mono_copy_filter(channels, stream.channel_layout, rate, lengths[rate])}"
-            f"[out{i}]"
-            for i, rate in enumerate(WORK_RATES)
-        )
-    )
-    outputs = {master_path: "[master]", **{paths[r]: f"[out{i}]" for i, r in enumerate(WORK_RATES)}}
-    parts = {path: part_path(path) for path in outputs}
-    args = [
-        "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error",
-        *input_args(video), "-filter_complex", graph,
-    ]  # fmt: skip
-    for path, label in outputs.items():
-        args += ["-map", label, *FLOAT_WAV, ffmpeg_path(parts[path])]
-    try:
-        run_ffmpeg(args, video, "extract the audio of", shown={video: video})
-        for path, length in ((master_path, n), *((paths[r], lengths[r]) for r in WORK_RATES)):
-            if problem := frames_problem(parts[path], length):
-                raise MediaError(f"Could not extract the audio of '{video}': {problem}.")
-        for path, part in parts.items():
-            os.replace(part, path)
-    finally:
-        for part in parts.values():
-            part.unlink(missing_ok=True)
-
-    result = ExtractedAudio(
-        source=video.resolve(),
-        stream_index=stream.index,
-        duration_s=info.duration_s,
-        channels=channels,
-        channel_layout=stream.channel_layout,
-        master_path=master_path,
-        mono16k_path=paths[16000],
-        mono22k_path=paths[22050],
-        num_samples=n,
-    )
-    record = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(result).items()}
-    tmp = manifest.with_suffix(".json.part")
-    tmp.write_text(json.dumps({"key": key, "audio": record}, indent=1))
-    os.replace(tmp, manifest)
-    return result

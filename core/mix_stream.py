@@ -34,6 +34,7 @@ import soundfile as sf
 
 from core.audio import samples_for
 from core.audio_stream import open_writer, read_frames, set_layout
+from core.disk_space import disk_full_error
 from core.loudness import LoudnessMeter
 from core.loudness_presets import loudness_range, short_term
 from core.mixdown import (
@@ -231,9 +232,12 @@ def mix_to_file(
         os.replace(mix_part, out_path)
         if dub_part is not None:
             os.replace(dub_part, Path(dub_path))
-    except BaseException:
+    except BaseException as exc:
+        full = disk_full_error(exc, out_path.parent)  # before the parts free their room
         for part in parts:
             part.unlink(missing_ok=True)
+        if full is not None and full is not exc:
+            raise full from exc
         raise
     finally:
         if bed is not None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.deliver.parts import ALL_PARTS, DeliverParts
 from core.loudness_presets import DEFAULT_PRESET, preset_named
 from core.settings import DubSettings
 from models.contract import Sampling
@@ -33,6 +34,7 @@ class DubOptions:
     dub_wav: Path | None = None
     report_path: Path | None = None
     deliver_dir: Path | None = None  # --deliver: timelines, stems, QC report (core/deliver/)
+    deliver_parts: DeliverParts = ALL_PARTS  # which of them (the desk's Export ticks some)
     loudness: str = DEFAULT_PRESET  # --loudness: a name of core.loudness_presets.PRESETS
     work_dir: Path | None = None
     batch_size: int = 8

@@ -51,9 +51,9 @@ from core.job.runner import StageRunner
 from core.job.voices import cut_prompts, prepare_voices, transcribe_prompts
 from core.line_emotion import MIN_REFERENCE, emotion_for, emotion_spec
 from core.listening import Listener, ListenerUnavailable, TakeCheck, whisper_folder_problem
-from core.media import ExtractedAudio
 from core.notices import Notice
 from core.options import DubOptions, default_work_dir
+from core.original_audio import ExtractedAudio
 from core.project_keeper import ProjectKeeper
 from core.prompt_choice import Span
 from core.render import CancelToken, Take, TakeCache, render
@@ -405,7 +405,12 @@ class DubJob:
                 [ln.request for ln in live],
                 cache,
                 # The engine's own batch: cancel and progress then land per batch it renders.
-                batch_size=min(options.batch_size, self.engine.max_batch),
+                # A pool of remote engines takes every line at once: it spreads them over its
+                # workers, hands each back as it lands and stops on a cancel, and no worker
+                # idles at the end of a chunk.
+                batch_size=len(live)
+                if getattr(self.engine, "spreads_requests", False)
+                else min(options.batch_size, self.engine.max_batch),
                 progress=tick,
                 cancel=self.cancel,
                 on_take=arrived,

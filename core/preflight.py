@@ -12,8 +12,8 @@ from core.disk_space import SpaceNeed, check_space, describe, film_cache_bytes, 
 from core.engines import TEXT_EMOTION_MISSING, EngineFactory
 from core.errors import EngineUnavailable, OptionError
 from core.inputs import AUDIO_SIZE_LIMIT, Inputs, check_input_file
-from core.media import MASTER_RATE
 from core.options import DubOptions
+from core.original_audio import MASTER_RATE
 from core.project_keeper import ProjectKeeper
 from core.settings import DubSettings
 from core.subtitles import Cue

@@ -1,4 +1,7 @@
-"""The dubbing project: lines, speakers, emotions, takes and export settings.
+"""The dubbing project and its file: lines, speakers, settings, read and written as JSON.
+
+The lines (with their emotions and takes) live in core.project_lines, the speakers in
+core.project_speakers; this module re-exports them, so `proj.Line` reaches the whole model.
 
 A project is saved as versioned JSON next to its video (`movie.mp4` ->
 `movie.dubsmith.json`), written atomically so a crash never leaves half a file. A bad
@@ -22,8 +25,6 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -31,24 +32,35 @@ from core.atomic_files import atomic_write_bytes, backup_copy
 from core.autosave import Autosaver
 from core.errors import InputError
 from core.notices import Notice
-from core.project_values import READ_ERRORS, Reading, cue_of, dub_settings, lenient, unit
-from core.project_values import float_ as _float
-from core.project_values import int_ as _int
+from core.project_lines import Emotion, EmotionMode, Line, Take, effective_mode, inherit_dub_mode
+from core.project_speakers import SPEAKER_COLOURS, PromptPart, Speaker
+from core.project_values import READ_ERRORS, Reading, cue_of, dub_settings, lenient
 from core.project_values import listed as _listed
 from core.project_values import opt_dict as _opt_dict
-from core.project_values import opt_float as _opt_float
-from core.project_values import opt_int as _opt_int
 from core.project_values import opt_str as _opt_str
 from core.project_values import path_in as _path_in
 from core.project_values import path_out as _path_out
 from core.project_values import split as _split
 from core.project_values import str_ as _str
-from core.project_values import vector as _vector
 from core.settings import BackgroundMode, DubSettings
-from models.contract import EMOTION_NAMES, DurationMode
 
-# Re-exported: one enum per concept; the file helpers other modules save with.
-__all__ = ["Autosaver", "BackgroundMode", "DubSettings", "atomic_write_bytes", "backup_copy"]
+# Re-exported: callers reach the whole project model through this module (`proj.Line`), one
+# enum per concept, and the file helpers other modules save with.
+__all__ = [
+    "SPEAKER_COLOURS",
+    "Autosaver",
+    "BackgroundMode",
+    "DubSettings",
+    "Emotion",
+    "EmotionMode",
+    "Line",
+    "PromptPart",
+    "Speaker",
+    "Take",
+    "atomic_write_bytes",
+    "backup_copy",
+    "effective_mode",
+]
 
 # 2: a line's duration mode may be null (it follows the dub's); files of schema 1 stored the
 # dub's mode on every line, so there a line's mode equal to the dub's is read as null.
@@ -56,20 +68,6 @@ SCHEMA_VERSION = 2
 LINE_MODES_SCHEMA = 2  # the first schema whose lines hold only their own duration mode
 FORMAT_NAME = "dubsmith-project"
 PROJECT_SUFFIX = ".dubsmith.json"
-
-# Distinct, readable on dark and light timelines; speakers beyond these cycle.
-SPEAKER_COLOURS = (
-    "#4e79a7",
-    "#f28e2b",
-    "#e15759",
-    "#76b7b2",
-    "#59a14f",
-    "#edc948",
-    "#b07aa1",
-    "#ff9da7",
-    "#9c755f",
-    "#bab0ac",
-)
 
 
 class ProjectError(Exception):
@@ -108,340 +106,6 @@ def _owner_video(path: Path) -> Path | None:
         return _path_in(data.get("video_path"), path.parent)
     except (OSError, ValueError, TypeError, AttributeError):
         return None
-
-
-class EmotionMode(StrEnum):
-    DEFAULT = "default"  # the dub's own setting (--emotion original|voice) applies
-    VOICE = "voice"  # the speaker prompt's own delivery
-    ORIGINAL = "original"  # the original actor's audio of this very line
-    REFERENCE = "reference"  # a reference audio file
-    VECTOR = "vector"  # the eight sliders
-    TEXT = "text"  # a description, turned into a vector by the text-to-emotion model
-
-
-# --- (de)serialisation helpers (the rest in core.project_values) ---------------------------
-
-
-def _opt_mode(v: Any) -> DurationMode | None:
-    return None if v is None else DurationMode(v)
-
-
-# --- the model ------------------------------------------------------------------------------
-
-
-@dataclass
-class Emotion:
-    mode: EmotionMode = EmotionMode.DEFAULT
-    vector: tuple[float, ...] = (0.0,) * len(EMOTION_NAMES)  # EMOTION_NAMES order
-    text: str = ""
-    reference_path: Path | None = None
-    alpha: float = 1.0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def validate(self) -> None:
-        """Raise ValueError with a message an editor understands."""
-        if len(self.vector) != len(EMOTION_NAMES):
-            raise ValueError(
-                f"an emotion vector has {len(EMOTION_NAMES)} values "
-                f"({', '.join(EMOTION_NAMES)}), got {len(self.vector)}"
-            )
-        for name, v in zip(EMOTION_NAMES, self.vector, strict=True):
-            if not isinstance(v, int | float) or not 0.0 <= v <= 1.0:
-                raise ValueError(f"emotion '{name}' must be between 0 and 1, got {v}")
-        if not isinstance(self.alpha, int | float) or not 0.0 <= self.alpha <= 1.0:
-            raise ValueError(f"emotion strength (alpha) must be between 0 and 1, got {self.alpha}")
-        if self.mode is EmotionMode.TEXT and not self.text.strip():
-            raise ValueError("a text emotion needs a description, e.g. 'quietly furious'")
-        if self.mode is EmotionMode.REFERENCE and self.reference_path is None:
-            raise ValueError("a reference emotion needs a reference audio file")
-
-    def to_dict(self, base: Path | None) -> dict[str, Any]:
-        return {
-            **copy.deepcopy(self.extra),
-            "mode": self.mode.value,
-            "vector": dict(zip(EMOTION_NAMES, self.vector, strict=True)),
-            "text": self.text,
-            "reference_path": _path_out(self.reference_path, base),
-            "alpha": self.alpha,
-        }
-
-    @classmethod
-    def from_dict(
-        cls, data: Any, base: Path | None, reading: Reading | None = None, cue: int | None = None
-    ) -> Emotion:
-        """With a `reading`, a bad value is dropped (its default kept) and named."""
-        known = {"mode", "vector", "text", "reference_path", "alpha"}
-        d, extra = _split(data, known, "emotion", reading, cue)
-
-        def read(name: str, fn: Callable[[], Any], default: Any) -> Any:
-            return lenient(reading, cue, f"emotion {name}", fn, default)
-
-        raw, zero = d.get("vector", {}), Emotion().vector
-        if isinstance(raw, dict):  # keyed by name: robust to a reordering of the names
-            vector = tuple(
-                read(f"'{n}'", lambda n=n: unit(raw.get(n, 0.0)), 0.0) for n in EMOTION_NAMES
-            )
-        else:
-            vector = read("vector", lambda: _vector(raw), zero)
-        return cls(
-            mode=read("mode", lambda: EmotionMode(d.get("mode", "default")), EmotionMode.DEFAULT),
-            vector=vector,
-            text=read("text", lambda: _str(d.get("text", "")), ""),
-            reference_path=read("reference", lambda: _path_in(d.get("reference_path"), base), None),
-            alpha=read("strength (alpha)", lambda: unit(d.get("alpha", 1.0)), 1.0),
-            extra=extra,
-        )
-
-
-@dataclass
-class Take:
-    """One rendering of a line, kept so the editor can compare and go back."""
-
-    when: datetime
-    key: str  # content hash of everything that shaped the audio
-    cache_path: Path  # the rendered WAV
-    requested_samples: int | None  # None: free pace
-    rendered_samples: int
-    duration_mode: DurationMode
-    flag: str | None = None
-    seed: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self, base: Path | None) -> dict[str, Any]:
-        return {
-            **copy.deepcopy(self.extra),
-            "when": self.when.isoformat(),
-            "key": self.key,
-            "cache_path": _path_out(self.cache_path, base),
-            "requested_samples": self.requested_samples,
-            "rendered_samples": self.rendered_samples,
-            "duration_mode": self.duration_mode.value,
-            "flag": self.flag,
-            "seed": self.seed,
-        }
-
-    @classmethod
-    def from_dict(
-        cls, data: Any, base: Path | None, reading: Reading | None = None, cue: int | None = None
-    ) -> Take:
-        known = {
-            "when",
-            "key",
-            "cache_path",
-            "requested_samples",
-            "rendered_samples",
-            "duration_mode",
-            "flag",
-            "seed",
-        }
-        d, extra = _split(data, known, "take", reading, cue)
-        cache_path = _path_in(d["cache_path"], base)
-        if cache_path is None:
-            raise TypeError("a take needs its cache path")
-        return cls(
-            when=datetime.fromisoformat(_str(d["when"])),
-            key=_str(d["key"]),
-            cache_path=cache_path,
-            requested_samples=_opt_int(d.get("requested_samples")),
-            rendered_samples=_int(d["rendered_samples"]),
-            duration_mode=DurationMode(d.get("duration_mode", DurationMode.EXACT.value)),
-            flag=_opt_str(d.get("flag")),
-            seed=_int(d.get("seed", 0)),
-            extra=extra,
-        )
-
-
-@dataclass
-class PromptPart:
-    """A stretch of the original chosen for a speaker's timbre prompt, and why."""
-
-    start_ms: int
-    end_ms: int
-    score: float
-    reason: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"start_ms": self.start_ms, "end_ms": self.end_ms, "score": self.score,
-                "reason": self.reason}  # fmt: skip
-
-    @classmethod
-    def from_dict(cls, d: Any) -> PromptPart:
-        if not isinstance(d, dict):
-            raise TypeError("a prompt part must be an object")
-        return cls(_int(d["start_ms"]), _int(d["end_ms"]), _float(d.get("score", 0.0)),
-                   _str(d.get("reason", "")))  # fmt: skip
-
-
-@dataclass
-class Speaker:
-    id: str
-    name: str
-    prompt_path: Path | None = None  # the editor's voice sample file; None: cut from the video
-    colour: str = SPEAKER_COLOURS[0]
-    extra: dict[str, Any] = field(default_factory=dict)
-    prompt_parts: list[PromptPart] = field(default_factory=list)  # the cut prompt, with reasons
-    prompt_score: float | None = None
-    prompt_lines: list[str] = field(default_factory=list)  # line ids the editor chose instead
-    prompt_text: str | None = None  # what the prompt says (whisper), for engines that use it
-    prompt_text_key: str | None = None  # the prompt audio it was heard in (VoicePrompt.key)
-
-    def to_dict(self, base: Path | None) -> dict[str, Any]:
-        return {
-            **copy.deepcopy(self.extra),
-            "id": self.id,
-            "name": self.name,
-            "prompt_path": _path_out(self.prompt_path, base),
-            "colour": self.colour,
-            "prompt_parts": [p.to_dict() for p in self.prompt_parts],
-            "prompt_score": self.prompt_score,
-            "prompt_lines": list(self.prompt_lines),
-            "prompt_text": self.prompt_text,
-            "prompt_text_key": self.prompt_text_key,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Any, base: Path | None, reading: Reading | None = None) -> Speaker:
-        """With a `reading`, a bad value (but the id) is dropped and named."""
-        known = {"id", "name", "prompt_path", "colour", "prompt_parts", "prompt_score",
-                 "prompt_lines", "prompt_text", "prompt_text_key"}  # fmt: skip
-        d, extra = _split(data, known, "speaker", reading)
-        sid = _str(d["id"])
-
-        def read(name: str, fn: Callable[[], Any], default: Any) -> Any:
-            return lenient(reading, None, f"speaker '{sid}' {name}", fn, default)
-
-        parts = read("prompt parts", lambda: _listed(d.get("prompt_parts", [])), [])
-        parts = [read("prompt part", lambda p=p: PromptPart.from_dict(p), None) for p in parts]
-        return cls(
-            id=sid,
-            name=read("name", lambda: _str(d.get("name", sid)), sid),
-            prompt_path=read("voice file", lambda: _path_in(d.get("prompt_path"), base), None),
-            colour=read("colour", lambda: _str(d.get("colour", SPEAKER_COLOURS[0])),
-                        SPEAKER_COLOURS[0]),  # fmt: skip
-            extra=extra,
-            prompt_parts=[p for p in parts if p is not None],
-            prompt_score=read("prompt score", lambda: _opt_float(d.get("prompt_score")), None),
-            prompt_lines=read("prompt lines",
-                              lambda: [_str(x) for x in _listed(d.get("prompt_lines", []))], []),
-            prompt_text=read("prompt text", lambda: _opt_str(d.get("prompt_text")), None),
-            prompt_text_key=read("prompt text key",
-                                 lambda: _opt_str(d.get("prompt_text_key")), None),
-        )  # fmt: skip
-
-
-@dataclass
-class Line:
-    # The line's number wherever it is shown or named (table, warnings, report, stems,
-    # timeline): its cue number in the subtitle file, which the desk's edited SRT keeps.
-    index: int
-    start_ms: int
-    end_ms: int
-    text: str
-    speaker_id: str | None = None
-    emotion: Emotion = field(default_factory=Emotion)
-    # The editor's choice for this line; None: the dub's own (`DubSettings.duration_mode`).
-    # Read it through `effective_mode`, never on its own.
-    duration_mode: DurationMode | None = None
-    takes: list[Take] = field(default_factory=list)  # oldest first
-    extra: dict[str, Any] = field(default_factory=dict)
-    # The line's key across subtitle files renumbered elsewhere (a cue inserted before it):
-    # L and its first cue number (L5), given by the project when empty; seeds use it.
-    id: str = ""
-    # Who decided the speaker: "user" (kept through every re-analysis), "hint" (the
-    # subtitles name it), "diarization", "clustering", "single" (one voice for all).
-    speaker_source: str = ""
-    speaker_flag: str | None = None  # two voices in the span, no speech found...
-
-    @property
-    def has_editor_settings(self) -> bool:
-        """True when the editor set something on this line that a re-read must not lose."""
-        return (
-            self.emotion != Emotion()
-            or self.speaker_source == "user"
-            or self.duration_mode is not None
-        )
-
-    @property
-    def seed_number(self) -> int:
-        """The number in its id (L5: 5), which stays when cues are inserted before it: a
-        dub's seed for the line is the dub's seed plus this, so nothing else re-renders."""
-        return int(self.id[1:]) if self.id[:1] == "L" and self.id[1:].isdigit() else self.index
-
-    @property
-    def duration_ms(self) -> int:
-        return self.end_ms - self.start_ms
-
-    @property
-    def latest_take(self) -> Take | None:
-        return self.takes[-1] if self.takes else None
-
-    def to_dict(self, base: Path | None) -> dict[str, Any]:
-        return {
-            **copy.deepcopy(self.extra),
-            "id": self.id,
-            "speaker_source": self.speaker_source,
-            "speaker_flag": self.speaker_flag,
-            "index": self.index,
-            "start_ms": self.start_ms,
-            "end_ms": self.end_ms,
-            "text": self.text,
-            "speaker_id": self.speaker_id,
-            "emotion": self.emotion.to_dict(base),
-            "duration_mode": None if self.duration_mode is None else self.duration_mode.value,
-            "takes": [t.to_dict(base) for t in self.takes],
-        }
-
-    @classmethod
-    def from_dict(cls, data: Any, base: Path | None, reading: Reading | None = None) -> Line:
-        """With a `reading`, a bad value (but the cue number, span and text, without which
-        there is no line) is dropped and named, with the line's cue number."""
-        known = {"id", "speaker_source", "speaker_flag", "index", "start_ms", "end_ms",
-                 "text", "speaker_id", "emotion", "duration_mode", "takes"}  # fmt: skip
-        if not isinstance(data, dict):
-            raise TypeError(f"a line must be an object, got {type(data).__name__}")
-        cue = _int(data["index"])
-        d, extra = _split(data, known, "line", reading, cue)
-
-        def read(name: str, fn: Callable[[], Any], default: Any) -> Any:
-            return lenient(reading, cue, name, fn, default)
-
-        takes = read("takes", lambda: _listed(d.get("takes", [])), [])
-        takes = [
-            read(f"take {n}", lambda t=t: Take.from_dict(t, base, reading, cue), None)
-            for n, t in enumerate(takes, start=1)
-        ]
-        emotion = d.get("emotion", {})
-        return cls(
-            index=cue,
-            start_ms=_int(d["start_ms"]),
-            end_ms=_int(d["end_ms"]),
-            text=_str(d["text"]),
-            speaker_id=read("speaker", lambda: _opt_str(d.get("speaker_id")), None),
-            emotion=read(
-                "emotion", lambda: Emotion.from_dict(emotion, base, reading, cue), Emotion()
-            ),  # fmt: skip
-            duration_mode=read("duration mode", lambda: _opt_mode(d.get("duration_mode")), None),
-            takes=[t for t in takes if t is not None],
-            extra=extra,
-            id=read("id", lambda: _str(d.get("id", "")), ""),
-            speaker_source=read("speaker source", lambda: _str(d.get("speaker_source", "")), ""),
-            speaker_flag=read("speaker flag", lambda: _opt_str(d.get("speaker_flag")), None),
-        )
-
-
-def effective_mode(line: Line | None, dub_mode: DurationMode) -> DurationMode:
-    """The duration mode a line renders in: its own, else the dub's (also for a dub that
-    keeps no project, where a cue has no Line)."""
-    own = None if line is None else line.duration_mode
-    return dub_mode if own is None else own
-
-
-def _inherit_dub_mode(lines: list[Line], dub_mode: DurationMode) -> None:
-    """Schema 1 wrote the dub's mode onto every line: one equal to it was no choice of the
-    editor's and now follows the dub; a line saved without a mode never had one."""
-    for line in lines:
-        if line.duration_mode == dub_mode:
-            line.duration_mode = None
 
 
 @dataclass
@@ -651,7 +315,7 @@ class Project:
         project.load_notices = [] if reading is None else reading.notices
         schema = d.get("schema", SCHEMA_VERSION)  # none: content built in memory, current
         if isinstance(schema, int) and schema < LINE_MODES_SCHEMA:
-            _inherit_dub_mode([*project.lines, *project.detached_lines], own_settings.duration_mode)
+            inherit_dub_mode([*project.lines, *project.detached_lines], own_settings.duration_mode)
         project.give_line_ids()
         return project
 

@@ -37,7 +37,8 @@ import soundfile as sf
 
 from core.audio import downmix_mono, read_wav, resample_to_length, samples_for
 from core.audio_stream import open_writer, wav_memmap
-from core.media import MASTER_RATE, MediaError, ffmpeg_path, input_args, run_ffmpeg
+from core.ffmpeg_tool import MediaError, ffmpeg_path, input_args, run_ffmpeg
+from core.original_audio import MASTER_RATE
 from core.render import Cancelled
 from core.work_copies import FLOAT_WAV, frames_problem, mono_copy_filter, part_path
 

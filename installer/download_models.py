@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from core import model_manager  # noqa: E402
+from core import model_download, model_manager  # noqa: E402
 from models.layout import default_model_dir, manifest_entries  # noqa: E402, F401
 from models.manifest import FileSpec  # noqa: E402
 
@@ -56,14 +56,14 @@ def download(
     fetch = None
     if fetch_file is not None or fetch_folder is not None:
 
-        def fetch(spec: FileSpec, stage: Path, meter) -> model_manager.Fetched:
+        def fetch(spec: FileSpec, stage: Path, meter) -> model_download.Fetched:
             if spec.is_folder:
-                return model_manager.Fetched(
+                return model_download.Fetched(
                     Path(fetch_folder(spec.repo, spec.file.rstrip("/"), stage))
                 )
-            return model_manager.Fetched(Path(fetch_file(spec.repo, spec.file, stage)))
+            return model_download.Fetched(Path(fetch_file(spec.repo, spec.file, stage)))
 
-    return model_manager.download(
+    return model_download.download(
         ["all"] if include_optional else ["required"],
         Path(model_dir).expanduser(),
         token=token,

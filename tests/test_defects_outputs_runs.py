@@ -160,7 +160,7 @@ def test_wait_starts_after_the_other_run(base, tmp_path, capsys):
 RUNNER = """
 import sys
 from pathlib import Path
-from core.media import run_ffmpeg
+from core.ffmpeg_tool import run_ffmpeg
 out = Path(sys.argv[1])
 run_ffmpeg(["ffmpeg", "-nostdin", "-y", "-v", "error", "-re", "-f", "lavfi",
             "-i", "sine=duration=120", "-f", "wav", "file:" + str(out)], out, "write")

@@ -12,7 +12,9 @@ import soundfile as sf
 import soxr
 
 from core.audio import read_wav
-from core.media import MediaError, check_ffmpeg, extract_audio, probe
+from core.ffmpeg_tool import MediaError, check_ffmpeg
+from core.media import probe
+from core.original_audio import extract_audio
 from tests import mediagen
 
 LINE_START_S = 1.0

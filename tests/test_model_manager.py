@@ -19,7 +19,7 @@ import torch
 from huggingface_hub import file_download
 
 from app.cli import EXIT_MODELS, EXIT_OK, EXIT_USAGE, main
-from core import model_manager
+from core import model_download, model_manager
 from installer import download_models
 from models.layout import locate
 from models.manifest import RECORD_NAME, installed_path, load_manifest, read_record
@@ -209,9 +209,9 @@ def test_manifest_covers_the_engine_layout_and_keeps_the_old_entry_list():
 def test_download_fetches_resumes_an_interrupted_file_and_verifies(hub, tmp_path):
     model_dir = tmp_path / "models"
     hub.interrupt.add("gpt.pth")
-    seen: list[model_manager.DownloadProgress] = []
-    with pytest.raises(model_manager.DownloadError, match="run the same command again"):
-        model_manager.download(None, model_dir, progress=seen.append)
+    seen: list[model_download.DownloadProgress] = []
+    with pytest.raises(model_download.DownloadError, match="run the same command again"):
+        model_download.download(None, model_dir, progress=seen.append)
     part = model_dir / ".download/indextts2/gpt.pth/gpt.pth.part"
     source = hub.repos["IndexTeam/IndexTTS-2"]["gpt.pth"]
     assert part.is_file() and 0 < part.stat().st_size < source.stat().st_size
@@ -220,7 +220,7 @@ def test_download_fetches_resumes_an_interrupted_file_and_verifies(hub, tmp_path
 
     half = part.stat().st_size
     hub.gets.clear()
-    written = model_manager.download(None, model_dir, progress=seen.append)
+    written = model_download.download(None, model_dir, progress=seen.append)
     gpt_gets = [g["resume_size"] for g in hub.gets if g["file"] == "gpt.pth"]
     assert gpt_gets == [half]  # asked only for the rest
     assert "config.yaml" not in {g["file"] for g in hub.gets}  # finished files not again
@@ -235,7 +235,7 @@ def test_download_fetches_resumes_an_interrupted_file_and_verifies(hub, tmp_path
     assert record.files["indextts2/gpt.pth"]["checked_against_hub"] is True
     assert model_manager.checksums_known(model_dir) == (len(REQUIRED), len(REQUIRED))
     assert locate(model_dir).check(model_dir)  # what the engine checks before it loads
-    assert model_manager.download(None, model_dir) == []  # nothing left to fetch
+    assert model_download.download(None, model_dir) == []  # nothing left to fetch
 
 
 def test_cancel_keeps_the_partial_file_for_the_next_run(hub, tmp_path):
@@ -246,11 +246,11 @@ def test_cancel_keeps_the_partial_file_for_the_next_run(hub, tmp_path):
         if p.path == "indextts2/gpt.pth" and p.done_bytes > (p.total_bytes or 0) // 2:
             stop["now"] = True
 
-    with pytest.raises(model_manager.DownloadCancelled):
-        model_manager.download(["indextts2"], model_dir, progress, lambda: stop["now"])
+    with pytest.raises(model_download.DownloadCancelled):
+        model_download.download(["indextts2"], model_dir, progress, lambda: stop["now"])
     part = model_dir / ".download/indextts2/gpt.pth/gpt.pth.part"
     assert part.is_file() and not (model_dir / "indextts2/gpt.pth").exists()
-    model_manager.download(["indextts2"], model_dir)
+    model_download.download(["indextts2"], model_dir)
     assert [g["resume_size"] > 0 for g in hub.gets if g["file"] == "gpt.pth"] == [False, True]
     assert model_manager.status(model_dir)[0].state == "installed"
 
@@ -258,18 +258,18 @@ def test_cancel_keeps_the_partial_file_for_the_next_run(hub, tmp_path):
 def test_a_corrupt_transfer_is_refused_and_nothing_is_put_in_place(hub, tmp_path):
     model_dir = tmp_path / "models"
     hub.corrupt.add("campplus_cn_common.bin")
-    with pytest.raises(model_manager.DownloadError, match="arrived corrupt"):
-        model_manager.download(["campplus"], model_dir)
+    with pytest.raises(model_download.DownloadError, match="arrived corrupt"):
+        model_download.download(["campplus"], model_dir)
     assert not (model_dir / "indextts2/hf_cache/campplus_cn_common.bin").exists()
     assert not list(model_dir.rglob("*.part"))  # a wrong file is not resumed either
 
 
 def test_download_replaces_a_damaged_file(hub, tmp_path):
     model_dir = tmp_path / "models"
-    model_manager.download(None, model_dir)
+    model_download.download(None, model_dir)
     campplus = model_dir / "indextts2/hf_cache/campplus_cn_common.bin"
     campplus.write_bytes(campplus.read_bytes()[:1000])
-    assert model_manager.download(["campplus"], model_dir) == [campplus]
+    assert model_download.download(["campplus"], model_dir) == [campplus]
     assert model_manager.verify(model_dir) == []
 
 
@@ -324,7 +324,7 @@ def test_hf_token_from_the_environment_and_all_skips_a_locked_model(hub, tmp_pat
     _add_pyannote(hub, tmp_path)
     logged: list[str] = []
     model_dir = tmp_path / "a"
-    model_manager.download(
+    model_download.download(
         ["required", "optional"],
         model_dir,
         log=logged.append,
@@ -335,7 +335,7 @@ def test_hf_token_from_the_environment_and_all_skips_a_locked_model(hub, tmp_pat
     assert any("skipping pyannote" in line and "gated" in line for line in logged)
     assert not (model_dir / "pyannote").exists()
     monkeypatch.setenv("HF_TOKEN", "hf_good")
-    model_manager.download(["pyannote"], model_dir)
+    model_download.download(["pyannote"], model_dir)
     assert (model_dir / "pyannote/config.yaml").is_file()
 
 
@@ -356,7 +356,7 @@ def test_a_folder_entry_is_fetched_whole_and_verified(hub, tmp_path):
     for name in ("config.json", "tokenizer.json", "model.safetensors"):
         hub.add("IndexTeam/IndexTTS-2", f"qwen0.6bemo4-merge/{name}", src / name)
     model_dir = tmp_path / "models"
-    (written,) = model_manager.download(["text-emotion"], model_dir)
+    (written,) = model_download.download(["text-emotion"], model_dir)
     assert written == model_dir / "indextts2/qwen0.6bemo4-merge"
     assert sorted(p.name for p in written.iterdir()) == [
         "config.json",
@@ -378,7 +378,7 @@ def test_a_folder_entry_is_fetched_whole_and_verified(hub, tmp_path):
 @pytest.fixture
 def installed(hub, tmp_path) -> Path:
     model_dir = tmp_path / "models"
-    model_manager.download(None, model_dir)
+    model_download.download(None, model_dir)
     return model_dir
 
 

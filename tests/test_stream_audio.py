@@ -10,7 +10,7 @@ import soundfile as sf
 
 from core.audio_stream import blocks, read_slice, wav_memmap
 from core.loudness import LoudnessMeter, integrated_loudness
-from core.media import extract_audio
+from core.original_audio import extract_audio
 
 
 def _speechy(n: int, channels: int, rate: int, seed: int = 1) -> np.ndarray:

@@ -17,6 +17,7 @@ FIELD_FLAGS = {
     "report_path": "--report",
     "stems_dir": "--stems",
     "deliver_dir": "--deliver",
+    "deliver_parts": "--deliver-parts",
 }
 
 

@@ -97,7 +97,7 @@ def _models_download(args, model_dir: Path) -> int:
     import getpass
     import os
 
-    from core import model_manager
+    from core import model_download, model_manager
 
     names = args.names or None
     try:
@@ -109,10 +109,10 @@ def _models_download(args, model_dir: Path) -> int:
     bars = DownloadBars(not args.no_progress)
 
     def failed(exc: Exception) -> int | None:
-        if isinstance(exc, model_manager.TokenRequired):
+        if isinstance(exc, model_download.TokenRequired):
             err(f"models download: {exc}")
             return EXIT_USAGE
-        if isinstance(exc, model_manager.DownloadError | OSError):
+        if isinstance(exc, model_download.DownloadError | OSError):
             err(f"download failed: {exc}")
             return EXIT_FAILED
         return None  # not a download's failure: let it through
@@ -121,22 +121,22 @@ def _models_download(args, model_dir: Path) -> int:
         bars,
         cancelled="download cancelled; run the same command again to continue where it stopped",
         failed=failed,
-        cancel_errors=(model_manager.DownloadCancelled,),
+        cancel_errors=(model_download.DownloadCancelled,),
     )
     with guard:
         try:
-            written = model_manager.download(
+            written = model_download.download(
                 names, model_dir, progress=bars, cancelled=lambda: guard.token.cancelled,
                 token=token, endpoint=args.endpoint, force=args.force, log=print,
             )  # fmt: skip
-        except model_manager.TokenRequired as exc:
+        except model_download.TokenRequired as exc:
             if token or not sys.stdin.isatty():
                 raise
             print(exc)
             token = getpass.getpass("Hugging Face token (input hidden): ").strip() or None
             if not token:
                 raise
-            written = model_manager.download(
+            written = model_download.download(
                 names, model_dir, progress=bars, cancelled=lambda: guard.token.cancelled,
                 token=token, endpoint=args.endpoint, force=args.force, log=print,
             )  # fmt: skip

@@ -133,6 +133,16 @@ def _add_models(sub) -> None:
     )
 
 
+def _deliver_parts(text: str):
+    from core.deliver.parts import DeliverParts
+    from core.errors import OptionError
+
+    try:
+        return DeliverParts.parse(text)
+    except OptionError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def add_settings(d: argparse.ArgumentParser) -> None:
     """The dub settings' flags (those in SETTING_FLAGS) and how the dub runs."""
     from core.loudness_presets import DEFAULT_PRESET, PRESETS
@@ -151,6 +161,12 @@ def add_settings(d: argparse.ArgumentParser) -> None:
         type=Path,
         metavar="DIR",
         help="also write timelines (.otio/.xml/.aaf), 24-bit stems, QC report",
+    )
+    d.add_argument(
+        "--deliver-parts",
+        type=_deliver_parts,
+        metavar="PARTS",
+        help="with --deliver, only these (comma-separated): otio, xml, aaf, stems, qc-report",
     )
     d.add_argument(
         "--precision",
@@ -251,4 +267,5 @@ def dub_options(args, output: Path):
         work_dir=args.work_dir,
         loudness=args.loudness,
         deliver_dir=args.deliver,
+        **({"deliver_parts": args.deliver_parts} if args.deliver_parts else {}),
     )

@@ -24,6 +24,9 @@ class Bars:
 
     # Stages that take no time worth a bar on the terminal.
     QUIET = frozenset({"analyze", "plan", "report"})
+    # Every stage but the lines counts in its own units (ms of film for the extraction and
+    # the export, blocks for the mix): the share done and the time left say more.
+    SHARE = "{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]"
 
     def __call__(self, step: str, done: int, total: int) -> None:
         if not self.enabled or step in self.QUIET:
@@ -44,6 +47,7 @@ class Bars:
                 unit="line" if step == "render" else "step",
                 file=sys.stderr,
                 leave=True,
+                **({} if step == "render" else {"bar_format": self.SHARE}),
             )
         self.bar.total = max(total, 1)
         self.bar.n = done

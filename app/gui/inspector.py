@@ -1,6 +1,6 @@
 """The line inspector: the line's emotion (the emotion panel, with presets), its duration mode
-(as the dub, or its own), its takes (several kept, one chosen, each playable), and Preview /
-Regenerate of just this line."""
+(as the dub, or its own), its takes (several kept, one chosen, each playable, two compared
+A/B over the line's picture), and Preview / Regenerate of just this line."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ from PySide6.QtWidgets import (
 
 from app.gui.line_panel import LinePanel
 from app.gui.settings_dialog import MODES
+from app.gui.take_compare import TakeCompare
+from app.gui.video_preview import VideoPreview
 from core import desk
 from core import project as proj
 from core.settings import DubSettings
@@ -54,7 +56,7 @@ def load_presets(path: Path = PRESETS_FILE) -> list[tuple[str, proj.Emotion]]:
     return presets
 
 
-def take_label(take: proj.Take, chosen: bool) -> str:
+def take_label(take: proj.Take, chosen: bool, mark: str = "", heard: bool = False) -> str:
     seconds = take.rendered_samples / desk.RATE_22K
     parts = [f"seed {take.seed}", f"{seconds:.2f} s", take.when.strftime("%H:%M:%S")]
     if isinstance(take.extra.get("error_rate"), int | float):
@@ -63,7 +65,10 @@ def take_label(take: proj.Take, chosen: bool) -> str:
         parts.append(f"sim {take.extra['voice_similarity']:.2f}")
     if take.flag:
         parts.append("flagged")
-    return ("● " if chosen else "○ ") + " · ".join(parts)
+    # The A/B mark (▶ on the heard one) follows the chosen dot, before the seed: a glance
+    # down the list finds the two compared takes.
+    ab = (("▶" if heard else "") + mark + " ") if mark else ""
+    return ("● " if chosen else "○ ") + ab + " · ".join(parts)
 
 
 class LineInspector(QWidget):
@@ -113,19 +118,29 @@ class LineInspector(QWidget):
         self.use_btn = QPushButton("Use this take")
         self.use_btn.setToolTip("The dub and the export use the selected take (A)")
         self.use_btn.clicked.connect(self.accept_selected)
+        self.compare = TakeCompare(self.takes)
+        self.compare.keep.connect(self.use_take)
+        self.compare.marks_changed.connect(self._label_takes)
         self.state = QLabel("")
         self.state.setWordWrap(True)
 
         render_row = QHBoxLayout()
         render_row.addWidget(self.preview_btn)
         render_row.addWidget(self.regenerate_btn)
+        ab = self.compare
         take_row = QHBoxLayout()
-        take_row.addWidget(self.play_btn)
-        take_row.addWidget(self.use_btn)
+        for w in (self.play_btn, self.use_btn, ab.compare_btn):
+            take_row.addWidget(w)
+        ab_row = QHBoxLayout()
+        for w in (ab.mark_a_btn, ab.mark_b_btn, ab.keep_a_btn, ab.keep_b_btn):
+            ab_row.addWidget(w)
         takes_box = QGroupBox("Takes")
         takes_layout = QVBoxLayout(takes_box)
+        # Which take is heard first, above the list: at 1280x800 the box's foot is scrolled.
+        takes_layout.addWidget(ab.state)
         takes_layout.addWidget(self.takes)
         takes_layout.addLayout(take_row)
+        takes_layout.addLayout(ab_row)
 
         box = QVBoxLayout(self)
         box.setContentsMargins(4, 4, 4, 4)
@@ -146,6 +161,7 @@ class LineInspector(QWidget):
         self.line = line
         self.panel.show_line(line)
         self.takes.clear()
+        self.compare.show_line(line)
         on = line is not None
         for w in (self.preview_btn, self.regenerate_btn, self.preset):
             w.setEnabled(on and (w is not self.preset or bool(self.presets)))
@@ -163,15 +179,40 @@ class LineInspector(QWidget):
             f"({line.duration_ms / 1000:.2f} s span)"
         )
         self.state.setText(f"Status: {status}" if status else "")
-        chosen = desk.usable_take(line)
         for take in line.takes:
-            item = QListWidgetItem(take_label(take, take is chosen))
+            item = QListWidgetItem()
             item.setToolTip(str(take.cache_path))
             self.takes.addItem(item)
+        self._label_takes()
+        chosen = desk.usable_take(line)
         if line.takes:
             self.takes.setCurrentRow(line.takes.index(chosen) if chosen else len(line.takes) - 1)
         self.play_btn.setEnabled(bool(line.takes))
         self.use_btn.setEnabled(len(line.takes) > 1)
+
+    def _label_takes(self) -> None:
+        if self.line is None:
+            return
+        chosen = desk.usable_take(self.line)
+        for row, take in enumerate(self.line.takes):
+            if (item := self.takes.item(row)) is not None:
+                heard = self.compare.is_heard(row)
+                item.setText(take_label(take, take is chosen, self.compare.mark_of(row), heard))
+                font = item.font()
+                font.setBold(heard)
+                item.setFont(font)
+        # As high as its takes (up to four rows): the room below is the A/B's.
+        rows = max(2, min(4, self.takes.count()))
+        self.takes.setMaximumHeight(rows * max(16, self.takes.sizeHintForRow(0)) + 6)
+
+    def attach_preview(self, preview: VideoPreview) -> None:
+        """The players A/B drives (the window's video preview)."""
+        self.compare.attach_preview(preview)
+
+    def showEvent(self, event) -> None:  # noqa: N802  (Qt's name)
+        # The window shows its inspector: its preview is there by now.
+        self.compare.find_preview()
+        super().showEvent(event)
 
     def _fill_modes(self, line: proj.Line | None) -> None:
         """ "As the dub (<mode>)" first (None), then each mode; a mode the list lacks (one

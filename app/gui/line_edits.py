@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.edits import StateEdit
+from app.gui.line_ops import LineOpsMixin
 from app.gui.line_panel import push_emotion_edit
 from app.gui.lines_model import COL_EMOTION, COL_END, COL_SPEAKER, COL_START, COL_TEXT
 from core import desk, desk_review
@@ -23,8 +24,9 @@ from core.timing import plan_lines
 NUDGE_MS = 100  # Alt+Shift+Left/Right
 
 
-class LineEditsMixin:
-    """Part of MainWindow: every change to the project's lines goes through here."""
+class LineEditsMixin(LineOpsMixin):
+    """Part of MainWindow: every change to the project's lines goes through here (the
+    structural moves, split, merge, insert, delete, in app/gui/line_ops.py)."""
 
     # --- edits (each through the undo stack) --------------------------------------------
 

@@ -34,7 +34,7 @@ from app.gui.lines_model import (
 from app.gui.palette import apply_theme
 from app.gui.queue_panel import QueuePanel
 from app.gui.render_control import RenderMixin
-from app.gui.settings_dialog import SettingsDialog
+from app.gui.settings_dialog import SettingsDialog, remembered_render_on, render_with
 from app.gui.shortcuts import ShortcutsDialog
 from app.gui.speakers_panel import SpeakersPanel
 from app.gui.timeline import Timeline
@@ -116,6 +116,8 @@ class MainWindow(MenusMixin, OpenMixin, LineEditsMixin, RenderMixin, QMainWindow
         self.close_pending = False
         self.export_extra: ExportChoice | None = None  # stems / report of the next dub
         self.settings = QSettings("Dubsmith", "Dubsmith")
+        # Render on (Settings) as remembered: a cluster is joined at the first dub, not here.
+        render_with(self.queue_worker, remembered_render_on(self.settings), engine_factory)
         self.project: proj.Project | None = None
         self.autosaver: proj.Autosaver | None = None
         self._step: str | None = None  # the dub's last step and how far it got, for messages
@@ -466,6 +468,8 @@ class MainWindow(MenusMixin, OpenMixin, LineEditsMixin, RenderMixin, QMainWindow
         self.model_edit.setText(str(choice.model_dir))
         self.check_models()
         self.settings.setValue("model_dir", str(choice.model_dir))  # checked by the dialog
+        busy = self._jobs_running()
+        render_with(self.queue_worker, dialog.render_on_choice(), self.engine_factory, busy=busy)
         if self.project is None or self._busy():
             return
         self.project.model.device, self.project.model.precision = choice.device, choice.precision

@@ -63,6 +63,8 @@ class RenderMixin:
             voices=voices,
             stems_dir=extra.stems_dir if extra else None,
             report_path=extra.report_path if extra else None,
+            # The Export's loudness preset and deliverables (core/desk_export.DeskDelivery).
+            **(extra.delivery.options() if extra and extra.delivery else {}),
         )
 
     def _voices_missing(self) -> bool:
@@ -129,7 +131,11 @@ class RenderMixin:
         if self.inputs is None or self._busy() or self.project is None:
             return
         dialog = ExportDialog(
-            self, self.output_edit.text(), self.project.settings, self.inputs.media.has_audio
+            self,
+            self.output_edit.text(),
+            self.project.settings,
+            self.inputs.media.has_audio,
+            delivery_memory=self.settings,
         )
         self.export_dialog = dialog
         stems, report = self._export_memory()
@@ -435,7 +441,9 @@ class RenderMixin:
         self.statusBar().showMessage(msg)
         extra, self.export_extra = self.export_extra, None
         if extra is not None:  # what the export wrote beside the video, by name
-            said = written_extras(extra.stems_dir, extra.report_path)
+            said = written_extras(
+                extra.stems_dir, extra.report_path, extra.delivery, Path(report.output).stem
+            )
             msg += "".join(f"\n{s}" for s in said)
         if failed:
             QMessageBox.warning(

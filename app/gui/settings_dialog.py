@@ -1,11 +1,13 @@
 """Settings: the model folder (checked before it is kept: what is missing and how to get
-it), device and precision, the dub's rendering settings and the export defaults."""
+it), device and precision, where the lines render (this computer or a Ray cluster), the
+dub's rendering settings and the export defaults."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
+from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -27,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from core import desk
+from core.cluster import RenderOn, engines_for, render_on_problem
 from core.errors import OptionError
 from core.settings import BackgroundMode, DefaultEmotion, DubSettings
 from models.contract import DurationMode
@@ -41,6 +44,7 @@ MODE_BLURBS = {
     DurationMode.FREE: "free: free pace, never fitted",
 }
 MODES = tuple(DurationMode)
+RENDER_ON = ("this computer", "Ray cluster")
 MODE_LABELS = tuple(MODE_BLURBS.get(m, m.value) for m in MODES)  # of MODES
 
 
@@ -105,6 +109,17 @@ class SettingsDialog(QDialog):
         self.keep_original.setChecked(settings.keep_original_track)
         self.subtitle_track = QCheckBox("Add the subtitles as a track")
         self.subtitle_track.setChecked(settings.subtitle_track)
+        remembered = remembered_render_on(QSettings("Dubsmith", "Dubsmith"), check=False)
+        self.render_on = QComboBox()
+        self.render_on.addItems(RENDER_ON)
+        self.render_on.setCurrentIndex(int(remembered.cluster))
+        self.cluster_address = QLineEdit(remembered.address)
+        self.cluster_address.setPlaceholderText("ray://HOST:10001, HOST:6379, auto or local")
+        self.cluster_workers = QSpinBox()
+        self.cluster_workers.setRange(1, 512)
+        self.cluster_workers.setValue(remembered.workers)
+        self.render_on.currentIndexChanged.connect(self._cluster_fields)
+        self._cluster_fields()
         self.error = QLabel("")
         self.error.setWordWrap(True)
         self.error.setStyleSheet("color: #c0392b")
@@ -119,6 +134,9 @@ class SettingsDialog(QDialog):
         mform.addRow(self.report)
         mform.addRow("Device", self.device)
         mform.addRow("Precision", self.precision)
+        mform.addRow("Render on", self.render_on)
+        mform.addRow("Cluster address", self.cluster_address)
+        mform.addRow("Ray workers", self.cluster_workers)
         render = QWidget()
         rform = QFormLayout(render)
         rform.addRow("Duration", self.mode)
@@ -153,6 +171,18 @@ class SettingsDialog(QDialog):
         if path:
             self.model_dir.setText(path)
             self.check()
+
+    def _cluster_fields(self) -> None:
+        on = self.render_on.currentIndex() == 1
+        self.cluster_address.setEnabled(on)
+        self.cluster_workers.setEnabled(on)
+
+    def render_on_choice(self) -> RenderOn:
+        return RenderOn(
+            cluster=self.render_on.currentIndex() == 1,
+            address=self.cluster_address.text().strip() or "local",
+            workers=self.cluster_workers.value(),
+        )
 
     def check(self) -> desk.FolderCheck:
         result = desk.check_model_folder(Path(self.model_dir.text().strip() or "."))
@@ -194,6 +224,12 @@ class SettingsDialog(QDialog):
             self.error.setText(str(exc))
             self.tabs.setCurrentIndex(1)
             return
+        render_on = self.render_on_choice()
+        problem = render_on_problem(render_on)  # nothing is started, only looked at
+        if problem:
+            self.error.setText(f"Cannot render on the Ray cluster: {problem}")
+            self.tabs.setCurrentIndex(0)
+            return
         result = self.check()
         if not result.ok:
             self.tabs.setCurrentIndex(0)
@@ -206,4 +242,36 @@ class SettingsDialog(QDialog):
             )
             if answer != QMessageBox.StandardButton.Yes:
                 return
+        remember_render_on(QSettings("Dubsmith", "Dubsmith"), render_on)
         super().accept()
+
+
+# --- Render on: kept in QSettings, the queue's engines follow it --------------------------------
+
+
+def remembered_render_on(settings: QSettings, *, check: bool = True) -> RenderOn:
+    """The Render on kept in `settings`; with `check`, this computer when the kept cluster
+    cannot be used now (Ray gone, the address no longer one). Nothing is reached."""
+    try:
+        workers = max(1, int(settings.value("cluster_workers", 2)))
+    except (TypeError, ValueError):  # a hand-edited settings file
+        workers = 2
+    choice = RenderOn(
+        cluster=str(settings.value("render_on", "local")) == "cluster",
+        address=str(settings.value("cluster_address", "local")),
+        workers=workers,
+    )
+    if check and render_on_problem(choice, reach=False):
+        return RenderOn(address=choice.address, workers=choice.workers)
+    return choice
+
+
+def remember_render_on(settings: QSettings, choice: RenderOn) -> None:
+    settings.setValue("render_on", "cluster" if choice.cluster else "local")
+    settings.setValue("cluster_address", choice.address)
+    settings.setValue("cluster_workers", choice.workers)
+
+
+def render_with(worker, choice: RenderOn, here=None, *, busy: bool = False) -> None:
+    """The queue worker's engines from now on (core/cluster.py: engines_for)."""
+    worker.engines = engines_for(worker.engines, choice, here, busy=busy)

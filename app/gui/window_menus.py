@@ -75,6 +75,15 @@ class MenusMixin:
             )
         )
         edit.addAction(self._action("&Settings…", self.open_settings))
+        # Their keys are in the shortcut table (a second binding here would be ambiguous).
+        lines_menu = self.menuBar().addMenu("&Lines")
+        for name, text in (
+            ("split_line", "&Split line"),
+            ("merge_with_next", "&Merge with next line"),
+            ("insert_line", "&Insert line"),
+            ("delete_lines", "&Delete lines"),
+        ):
+            lines_menu.addAction(self._action(text, getattr(self, name)))
         view = self.menuBar().addMenu("&View")
         view.addAction(self._action("&Light palette", lambda: self.set_theme("light")))
         view.addAction(self._action("&Dark palette", lambda: self.set_theme("dark")))

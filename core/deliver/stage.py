@@ -7,12 +7,13 @@ only calls it (core/pipeline.py stays the job's outline).
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from core.deliver.parts import ALL_PARTS, DeliverParts
 from core.deliver.qc_report import LoudnessSummary, QcInput, write_qc_report
 from core.deliver.spec import Delivery, DeliveryLine
 from core.deliver.stems import write_stems
@@ -27,7 +28,7 @@ DEFAULT_FPS = 25.0  # a delivery of a video without a frame rate (never seen, bu
 
 class DeliveringJob(Protocol):
     video: Path
-    options: Any  # core.options.DubOptions: output, loudness, deliver_dir
+    options: Any  # core.options.DubOptions: output, loudness, deliver_dir, deliver_parts
     inputs: Any  # media.duration_s, media.fps
     extracted: Any  # master_path, channel_layout (None: a video without sound)
     lines: list  # LinePlan: index, speaker
@@ -69,9 +70,17 @@ def _delivery(job: DeliveringJob) -> Delivery:
     )
 
 
+def chosen_parts(options: Any) -> DeliverParts:
+    """The parts a run delivers: every one unless its options chose some (options made
+    before DubOptions had the field, e.g. by a caller that builds its own, deliver all)."""
+    parts = getattr(options, "deliver_parts", None)
+    return parts if isinstance(parts, DeliverParts) else ALL_PARTS
+
+
 def deliver_stage(job: DeliveringJob, tick) -> dict:
-    """The loudness the mix came to (always), and the delivery (with ``deliver_dir``);
-    returns what the report carries under "delivery"."""
+    """The loudness the mix came to (always), and the delivery (with ``deliver_dir``): the
+    parts ``options.deliver_parts`` chose (core/deliver/parts.py); returns what the report
+    carries under "delivery"."""
     preset = preset_named(job.options.loudness)
     layout = job.extracted.channel_layout if job.extracted else None
     fm = job.file_mix  # the mix measured itself on its way to disk: no second pass
@@ -92,8 +101,10 @@ def deliver_stage(job: DeliveringJob, tick) -> dict:
         return out
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    parts = chosen_parts(job.options)
     delivery = _delivery(job)
-    n_blocks = -(-delivery.num_samples // (10 * MIX_RATE))
+    roles = parts.stem_roles(delivery.speakers())
+    n_blocks = -(-delivery.num_samples // (10 * MIX_RATE)) if roles else 0
     done = 0
 
     def step() -> None:
@@ -102,39 +113,43 @@ def deliver_stage(job: DeliveringJob, tick) -> dict:
         done += 1
         tick(done, n_blocks + 3)
 
-    stems = write_stems(delivery, folder, tick=step)
-    takes = write_takes(delivery, folder / f"{delivery.name}.takes")
+    stems = write_stems(delivery, folder, tick=step, roles=roles) if roles else {}
+    takes = []
+    timelines: dict[str, Path] = {}
+    if parts.timelines:  # a timeline cuts the take files and lays the M&E stem under them
+        takes = write_takes(delivery, folder / f"{delivery.name}.takes")
+        timeline = build_timeline(delivery, takes, stems["music-effects"])
+        timelines = write_timelines(timeline, folder, delivery.name, parts.timelines)
     step()
-    timelines = write_timelines(
-        build_timeline(delivery, takes, stems["music-effects"]), folder, delivery.name
-    )
-    step()
-    original = None
-    if job.extracted is not None:
-        original = measure_file(Path(job.extracted.master_path), layout)
     files = {**{f"{k} stem": v for k, v in stems.items()}, **timelines}
     if delivery.output is not None:
         files["video"] = delivery.output
-    qc = QcInput(
-        name=delivery.name,
-        duration_s=delivery.duration_s,
-        lines=[asdict(job._line_report(ln)) for ln in job.lines if ln.timing is not None],
-        loudness=LoudnessSummary(
-            preset,
-            target,
-            figures,
-            np.asarray(fm.short_term_lufs).tolist(),
-            original.figures if original else None,
-            original.short_term_lufs.tolist() if original else (),
-        ),
-        max_error_rate=job.settings.max_error_rate,
-        files=files,
-    )
-    report = write_qc_report(qc, folder / f"{delivery.name}.qc.html")
+    loudness = LoudnessSummary(preset, target, figures, np.asarray(fm.short_term_lufs).tolist())
     step()
-    out["loudness"]["passes"] = qc.loudness.passes()
+    if parts.qc_report:
+        original = None  # the original's loudness is drawn beside the mix's
+        if job.extracted is not None:
+            original = measure_file(Path(job.extracted.master_path), layout)
+        if original is not None:
+            loudness = replace(
+                loudness,
+                original=original.figures,
+                original_curve=original.short_term_lufs.tolist(),
+            )
+        qc = QcInput(
+            name=delivery.name,
+            duration_s=delivery.duration_s,
+            lines=[asdict(job._line_report(ln)) for ln in job.lines if ln.timing is not None],
+            loudness=loudness,
+            max_error_rate=job.settings.max_error_rate,
+            files=files,
+        )
+        files = {**files, "qc report": write_qc_report(qc, folder / f"{delivery.name}.qc.html")}
+    step()
+    out["loudness"]["passes"] = loudness.passes()
     out["folder"] = str(folder)
-    out["files"] = {k: str(v) for k, v in {**files, "qc report": report}.items()}
+    out["parts"] = [p.value for p in parts.chosen]
+    out["files"] = {k: str(v) for k, v in files.items()}
     out["takes"] = [
         {
             "line": t.line_id,

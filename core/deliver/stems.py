@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 import numpy as np
@@ -45,13 +45,18 @@ def write_stems(
     *,
     block_s: int = BLOCK_S,
     tick: Callable[[], None] | None = None,
+    roles: Collection[str] | None = None,
 ) -> dict[str, Path]:
-    """Write every stem into ``folder``; returns them by role (see ``stem_paths``)."""
+    """Write every stem into ``folder``, or only those of ``roles`` (see ``stem_paths``;
+    a delivery of timelines without stems still needs their music-and-effects bed);
+    returns them by role."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     n = delivery.num_samples
     speakers = delivery.speakers()
     paths = stem_paths(folder, delivery.name, speakers)
+    if roles is not None:
+        paths = {role: p for role, p in paths.items() if role in roles}
     lines = list(delivery.lines)
     everyone = _DubBus([ln.clip for ln in lines], [ln.placement for ln in lines])
     own = {
@@ -60,11 +65,14 @@ def write_stems(
             [ln.placement for ln in lines if ln.speaker == s],
         )
         for s in speakers
+        if f"dialogue.{s}" in paths
     }
     mode = Background(delivery.background)
     bed = sf.SoundFile(str(delivery.bed_path)) if delivery.bed_path is not None else None
     mix = sf.SoundFile(str(delivery.mix_path))
-    parts = {role: p.parent / f".{p.name}.{uuid.uuid4().hex[:12]}.part" for role, p in paths.items()}
+    parts = {
+        role: p.parent / f".{p.name}.{uuid.uuid4().hex[:12]}.part" for role, p in paths.items()
+    }
     writers: dict[str, sf.SoundFile] = {}
     try:
         channels, gains, plays = mix_layout(bed.channels if bed else None, mode, delivery.layout)
@@ -77,14 +85,17 @@ def write_stems(
         for s0 in range(0, n, block):
             s1 = min(s0 + block, n)
             dub, active = everyone.block(s0, s1)
-            writers["mix"].write(read_frames(mix, s0, s1))
-            writers["dialogue"].write(mix_block(dub, None, None, gains) * gain)
+            if "mix" in writers:
+                writers["mix"].write(read_frames(mix, s0, s1))
+            if "dialogue" in writers:
+                writers["dialogue"].write(mix_block(dub, None, None, gains) * gain)
             env = None
             if plays and mode is not Background.SEPARATE:
                 env = duck_envelope(active, s1 - s0, delivery.duck_db, delivery.ramp_ms, s0, n)
-            beds = read_frames(bed, s0, s1) if bed is not None and plays else None
-            silence = np.zeros(s1 - s0, dtype=np.float32)
-            writers["music-effects"].write(mix_block(silence, beds, env, gains) * gain)
+            if "music-effects" in writers:
+                beds = read_frames(bed, s0, s1) if bed is not None and plays else None
+                silence = np.zeros(s1 - s0, dtype=np.float32)
+                writers["music-effects"].write(mix_block(silence, beds, env, gains) * gain)
             for s, bus in own.items():
                 alone, _ = bus.block(s0, s1)
                 writers[f"dialogue.{s}"].write(mix_block(alone, None, None, gains) * gain)

@@ -11,6 +11,7 @@ of media: one per file, made here.
 
 from __future__ import annotations
 
+import copy
 import os
 import uuid
 import xml.etree.ElementTree as ET
@@ -20,10 +21,12 @@ from pathlib import Path
 import aaf2
 import opentimelineio as otio
 
+from core.deliver.parts import TIMELINE_PARTS
 from core.deliver.spec import Delivery
 from core.deliver.takes import TakeFile
 
-FORMATS = ("otio", "xml", "aaf")
+FORMATS = tuple(p.value for p in TIMELINE_PARTS)  # otio, xml, aaf
+FCP_XML_META = "fcp_xml"  # the FCP XML adapter writes this metadata as the item's elements
 ORIGINAL_TRACK = "Original (reference)"
 
 
@@ -145,16 +148,34 @@ def _mute_original_in_fcp_xml(path: Path) -> None:
     tree.write(path, encoding="UTF-8", xml_declaration=True)
 
 
-def write_timelines(timeline: otio.schema.Timeline, folder: Path, name: str) -> dict[str, Path]:
-    """The timeline as NAME.otio, NAME.xml and NAME.aaf in ``folder`` (each written under a
-    temp name, then renamed)."""
+def _named_for_fcp_xml(timeline: otio.schema.Timeline) -> otio.schema.Timeline:
+    """A copy whose tracks carry their names for the FCP XML writer. The adapter (otio-fcp-
+    adapter 1.0) writes a <track> without its name but reads one back from a <name> child;
+    it writes an item's "fcp_xml" metadata as child elements, so the name goes there."""
+    named = copy.deepcopy(timeline)
+    for track in named.tracks:
+        if track.name:
+            meta = dict(track.metadata.get(FCP_XML_META) or {})
+            meta.setdefault("name", track.name)
+            track.metadata[FCP_XML_META] = meta
+    return named
+
+
+def write_timelines(
+    timeline: otio.schema.Timeline, folder: Path, name: str, formats: Sequence[str] = FORMATS
+) -> dict[str, Path]:
+    """The timeline as NAME.otio, NAME.xml and NAME.aaf in ``folder``, or only the
+    ``formats`` chosen (each written under a temp name, then renamed)."""
     out = {}
-    for fmt in FORMATS:
+    for fmt in formats:
+        if fmt not in FORMATS:
+            raise ValueError(f"no timeline format {fmt!r}; one of {', '.join(FORMATS)}")
         path = Path(folder) / f"{name}.{fmt}"
         # The adapters choose by the extension: the temp name keeps it.
         tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:12]}.{fmt}")
         try:
-            otio.adapters.write_to_file(timeline, str(tmp))
+            written = _named_for_fcp_xml(timeline) if fmt == "xml" else timeline
+            otio.adapters.write_to_file(written, str(tmp))
             if fmt == "xml":
                 _mute_original_in_fcp_xml(tmp)
             os.replace(tmp, path)

@@ -13,9 +13,9 @@ from core.analysis import SpeakerAnalysis
 from core.disk_space import writing_to
 from core.engines import resolve_device
 from core.job.lines import LinePlan
-from core.media import ExtractedAudio
 from core.notices import Notice
 from core.options import DubOptions
+from core.original_audio import ExtractedAudio
 from core.project_keeper import ProjectKeeper
 from core.render import CancelToken
 from core.separation import (

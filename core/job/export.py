@@ -8,6 +8,7 @@ from pathlib import Path
 from core.export import ExportOptions, export_video
 from core.inputs import Inputs
 from core.job.lines import LinePlan
+from core.job.runner import Tick
 from core.language import language_from_filename, to_iso639_2
 from core.notices import Notice
 from core.settings import DubSettings
@@ -25,7 +26,9 @@ def export_dub(
     work: Path,
     warn: Callable[[Notice], None],
     spoken: str | None = None,
+    tick: Tick | None = None,
 ) -> None:
+    """Mux the output; ``tick`` follows ffmpeg's own progress (s of film)."""
     subtitles = None
     if settings.subtitle_track:
         subtitles = write_clean_srt([ln.cue for ln in lines], work / "subtitles.srt")
@@ -42,4 +45,5 @@ def export_dub(
             subtitles=subtitles,
             on_dropped=lambda what: warn(Notice(None, "export", what)),
         ),
+        progress=tick,
     )

@@ -6,15 +6,22 @@ from collections.abc import Callable
 from pathlib import Path
 
 from core.disk_space import writing_to
-from core.media import ExtractedAudio, extract_audio
+from core.job.runner import Tick
 from core.notices import Notice
+from core.original_audio import ExtractedAudio, extract_audio
 
 
-def extract(video: Path, work: Path, warn: Callable[[Notice], None]) -> ExtractedAudio | None:
-    """The original's audio (None, said, when the video has none)."""
+def extract(
+    video: Path, work: Path, warn: Callable[[Notice], None], tick: Tick | None = None
+) -> ExtractedAudio | None:
+    """The original's audio (None, said, when the video has none); ``tick`` follows
+    ffmpeg's own progress (s of film: a two-hour 5.1 film takes minutes)."""
+    # extract_audio takes progress= once core/original_audio.py hands it to
+    # core.work_copies.write_work_files; until then a caller without tick is served.
+    follow = {"progress": tick} if tick is not None else {}
     with writing_to(work, "the extracted audio"):
         work.mkdir(parents=True, exist_ok=True)
-        extracted = extract_audio(video, work / "audio")
+        extracted = extract_audio(video, work / "audio", **follow)
     if extracted is None:
         warn(
             Notice(

@@ -5,16 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.disk_space import writing_to
+from core.disk_space import wav_bytes, writing_to
 from core.job.lines import LinePlan
 from core.job.runner import Tick
 from core.loudness_presets import mix_settings_for
-from core.media import ExtractedAudio
 from core.mix_stream import FileMix, mix_to_file
 from core.mixdown import Clip, MixSettings, write_stems
 from core.options import DubOptions
+from core.original_audio import ExtractedAudio
 from core.separation import Stems
 from core.settings import BackgroundMode, DubSettings
+from models.units import MIX_RATE
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,10 @@ def mix_dub(
         options.loudness, MixSettings(background=background, duck_db=settings.duck_db),
         extracted.master_path if extracted else None, layout,
     )  # fmt: skip
-    with writing_to(work, "the mix"):  # block by block, from and to disk
+    # The mix in the bed's channels (stereo without one), and the dub bus alone, mono.
+    need = wav_bytes(duration_s, MIX_RATE, extracted.channels if extracted else 2)
+    need += wav_bytes(duration_s, MIX_RATE) if options.dub_wav else 0
+    with writing_to(work, "the mix", need):  # block by block, from and to disk
         mix = mix_to_file(
             clips,
             duration_s,

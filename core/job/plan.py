@@ -12,8 +12,8 @@ from core.borrow_silence import plan_borrowing
 from core.job.lines import LinePlan
 from core.line_limits import line_problem
 from core.listening import speech_span
-from core.media import ExtractedAudio
 from core.notices import Notice
+from core.original_audio import ExtractedAudio
 from core.settings import EXTEND_AUTO, DubSettings
 from core.silence import silence_until_ms
 from core.subtitles import Cue

@@ -60,7 +60,7 @@ def connect(address: str, num_cpus: int | None = None, timeout_s: float = 30.0) 
     if address == "auto" and not os.environ.get("RAY_ADDRESS"):
         raise ClusterError("--cluster auto needs RAY_ADDRESS (e.g. ray://head:10001) to be set")
     if address not in ("local", "auto"):
-        _probe(address, timeout_s)
+        probe(address, timeout_s)
     import ray
 
     if ray.is_initialized():
@@ -84,7 +84,7 @@ def connect(address: str, num_cpus: int | None = None, timeout_s: float = 30.0) 
     return "a local Ray runtime" if address == "local" else f"the Ray cluster at {address}"
 
 
-def _probe(address: str, timeout_s: float) -> None:
+def probe(address: str, timeout_s: float) -> None:
     """Ray waits on an address nobody answers for a long while (minutes for a GCS): a port
     that nothing listens on is said at once."""
     host, _, port = address.removeprefix("ray://").rpartition(":")

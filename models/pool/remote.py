@@ -85,6 +85,10 @@ class PoolStats:
 class RemotePool:
     """An Engine (models/contract.py) whose requests render on Ray actors."""
 
+    # One call may bring all of a dub's lines: they are spread over the workers in tasks of
+    # task_size, each result handed back as it lands and a stop honoured within _WAIT_S.
+    spreads_requests = True
+
     def __init__(
         self,
         engine_name: str,
