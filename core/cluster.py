@@ -175,3 +175,9 @@ def engines_for(
     if was_cluster and not busy:
         old.close()
     return new
+
+
+def release_engines(engines: EngineCache) -> None:
+    """The desk is closing: a cluster's workers are let go now, not at the process's exit."""
+    if isinstance(engines.factory, ClusterFactory):
+        engines.factory.close()

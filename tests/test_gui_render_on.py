@@ -168,3 +168,17 @@ def test_the_desk_dubs_on_the_cluster_pool(qtbot, tmp_path, monkeypatch, tiny_mo
     assert len(rendered) == 2 and sum(rendered) == len(lines)
     factory.close()
     assert Path(out).stat().st_size > 0
+
+
+def test_closing_the_desk_lets_the_clusters_workers_go(qtbot, monkeypatch):
+    closed: list[ClusterFactory] = []
+    monkeypatch.setattr(ClusterFactory, "close", lambda self: closed.append(self))
+    win = window(qtbot, ToneEngine())
+    dialog = settings_dialog(win)
+    choose_cluster(qtbot, dialog, "local", 2)
+    press_ok(qtbot, dialog)
+    win.apply_settings(dialog)
+    factory = win.queue_worker.engines.factory
+    assert isinstance(factory, ClusterFactory) and closed == []
+    win.close()
+    assert closed == [factory]

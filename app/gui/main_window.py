@@ -45,6 +45,7 @@ from app.gui.window_open import AUTOSAVE_S, OpenMixin
 from app.gui.worker import OpenWorker, QueueWorker
 from core import desk
 from core import project as proj
+from core.cluster import release_engines
 from core.desk import LineStatus
 from core.desk_open import Opened, read_and_lay_out, read_for_editing, sync_project
 from core.job_queue import JobQueue
@@ -507,6 +508,7 @@ class MainWindow(MenusMixin, OpenMixin, LineEditsMixin, RenderMixin, QMainWindow
         self.video.stop_all()
         self.queue_thread.quit()
         self.queue_thread.wait()
+        release_engines(self.queue_worker.engines)
 
     def closeEvent(self, event) -> None:
         if self.opening is not None:  # a read is bounded: let it end, and drop its result
