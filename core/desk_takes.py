@@ -7,8 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from core import desk
 from core import project as proj
+from core.audio import read_wav
 
 SIDES = ("A", "B")
 
@@ -74,3 +77,18 @@ def switch_offset(position_ms: int, start_ms: int, end_ms: int) -> int:
 def side_label(which: str, line: proj.Line, position: int) -> str:
     """ "A: take 2 (seed 123)": the number the takes list shows, and the seed."""
     return f"{which}: take {position + 1} (seed {line.takes[position].seed})"
+
+
+def take_outline(path: Path, columns: int) -> np.ndarray:
+    """Peak level per column (0..1) of a take's WAV: the small waveform by its name in the
+    takes list, so a clipped word or a long silence shows before it is played. On one
+    scale for all takes (a quieter take looks quieter); empty when the file is unreadable."""
+    try:
+        audio, _rate = read_wav(Path(path))
+    except (OSError, RuntimeError, ValueError):
+        return np.zeros(0, np.float32)
+    level = np.abs(np.asarray(audio, dtype=np.float32)).reshape(len(audio), -1).max(axis=1)
+    if len(level) == 0 or columns <= 0:
+        return np.zeros(0, np.float32)
+    parts = np.array_split(level, min(columns, len(level)))
+    return np.clip(np.array([part.max() for part in parts], np.float32), 0.0, 1.0)

@@ -12,6 +12,10 @@ Then the few loudest seconds are read again and oversampled for the true peak, a
 block goes through core.mixdown.mix_block and the meter's result does not depend on the
 cut, so the file holds the samples ``mixdown`` would have returned.
 
+A write that fails (a full disk) removes the temp files, so a re-run finds no half mix;
+libsndfile says only "System error.", so whether the disk is full is asked before the
+temp files give their room back, and said as ENOSPC (core.disk_space.writing_to words it).
+
 Public API::
 
     BLOCK_S = 10

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -24,9 +25,8 @@ import numpy as np
 
 from core.audio import read_wav, samples_for
 from core.audio_stream import wav_memmap
-from core.ffmpeg_tool import MediaError, ffmpeg_path, input_args, run_ffmpeg
 from core.media import probe, require_video
-from core.work_copies import FLOAT_WAV, exact_length, frames_problem, mono_copy_filter, part_path
+from core.work_copies import WorkFile, exact_length, mono_copy_filter, write_work_files
 from models.units import MIX_RATE
 
 MASTER_RATE = MIX_RATE
@@ -94,7 +94,10 @@ def _cached(manifest: Path, key: dict) -> ExtractedAudio | None:
 
 
 def extract_audio(
-    video: Path, workdir: Path, stream_index: int | None = None
+    video: Path,
+    workdir: Path,
+    stream_index: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ExtractedAudio | None:
     """Decode one audio stream once into a 48 kHz master and mono 16k/22.05k copies.
 
@@ -106,6 +109,8 @@ def extract_audio(
     temp files renamed once each holds its exact length (core/work_copies.py).
     Files are reused when ``workdir`` already holds them for the same input (path,
     size and mtime) and stream. Returns None for a video without audio.
+    ``progress(done, total)`` follows ffmpeg's own report, in seconds of film; a full
+    disk raises DiskSpaceError naming the folder and the room needed.
     """
     video = Path(video)
     info = probe(video)
@@ -136,24 +141,11 @@ def extract_audio(
             for i, rate in enumerate(WORK_RATES)
         )
     )
-    outputs = {master_path: "[master]", **{paths[r]: f"[out{i}]" for i, r in enumerate(WORK_RATES)}}
-    parts = {path: part_path(path) for path in outputs}
-    args = [
-        "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error",
-        *input_args(video), "-filter_complex", graph,
-    ]  # fmt: skip
-    for path, label in outputs.items():
-        args += ["-map", label, *FLOAT_WAV, ffmpeg_path(parts[path])]
-    try:
-        run_ffmpeg(args, video, "extract the audio of", shown={video: video})
-        for path, length in ((master_path, n), *((paths[r], lengths[r]) for r in WORK_RATES)):
-            if problem := frames_problem(parts[path], length):
-                raise MediaError(f"Could not extract the audio of '{video}': {problem}.")
-        for path, part in parts.items():
-            os.replace(part, path)
-    finally:
-        for part in parts.values():
-            part.unlink(missing_ok=True)
+    files = [
+        WorkFile(master_path, "[master]", n, channels),
+        *(WorkFile(paths[r], f"[out{i}]", lengths[r], 1) for i, r in enumerate(WORK_RATES)),
+    ]
+    write_work_files(video, graph, files, info.duration_s, progress)
 
     result = ExtractedAudio(
         source=video.resolve(),

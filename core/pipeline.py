@@ -258,7 +258,7 @@ class DubJob:
         self.engine, self.choice = load_dub_engine(self.route(), self.options, self.warn)
 
     def _extract(self, tick) -> None:
-        self.extracted = extract(self.video, self.work, self.warn)
+        self.extracted = extract(self.video, self.work, self.warn, tick)
         if self.extracted is not None:
             self.mono22k = self.extracted.load_mono22k()
 
@@ -504,7 +504,7 @@ class DubJob:
         assert self.inputs is not None and self.mix_path is not None
         export_dub(self.video, self.mix_path, Path(self.options.output), self.lines, self.inputs,
                    self.settings, self.extracted is not None, self.work, self.warn,
-                   spoken=self.dub_language())  # fmt: skip
+                   spoken=self.dub_language(), tick=tick)  # fmt: skip
 
     def _deliver(self, tick) -> None:
         self.delivery = deliver_stage(self, tick)  # core/deliver/stage.py

@@ -45,11 +45,18 @@ REFERENCE = _find_reference()
 # pytest-timeout (pyproject) raises in the test; a test stuck in C code holding the GIL would
 # never see it, and CI would wait its whole limit. faulthandler's watchdog is a C thread: it
 # prints every thread's stack to the real stderr and ends the run.
-WATCHDOG_S = 900
+WATCHDOG_S = float(os.environ.get("DUBSMITH_TEST_WATCHDOG_S", "900"))
 _watchdog_file = None
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-qt's own, which installs its capture
 def pytest_configure(config) -> None:
+    # pytest-qt's Qt message handler is Python: a Qt thread that warns (the multimedia
+    # backend's "No audio device detected") then needs the GIL while the GUI thread holds it
+    # inside a blocking QMediaPlayer call, a deadlock no timeout can break (it hung CI). As
+    # --no-qt-log, set here so that a run without pytest-qt (test_honest_deps) still starts.
+    if hasattr(config.option, "qt_log"):
+        config.option.qt_log = False
     global _watchdog_file
     _watchdog_file = os.fdopen(os.dup(2), "w")  # before capture takes fd 2 for a test
 

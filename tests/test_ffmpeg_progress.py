@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import io
 import subprocess
 import sys
@@ -14,7 +13,6 @@ import soundfile as sf
 
 from core import ffmpeg_progress
 from core.ffmpeg_progress import ProgressReader, film_ticks, parse_progress, run_with_progress
-from core.original_audio import extract_audio
 from core.work_copies import WorkFile, exact_length, mono_copy_filter, write_work_files
 from tests import mediagen
 
@@ -160,10 +158,6 @@ def test_the_export_follows_ffmpegs_progress(clip, tmp_path):
     assert ticks[-1][0] >= 11
 
 
-@pytest.mark.skipif(
-    "progress" not in inspect.signature(extract_audio).parameters,
-    reason="core/original_audio.py does not hand progress to write_work_files yet",
-)
 def test_the_extract_stage_ticks(clip, tmp_path):
     from core.job.extract import extract
 

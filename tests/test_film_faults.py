@@ -7,18 +7,19 @@ write fails at the file-writing boundary as libsndfile fails on a full disk."""
 
 from __future__ import annotations
 
-import inspect
 import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 import soundfile as sf
 
-from core import mix_stream
+from core import export, mix_stream
 from core.disk_space import DiskSpaceError, free_bytes
-from core.original_audio import extract_audio
+from core.ffmpeg_progress import run_with_progress
 from core.pipeline import DubOptions, dub
+from core.subtitle_types import Cue
 from core.work_copies import WorkFile, exact_length, mono_copy_filter, write_work_files
 from tests import mediagen
 from tests.tone_engine import ToneEngine
@@ -87,10 +88,6 @@ def test_a_disk_full_mid_extraction_says_where_and_how_much(clip, small_disk):
     assert [sf.info(str(f.path)).frames for f in files] == [f.frames for f in files]
 
 
-@pytest.mark.skipif(
-    "progress" not in inspect.signature(extract_audio).parameters,
-    reason="core/original_audio.py does not write through write_work_files yet",
-)
 def test_the_extract_stage_on_a_full_disk_keeps_no_cache_entry(clip, small_disk):
     from core.job.extract import extract
 
@@ -166,3 +163,61 @@ def test_a_disk_full_mid_mix_and_a_rerun_from_the_cache(disk, clip, tmp_path, mo
     assert Path(report.output).exists()
     assert engine.rendered == [] and all(ln.cached for ln in report.lines)  # takes kept
     assert masters[0].stat().st_mtime_ns == extracted_at  # the extraction was reused
+
+
+def test_a_disk_full_mid_export_says_where_and_how_much(clip, tmp_path, monkeypatch):
+    """ffmpeg's own words on a full disk, as the mux meets it after the check up front."""
+    dub_wav = tmp_path / "dub.wav"
+    sf.write(str(dub_wav), np.zeros((24 * 48000, 2), np.float32), 48000, subtype="FLOAT")
+    out = tmp_path / "out" / "o.mp4"
+    out.parent.mkdir()
+
+    def full(args, duration_s, progress):
+        run_with_progress(args, duration_s, progress)  # the temp file is really written
+        err = b"av_interleaved_write_frame(): No space left on device\n"
+        return subprocess.CompletedProcess(args, 1, b"", err)
+
+    monkeypatch.setattr(export, "run_with_progress", full)
+    with pytest.raises(export.ExportError) as err:
+        export.export_video(clip, dub_wav, out)
+    message = str(err.value)
+    assert f"not enough free disk space in '{out.parent}'" in message
+    assert "is needed" in message and "is free" in message, message
+    assert list(out.parent.iterdir()) == []  # the temp file is gone
+
+
+class _CountedCue(Cue):
+    """A cue that counts every read of its fields: the checks' work, without a clock."""
+
+    reads = 0
+
+    def __getattribute__(self, name):
+        if not name.startswith("__"):
+            type(self).reads += 1
+        return super().__getattribute__(name)
+
+
+def _film_cues(n: int) -> list[Cue]:
+    """Every oddity at once: one cue spanning the film (all others overlap it), every
+    tenth out of order, the last tenth past the end, some empty."""
+    cues = [_CountedCue(1, 0, n * 2000, "Long", None, "Long")]
+    for i in range(2, n + 1):
+        start = i * 2000 - (3000 if i % 10 == 0 else 0)
+        text = "" if i % 97 == 0 else f"Line {i}."
+        cues.append(_CountedCue(i, start, start + 2500, text, None, text))
+    return cues
+
+
+def test_a_films_cue_checks_grow_no_faster_than_n_log_n():
+    """10,000 cues must be checked in well under a second: four times the cues may cost
+    a little over four times the reads (n log n), never sixteen (n squared)."""
+    from core.subtitle_checks import check_cues
+
+    reads = []
+    for n in (2500, 10000):
+        cues = _film_cues(n)
+        _CountedCue.reads = 0
+        warnings = check_cues(cues, video_duration_ms=round(n * 2000 * 0.9))
+        reads.append(_CountedCue.reads)
+        assert sum(w.kind == "overlap" for w in warnings) == n - 1 - n // 97  # all found
+    assert reads[1] / reads[0] < 6, reads

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pytestqt  # noqa: F401  (installed by install.sh --dev: missing must fail, not skip)
 from PySide6.QtCore import Qt
 from PySide6.QtMultimedia import QMediaPlayer
@@ -98,6 +99,19 @@ def test_the_pair_follows_its_takes_when_the_line_is_shown_again(tmp_path):
     assert desk_takes.side_label("B", line, 0) == "B: take 1 (seed 33)"
 
 
+def test_a_takes_outline_shows_where_it_speaks_and_how_loud(tmp_path):
+    from core.audio import write_wav
+
+    audio = np.zeros(22050, np.float32)
+    audio[:11025] = 0.5 * np.sin(np.arange(11025) * 0.3)  # speech, then silence
+    wav = write_wav(tmp_path / "take.wav", audio, 22050)
+    outline = desk_takes.take_outline(wav, 64)
+    assert len(outline) == 64
+    assert outline[:30].min() > 0.4 and outline[:32].max() <= 0.5 + 1e-6
+    assert outline[34:].max() == 0.0
+    assert len(desk_takes.take_outline(tmp_path / "gone.wav", 64)) == 0
+
+
 # --- the desk --------------------------------------------------------------------------------
 
 
@@ -117,6 +131,7 @@ def test_ab_switches_takes_at_the_same_place_and_keep_b_is_undoable(qtbot, clip,
     assert inspector.compare.pair == TakePair(1, 0)
     assert inspector.takes.item(1).text()[2:4] == "A "
     assert inspector.takes.item(0).text()[2:4] == "B "
+    assert not inspector.takes.item(0).icon().isNull()  # each take's small waveform
 
     keys(qtbot, win, Qt.Key.Key_B)  # compare: take A over the line's picture
     assert inspector.compare.heard == "A"

@@ -116,6 +116,8 @@ def test_split_at_the_playhead_undo_and_redo(qtbot, desk_window, clip):
     assert saved(win, clip) == start
     redo(qtbot, win)
     assert shown_lines(win) == after == saved(win, clip)
+    assert open_now(qtbot, win, clip)  # a reopen reads the split lines, numbers and all
+    assert shown_lines(win) == after and win.lines[i2].emotion == emotion
 
 
 def test_merge_and_its_undo_bring_back_the_take(qtbot, desk_window, clip):

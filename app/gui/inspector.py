@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QGroupBox,
@@ -24,7 +25,7 @@ from app.gui.line_panel import LinePanel
 from app.gui.settings_dialog import MODES
 from app.gui.take_compare import TakeCompare
 from app.gui.video_preview import VideoPreview
-from core import desk
+from core import desk, desk_takes
 from core import project as proj
 from core.settings import DubSettings
 from models.contract import EMOTION_NAMES, DurationMode
@@ -35,6 +36,9 @@ MODE_TIPS = {
     DurationMode.NATURAL: "its own pace, fitted to the span when close enough, else flagged",
     DurationMode.FREE: "its own pace, never fitted",
 }
+
+OUTLINE = QSize(64, 14)  # the small waveform by each take's name
+OUTLINES_KEPT = 256  # take files are named by their content: an outline never goes stale
 
 PRESETS_FILE = Path(__file__).resolve().parents[2] / "resources" / "emotion_presets.json"
 
@@ -112,6 +116,8 @@ class LineInspector(QWidget):
         self.regenerate_btn.clicked.connect(self.regenerate_clicked)
         self.takes = QListWidget()
         self.takes.setMaximumHeight(80)
+        self.takes.setIconSize(OUTLINE)
+        self.outlines: dict[str, QIcon] = {}
         self.takes.itemDoubleClicked.connect(lambda _: self._play())
         self.play_btn = QPushButton("Play take")
         self.play_btn.clicked.connect(self._play)
@@ -180,7 +186,7 @@ class LineInspector(QWidget):
         )
         self.state.setText(f"Status: {status}" if status else "")
         for take in line.takes:
-            item = QListWidgetItem()
+            item = QListWidgetItem(self._outline(Path(take.cache_path)), "")
             item.setToolTip(str(take.cache_path))
             self.takes.addItem(item)
         self._label_takes()
@@ -204,6 +210,24 @@ class LineInspector(QWidget):
         # As high as its takes (up to four rows): the room below is the A/B's.
         rows = max(2, min(4, self.takes.count()))
         self.takes.setMaximumHeight(rows * max(16, self.takes.sizeHintForRow(0)) + 6)
+
+    def _outline(self, wav: Path) -> QIcon:
+        key = str(wav)
+        if key not in self.outlines:
+            if len(self.outlines) >= OUTLINES_KEPT:
+                self.outlines.clear()
+            peaks = desk_takes.take_outline(wav, OUTLINE.width())
+            pixmap = QPixmap(OUTLINE)
+            pixmap.fill(Qt.GlobalColor.transparent)
+            painter = QPainter(pixmap)
+            painter.setPen(QColor("#4a6f8a"))
+            mid = OUTLINE.height() / 2
+            for x, peak in enumerate(peaks):
+                half = max(0.5, float(peak) * mid)
+                painter.drawLine(x, round(mid - half), x, round(mid + half))
+            painter.end()
+            self.outlines[key] = QIcon(pixmap)
+        return self.outlines[key]
 
     def attach_preview(self, preview: VideoPreview) -> None:
         """The players A/B drives (the window's video preview)."""

@@ -120,6 +120,7 @@ class LineOpsMixin:
         canvas.blocks = self._blocks()
         canvas.waveforms_changed()
         self._fill_filters()
+        self._show_speakers()  # its line counts
         self.subtitles = desk.write_edited_subtitles(
             self.project, default_work_dir(self.current.inputs.video)
         )

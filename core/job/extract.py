@@ -16,12 +16,9 @@ def extract(
 ) -> ExtractedAudio | None:
     """The original's audio (None, said, when the video has none); ``tick`` follows
     ffmpeg's own progress (s of film: a two-hour 5.1 film takes minutes)."""
-    # extract_audio takes progress= once core/original_audio.py hands it to
-    # core.work_copies.write_work_files; until then a caller without tick is served.
-    follow = {"progress": tick} if tick is not None else {}
     with writing_to(work, "the extracted audio"):
         work.mkdir(parents=True, exist_ok=True)
-        extracted = extract_audio(video, work / "audio", **follow)
+        extracted = extract_audio(video, work / "audio", progress=tick)
     if extracted is None:
         warn(
             Notice(
