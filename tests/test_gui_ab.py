@@ -31,8 +31,9 @@ from tests.tone_engine import ToneEngine
 own_settings, source, clip = defects.own_settings, defects.source, defects.clip
 no_dialogs = defects.no_dialogs
 
-SETTLED = (
+SETTLED = (  # loaded (a player without an audio output plays on "buffering")
     QMediaPlayer.MediaStatus.LoadedMedia,
+    QMediaPlayer.MediaStatus.BufferingMedia,
     QMediaPlayer.MediaStatus.BufferedMedia,
     QMediaPlayer.MediaStatus.EndOfMedia,
 )
@@ -209,3 +210,25 @@ def test_one_take_offers_no_compare(qtbot, clip, no_dialogs):
     keys(qtbot, win, Qt.Key.Key_B)
     assert win.inspector.compare.heard is None and win.video.compare_span is None
     assert "two takes" in win.inspector.compare.state.text()
+
+
+def test_mark_a_on_b_swaps_the_two_and_keep_a_chooses_it(qtbot, clip, no_dialogs):
+    win = shown(qtbot, window(qtbot, ToneEngine()))
+    assert open_now(qtbot, win, clip)
+    win._select_row(1)
+    assert render_now(qtbot, win, lambda: keys(qtbot, win, Qt.Key.Key_P))
+    assert render_now(qtbot, win, lambda: keys(qtbot, win, Qt.Key.Key_R))
+    inspector = win.inspector
+    assert inspector.compare.pair == TakePair(1, 0)  # the chosen (latest) and the other
+    inspector.takes.setCurrentRow(0)
+    QTest.mouseClick(inspector.compare.mark_a_btn, Qt.MouseButton.LeftButton)
+    assert inspector.compare.pair == TakePair(0, 1)  # marking B's take as A swaps them
+    assert inspector.takes.item(0).text()[2:4] == "A "
+    assert inspector.takes.item(1).text()[2:4] == "B "
+    QTest.mouseClick(inspector.compare.keep_a_btn, Qt.MouseButton.LeftButton)
+    line = win.line(win.selected_index())
+    assert desk.usable_take(line).seed == line.takes[0].seed
+    assert inspector.compare.pair == TakePair(0, 1)
+    assert inspector.takes.item(0).text().startswith("● A ")  # chosen, and A
+    keys(qtbot, win, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert desk.usable_take(win.line(win.selected_index())).seed == line.takes[1].seed

@@ -28,18 +28,23 @@ from app.gui.lines_model import (  # noqa: E402
 )
 from app.gui.main_window import MainWindow  # noqa: E402
 from app.gui.settings_dialog import MODES, SettingsDialog  # noqa: E402
-from app.gui.shortcuts import SHORTCUTS, ShortcutsDialog  # noqa: E402
+from app.gui.shortcuts import LISTED_ONLY, SHORTCUTS, ShortcutsDialog  # noqa: E402
 from core import desk  # noqa: E402
 from core import project as proj  # noqa: E402
 from core.desk import LineStatus  # noqa: E402
 from core.media import probe  # noqa: E402
 from core.project_keeper import project_file_for  # noqa: E402
 from models.contract import EMOTION_NAMES, DurationMode  # noqa: E402
-from tests import mediagen  # noqa: E402
+from tests import desk_fixtures, mediagen
+from tests.desk_fixtures import LINES
 from tests.tone_engine import ToneEngine  # noqa: E402
 
+# The desk's fixtures, this module's own (own_settings autouse here), bound by name rather than
+# imported by name: ruff reads each test's parameter of an imported fixture as a redefinition.
+own_settings, source = desk_fixtures.own_settings, desk_fixtures.source
+clip, no_dialogs = desk_fixtures.clip, desk_fixtures.no_dialogs
+
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-LINES = mediagen.DEFAULT_LINES[:3]  # 1.0, 5.0 and 10.0 s
 TEXT2 = LINES[1][1]
 
 
@@ -48,55 +53,6 @@ def shot(widget, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     assert widget.grab().save(str(path))
     return path
-
-
-@pytest.fixture(autouse=True)
-def own_settings(tmp_path, monkeypatch):
-    """The window's QSettings and model folder are this test's: nothing from the machine
-    (a whisper model there would flag every tone) and nothing left behind."""
-    from PySide6.QtCore import QSettings
-
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "cfg"))
-    QSettings.setPath(
-        QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(tmp_path / "cfg")
-    )
-    (tmp_path / "models").mkdir()
-    monkeypatch.setenv("DUBSMITH_MODEL_DIR", str(tmp_path / "models"))
-
-
-@pytest.fixture(scope="module")
-def source(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("deskgui")
-    video = folder / "clip.mp4"
-    mediagen.make_test_video(video, duration_s=13, lines=LINES, srt_path=folder / "clip.srt")
-    return video
-
-
-@pytest.fixture
-def clip(source, tmp_path, monkeypatch) -> Path:
-    """A private copy per test (its own project file, take cache and queue file)."""
-    monkeypatch.setenv("DUBSMITH_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("DUBSMITH_QUEUE_FILE", str(tmp_path / "queue.json"))
-    return mediagen.private_copy(source, tmp_path)
-
-
-@pytest.fixture
-def no_dialogs(monkeypatch):
-    """Message boxes answer at once (a modal one would hang the test); what they said is kept."""
-    said: list[tuple[str, str]] = []
-
-    def keep(kind, answer=None):
-        def box(parent, title, text, *a, **k):
-            said.append((kind, text))
-            return answer
-
-        return box
-
-    box = "app.gui.main_window.QMessageBox"
-    monkeypatch.setattr(f"{box}.warning", keep("warning"))
-    monkeypatch.setattr(f"{box}.critical", keep("critical"))
-    monkeypatch.setattr(f"{box}.question", keep("question", QMessageBox.StandardButton.Yes))
-    return said
 
 
 def window(qtbot, engine=None, **kw) -> MainWindow:
@@ -271,7 +227,7 @@ def test_pace_past_the_end_text_width_and_shortcuts(qtbot, clip, tmp_path):
     assert {"J", "K", "L", "P", "R", "A", "Space", "Left", "Right", "F1", "Ctrl+E"} <= bound
     assert len(win.shortcut_actions) >= 20
     help_ = ShortcutsDialog(win)
-    assert help_.table.rowCount() == len(SHORTCUTS)
+    assert help_.table.rowCount() == len(SHORTCUTS) + len(LISTED_ONLY)  # and the A/B keys
     # keyboard-first: N goes to the next line, Shift+N back
     win.table.setFocus()
     win._select_row(0)
@@ -716,7 +672,14 @@ def test_the_preview_players_get_their_sources_and_the_listen_switch_routes_them
     from core.options import default_work_dir
 
     loaded = QMediaPlayer.MediaStatus.LoadedMedia
-    settled = (loaded, QMediaPlayer.MediaStatus.BufferedMedia, QMediaPlayer.MediaStatus.EndOfMedia)
+    # loaded: a player without an audio output (no device here) plays on "buffering"
+    buffering = QMediaPlayer.MediaStatus.BufferingMedia
+    settled = (
+        loaded,
+        buffering,
+        QMediaPlayer.MediaStatus.BufferedMedia,
+        QMediaPlayer.MediaStatus.EndOfMedia,
+    )
     win = window(qtbot, ToneEngine())
     win.show()
     assert open_now(qtbot, win, clip)

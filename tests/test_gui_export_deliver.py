@@ -6,65 +6,22 @@ as the engine."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
 import pytestqt  # noqa: F401  (installed by install.sh --dev: missing must fail, not skip)
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QMessageBox
 
 from app.gui.export_dialog import ExportDialog
 from core.deliver.parts import DeliverPart
 from core.settings import DubSettings
-from tests import mediagen
+from tests import desk_fixtures
 from tests.test_gui_defects import keys, shown
-from tests.test_gui_desk import LINES, open_now, shot, window
+from tests.test_gui_desk import open_now, shot, window
 from tests.tone_engine import ToneEngine
 
-
-@pytest.fixture(autouse=True)
-def own_settings(tmp_path, monkeypatch):
-    """This test's own QSettings and an empty model folder (as tests/test_gui_desk.py)."""
-    for fmt in (QSettings.Format.IniFormat, QSettings.Format.NativeFormat):
-        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(tmp_path / "cfg"))
-    (tmp_path / "models").mkdir()
-    monkeypatch.setenv("DUBSMITH_MODEL_DIR", str(tmp_path / "models"))
-
-
-@pytest.fixture(scope="module")
-def source(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("deliver")
-    video = folder / "clip.mp4"
-    mediagen.make_test_video(video, duration_s=13, lines=LINES, srt_path=folder / "clip.srt")
-    return video
-
-
-@pytest.fixture
-def clip(source, tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("DUBSMITH_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("DUBSMITH_QUEUE_FILE", str(tmp_path / "queue.json"))
-    return mediagen.private_copy(source, tmp_path)
-
-
-@pytest.fixture
-def no_dialogs(monkeypatch):
-    """Message boxes answer at once (Yes); what they said is kept."""
-    said: list[tuple[str, str]] = []
-
-    def keep(kind, answer=None):
-        def box(parent, title, text, *a, **k):
-            said.append((kind, text))
-            return answer
-
-        return box
-
-    for kind in ("warning", "critical"):
-        monkeypatch.setattr(f"PySide6.QtWidgets.QMessageBox.{kind}", keep(kind))
-    monkeypatch.setattr(
-        "PySide6.QtWidgets.QMessageBox.question", keep("question", QMessageBox.StandardButton.Yes)
-    )
-    return said
+# The desk's fixtures, this module's own (own_settings autouse here), bound by name rather than
+# imported by name: ruff reads each test's parameter of an imported fixture as a redefinition.
+own_settings, source = desk_fixtures.own_settings, desk_fixtures.source
+clip, no_dialogs = desk_fixtures.clip, desk_fixtures.no_dialogs
 
 
 def toggle(box) -> None:

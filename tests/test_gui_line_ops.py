@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import pytestqt  # noqa: F401  (installed by install.sh --dev: missing must fail, not skip)
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QLineEdit, QMessageBox
 
@@ -18,10 +18,15 @@ from core import desk
 from core import project as proj
 from core.desk import LineStatus
 from core.project_keeper import project_file_for
-from tests import mediagen
+from tests import desk_fixtures
 from tests.test_gui_defects import closed, keys, open_editor, shown
-from tests.test_gui_desk import LINES, open_now, render_now, window
+from tests.test_gui_desk import open_now, render_now, window
 from tests.tone_engine import ToneEngine
+
+# The desk's fixtures, this module's own (own_settings autouse here), bound by name rather than
+# imported by name: ruff reads each test's parameter of an imported fixture as a redefinition.
+own_settings, source = desk_fixtures.own_settings, desk_fixtures.source
+clip = desk_fixtures.clip
 
 CTRL = Qt.KeyboardModifier.ControlModifier
 SHIFT = Qt.KeyboardModifier.ShiftModifier
@@ -49,30 +54,6 @@ def shown_lines(win: MainWindow) -> list[tuple[int, str, int, int, str]]:
     assert [win.lines[i] for i in win.row_cues] == model.lines
     assert len(win.timeline.canvas.blocks) == model.rowCount()
     return [(ln.index, ln.id, ln.start_ms, ln.end_ms, ln.text) for ln in model.lines]
-
-
-@pytest.fixture(autouse=True)
-def own_settings(tmp_path, monkeypatch):
-    """This test's own QSettings and an empty model folder (as tests/test_gui_defects.py)."""
-    for fmt in (QSettings.Format.IniFormat, QSettings.Format.NativeFormat):
-        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(tmp_path / "cfg"))
-    (tmp_path / "models").mkdir()
-    monkeypatch.setenv("DUBSMITH_MODEL_DIR", str(tmp_path / "models"))
-
-
-@pytest.fixture(scope="module")
-def source(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("lineops")
-    video = folder / "clip.mp4"
-    mediagen.make_test_video(video, duration_s=13, lines=LINES, srt_path=folder / "clip.srt")
-    return video
-
-
-@pytest.fixture
-def clip(source, tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("DUBSMITH_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("DUBSMITH_QUEUE_FILE", str(tmp_path / "queue.json"))
-    return mediagen.private_copy(source, tmp_path)
 
 
 @pytest.fixture

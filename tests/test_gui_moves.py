@@ -26,8 +26,13 @@ from core.job.events import JobEvents
 from core.job_queue import JobQueue, JobStatus
 from core.options import DubOptions
 from core.project_keeper import project_file_for
-from tests import mediagen
+from tests import desk_fixtures, mediagen
 from tests.tone_engine import ToneEngine
+
+# The desk's own settings (autouse here) and private copy of this module's `source`, bound by
+# name rather than imported: ruff reads a test's parameter of an imported fixture as a
+# redefinition.
+own_settings, clip = desk_fixtures.own_settings, desk_fixtures.clip
 
 REPO = Path(__file__).resolve().parents[1]
 SPOKEN = mediagen.DEFAULT_LINES[:4]
@@ -60,21 +65,6 @@ def source(tmp_path_factory) -> Path:
     ]
     (folder / "clip.srt").write_text("\n".join(blocks), encoding="utf-8")
     return video
-
-
-@pytest.fixture
-def clip(source, tmp_path, monkeypatch) -> Path:
-    from PySide6.QtCore import QSettings
-
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "cfg"))
-    QSettings.setPath(
-        QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(tmp_path / "cfg")
-    )
-    (tmp_path / "models").mkdir()
-    monkeypatch.setenv("DUBSMITH_MODEL_DIR", str(tmp_path / "models"))
-    monkeypatch.setenv("DUBSMITH_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("DUBSMITH_QUEUE_FILE", str(tmp_path / "queue.json"))
-    return mediagen.private_copy(source, tmp_path)
 
 
 @pytest.fixture

@@ -18,18 +18,18 @@ from core.cluster import ClusterFactory, RenderOn
 from core.settings import DubSettings
 from models.pool import connect
 from models.pool.connect import disconnect
-from tests import mediagen
+from tests import desk_fixtures, mediagen
 from tests.test_gui_desk import dub_now, open_now, window
 from tests.tone_engine import ToneEngine
 
+# The desk's own QSettings and empty model folder (autouse here), bound by name rather than
+# imported: ruff reads a test's parameter of an imported fixture as a redefinition.
+own_settings = desk_fixtures.own_settings
+
 
 @pytest.fixture(autouse=True)
-def own_settings(tmp_path, monkeypatch):
-    """This test's own QSettings and an empty model folder (as tests/test_gui_desk.py)."""
-    for fmt in (QSettings.Format.IniFormat, QSettings.Format.NativeFormat):
-        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(tmp_path / "cfg"))
-    (tmp_path / "models").mkdir()
-    monkeypatch.setenv("DUBSMITH_MODEL_DIR", str(tmp_path / "models"))
+def own_jobs(tmp_path, monkeypatch):
+    """This test's own take cache and queue file; an incomplete model folder is kept."""
     monkeypatch.setenv("DUBSMITH_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("DUBSMITH_QUEUE_FILE", str(tmp_path / "queue.json"))
     # An incomplete model folder is kept when asked (the dialog asks before OK goes through).

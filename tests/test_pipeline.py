@@ -34,52 +34,30 @@ def _scratch_dub(video, tmp_path, out="o.mp4", engine=None, **options):
     return dub(video, opts, engine_factory=_factory(engine or ToneEngine()))
 
 
+def _movie_copy(movie: tuple[Path, Path], folder: Path, stem: str) -> Path:
+    """The movie and its subtitles copied into a folder of their own as `stem`: its project
+    file lands beside it, apart from every other test's."""
+    video, srt = movie
+    folder.mkdir()
+    copy = folder / f"{stem}.mp4"
+    copy.write_bytes(video.read_bytes())
+    (folder / f"{stem}.srt").write_bytes(srt.read_bytes())
+    return copy
+
+
+def _ffmpeg(path: Path, *output: str, text: bool = False) -> bytes | str:
+    """What ffmpeg writes to stdout reading `path` with these output options."""
+    command = ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), *output, "-"]
+    return subprocess.run(command, check=True, capture_output=True, text=text).stdout
+
+
 def _decode(path: Path, stream: str = "a:0") -> np.ndarray:
-    raw = subprocess.run(
-        [
-            "ffmpeg",
-            "-nostdin",
-            "-v",
-            "error",
-            "-i",
-            str(path),
-            "-map",
-            f"0:{stream}",
-            "-f",
-            "f32le",
-            "-ac",
-            "1",
-            "-ar",
-            "48000",
-            "-",
-        ],
-        check=True,
-        capture_output=True,
-    ).stdout
+    raw = _ffmpeg(path, "-map", f"0:{stream}", "-f", "f32le", "-ac", "1", "-ar", "48000")
     return np.frombuffer(raw, dtype=np.float32)
 
 
 def _frames(path: Path) -> list[str]:
-    out = subprocess.run(
-        [
-            "ffmpeg",
-            "-nostdin",
-            "-v",
-            "error",
-            "-i",
-            str(path),
-            "-map",
-            "0:v:0",
-            "-c",
-            "copy",
-            "-f",
-            "framemd5",
-            "-",
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    out = _ffmpeg(path, "-map", "0:v:0", "-c", "copy", "-f", "framemd5", text=True)
     return [ln.split(",")[-1].strip() for ln in out.splitlines() if not ln.startswith("#")]
 
 
@@ -313,12 +291,8 @@ def test_two_videos_with_one_stem_keep_separate_projects(tmp_path):
 
 
 def test_lines_gone_from_the_subtitles_leave_the_project(movie, tmp_path):
-    video, srt = movie
     folder = tmp_path / "edit"
-    folder.mkdir()
-    copy = folder / "m.mp4"
-    copy.write_bytes(video.read_bytes())
-    (folder / "m.srt").write_bytes(srt.read_bytes())
+    copy = _movie_copy(movie, folder, "m")
     opts = DubOptions(output=tmp_path / "o.mp4", work_dir=tmp_path / "w")
     dub(copy, opts, engine_factory=_factory(ToneEngine()))
     (folder / "m.srt").write_text("1\n00:00:01,000 --> 00:00:03,000\nOnly this now.\n")
@@ -358,12 +332,8 @@ def test_a_lines_own_emotion_from_the_project_file_is_used(movie, tmp_path):
     from core import project as proj
     from models.contract import EmotionSource
 
-    video, srt = movie
     folder = tmp_path / "emo"
-    folder.mkdir()
-    copy = folder / "e.mp4"
-    copy.write_bytes(video.read_bytes())
-    (folder / "e.srt").write_bytes(srt.read_bytes())
+    copy = _movie_copy(movie, folder, "e")
     opts = DubOptions(output=tmp_path / "o.mp4", work_dir=tmp_path / "w")
     dub(copy, opts, engine_factory=_factory(ToneEngine()))  # creates e.dubsmith.json
     project = proj.load_project(folder / "e.dubsmith.json")
@@ -398,12 +368,8 @@ def test_a_project_in_memory_sees_every_take_as_it_lands(movie, tmp_path):
     from core import project as proj
     from core.pipeline import JobEvents
 
-    video, srt = movie
     folder = tmp_path / "mem"
-    folder.mkdir()
-    copy = folder / "m.mp4"
-    copy.write_bytes(video.read_bytes())
-    (folder / "m.srt").write_bytes(srt.read_bytes())
+    copy = _movie_copy(movie, folder, "m")
     project = proj.Project(video_path=copy, path=folder / "m.dubsmith.json")
     seen: list[tuple[int, int]] = []
 

@@ -194,6 +194,7 @@ class MainWindow(MenusMixin, OpenMixin, LineEditsMixin, RenderMixin, QMainWindow
         self.speakers.play_prompt.connect(self.play_prompt)
 
         self.video = VideoPreview()
+        self.inspector.attach_preview(self.video)
         self.video.position_changed.connect(self._playhead_moved)
         self.timeline = Timeline()
         canvas = self.timeline.canvas

@@ -32,6 +32,7 @@ class TakeCompare(QObject):
         self.takes = takes  # the inspector's list: its selected row is what Mark A/B marks
         self.line: proj.Line | None = None
         self.pair: TakePair | None = None
+        self.pair_paths: tuple[Path, Path] | None = None  # the files of A and B
         self.heard: str | None = None  # "A" or "B" while comparing
         self.preview: VideoPreview | None = None
         self.shortcuts: list[QShortcut] = []
@@ -98,16 +99,22 @@ class TakeCompare(QObject):
         """The inspector shows a line: the same two takes stay A and B (after Keep, undo,
         a new take), else the defaults; another line ends the compare."""
         kept = None
-        if line is not None and self.line is not None and self.pair is not None:
-            paths = tuple(Path(self.line.takes[i].cache_path) for i in (self.pair.a, self.pair.b))
-            kept = desk_takes.pair_again(line, paths)
+        if line is not None and self.pair_paths is not None:
+            kept = desk_takes.pair_again(line, self.pair_paths)
         if kept is None and self.heard is not None and self.preview is not None:
             self.preview.end_compare()
         self.line = line
-        self.pair = kept or (desk_takes.default_pair(line) if line is not None else None)
+        self._set_pair(kept or (desk_takes.default_pair(line) if line is not None else None))
         if self.pair is None:
             self.heard = None
         self._update()
+
+    def _set_pair(self, pair: TakePair | None) -> None:
+        # The takes' files are kept too: the line shown again may hold its takes elsewhere.
+        self.pair = pair
+        self.pair_paths = None
+        if pair is not None and self.line is not None:
+            self.pair_paths = (self._path("A"), self._path("B"))
 
     def mark_of(self, position: int) -> str:
         """ "A", "B" or "" for the take at this position in the list."""
@@ -122,7 +129,7 @@ class TakeCompare(QObject):
         row = self.takes.currentRow()
         if self.line is None or self.pair is None or row not in desk_takes.playable(self.line):
             return
-        self.pair = desk_takes.mark(self.pair, which, row)
+        self._set_pair(desk_takes.mark(self.pair, which, row))
         if self.heard is not None and self.preview is not None:
             # The heard side now names another take: hear that one, at the same place.
             self.preview.switch_take(self._path(self.heard), self._name(self.heard))

@@ -45,14 +45,20 @@ class VideoPreview(QWidget):
         self.video.setMinimumSize(240, 135)
         self.player = QMediaPlayer(self)
         self.original_out = QAudioOutput(self)
-        self.player.setAudioOutput(self.original_out)
         self.player.setVideoOutput(self.video)
         self.dub_player = QMediaPlayer(self)
         self.dub_out = QAudioOutput(self)
-        self.dub_player.setAudioOutput(self.dub_out)
         self.take_player = QMediaPlayer(self)
         self.take_out = QAudioOutput(self)
-        self.take_player.setAudioOutput(self.take_out)
+        # Outputs only where there is something to hear. An attached output starts the
+        # multimedia backend's audio thread, which deletes its sink by itself (at a take's
+        # end, a stop, a new source); that deletion calls back into the Python-made output
+        # and needs the GIL, while stop() or setSource() on the GUI thread holds the GIL
+        # and waits for that thread: a frozen window (seen under a headless session).
+        if self.has_audio_device:
+            self.player.setAudioOutput(self.original_out)
+            self.dub_player.setAudioOutput(self.dub_out)
+            self.take_player.setAudioOutput(self.take_out)
         for p in (self.player, self.dub_player, self.take_player):
             p.errorOccurred.connect(self._error)
         self.player.positionChanged.connect(self._moved)
