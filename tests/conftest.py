@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import faulthandler
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -59,6 +60,19 @@ def pytest_configure(config) -> None:
         config.option.qt_log = False
     global _watchdog_file
     _watchdog_file = os.fdopen(os.dup(2), "w")  # before capture takes fd 2 for a test
+
+
+@pytest.fixture(autouse=True)
+def _own_qsettings(tmp_path, monkeypatch):
+    """Every test its own QSettings: a window reads what an earlier test's left there
+    (a "Render on: Ray cluster" once sent every later window's dubs to Ray). Qt reads
+    XDG_CONFIG_HOME once, so once QtCore is loaded the path is set in Qt itself."""
+    folder = tmp_path / "qsettings"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(folder))
+    qt = sys.modules.get("PySide6.QtCore")
+    if qt is not None:
+        for fmt in (qt.QSettings.Format.IniFormat, qt.QSettings.Format.NativeFormat):
+            qt.QSettings.setPath(fmt, qt.QSettings.Scope.UserScope, str(folder))
 
 
 @pytest.fixture(autouse=True)

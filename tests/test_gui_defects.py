@@ -446,3 +446,18 @@ def test_approve_and_jump_to_the_next_flagged_or_unapproved_line(qtbot, clip, tm
     win._select_row(0)
     keys(qtbot, win, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert not win.cell(0, COL_STATUS).startswith("✓")
+
+
+def test_a_failed_preview_flags_its_line_and_a_good_one_clears_it(qtbot, clip, no_dialogs):
+    engine = ToneEngine(fail_texts=[LINES[1][1]])
+    win = shown(qtbot, window(qtbot, engine))
+    assert open_now(qtbot, win, clip)
+    win._select_row(1)
+    assert not render_now(qtbot, win, lambda: keys(qtbot, win, Qt.Key.Key_P))
+    assert win.table_model.status(1)[0] is LineStatus.FAILED
+    win._select_row(0)
+    keys(qtbot, win, Qt.Key.Key_F)  # next flagged: the line whose preview failed
+    assert win.selected_index() == win.row_cues[1]
+    engine.fail_texts = []
+    assert render_now(qtbot, win, lambda: keys(qtbot, win, Qt.Key.Key_P))
+    assert win.table_model.status(1)[0] is LineStatus.RENDERED

@@ -140,3 +140,17 @@ def test_no_source_file_over_the_limit() -> None:
         if lines > MAX_LINES:
             long[str(path.relative_to(ROOT))] = lines
     assert not long, f"files over {MAX_LINES} lines: {long}"
+
+
+MAX_CORE_MODULES = 20  # core/ is rooms by stage (subtitles/, speakers/, audio/, job/, ...)
+
+
+def test_core_is_in_rooms() -> None:
+    flat = sorted(p.name for p in (ROOT / "core").glob("*.py") if p.name != "__init__.py")
+    assert len(flat) <= MAX_CORE_MODULES, f"{len(flat)} modules directly in core/: {flat}"
+    rooms = [p for p in (ROOT / "core").iterdir() if p.is_dir() and p.name != "__pycache__"]
+    for room in rooms:
+        init = room / "__init__.py"
+        assert init.is_file() and ast.get_docstring(ast.parse(init.read_text())), (
+            f"{room.name}/ needs an __init__.py that says what the room holds"
+        )

@@ -350,9 +350,15 @@ class RenderMixin:
             return
         seed_asked, self.preview_seed = self.preview_seed, None
         kept = self._kept()
+        asked = sorted(self.table_model.rendering)
         self.preview_job = None
         self._done()
         if error and not results:
+            if error != "cancelled":  # flagged as after Render all: F finds them
+                for index in asked:
+                    self.table_model.errors[index] = error
+                    if (row := self.rows.get(index)) is not None:
+                        self._refresh_row(row)
             self._reset_progress()
             where = "cancelled" if error == "cancelled" else f"failed: {error}"
             self.statusBar().showMessage(f"Rendering {where}: {kept}")
@@ -369,6 +375,7 @@ class RenderMixin:
             if take is not None and seed_asked is not None:
                 desk.choose_take(line, take)  # a regenerated take is the line's chosen one
             desk.mark_rendered(line)
+            self.table_model.errors.pop(r.index, None)  # rendered now: no longer failed
             if (row := self.rows.get(r.index)) is not None:
                 self._refresh_row(row)
                 self.timeline.set_dub(

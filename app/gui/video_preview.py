@@ -27,6 +27,9 @@ JUMP_MS = 2000  # J / L when paused: this far back / forward
 DRIFT_MS = 120  # the dub is re-synced to the picture when it drifts further than this
 
 
+NO_DEVICE = "No audio device: the preview shows the picture only."
+
+
 def clock(ms: int) -> str:
     s = max(0, ms) // 1000
     return f"{s // 60}:{s % 60:02d}.{max(0, ms) % 1000 // 100}"
@@ -88,7 +91,7 @@ class VideoPreview(QWidget):
         self.message.setWordWrap(True)
         self.message.setStyleSheet("color: #b35c00")
         if not self.has_audio_device:
-            self.message.setText("No audio device: the preview shows the picture only.")
+            self.message.setText(NO_DEVICE)
 
         bar = QHBoxLayout()
         bar.addWidget(self.play_btn)
@@ -238,6 +241,8 @@ class VideoPreview(QWidget):
         self.take_offset_ms = None
         self.take_player.pause()
         self._route()
+        if not self.has_audio_device:  # the compare's own words go with it
+            self.message.setText(NO_DEVICE)
         self.compare_ended.emit()
 
     def _picture_ms(self) -> int:
