@@ -1,4 +1,4 @@
-"""What starting ffmpeg through the parent-death launcher (core/child_process.py) costs.
+"""What starting ffmpeg through the parent-death launcher (core/media/child_process.py) costs.
 
 Runs `ffprobe -version` N times directly and N times through the launcher and prints the
 mean wall time of each and the difference (the launcher's own cost: one interpreter
@@ -14,7 +14,7 @@ import argparse
 import subprocess
 import time
 
-from core.child_process import child_command
+from core.media.child_process import child_command
 
 
 def mean_ms(cmd: list[str], runs: int) -> float:

@@ -87,7 +87,7 @@ def child(video: Path, out: Path, work: Path, model_dir: Path, background: str) 
     import torch
 
     torch.set_num_threads(1)
-    from core.pipeline import DubOptions, dub
+    from core.job.pipeline import DubOptions, dub
 
     options = DubOptions(
         output=out,

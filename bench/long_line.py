@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.errors import InputError  # noqa: E402
-from core.pipeline import DubJob, DubOptions  # noqa: E402
+from core.job.pipeline import DubJob, DubOptions  # noqa: E402
 
 
 def peak_mb() -> float:

@@ -32,11 +32,11 @@ sys.path.insert(0, str(REPO))
 
 import pysubs2  # noqa: E402
 
-from core.export import ExportOptions, export_video  # noqa: E402
-from core.media import probe  # noqa: E402
-from core.mix_stream import mix_to_file  # noqa: E402
-from core.mixdown import Clip, MixSettings  # noqa: E402
-from core.original_audio import extract_audio  # noqa: E402
+from core.audio.mix_stream import mix_to_file  # noqa: E402
+from core.audio.mixdown import Clip, MixSettings  # noqa: E402
+from core.audio.original_audio import extract_audio  # noqa: E402
+from core.deliver.mux import ExportOptions, export_video  # noqa: E402
+from core.media.probe import probe  # noqa: E402
 from tests import mediagen  # noqa: E402
 
 RATE = 48000

@@ -1,4 +1,4 @@
-"""Benchmark of dialogue / background separation (core/separation.py), random weights.
+"""Benchmark of dialogue / background separation (core/audio/separation.py), random weights.
 
 Builds an HTDemucs network of the published htdemucs shape (demucs' default arguments:
 4 sources, 48 channels, depth 4, 5 cross-transformer layers; random weights, so the
@@ -27,7 +27,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from core.separation import Separator, find_model  # noqa: E402
+from core.audio.separation import Separator, find_model  # noqa: E402
 
 RATE = 48000
 

@@ -32,7 +32,7 @@ def extend_into_silence(text: str) -> int | str:
 
 
 class BackgroundMode(StrEnum):
-    # Not chosen: `separate` when a separation model is installed (core/separation.py),
+    # Not chosen: `separate` when a separation model is installed (core/audio/separation.py),
     # else `duck`; the job decides once it has looked in the model directory.
     AUTO = "auto"
     DUCK = "duck"  # keep the original track under the dub, lowered by duck_db
@@ -82,7 +82,7 @@ class DubSettings:
     preview_preset: QualityPreset = QualityPreset.DRAFT
     merge_split_sentences: bool = False  # join cues that split one sentence
     # A line may run this far (ms; 0: off) into the silence after it, or EXTEND_AUTO: as far
-    # as a line too fast for its speaker needs (core/borrow_silence.py). Projects written
+    # as a line too fast for its speaker needs (core/lines/borrow_silence.py). Projects written
     # before "auto" existed hold 0, so they keep their spans.
     extend_into_silence_ms: int | str = EXTEND_AUTO
     speakers: int | None = None  # how many speakers the video has; None: estimated

@@ -2,7 +2,7 @@
 
 An output is written to ``.NAME.PID-XXXXXXXX.part`` beside it and renamed when complete.
 The pid says whose it is: at the next run, a temp file of ours whose owner is gone is
-removed (a kill -9 leaves one behind; its ffmpeg dies with it, see core.child_process).
+removed (a kill -9 leaves one behind; its ffmpeg dies with it, see core.media.child_process).
 
     temp_path_for(out) -> Path
     stale_temps(out) -> list[Path]

@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from core import model_download, model_manager  # noqa: E402
+from core.models import download as model_download  # noqa: E402
+from core.models import installed as model_manager  # noqa: E402
 from models.layout import default_model_dir, manifest_entries  # noqa: E402, F401
 from models.manifest import FileSpec  # noqa: E402
 

@@ -1,5 +1,5 @@
 """What an IndexTTS2 or IndexTTS-2.5 model cannot hold, known before any decoding: the
-engines' `line_limit(text, duration_s, mode=None, language=None)` (core/line_limits.py asks
+engines' `line_limit(text, duration_s, mode=None, language=None)` (core/lines/limits.py asks
 it at planning, so such a line is refused with a reason instead of failing in the render).
 
 Each check is one the render itself would fail on, from the model's own config:

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from core.sample_media import pink_noise, speak, video_encoder  # noqa: F401  (re-exported)
+from core.media.sample_media import pink_noise, speak, video_encoder  # noqa: F401  (re-exported)
 
 RATE = 48000
 DEFAULT_LINES: tuple[tuple[float, str, str], ...] = (
@@ -45,7 +45,7 @@ def _run(args: list[str]) -> None:
         raise RuntimeError(f"{args[0]} failed ({proc.returncode}): {proc.stderr[-2000:]}")
 
 
-# video_encoder, pink_noise and speak are the product's own (core/sample_media.py, which
+# video_encoder, pink_noise and speak are the product's own (core/media/sample_media.py, which
 # `dubsmith demo` uses): the tests make their media the same way.
 
 

@@ -12,7 +12,7 @@ import soundfile as sf
 
 from app.cli import EXIT_OK, main
 from core import project as proj
-from core.pipeline import DubJob, DubOptions, dub
+from core.job.pipeline import DubJob, DubOptions, dub
 from tests import mediagen
 from tests.subfixtures import srt_time
 from tests.test_speaker_clustering import RATE, accuracy, soundtrack

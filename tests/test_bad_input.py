@@ -177,7 +177,7 @@ def test_ten_thousand_warnings_are_grouped(inputs, tmp_path, capsys):
     # 10,000 cues 20 ms apart, each a second long so it overlaps the next ones: most lie past
     # the end of the 24 s video, nearly every one is an overlap, so the dub meets ~20,000
     # warnings. A second, not the 30 ms of a flood of tiny cues: no one says "Line number
-    # 12." in 30 ms, and such lines are refused at planning (core/line_limits.py). Cues from
+    # 12." in 30 ms, and such lines are refused at planning (core/lines/limits.py). Cues from
     # 1151 on start after the video, so none in it is cut short by the video's end.
     def start(i: int) -> int:
         return i * 20 if i < 1150 else 1000 + i * 20

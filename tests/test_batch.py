@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from app.cli import EXIT_FAILED, EXIT_INPUT, EXIT_OK, main
-from core.batch import find_jobs
-from core.pipeline import InputError
+from core.batch.run import find_jobs
+from core.job.pipeline import InputError
 from tests import mediagen
 from tests.tone_engine import ToneEngine
 
@@ -130,9 +130,9 @@ def test_bad_job_lists_are_clear(tmp_path, content, words, capsys):
 
 
 def test_a_cancel_stops_the_batch_and_keeps_the_finished_lines(videos, tmp_path, capsys):
-    from core.batch import BatchEvents, run_batch
-    from core.options import DubOptions
-    from core.render import CancelToken
+    from core.batch.run import BatchEvents, run_batch
+    from core.job.options import DubOptions
+    from core.lines.render import CancelToken
 
     token = CancelToken()
 

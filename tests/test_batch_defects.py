@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from app.cli import EXIT_INPUT, EXIT_OK, EXIT_PARTIAL, main
-from core.batch import find_jobs
+from core.batch.run import find_jobs
 from core.errors import InputError
 from tests import mediagen
 from tests.tone_engine import ToneEngine
@@ -108,8 +108,8 @@ def test_resume_compares_the_inputs_content_not_their_dates(videos, tmp_path):
 
 
 def test_a_big_input_is_known_by_its_size_date_and_ends(tmp_path, monkeypatch):
-    from core import batch_state
-    from core.batch_state import content_digest
+    from core.batch import state as batch_state
+    from core.batch.state import content_digest
 
     monkeypatch.setattr(batch_state, "FULL_HASH_LIMIT", 2 * 1024 * 1024)
     big = tmp_path / "big.bin"
@@ -204,8 +204,8 @@ def test_a_batch_into_its_own_folder_twice_does_not_dub_its_dubs(videos, capsys)
 
 
 def test_a_recorded_output_under_any_name_is_not_a_job(videos, tmp_path):
-    from core.batch import JobSpec
-    from core.batch_state import BatchState
+    from core.batch.run import JobSpec
+    from core.batch.state import BatchState
 
     custom = videos / "one-in-french.mp4"
     shutil.copy(videos / "one.mp4", custom)

@@ -9,17 +9,17 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from core.batch_settings import check_job_settings
-from core.borrow_silence import (
+from core.batch.settings import check_job_settings
+from core.errors import InputError
+from core.lines.borrow_silence import (
     BORROW_PACE,
     borrow_extent_ms,
     plan_borrowing,
     speaker_speeds,
     syllable_nuclei,
 )
-from core.errors import InputError
+from core.lines.timing import natural_duration
 from core.settings import EXTEND_AUTO, DubSettings, extend_into_silence
-from core.timing import natural_duration
 
 
 @dataclass(frozen=True)

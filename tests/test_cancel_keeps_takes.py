@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 import torch
 
-from core.render import Cancelled, CancelToken, TakeCache, render
+from core.lines.render import Cancelled, CancelToken, TakeCache, render
 from models.contract import DurationMode, Sampling, SynthesisRequest, VoiceHandle
 from tests import mediagen
 from tests.tone_engine import ToneEngine

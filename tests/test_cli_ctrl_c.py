@@ -11,7 +11,7 @@ import pytest
 from app.cli import EXIT_CANCELLED, EXIT_FAILED, EXIT_INPUT, EXIT_USAGE
 from app.cli.ctrl_c import CtrlC
 from core.errors import InputError
-from core.render import Cancelled
+from core.lines.render import Cancelled
 
 
 class Bars:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import core.cluster
+import core.job.cluster
 from app.cli import EXIT_OK, main
 from models.pool import connect
 from models.pool.connect import disconnect
@@ -35,14 +35,14 @@ def ray_local():
 def pools_started(monkeypatch) -> list[object]:
     """Every pool the cluster factory starts (each one loads the engine on every worker)."""
     started: list[object] = []
-    real = core.cluster.RemotePool
+    real = core.job.cluster.RemotePool
 
     def counting(*args, **kwargs):
         pool = real(*args, **kwargs)
         started.append(pool)
         return pool
 
-    monkeypatch.setattr(core.cluster, "RemotePool", counting)
+    monkeypatch.setattr(core.job.cluster, "RemotePool", counting)
     return started
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from app.cli import EXIT_OK, EXIT_USAGE, main
-from core import demo
 from core import project as proj
+from core.job import demo
 from tests import mediagen
 from tests.tone_engine import ToneEngine
 

@@ -52,7 +52,7 @@ def run(video: Path, out: Path, *extra) -> int:
 HOLDER = """
 import sys, time
 from pathlib import Path
-from core.run_lock import hold_run
+from core.job.run_lock import hold_run
 with hold_run([Path(sys.argv[1])]):
     print("held", flush=True)
     time.sleep(float(sys.argv[2]))
@@ -160,7 +160,7 @@ def test_wait_starts_after_the_other_run(base, tmp_path, capsys):
 RUNNER = """
 import sys
 from pathlib import Path
-from core.ffmpeg_tool import run_ffmpeg
+from core.media.ffmpeg_tool import run_ffmpeg
 out = Path(sys.argv[1])
 run_ffmpeg(["ffmpeg", "-nostdin", "-y", "-v", "error", "-re", "-f", "lavfi",
             "-i", "sine=duration=120", "-f", "wav", "file:" + str(out)], out, "write")

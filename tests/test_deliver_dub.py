@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 
 from app.cli import EXIT_OK, EXIT_USAGE, main
-from core.media import probe
+from core.media.probe import probe
 from tests import mediagen
 from tests.deliver_meter import ffmpeg_loudness
 from tests.test_deliver_timeline import check_timeline

@@ -1,4 +1,4 @@
-"""--loudness presets (core/loudness_presets.py): every preset's mix, measured by ffmpeg's
+"""--loudness presets (core/audio/loudness_presets.py): every preset's mix, measured by ffmpeg's
 ebur128 meter (an independent implementation), lands on its target and under its ceiling."""
 
 from __future__ import annotations
@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from core.errors import OptionError
-from core.loudness_presets import (
+from core.audio.loudness_presets import (
     PRESETS,
     loudness_range,
     measure_file,
@@ -18,9 +17,10 @@ from core.loudness_presets import (
     preset_named,
     short_term,
 )
-from core.mix_stream import mix_to_file
-from core.mixdown import Background, Clip, MixSettings
-from core.options import DubOptions
+from core.audio.mix_stream import mix_to_file
+from core.audio.mixdown import Background, Clip, MixSettings
+from core.errors import OptionError
+from core.job.options import DubOptions
 from tests.deliver_meter import ffmpeg_loudness
 
 RATE = 48000
@@ -133,7 +133,7 @@ def test_loudness_range_of_two_levels_is_their_difference():
     t = np.arange(10 * rate) / rate
     tone = np.sin(2 * np.pi * 1000 * t)
     x = np.concatenate([tone * 10 ** (-20 / 20), tone * 10 ** (-30 / 20)]).astype(np.float32)
-    from core.loudness import LoudnessMeter
+    from core.audio.loudness import LoudnessMeter
 
     meter = LoudnessMeter(rate, 1)
     meter.add(x)

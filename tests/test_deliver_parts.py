@@ -10,10 +10,11 @@ import json
 import opentimelineio as otio
 import pytest
 
+from core.audio.loudness_presets import DEFAULT_PRESET
 from core.deliver.parts import ALL_PARTS, DeliverPart, DeliverParts
 from core.deliver.takes import write_takes
 from core.deliver.timeline import ORIGINAL_TRACK, build_timeline, write_timelines
-from core.desk_export import (
+from core.desk.export import (
     MEMORY_PARTS,
     DeskDelivery,
     delivered,
@@ -21,8 +22,7 @@ from core.desk_export import (
     written_extras,
 )
 from core.errors import OptionError
-from core.loudness_presets import DEFAULT_PRESET
-from core.options import DubOptions
+from core.job.options import DubOptions
 from tests import mediagen
 from tests.test_deliver_stems import make_delivery
 
@@ -109,7 +109,7 @@ def test_fcp_xml_keeps_each_speakers_track_name_when_read_back(tmp_path):
 
 
 def test_a_dub_delivers_only_the_parts_chosen(tmp_path, monkeypatch):
-    from core.pipeline import dub
+    from core.job.pipeline import dub
     from tests.tone_engine import ToneEngine
 
     monkeypatch.setenv("DUBSMITH_CACHE_DIR", str(tmp_path / "cache"))

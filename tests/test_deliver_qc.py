@@ -8,9 +8,9 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 
+from core.audio.loudness_presets import PRESETS, LoudnessFigures
 from core.deliver import svg
 from core.deliver.qc_report import LoudnessSummary, QcInput, render_html, write_qc_report
-from core.loudness_presets import PRESETS, LoudnessFigures
 
 
 def _line(index, speaker, start, **extra):
@@ -36,9 +36,12 @@ def make(integrated=-23.1, peak=-3.0, preset="ebu-r128") -> QcInput:
         duration_s=8.0,
         lines=LINES,
         loudness=LoudnessSummary(
-            PRESETS[preset], PRESETS[preset].target_lufs,
-            LoudnessFigures(integrated, 4.2, peak), curve.tolist(),
-            LoudnessFigures(-19.0, 6.0, -0.5), (curve + 3).tolist(),
+            PRESETS[preset],
+            PRESETS[preset].target_lufs,
+            LoudnessFigures(integrated, 4.2, peak),
+            curve.tolist(),
+            LoudnessFigures(-19.0, 6.0, -0.5),
+            (curve + 3).tolist(),
         ),  # fmt: skip
         max_error_rate=0.4,
     )

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from core.audio.mix_stream import mix_to_file
+from core.audio.mixdown import Background, Clip, MixSettings
 from core.deliver.spec import Delivery, DeliveryLine
 from core.deliver.stems import write_stems
 from core.deliver.takes import frame_start_sample, write_takes
-from core.mix_stream import mix_to_file
-from core.mixdown import Background, Clip, MixSettings
 
 RATE = 48000
 DURATION = 13.37  # not whole seconds nor whole blocks: the last block is short

@@ -12,7 +12,8 @@ import pysubs2
 import pytest
 
 from app.cli import EXIT_MODELS, EXIT_OK, main
-from core import demo, sample_media
+from core.job import demo
+from core.media import sample_media
 
 REPO = Path(__file__).resolve().parents[1]
 

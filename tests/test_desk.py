@@ -10,15 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import desk
 from core import project as proj
-from core.desk import LineStatus
-from core.line_preview import preview_lines
-from core.options import DubOptions
-from core.pipeline import dub
-from core.project_keeper import project_file_for
-from core.queue_store import QueueEntry, QueueStore, entry_for
-from core.timing import plan_line
+from core.desk import status as desk
+from core.desk.line_preview import preview_lines
+from core.desk.queue_store import QueueEntry, QueueStore, entry_for
+from core.desk.status import LineStatus
+from core.job.options import DubOptions
+from core.job.pipeline import dub
+from core.job.project_keeper import project_file_for
+from core.lines.timing import plan_line
 from models.contract import DurationMode
 from tests import mediagen
 from tests.tone_engine import ToneEngine
@@ -228,8 +228,8 @@ def test_the_queue_is_kept_on_disk(tmp_path, source):
 
 
 def test_a_waiting_jobs_settings_change_on_disk_and_a_started_ones_do_not(tmp_path, source):
+    from core.desk.queue_store import job_settings
     from core.errors import OptionError
-    from core.queue_store import job_settings
     from core.settings import BackgroundMode, DubSettings
 
     video = mediagen.private_copy(source, tmp_path)

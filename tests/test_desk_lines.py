@@ -1,4 +1,4 @@
-"""core/desk_lines.py: the subtitle editor's split, merge, insert and delete keep every
+"""core/desk/lines.py: the subtitle editor's split, merge, insert and delete keep every
 line's number unique and stable, keep the settings of the line a new one comes from, drop
 takes whose text changed, and refuse what cannot be done with a reason."""
 
@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from core import desk, desk_lines, desk_review
 from core import project as proj
-from core.desk_lines import LineMoveRefused
-from core.subtitle_types import Cue
+from core.desk import lines as desk_lines
+from core.desk import review as desk_review
+from core.desk import status as desk
+from core.desk.lines import LineMoveRefused
+from core.subtitles.cue_types import Cue
 from models.contract import DurationMode
 
 VIDEO_END = 30_000

@@ -1,4 +1,4 @@
-"""core.diarization: pyannote.audio 4's real pipeline, loaded offline from a local folder.
+"""core.speakers.diarization: pyannote.audio 4's real pipeline, loaded offline from a local folder.
 
 The folder is built once per session with random weights in the official layout
 (tests/pyannote_fixture.py); every network path is made to fail loudly, and the loading
@@ -20,9 +20,9 @@ import pytest
 import soxr
 import yaml
 
-from core import diarization
-from core.diarization import DiarizationUnavailable, Turn, diarize, pyannote_folder
-from core.render import Cancelled
+from core.lines.render import Cancelled
+from core.speakers import diarization
+from core.speakers.diarization import DiarizationUnavailable, Turn, diarize, pyannote_folder
 from tests.mediagen import RATE, speak
 from tests.pyannote_fixture import COMMUNITY_1_CONFIG, build_pipeline_folder
 

@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from core import disk_space
-from core.audio import write_wav
+from core.audio.samples import write_wav
 from core.disk_space import DiskSpaceError, SpaceNeed, check_space, human_bytes, writing_to
 
 Usage = namedtuple("Usage", "total used free")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import subprocess
 
-from core.options import DubOptions
-from core.pipeline import DubJob
+from core.job.options import DubOptions
+from core.job.pipeline import DubJob
 from tests import mediagen
 from tests.tone_engine import ToneEngine
 

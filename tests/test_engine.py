@@ -1,5 +1,5 @@
 """The IndexTTS2 engine on the tiny reference models: loading, voices, emotions, durations,
-batching, failures, and a whole dub through core.pipeline with the default engine factory."""
+batching, failures, and a whole dub through core.job.pipeline with the default engine factory."""
 
 from __future__ import annotations
 
@@ -343,7 +343,7 @@ def test_text_outside_the_vocabulary_is_reported_with_the_line(engine, voices):
 
 # ---- the whole dub ------------------------------------------------------------------------
 def test_pipeline_dubs_a_video_with_the_default_engine(tiny_model_dir, tmp_path, monkeypatch):
-    from core.pipeline import DubOptions, dub
+    from core.job.pipeline import DubOptions, dub
 
     monkeypatch.setenv("DUBSMITH_CACHE_DIR", str(tmp_path / "cache"))
     lines = (

@@ -1,4 +1,4 @@
-"""Language routing across engines (core/engines.py choose_engine, the dub's `engine`
+"""Language routing across engines (core/models/engines.py choose_engine, the dub's `engine`
 stage) and the done-when of issue 15: a German dub through the CLI renders with VoxCPM2
 (a random-weight folder in the package's layout), every line exactly as long as its
 span, and says which engine rendered what."""
@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from app.cli import EXIT_MODELS, EXIT_OK, EXIT_USAGE, main
-from core.engines import EngineCache, RegistryFactory, choose_engine, installed_engines
 from core.errors import EngineUnavailable, OptionError
 from core.language import detect_language
+from core.models.engines import EngineCache, RegistryFactory, choose_engine, installed_engines
 from models.contract import Capabilities, DurationControl, EmotionSource
 from models.registry import ENGINES, EngineEntry
 from models.units import samples_for
@@ -244,9 +244,9 @@ def test_a_language_without_an_installed_engine_fails_before_any_work(
 def test_the_prompt_transcript_goes_only_to_engines_that_take_it(tmp_path, monkeypatch):
     import numpy as np
 
-    from core.options import DubOptions
-    from core.pipeline import DubJob
-    from core.voices import VoicePrompt
+    from core.job.options import DubOptions
+    from core.job.pipeline import DubJob
+    from core.speakers.voices import VoicePrompt
     from tests.tone_engine import ToneEngine
 
     class Listening(ToneEngine):
@@ -288,8 +288,8 @@ SPANISH = (
 def test_a_spanish_dub_asks_for_spanish_and_a_chinese_line_keeps_its_script(tmp_path, monkeypatch):
     """Lines in a Spanish dub are spoken as Spanish by an engine that speaks it (their Latin
     script alone would say English); a line in Chinese characters stays Chinese."""
-    from core.options import DubOptions
-    from core.pipeline import dub
+    from core.job.options import DubOptions
+    from core.job.pipeline import dub
     from tests.tone_engine import ToneEngine
 
     class Multilingual(ToneEngine):

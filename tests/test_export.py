@@ -1,4 +1,4 @@
-"""core.export: the picture survives bit for bit; tracks, order, flags; safe writing."""
+"""core.deliver.mux: the picture survives bit for bit; tracks, order, flags; safe writing."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.export import ExportError, ExportOptions, export_video
-from core.media import probe
-from core.mixdown import Clip, mixdown, write_mix
+from core.audio.mixdown import Clip, mixdown, write_mix
+from core.deliver.mux import ExportError, ExportOptions, export_video
+from core.media.probe import probe
 from tests import mediagen
 
 DURATION = 8.0

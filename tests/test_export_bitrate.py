@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import soundfile as sf
 
-from core.export import _channels_of, dub_bitrate
+from core.deliver.mux import _channels_of, dub_bitrate
 
 
 def test_stereo_and_mono_keep_the_given_rate():

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from core import ffmpeg_progress
-from core.ffmpeg_progress import ProgressReader, film_ticks, parse_progress, run_with_progress
-from core.work_copies import WorkFile, exact_length, mono_copy_filter, write_work_files
+from core.media import ffmpeg_progress
+from core.media.ffmpeg_progress import ProgressReader, film_ticks, parse_progress, run_with_progress
+from core.media.work_copies import WorkFile, exact_length, mono_copy_filter, write_work_files
 from tests import mediagen
 
 # Captured from ffmpeg 5.1 muxing a 20 s clip (-c:v copy, AAC): two blocks of four.
@@ -148,7 +148,7 @@ def test_work_files_follow_ffmpegs_progress_and_are_whole(clip, tmp_path):
 
 
 def test_the_export_follows_ffmpegs_progress(clip, tmp_path):
-    from core.export import export_video
+    from core.deliver.mux import export_video
 
     dub = tmp_path / "dub.wav"
     sf.write(str(dub), np.zeros((12 * 48000, 2), np.float32), 48000, subtype="FLOAT")

@@ -35,8 +35,8 @@ def test_a_refusal_names_the_folder_and_what_takes_the_room(tmp_path):
 
 
 def test_takes_are_counted_at_the_routed_engines_own_rate(reference_dir, tmp_path):
-    from core.engines import RegistryFactory
-    from core.preflight import take_rate_of
+    from core.job.preflight import take_rate_of
+    from core.models.engines import RegistryFactory
     from tests.conftest import materialize_model_dir
 
     folder = materialize_model_dir(reference_dir / "model_dir", tmp_path / "models")

@@ -15,12 +15,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from core import export, mix_stream
+from core.audio import mix_stream
+from core.deliver import mux as export
 from core.disk_space import DiskSpaceError, free_bytes
-from core.ffmpeg_progress import run_with_progress
-from core.pipeline import DubOptions, dub
-from core.subtitle_types import Cue
-from core.work_copies import WorkFile, exact_length, mono_copy_filter, write_work_files
+from core.job.pipeline import DubOptions, dub
+from core.media.ffmpeg_progress import run_with_progress
+from core.media.work_copies import WorkFile, exact_length, mono_copy_filter, write_work_files
+from core.subtitles.cue_types import Cue
 from tests import mediagen
 from tests.tone_engine import ToneEngine
 
@@ -211,7 +212,7 @@ def _film_cues(n: int) -> list[Cue]:
 def test_a_films_cue_checks_grow_no_faster_than_n_log_n():
     """10,000 cues must be checked in well under a second: four times the cues may cost
     a little over four times the reads (n log n), never sixteen (n squared)."""
-    from core.subtitle_checks import check_cues
+    from core.subtitles.checks import check_cues
 
     reads = []
     for n in (2500, 10000):

@@ -7,8 +7,8 @@ from __future__ import annotations
 import random
 
 from core import project as proj
-from core.line_matching import _match
-from core.subtitles import Cue
+from core.project.line_matching import _match
+from core.subtitles.read import Cue
 
 
 def _plain_rule(cues: list[Cue], lines: list[proj.Line]) -> dict[int, int]:

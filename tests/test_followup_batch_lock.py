@@ -15,7 +15,7 @@ import pytest
 
 from app.cli import EXIT_OK, main
 from core import project as proj
-from core.run_lock import RunLocked, hold_run
+from core.job.run_lock import RunLocked, hold_run
 from tests import mediagen
 from tests.tone_engine import ToneEngine
 
@@ -25,7 +25,7 @@ LINES = mediagen.DEFAULT_LINES[:2]
 HOLDER = """
 import sys, time
 from pathlib import Path
-from core.run_lock import hold_run
+from core.job.run_lock import hold_run
 with hold_run([Path(sys.argv[1])]):
     print("held", flush=True)
     time.sleep(float(sys.argv[2]))

@@ -1,6 +1,6 @@
 """Issue 26, items 15 and 17 carried to the speaker analysis: a speaker model that cannot
 be loaded falls back to one voice and says why, while a defect is raised, not swallowed
-(core/analysis.py `_cluster`); the speaker-count bar (`min_silhouette`, a guess for
+(core/speakers/analysis.py `_cluster`); the speaker-count bar (`min_silhouette`, a guess for
 CAMPPlus) is a dub setting and a flag, `--min-silhouette`, that reaches the clustering."""
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ import pytest
 
 from app.cli import EXIT_OK, EXIT_USAGE, main
 from core import project as proj
-from core import speaker_clustering, speaker_embedding
-from core.analysis import CLUSTERING, SINGLE, analyze_speakers
 from core.errors import OptionError
 from core.settings import DubSettings
-from core.speaker_clustering import MIN_SILHOUETTE, cluster_speakers
-from core.subtitle_types import Cue
+from core.speakers import clustering as speaker_clustering
+from core.speakers import embedding as speaker_embedding
+from core.speakers.analysis import CLUSTERING, SINGLE, analyze_speakers
+from core.speakers.clustering import MIN_SILHOUETTE, cluster_speakers
+from core.subtitles.cue_types import Cue
 from models.contract import ModelFilesDamaged
 from tests import mediagen
 

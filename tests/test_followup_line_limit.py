@@ -11,7 +11,7 @@ import pytest
 import soundfile
 import torch
 
-from core.line_limits import line_problem
+from core.lines.limits import line_problem
 from models.batching import RequestError
 from models.contract import DurationMode, Sampling, SynthesisRequest
 from models.indextts25.engine import IndexTTS25Engine

@@ -16,7 +16,7 @@ WAV_KILLED = """
 import os, sys
 import numpy as np
 import soundfile
-from core import audio
+from core.audio import samples as audio
 
 real = soundfile.write
 def write_then_die(path, *args, **kwargs):
@@ -30,7 +30,7 @@ audio.write_wav(sys.argv[1], np.zeros(1600, np.float32), 16000)
 MIX_KILLED = """
 import os, sys
 from pathlib import Path
-from core import mix_stream
+from core.audio import mix_stream
 mix_stream._part(Path(sys.argv[1])).write_bytes(b"RIFF")
 os._exit(9)
 """

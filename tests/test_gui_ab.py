@@ -3,7 +3,7 @@ events through the real window: B starts the compare with take A at the line's s
 again switches to take B at the same place in the line (the picture keeps its place),
 Keep B chooses B through the undoable take choice. No audio device here: the state is
 checked (which take the take player holds, and where), not the sound. The rules of
-core/desk_takes.py are checked on their own first. The screenshot is
+core/desk/takes.py are checked on their own first. The screenshot is
 tests/artifacts/ab_takes.png."""
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from PySide6.QtMultimedia import QMediaPlayer
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from core import desk, desk_takes
 from core import project as proj
-from core.desk_takes import TakePair
+from core.desk import status as desk
+from core.desk import takes as desk_takes
+from core.desk.takes import TakePair
 from models.contract import DurationMode
 from tests import test_gui_defects as defects
 from tests.test_gui_defects import SHIFT, keys, shown
@@ -101,7 +102,7 @@ def test_the_pair_follows_its_takes_when_the_line_is_shown_again(tmp_path):
 
 
 def test_a_takes_outline_shows_where_it_speaks_and_how_loud(tmp_path):
-    from core.audio import write_wav
+    from core.audio.samples import write_wav
 
     audio = np.zeros(22050, np.float32)
     audio[:11025] = 0.5 * np.sin(np.arange(11025) * 0.3)  # speech, then silence

@@ -15,8 +15,8 @@ from PySide6.QtWidgets import QApplication, QLineEdit, QWidget  # noqa: E402
 
 from app.gui.lines_model import COL_SPEAKER, COL_TEXT  # noqa: E402
 from app.gui.main_window import MainWindow  # noqa: E402
-from core import desk  # noqa: E402
-from core.desk import LineStatus  # noqa: E402
+from core.desk import status as desk  # noqa: E402
+from core.desk.status import LineStatus  # noqa: E402
 from tests import desk_fixtures
 from tests.desk_fixtures import LINES
 from tests.test_gui_desk import open_now, render_now, shot, window  # noqa: E402

@@ -29,11 +29,11 @@ from app.gui.lines_model import (  # noqa: E402
 from app.gui.main_window import MainWindow  # noqa: E402
 from app.gui.settings_dialog import MODES, SettingsDialog  # noqa: E402
 from app.gui.shortcuts import LISTED_ONLY, SHORTCUTS, ShortcutsDialog  # noqa: E402
-from core import desk  # noqa: E402
 from core import project as proj  # noqa: E402
-from core.desk import LineStatus  # noqa: E402
-from core.media import probe  # noqa: E402
-from core.project_keeper import project_file_for  # noqa: E402
+from core.desk import status as desk  # noqa: E402
+from core.desk.status import LineStatus  # noqa: E402
+from core.job.project_keeper import project_file_for  # noqa: E402
+from core.media.probe import probe  # noqa: E402
 from models.contract import EMOTION_NAMES, DurationMode  # noqa: E402
 from tests import desk_fixtures, mediagen
 from tests.desk_fixtures import LINES
@@ -546,7 +546,7 @@ def test_a_waiting_jobs_settings_are_edited_kept_and_run_with(
     """Edit… on the second of two queued jobs opens the Export dialog with its settings; the
     change is on disk at once, a new window reads it back, and the job runs with it. A
     finished or running job cannot be edited, and the button says why."""
-    from core.queue_store import QueueStore
+    from core.desk.queue_store import QueueStore
     from core.settings import BackgroundMode, DefaultEmotion
     from models.contract import DurationMode
 
@@ -669,7 +669,7 @@ def test_the_preview_players_get_their_sources_and_the_listen_switch_routes_them
     clock runs), so the test waits for LoadedMedia instead of skipping."""
     from PySide6.QtMultimedia import QMediaPlayer
 
-    from core.options import default_work_dir
+    from core.job.options import default_work_dir
 
     loaded = QMediaPlayer.MediaStatus.LoadedMedia
     # loaded: a player without an audio output (no device here) plays on "buffering"
@@ -841,7 +841,7 @@ def test_dropped_videos_are_queued_and_closing_during_the_queue_keeps_finished_l
     from PySide6.QtCore import QMimeData, QPointF, QUrl
     from PySide6.QtGui import QDropEvent
 
-    from core.queue_store import QueueStore
+    from core.desk.queue_store import QueueStore
 
     monkeypatch.setenv("DUBSMITH_CACHE_DIR", str(tmp_path / "cache"))
     videos = _video_copies(source, tmp_path, ("one", "two"))

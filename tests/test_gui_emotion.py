@@ -12,7 +12,7 @@ import pytestqt  # noqa: F401  (installed by install.sh --dev: missing must fail
 from app.gui import COL_EMOTION, MainWindow  # noqa: E402
 from app.gui.line_panel import MODES  # noqa: E402
 from core import project as proj  # noqa: E402
-from core.project_keeper import project_file_for  # noqa: E402
+from core.job.project_keeper import project_file_for  # noqa: E402
 from models.contract import EMOTION_NAMES, EmotionSource  # noqa: E402
 from tests import mediagen  # noqa: E402
 from tests.tone_engine import ToneEngine  # noqa: E402

@@ -14,10 +14,10 @@ from PySide6.QtWidgets import QApplication, QLineEdit, QMessageBox
 
 from app.gui.lines_model import COL_TEXT
 from app.gui.main_window import MainWindow
-from core import desk
 from core import project as proj
-from core.desk import LineStatus
-from core.project_keeper import project_file_for
+from core.desk import status as desk
+from core.desk.status import LineStatus
+from core.job.project_keeper import project_file_for
 from tests import desk_fixtures
 from tests.test_gui_defects import closed, keys, open_editor, shown
 from tests.test_gui_desk import open_now, render_now, window

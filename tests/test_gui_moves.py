@@ -19,13 +19,13 @@ import soundfile as sf
 
 from app.gui.lines_model import COL_STATUS
 from app.gui.main_window import MainWindow
-from core import desk
 from core import project as proj
-from core.desk_open import read_for_editing
+from core.desk import status as desk
+from core.desk.opening import read_for_editing
 from core.job.events import JobEvents
-from core.job_queue import JobQueue, JobStatus
-from core.options import DubOptions
-from core.project_keeper import project_file_for
+from core.job.options import DubOptions
+from core.job.project_keeper import project_file_for
+from core.job.queue import JobQueue, JobStatus
 from tests import desk_fixtures, mediagen
 from tests.tone_engine import ToneEngine
 
@@ -40,7 +40,7 @@ STARTS = (1.0, 4.0, 7.0, 9.5, 12.0)  # cue 3 (7.0 s) is empty: the reader drops 
 HOLDER = """
 import sys, time
 from pathlib import Path
-from core.run_lock import hold_run
+from core.job.run_lock import hold_run
 with hold_run([Path(sys.argv[1])]):
     print("held", flush=True)
     time.sleep(float(sys.argv[2]))

@@ -11,8 +11,8 @@ import pytestqt  # noqa: F401  (installed by install.sh --dev: missing must fail
 
 from app.gui import COL_EMOTION, COL_TEXT, MainWindow  # noqa: E402
 from app.gui import main_window as gui  # noqa: E402
-from core import desk_open  # noqa: E402 - where the window reads a video
 from core import project as proj  # noqa: E402
+from core.desk import opening as desk_open  # noqa: E402 - where the window reads a video
 from tests import mediagen  # noqa: E402
 
 CUES = 2000  # reopening this many froze the window (quadratic table refill)

@@ -11,10 +11,10 @@ import pytestqt  # noqa: F401  (installed by install.sh --dev: missing must fail
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QDialogButtonBox, QMessageBox
 
-import core.cluster
+import core.job.cluster
 from app.gui.main_window import MainWindow
 from app.gui.settings_dialog import SettingsDialog
-from core.cluster import ClusterFactory, RenderOn
+from core.job.cluster import ClusterFactory, RenderOn
 from core.settings import DubSettings
 from models.pool import connect
 from models.pool.connect import disconnect
@@ -122,9 +122,9 @@ def test_a_cluster_that_cannot_be_used_is_said_and_nothing_starts(
     qtbot, monkeypatch, address, without_ray, said
 ):
     if without_ray:
-        monkeypatch.setattr(core.cluster, "ray_available", lambda: False)
+        monkeypatch.setattr(core.job.cluster, "ray_available", lambda: False)
     started = []
-    monkeypatch.setattr(core.cluster, "connect", lambda *a, **k: started.append(a))
+    monkeypatch.setattr(core.job.cluster, "connect", lambda *a, **k: started.append(a))
     win = window(qtbot, ToneEngine())
     here = win.queue_worker.engines
     dialog = settings_dialog(win)

@@ -22,7 +22,7 @@ from app.gui import (  # noqa: E402
     step_text,
     time_left_s,
 )
-from core.pipeline import STEPS  # noqa: E402
+from core.job.pipeline import STEPS  # noqa: E402
 from tests import mediagen  # noqa: E402
 from tests.tone_engine import ToneEngine  # noqa: E402
 

@@ -8,10 +8,10 @@ from types import SimpleNamespace
 import pytest
 
 from app.cli import _parser, setting_changes
-from core.cut_check import cut_note, last_words_heard, retake_first
+from core.deliver.dub_report import LineReport, fit_fields
 from core.errors import OptionError
-from core.listening import TakeCheck
-from core.report import LineReport, fit_fields
+from core.lines.cut_check import cut_note, last_words_heard, retake_first
+from core.lines.listening import TakeCheck
 from core.settings import DubSettings
 from models.contract import DurationMode
 from models.guided import decode_targets, fit_record, stop_windows

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from app.cli import EXIT_OK, main
-from core.project_keeper import project_file_for
+from core.job.project_keeper import project_file_for
 from tests import mediagen
 
 LINES = (

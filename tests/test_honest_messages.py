@@ -14,7 +14,7 @@ import pytest
 
 from app.cli import EXIT_CANCELLED, EXIT_FAILED, main
 from core import project as proj
-from core.pipeline import DubJob
+from core.job.pipeline import DubJob
 from tests import mediagen
 
 ROOT = Path(__file__).resolve().parents[1]

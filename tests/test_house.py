@@ -58,7 +58,7 @@ def _imports(path: Path, name: str, modules: set[str]) -> set[str]:
         else:
             continue
         for target in targets:
-            # `import core.media` names core.media; `import core.x.y` where only core.x is
+            # `import core.media.probe` names core.media.probe; `import core.x.y` where only core.x is
             # ours still ties us to core.x: climb to the nearest project module.
             while target and target not in modules:
                 target = target.rpartition(".")[0]

@@ -204,7 +204,7 @@ def test_a_25_folder_is_recognised_and_not_taken_for_a_20_one(ref25: Path) -> No
 
 
 def test_models_listing_finds_the_25_folder(ref25: Path, tmp_path: Path) -> None:
-    from core.model_manager import status
+    from core.models.installed import status
 
     (tmp_path / "indextts25").symlink_to(ref25 / "checkpoints", target_is_directory=True)
     entry = {s.name: s for s in status(tmp_path)}["indextts25"]

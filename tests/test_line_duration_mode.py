@@ -13,14 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import desk
 from core import project as proj
-from core.desk import LineStatus
-from core.options import DubOptions
-from core.pipeline import DubJob
-from core.project_keeper import project_file_for
-from core.subtitles import load_subtitles
-from core.timing import plan_line
+from core.desk import status as desk
+from core.desk.status import LineStatus
+from core.job.options import DubOptions
+from core.job.pipeline import DubJob
+from core.job.project_keeper import project_file_for
+from core.lines.timing import plan_line
+from core.subtitles.read import load_subtitles
 from models.contract import SAMPLE_RATE, DurationMode, SynthesisRequest, SynthesisResult
 from tests import mediagen
 from tests.tone_engine import ToneEngine, tone_frequency

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from core import desk
 from core import project as proj
-from core.line_matching import merge_cues
-from core.pipeline import DubOptions, dub
-from core.project_keeper import project_file_for
-from core.subtitles import load_subtitles
-from core.voices import assign_speakers, speaker_names
+from core.desk import status as desk
+from core.job.pipeline import DubOptions, dub
+from core.job.project_keeper import project_file_for
+from core.project.line_matching import merge_cues
+from core.speakers.voices import assign_speakers, speaker_names
+from core.subtitles.read import load_subtitles
 from tests import mediagen
 from tests.tone_engine import ToneEngine
 

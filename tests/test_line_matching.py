@@ -1,10 +1,10 @@
-"""core.line_matching: a line keeps its settings across subtitle edits."""
+"""core.project.line_matching: a line keeps its settings across subtitle edits."""
 
 from __future__ import annotations
 
 from core import project as proj
-from core.line_matching import merge_cues
-from core.subtitles import Cue
+from core.project.line_matching import merge_cues
+from core.subtitles.read import Cue
 from models.contract import EMOTION_NAMES
 
 ANGRY = EMOTION_NAMES.index("angry")

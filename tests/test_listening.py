@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import soxr
 
-from core.listening import (
+from core.lines.listening import (
     RATE,
     Listener,
     ListenerUnavailable,
@@ -23,7 +23,7 @@ from core.listening import (
     speech_span,
     whisper_folder_problem,
 )
-from core.text_compare import edit_distance, error_rate, normalize
+from core.lines.text_compare import edit_distance, error_rate, normalize
 
 # --- text comparison ----------------------------------------------------------------
 

@@ -4,7 +4,7 @@ import numpy as np
 import pyloudnorm
 import pytest
 
-from core.loudness import integrated_loudness
+from core.audio.loudness import integrated_loudness
 
 
 @pytest.mark.parametrize("rate", [48000, 44100])

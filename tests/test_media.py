@@ -1,4 +1,4 @@
-"""core.media on generated videos: probe, drift-free extraction, cache, clear errors."""
+"""core.media.probe on generated videos: probe, drift-free extraction, cache, clear errors."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import pytest
 import soundfile as sf
 import soxr
 
-from core.audio import read_wav
-from core.ffmpeg_tool import MediaError, check_ffmpeg
-from core.media import probe
-from core.original_audio import extract_audio
+from core.audio.original_audio import extract_audio
+from core.audio.samples import read_wav
+from core.media.ffmpeg_tool import MediaError, check_ffmpeg
+from core.media.probe import probe
 from tests import mediagen
 
 LINE_START_S = 1.0

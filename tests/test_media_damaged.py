@@ -1,4 +1,4 @@
-"""core.media.check_integrity: files cut short are refused before any rendering."""
+"""core.media.probe.check_integrity: files cut short are refused before any rendering."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from core.media import MediaError, check_integrity, probe
+from core.media.probe import MediaError, check_integrity, probe
 from tests import mediagen
 
 DURATION_S = 24

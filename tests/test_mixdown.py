@@ -1,4 +1,4 @@
-"""core.mixdown: sample-exact placement, ducking, loudness, replace mode, stems."""
+"""core.audio.mixdown: sample-exact placement, ducking, loudness, replace mode, stems."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import pyloudnorm
 import pytest
 from scipy.signal import resample_poly
 
-from core.audio import read_wav
-from core.mixdown import (
+from core.audio.mixdown import (
     Background,
     Clip,
     MixSettings,
@@ -18,6 +17,7 @@ from core.mixdown import (
     write_mix,
     write_stems,
 )
+from core.audio.samples import read_wav
 
 SR = 22050
 # (start_ms, tone Hz, seconds): awkward starts on purpose (not multiples of 1/48 ms).
@@ -56,7 +56,7 @@ def rms_db(x: np.ndarray) -> float:
 
 
 def reference_true_peak_db(x: np.ndarray) -> float:
-    """Independent of core.mixdown: polyphase FIR 4x oversampling (scipy)."""
+    """Independent of core.audio.mixdown: polyphase FIR 4x oversampling (scipy)."""
     return float(20 * np.log10(np.abs(resample_poly(x, 4, 1, axis=0)).max()))
 
 

@@ -19,7 +19,8 @@ import torch
 from huggingface_hub import file_download
 
 from app.cli import EXIT_MODELS, EXIT_OK, EXIT_USAGE, main
-from core import model_download, model_manager
+from core.models import download as model_download
+from core.models import installed as model_manager
 from installer import download_models
 from models.layout import locate
 from models.manifest import RECORD_NAME, installed_path, load_manifest, read_record

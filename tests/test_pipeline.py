@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from core.pipeline import DubOptions, InputError, dub
-from core.render import Cancelled, CancelToken
+from core.job.pipeline import DubOptions, InputError, dub
+from core.lines.render import Cancelled, CancelToken
 from tests import mediagen
 from tests.tone_engine import ToneEngine, tone_frequency
 
@@ -160,7 +160,7 @@ def test_cancel_stops_before_writing(movie, tmp_path):
 def test_video_without_audio_needs_voice_files(tmp_path):
     video = mediagen.make_silent_video(tmp_path / "silent.mp4", duration_s=6)
     (tmp_path / "silent.srt").write_text("1\n00:00:01,000 --> 00:00:03,000\nHello there.\n")
-    from core.voices import VoiceError
+    from core.speakers.voices import VoiceError
 
     with pytest.raises(VoiceError, match="every voice must come from a sample file"):
         dub(
@@ -366,7 +366,7 @@ def test_a_lines_own_emotion_from_the_project_file_is_used(movie, tmp_path):
 def test_a_project_in_memory_sees_every_take_as_it_lands(movie, tmp_path):
     """The window hands its own project to the dub: takes arrive in it, no reload."""
     from core import project as proj
-    from core.pipeline import JobEvents
+    from core.job.pipeline import JobEvents
 
     folder = tmp_path / "mem"
     copy = _movie_copy(movie, folder, "m")

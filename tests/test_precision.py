@@ -354,7 +354,7 @@ def movie(tmp_path_factory):
     ],
 )
 def test_the_preset_and_precision_reach_the_engine(movie, tmp_path, changes, want):
-    from core.pipeline import DubOptions, dub
+    from core.job.pipeline import DubOptions, dub
 
     engine = _PrecisionTone()
     opts = DubOptions(
@@ -391,7 +391,7 @@ def test_preset_is_a_saved_setting():
 def test_the_registry_loads_each_stage_in_the_plan_before_the_next(tiny_model_dir, monkeypatch):
     """The fp32 GPT must not sit beside the rest: by the time the flow model loads, the
     decoder's weights are already bf16, and the flow model's by the time w2v-BERT loads."""
-    from core.engines import RegistryFactory
+    from core.models.engines import RegistryFactory
     from models.indextts2 import engine as engine_module
 
     seen: dict[str, torch.dtype] = {}
@@ -428,7 +428,7 @@ def test_the_registry_loads_each_stage_in_the_plan_before_the_next(tiny_model_di
 
 
 def test_the_engine_cache_passes_the_precision_and_keeps_a_callers_factory(tiny_model_dir):
-    from core.engines import EngineCache, load_engine
+    from core.models.engines import EngineCache, load_engine
 
     cache = EngineCache()
     engine = cache(tiny_model_dir, "cpu", precision="bf16")

@@ -12,9 +12,9 @@ import pytest
 from app.cli import EXIT_INPUT, EXIT_OK, main
 from core import project as proj
 from core.errors import InputError
+from core.job.project_keeper import ProjectKeeper, project_file_for
 from core.notices import Notice
-from core.project_keeper import ProjectKeeper, project_file_for
-from core.subtitles import Cue
+from core.subtitles.read import Cue
 from tests import mediagen
 from tests.tone_engine import ToneEngine
 

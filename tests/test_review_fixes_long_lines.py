@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from core.errors import InputError
-from core.line_limits import FASTEST_PACE, MAX_LINE_CHARS, line_problem
-from core.pipeline import DubJob, DubOptions
+from core.job.pipeline import DubJob, DubOptions
+from core.lines.limits import FASTEST_PACE, MAX_LINE_CHARS, line_problem
 from models.contract import DurationMode
 from tests import mediagen
 from tests.tone_engine import ToneEngine

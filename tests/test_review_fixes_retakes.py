@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import core.pipeline as pipeline
-from core.listening import TakeCheck
-from core.pipeline import DubJob, DubOptions, LinePlan
-from core.render import Take
-from core.subtitles import Cue
+import core.job.pipeline as pipeline
+from core.job.pipeline import DubJob, DubOptions, LinePlan
+from core.lines.listening import TakeCheck
+from core.lines.render import Take
+from core.subtitles.read import Cue
 
 
 class ToneVoices:

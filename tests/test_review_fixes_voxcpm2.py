@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import voxcpm  # noqa: F401 - installed by installer/install.sh: a missing one must fail here
 
-from core.line_limits import line_problem
+from core.lines.limits import line_problem
 from core.settings import PRESET_SAMPLING, QualityPreset
 from models.contract import DurationMode, Sampling, SynthesisRequest
 from models.units import samples_for

@@ -1,4 +1,4 @@
-"""Dialogue / background separation (core/separation.py) and the mix over its background.
+"""Dialogue / background separation (core/audio/separation.py) and the mix over its background.
 
 The models are demucs networks with random weights (the package's own `demucs_unittest`
 HDemucs, and a small HTDemucs), saved in the model folder's layout: a bag `NAME.yaml`
@@ -19,18 +19,18 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from core import separation
-from core.audio import to_stereo
-from core.mixdown import Background, Clip, MixSettings, mixdown, place_clip
-from core.pipeline import DubJob, DubOptions
-from core.render import Cancelled
-from core.separation import (
+from core.audio import separation
+from core.audio.mixdown import Background, Clip, MixSettings, mixdown, place_clip
+from core.audio.samples import to_stereo
+from core.audio.separation import (
     SeparationNotInstalled,
     SeparationUnavailable,
     Separator,
     find_model,
     separate_master,
 )
+from core.job.pipeline import DubJob, DubOptions
+from core.lines.render import Cancelled
 from tests import mediagen
 from tests.tone_engine import ToneEngine
 

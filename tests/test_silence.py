@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.silence import silence_until_ms
+from core.audio.silence import silence_until_ms
 
 RATE = 16000
 

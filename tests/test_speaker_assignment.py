@@ -1,10 +1,10 @@
-"""core.speaker_assignment: turns -> each line's speaker, with flags for the editor."""
+"""core.speakers.assignment: turns -> each line's speaker, with flags for the editor."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.speaker_assignment import assign_turns
+from core.speakers.assignment import assign_turns
 
 
 @dataclass(frozen=True)

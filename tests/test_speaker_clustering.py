@@ -1,5 +1,5 @@
-"""Who speaks each line: clustering line embeddings (core/speaker_clustering.py) and
-embedding line spans (core/speaker_embedding.py).
+"""Who speaks each line: clustering line embeddings (core/speakers/clustering.py) and
+embedding line spans (core/speakers/embedding.py).
 
 Synthetic embeddings check the clustering itself; real ones come from resemblyzer's
 pretrained GE2E encoder (shipped inside its wheel, a test-only dependency) on espeak-ng
@@ -21,9 +21,9 @@ import soundfile as sf
 import soxr
 from scipy.optimize import linear_sum_assignment
 
-from core.render import Cancelled
-from core.speaker_clustering import MIN_SILHOUETTE, UNKNOWN, ClusterResult, cluster_speakers
-from core.speaker_embedding import EDGE_TRIM_MS, embed_lines
+from core.lines.render import Cancelled
+from core.speakers.clustering import MIN_SILHOUETTE, UNKNOWN, ClusterResult, cluster_speakers
+from core.speakers.embedding import EDGE_TRIM_MS, embed_lines
 from models.line_embedder import CampPlusEmbedder
 from tests.mediagen import pink_noise
 

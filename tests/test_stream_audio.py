@@ -8,9 +8,9 @@ import pyloudnorm
 import pytest
 import soundfile as sf
 
-from core.audio_stream import blocks, read_slice, wav_memmap
-from core.loudness import LoudnessMeter, integrated_loudness
-from core.original_audio import extract_audio
+from core.audio.loudness import LoudnessMeter, integrated_loudness
+from core.audio.original_audio import extract_audio
+from core.audio.stream import blocks, read_slice, wav_memmap
 
 
 def _speechy(n: int, channels: int, rate: int, seed: int = 1) -> np.ndarray:

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from core.pipeline import DubJob, DubOptions
+from core.job.pipeline import DubJob, DubOptions
 from core.settings import BackgroundMode
 from tests import mediagen
 from tests.test_separation import save_model

@@ -1,13 +1,13 @@
-"""core.mix_stream: the block mix from and to disk equals the whole-array mix."""
+"""core.audio.mix_stream: the block mix from and to disk equals the whole-array mix."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from core.audio import read_wav, write_wav
-from core.mix_stream import mix_to_file
-from core.mixdown import Background, Clip, MixSettings, mixdown
+from core.audio.mix_stream import mix_to_file
+from core.audio.mixdown import Background, Clip, MixSettings, mixdown
+from core.audio.samples import read_wav, write_wav
 
 SR = 22050
 
@@ -101,7 +101,7 @@ def test_surround_keeps_layout_with_the_dub_on_the_centre(tmp_path, mode):
 def test_a_mix_past_4_gb_is_written_as_rf64_with_the_same_samples(tmp_path, monkeypatch):
     import soundfile as sf
 
-    from core import audio_stream
+    from core.audio import stream as audio_stream
 
     monkeypatch.setattr(audio_stream, "_WAV_LIMIT", 0)  # every file counts as big
     duration, n = 3.0, 3 * 48000

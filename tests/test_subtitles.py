@@ -1,4 +1,4 @@
-"""core.subtitles: every format with real-world quirks, encodings, warnings, merging."""
+"""core.subtitles.read: every format with real-world quirks, encodings, warnings, merging."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.notices import Notice
-from core.subtitles import (
+from core.subtitles.read import (
     SUBTITLE_EXTENSIONS,
     Cue,
     SubtitleDoc,
@@ -42,8 +42,8 @@ def kinds(doc: SubtitleDoc, cue: int | None) -> set[str]:
 
 
 def test_public_front_keeps_every_name_other_code_imports() -> None:
-    """core.subtitles is the front; the modules behind it (core/subtitle_*.py) may change."""
-    import core.subtitles as front
+    """core.subtitles.read is the front; the modules behind it (core/subtitle_*.py) may change."""
+    import core.subtitles.read as front
 
     imported_elsewhere = {
         "SUBTITLE_EXTENSIONS",

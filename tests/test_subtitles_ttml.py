@@ -1,4 +1,4 @@
-"""core.subtitles on TTML/DFXP: the timing model, speakers, and Apple's iTunes TTML."""
+"""core.subtitles.read on TTML/DFXP: the timing model, speakers, and Apple's iTunes TTML."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pysubs2
 import pytest
 
 from app.cli import EXIT_OK, main
-from core.subtitles import SubtitleError, load_subtitles
+from core.subtitles.read import SubtitleError, load_subtitles
 from tests.subfixtures import write
 
 # --------------------------------------------------------------------------- TTML timing model

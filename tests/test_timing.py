@@ -1,4 +1,4 @@
-"""Properties of core.timing: spans, engine counts, pace estimates and flags."""
+"""Properties of core.lines.timing: spans, engine counts, pace estimates and flags."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from core.timing import (
+from core.lines.timing import (
     FAST_LIMIT,
     SLOW_LIMIT,
     Span,

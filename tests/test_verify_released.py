@@ -14,8 +14,8 @@ import torch
 import yaml
 
 from app.cli import EXIT_MODELS, EXIT_OK, main
-from core import model_manager
-from core.model_release import not_released
+from core.models import installed as model_manager
+from core.models.release import not_released
 from models.manifest import load_manifest
 from models.released import RELEASED_SHAPES, build_released_shapes, shape_difference
 

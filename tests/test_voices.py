@@ -5,8 +5,8 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from core import prompt_choice
-from core.voices import (
+from core.speakers import prompt_choice
+from core.speakers.voices import (
     DEFAULT_SPEAKER,
     VoiceError,
     assign_speakers,

@@ -13,9 +13,9 @@ def cmd_analyze(args) -> int:
     """Speakers and prompts into the project file, and a table of what was found."""
     from dataclasses import replace
 
-    from core.pipeline import DubJob, ProgressEvents
-    from core.run_lock import claim_run
-    from core.voices import VoiceError
+    from core.job.pipeline import DubJob, ProgressEvents
+    from core.job.run_lock import claim_run
+    from core.speakers.voices import VoiceError
 
     try:
         options = replace(dub_options(args, args.video), subtitles=args.subs)

@@ -19,7 +19,7 @@ from app.cli.terminal import Bars, err, print_warnings
 
 
 def cmd_batch(args, engine_factory=None) -> int:
-    from core.batch import (
+    from core.batch.run import (
         BatchEvents,
         BatchState,
         find_jobs,
@@ -28,7 +28,7 @@ def cmd_batch(args, engine_factory=None) -> int:
         write_batch_report,
     )
     from core.errors import InputError
-    from core.voices import VoiceError
+    from core.speakers.voices import VoiceError
 
     outdir: Path = args.outdir
     if outdir.exists() and not outdir.is_dir():

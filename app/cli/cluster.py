@@ -32,7 +32,7 @@ def run_on_cluster(args, run: Callable[[object], int]) -> int:
     if not ray_available():
         print(f"error: {INSTALL_HINT}", file=sys.stderr)
         return EXIT_USAGE
-    from core.cluster import ClusterFactory, ClusterSettings
+    from core.job.cluster import ClusterFactory, ClusterSettings
 
     try:
         factory = ClusterFactory(ClusterSettings(args.cluster, args.workers, args.gpus_per_worker))

@@ -25,7 +25,7 @@ class CtrlC:
     `cancelled` is the line said on a cancel (a callable: worked out then; None: say
     nothing). `failed` says what failed and returns the exit code, or None to let the
     exception through. `cancel_errors` are the exceptions that mean "cancelled" besides
-    KeyboardInterrupt (default: core.render.Cancelled).
+    KeyboardInterrupt (default: core.lines.render.Cancelled).
     """
 
     def __init__(
@@ -36,7 +36,7 @@ class CtrlC:
         failed: Callable[[Exception], int | None] = report_failure,
         cancel_errors: tuple[type[BaseException], ...] | None = None,
     ) -> None:
-        from core.render import Cancelled, CancelToken
+        from core.lines.render import Cancelled, CancelToken
 
         self.token = CancelToken()
         self.bars = bars

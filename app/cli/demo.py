@@ -10,7 +10,7 @@ from app.cli.terminal import Bars, err
 
 def cmd_demo(args, engine_factory=None) -> int:
     """Make the two-speaker sample in -o DIR and dub it with the installed models."""
-    from core.demo import run_demo
+    from core.job.demo import run_demo
 
     out_dir = args.output_dir.expanduser()
 
@@ -19,7 +19,7 @@ def cmd_demo(args, engine_factory=None) -> int:
         print(f"subtitles:    {sample.subtitles} (two speakers: Ada and Ben)")
 
     def failed(exc: Exception) -> int:
-        from core.sample_media import SampleMediaError
+        from core.media.sample_media import SampleMediaError
 
         if isinstance(exc, SampleMediaError):
             err(str(exc))

@@ -12,9 +12,9 @@ from app.cli.terminal import Bars, err, print_warnings
 def cmd_dub(args, engine_factory=None) -> int:
     from dataclasses import replace
 
-    from core.pipeline import dub
-    from core.run_lock import claim_run
-    from core.voices import VoiceError
+    from core.job.pipeline import dub
+    from core.job.run_lock import claim_run
+    from core.speakers.voices import VoiceError
 
     try:
         options = dub_options(args, args.output)

@@ -25,10 +25,10 @@ def exit_code(exc: BaseException) -> tuple[int, str]:
     """Known failures map to exit codes; anything else (MediaError, ExportError, OSError
     such as a full disk) is still one clear line, never a traceback."""
     from core.errors import EngineUnavailable, InputError, OptionError
-    from core.media import MediaError
-    from core.output_guard import OutputError
-    from core.run_lock import RunLocked
-    from core.voices import VoiceError
+    from core.job.output_guard import OutputError
+    from core.job.run_lock import RunLocked
+    from core.media.probe import MediaError
+    from core.speakers.voices import VoiceError
     from models.contract import ModelFilesMissing
 
     exit_codes = (

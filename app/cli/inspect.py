@@ -21,9 +21,9 @@ def _media_json(info) -> dict:
 
 def cmd_inspect(args) -> int:
     from core.errors import InputError
-    from core.inputs import SUBTITLE_SIZE_LIMIT, check_input_file
-    from core.media import MediaError, probe
-    from core.subtitles import (
+    from core.job.inputs import SUBTITLE_SIZE_LIMIT, check_input_file
+    from core.media.probe import MediaError, probe
+    from core.subtitles.read import (
         SUBTITLE_EXTENSIONS,
         SubtitleError,
         find_subtitles_for,

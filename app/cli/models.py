@@ -39,7 +39,7 @@ def _gb(n: int) -> str:
 
 
 def _models_list(model_dir: Path) -> int:
-    from core import model_manager
+    from core.models import installed as model_manager
 
     print(f"model folder: {model_dir}")
     statuses = model_manager.status(model_dir)
@@ -97,7 +97,8 @@ def _models_download(args, model_dir: Path) -> int:
     import getpass
     import os
 
-    from core import model_download, model_manager
+    from core.models import download as model_download
+    from core.models import installed as model_manager
 
     names = args.names or None
     try:

@@ -10,8 +10,8 @@ from pathlib import Path
 def report_verify(model_dir: Path, quick: bool, allow_custom: bool) -> bool:
     """Print the verification of the model folder; True when the CLI may exit 0: nothing
     missing, damaged or unusable, and every file the released one (or `allow_custom`)."""
-    from core import model_manager
-    from core.model_release import not_released
+    from core.models import installed as model_manager
+    from core.models.release import not_released
 
     print(f"model folder: {model_dir}")
     start = time.perf_counter()

@@ -145,7 +145,7 @@ def _deliver_parts(text: str):
 
 def add_settings(d: argparse.ArgumentParser) -> None:
     """The dub settings' flags (those in SETTING_FLAGS) and how the dub runs."""
-    from core.loudness_presets import DEFAULT_PRESET, PRESETS
+    from core.audio.loudness_presets import DEFAULT_PRESET, PRESETS
     from core.settings import extend_into_silence
 
     d.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
@@ -254,8 +254,8 @@ def setting_changes(args) -> dict:
 
 def dub_options(args, output: Path):
     """The DubOptions the settings' flags ask for, writing to `output`."""
-    from core.pipeline import DubOptions
-    from core.voices import parse_voice_args
+    from core.job.pipeline import DubOptions
+    from core.speakers.voices import parse_voice_args
 
     return DubOptions(
         output=output,

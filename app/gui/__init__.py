@@ -13,7 +13,7 @@ settings_dialog model folder check, device, precision, rendering, export default
 shortcuts       the keyboard, and the help dialog listing it
 palette         light and dark palettes
 progress        the progress bar's figures and words (pure functions)
-worker          the job worker thread, and the thread that opens a video (core/desk_open.py)
+worker          the job worker thread, and the thread that opens a video (core/desk/opening.py)
 window_menus    menus, shortcuts, Open recent, undo actions
 window_open     opening a video; the table, timeline and filters it fills; the selection
 window_layout   where the widgets sit

@@ -24,9 +24,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.audio.loudness_presets import PRESETS
 from core.deliver.parts import PART_ORDER, TIMELINE_PARTS, DeliverPart, DeliverParts
-from core.desk_export import PART_LABELS, DeskDelivery, delivery_problem
-from core.loudness_presets import PRESETS
+from core.desk.export import PART_LABELS, DeskDelivery, delivery_problem
 from core.settings import BackgroundMode, DubSettings
 
 # What goes under the dub, in the order offered (index 0, duck, stays first).

@@ -25,8 +25,9 @@ from app.gui.line_panel import LinePanel
 from app.gui.settings_dialog import MODES
 from app.gui.take_compare import TakeCompare
 from app.gui.video_preview import VideoPreview
-from core import desk, desk_takes
 from core import project as proj
+from core.desk import status as desk
+from core.desk import takes as desk_takes
 from core.settings import DubSettings
 from models.contract import EMOTION_NAMES, DurationMode
 

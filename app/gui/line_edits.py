@@ -1,5 +1,5 @@
 """The window's edits of lines and speakers, each one step on the undo stack; the rules of
-what an edit may do live in core/desk.py."""
+what an edit may do live in core/desk/status.py."""
 
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ from app.gui.edits import StateEdit
 from app.gui.line_ops import LineOpsMixin
 from app.gui.line_panel import push_emotion_edit
 from app.gui.lines_model import COL_EMOTION, COL_END, COL_SPEAKER, COL_START, COL_TEXT
-from core import desk, desk_review
 from core import project as proj
-from core.desk_timecode import parse_time
-from core.options import default_work_dir
-from core.timing import plan_lines
+from core.desk import review as desk_review
+from core.desk import status as desk
+from core.desk.timecode import parse_time
+from core.job.options import default_work_dir
+from core.lines.timing import plan_lines
 
 NUDGE_MS = 100  # Alt+Shift+Left/Right
 
@@ -158,7 +159,7 @@ class LineEditsMixin(LineOpsMixin):
 
     def _retime(self) -> None:
         """Text or spans changed: the shown cues and their timing follow, and the dub reads
-        the editor's lines (core/desk.py writes them as subtitles in the work folder)."""
+        the editor's lines (core/desk/status.py writes them as subtitles in the work folder)."""
         assert self.current is not None and self.project is not None
         self.current.cues = [
             dataclasses.replace(c, start_ms=self.lines[c.index].start_ms,
@@ -303,7 +304,7 @@ class LineEditsMixin(LineOpsMixin):
             self.autosaver.mark_dirty()
 
     def _speaker_edit(self, text: str, change) -> None:
-        """Run `change(project)` (core/desk.py) as one undo step; a refusal is shown."""
+        """Run `change(project)` (core/desk/status.py) as one undo step; a refusal is shown."""
         if self.project is None or self._busy():
             return
         before = self._speakers_state()

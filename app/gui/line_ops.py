@@ -1,8 +1,8 @@
 """The window's structural line moves (split, merge, insert, delete), each one step on the
-undo stack; the rules live in core/desk_lines.py.
+undo stack; the rules live in core/desk/lines.py.
 
 A step's state is the project's list of line objects and the desk's cues: a move builds new
-objects for what changed (core/desk_lines.py), so undo puts the very objects back, takes,
+objects for what changed (core/desk/lines.py), so undo puts the very objects back, takes,
 ids and all, and the field edits on the stack (which find lines by cue number) stay valid."""
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from PySide6.QtWidgets import QApplication
 
 from app.gui.edits import StateEdit
 from app.gui.lines_model import COL_TEXT
-from core import desk, desk_lines
-from core.options import default_work_dir
-from core.timing import plan_lines
+from core.desk import lines as desk_lines
+from core.desk import status as desk
+from core.job.options import default_work_dir
+from core.lines.timing import plan_lines
 
 
 class LineOpsMixin:

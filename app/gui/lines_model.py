@@ -14,13 +14,14 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.line_panel import summary
-from core import desk, desk_review
 from core import project as proj
-from core.desk import LineStatus
-from core.desk_timecode import timecode
+from core.desk import review as desk_review
+from core.desk import status as desk
+from core.desk.status import LineStatus
+from core.desk.timecode import timecode
+from core.lines.timing import Timing
 from core.project import SPEAKER_COLOURS
 from core.settings import DubSettings
-from core.timing import Timing
 from models.contract import DurationMode
 
 COLUMNS = (

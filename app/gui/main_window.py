@@ -1,7 +1,7 @@
 """The editor's desk: the video and its timeline, the lines table, the line inspector, the
 speakers and the batch queue in one window. The window shows the project and edits it
-through its undo stack; every rule lives in core/ (core/desk.py, core/line_preview.py,
-core/queue_store.py), and all heavy work runs on the long-lived job worker."""
+through its undo stack; every rule lives in core/ (core/desk/status.py, core/desk/line_preview.py,
+core/desk/queue_store.py), and all heavy work runs on the long-lived job worker."""
 
 from __future__ import annotations
 
@@ -43,16 +43,16 @@ from app.gui.window_layout import build_layout
 from app.gui.window_menus import MenusMixin
 from app.gui.window_open import AUTOSAVE_S, OpenMixin
 from app.gui.worker import OpenWorker, QueueWorker
-from core import desk
 from core import project as proj
-from core.cluster import release_engines
-from core.desk import LineStatus
-from core.desk_open import Opened, read_and_lay_out, read_for_editing, sync_project
-from core.job_queue import JobQueue
-from core.options import DubOptions
-from core.pipeline import TEXT_EMOTION_MISSING, text_emotion_available
-from core.queue_store import QueueStore, default_queue_file
-from core.subtitles import SUBTITLE_EXTENSIONS
+from core.desk import status as desk
+from core.desk.opening import Opened, read_and_lay_out, read_for_editing, sync_project
+from core.desk.queue_store import QueueStore, default_queue_file
+from core.desk.status import LineStatus
+from core.job.cluster import release_engines
+from core.job.options import DubOptions
+from core.job.pipeline import TEXT_EMOTION_MISSING, text_emotion_available
+from core.job.queue import JobQueue
+from core.subtitles.read import SUBTITLE_EXTENSIONS
 from models.registry import default_model_dir
 
 __all__ = ["MainWindow", "Opened", "read_and_lay_out", "read_for_editing", "sync_project"]

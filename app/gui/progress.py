@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from core.pipeline import STAGE_WEIGHTS, STEPS
+from core.job.pipeline import STAGE_WEIGHTS, STEPS
 
 MIN_LINES_FOR_ESTIMATE = 2  # the first lines include warm-up: no estimate before this many
 

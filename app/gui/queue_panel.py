@@ -1,6 +1,6 @@
 """The batch queue: videos added (their subtitles paired by name), run one after another on
 the window's job worker with per-job and overall progress; a failed job shows its error and
-the queue goes on; the list is kept on disk (core/queue_store.py) and survives a restart."""
+the queue goes on; the list is kept on disk (core/desk/queue_store.py) and survives a restart."""
 
 from __future__ import annotations
 
@@ -26,11 +26,11 @@ from app.gui.export_dialog import ExportChoice, ExportDialog
 from app.gui.progress import overall_fraction
 from app.gui.settings_dialog import MODE_LABELS, MODES
 from app.gui.worker import QueueWorker
-from core.desk_export import unused_output
+from core.desk.export import unused_output
+from core.desk.queue_store import QueueEntry, QueueStore, entry_for, job_settings
 from core.errors import OptionError
-from core.job_queue import JobQueue, JobStatus
-from core.options import DubOptions
-from core.queue_store import QueueEntry, QueueStore, entry_for, job_settings
+from core.job.options import DubOptions
+from core.job.queue import JobQueue, JobStatus
 from core.settings import DefaultEmotion, DubSettings
 
 VIDEO_FILES = "Video (*.mp4 *.mkv *.mov *.m4v *.webm *.avi);;All files (*)"

@@ -19,15 +19,15 @@ from app.gui.lines_model import (
     COL_SPEAKER,
 )
 from app.gui.progress import overall_fraction, step_text, time_left_s
-from core import desk
-from core.desk import LineStatus
-from core.desk_export import written_extras
-from core.desk_open import PEAKS_PER_S, sync_project
-from core.desk_speakers import ANALYSIS_STAGES
-from core.job_queue import JobStatus
-from core.line_preview import PREVIEW_STAGES
-from core.options import DubOptions
-from core.pipeline import STEPS
+from core.desk import status as desk
+from core.desk.export import written_extras
+from core.desk.line_preview import PREVIEW_STAGES
+from core.desk.opening import PEAKS_PER_S, sync_project
+from core.desk.speakers import ANALYSIS_STAGES
+from core.desk.status import LineStatus
+from core.job.options import DubOptions
+from core.job.pipeline import STEPS
+from core.job.queue import JobStatus
 
 INFO_KINDS = frozenset({"device", "speakers", "listening-off"})  # what a dub decided
 NEEDS_RENDER = (LineStatus.NOT_RENDERED, LineStatus.STALE, LineStatus.FAILED)

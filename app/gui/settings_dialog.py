@@ -28,9 +28,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core import desk
-from core.cluster import RenderOn, engines_for, render_on_problem
+from core.desk import status as desk
 from core.errors import OptionError
+from core.job.cluster import RenderOn, engines_for, render_on_problem
 from core.settings import BackgroundMode, DefaultEmotion, DubSettings
 from models.contract import DurationMode
 
@@ -273,5 +273,5 @@ def remember_render_on(settings: QSettings, choice: RenderOn) -> None:
 
 
 def render_with(worker, choice: RenderOn, here=None, *, busy: bool = False) -> None:
-    """The queue worker's engines from now on (core/cluster.py: engines_for)."""
+    """The queue worker's engines from now on (core/job/cluster.py: engines_for)."""
     worker.engines = engines_for(worker.engines, choice, here, busy=busy)

@@ -20,8 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core import desk
 from core import project as proj
+from core.desk import status as desk
 
 AUDIO_FILES = "Audio (*.wav *.flac *.mp3 *.ogg *.m4a *.aac *.opus);;All files (*)"
 

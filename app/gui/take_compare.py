@@ -1,7 +1,7 @@
 """A/B of two takes of the line in the inspector, as a studio's A/B switch: the line's
 span plays over its picture with take A; B (the key) switches to the other take at the
 same place in the line; Keep A / Keep B chooses one through the window's undoable take
-choice. The rules (which takes, where a switch lands) are core/desk_takes.py's."""
+choice. The rules (which takes, where a switch lands) are core/desk/takes.py's."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from PySide6.QtWidgets import QApplication, QLabel, QListWidget, QPushButton
 
 from app.gui.video_preview import VideoPreview
 from app.gui.window_menus import typing_in
-from core import desk_takes
 from core import project as proj
-from core.desk_takes import TakePair
+from core.desk import takes as desk_takes
+from core.desk.takes import TakePair
 
 COMPARE_KEY = "B"  # start the A/B; again: switch to the other take
 STOP_KEY = "Shift+B"  # stop comparing: the original and the dub are heard again

@@ -17,7 +17,7 @@ from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QScrollBar, QVBoxLayout, QWidget
 
-from core.desk_open import PEAKS_PER_S
+from core.desk.opening import PEAKS_PER_S
 
 __all__ = ["PEAKS_PER_S", "Block", "Timeline"]
 

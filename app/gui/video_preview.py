@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core import desk_takes
+from core.desk import takes as desk_takes
 
 LISTEN = ("Original", "Dub", "Both")
 JUMP_MS = 2000  # J / L when paused: this far back / forward

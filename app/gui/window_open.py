@@ -1,4 +1,4 @@
-"""Opening a video in the window (the reading runs off the GUI thread, core/desk_open.py),
+"""Opening a video in the window (the reading runs off the GUI thread, core/desk/opening.py),
 and showing it: the lines table, the timeline, the filters and the selection."""
 
 from __future__ import annotations
@@ -22,14 +22,14 @@ from app.gui.lines_model import (
 )
 from app.gui.timeline import Block
 from app.gui.worker import OpenWorker, start_in_thread
-from core import desk
 from core import project as proj
-from core.desk import LineStatus
-from core.desk_open import Opened, read_and_lay_out
+from core.desk import status as desk
+from core.desk.opening import Opened, read_and_lay_out
+from core.desk.status import LineStatus
+from core.job.options import default_work_dir
+from core.job.project_keeper import project_file_for
 from core.notices import group_notices
-from core.options import default_work_dir
-from core.project_keeper import project_file_for
-from core.subtitles import SUBTITLE_EXTENSIONS
+from core.subtitles.read import SUBTITLE_EXTENSIONS
 
 AUTOSAVE_S = 1.0  # an edit reaches the project file at most this long after it is made
 SHOWN_WARNINGS = 4  # grouped warning lines in the label; the tooltip has them all

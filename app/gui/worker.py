@@ -13,18 +13,18 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QThread, Signal
 
 from core import project as proj
-from core.desk_open import Opened, read_for_editing, sync_project
-from core.desk_speakers import find_speakers, preview_keeping_speakers
-from core.engines import EngineCache
-from core.job_queue import JobQueue, JobStatus
-from core.pipeline import (
+from core.desk.opening import Opened, read_for_editing, sync_project
+from core.desk.speakers import find_speakers, preview_keeping_speakers
+from core.job.pipeline import (
     DubOptions,
     InputError,
     JobEvents,
 )
-from core.render import Cancelled, CancelToken
+from core.job.queue import JobQueue, JobStatus
+from core.lines.render import Cancelled, CancelToken
+from core.models.engines import EngineCache
 
-# The opening moved to core/desk_open.py; these names stay reachable from here.
+# The opening moved to core/desk/opening.py; these names stay reachable from here.
 __all__ = [
     "OpenWorker",
     "Opened",

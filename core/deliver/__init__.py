@@ -4,4 +4,4 @@ timeline (OpenTimelineIO: .otio, FCP 7 XML, AAF; timeline.py) of frame-aligned t
 (qc_report.py, its pictures drawn by svg.py). stage.py is the job's ``deliver`` stage;
 spec.py the one record every writer reads; parts.py which parts a run writes (every one
 from the command line, those ticked in the desk's Export). Loudness presets:
-core/loudness_presets.py."""
+core/audio/loudness_presets.py."""

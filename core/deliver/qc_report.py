@@ -18,8 +18,8 @@ from html import escape
 from pathlib import Path
 
 from core.atomic_files import atomic_write_bytes
+from core.audio.loudness_presets import LoudnessFigures, LoudnessPreset
 from core.deliver import svg
-from core.loudness_presets import LoudnessFigures, LoudnessPreset
 
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:24px;color:#1d232a;background:#fff}
@@ -55,7 +55,7 @@ class LoudnessSummary:
 class QcInput:
     name: str
     duration_s: float
-    lines: Sequence[dict]  # core.report.LineReport as dicts
+    lines: Sequence[dict]  # core.deliver.dub_report.LineReport as dicts
     loudness: LoudnessSummary
     max_error_rate: float = 0.3
     files: dict[str, Path] = field(default_factory=dict)
@@ -71,9 +71,7 @@ def line_state(line: dict, max_error_rate: float) -> tuple[str, str]:
     """(colour, words) of a line: failed, flagged (and why), or fits."""
     if line.get("error"):
         return svg.BAD, f"failed: {line['error']}"
-    reasons = [
-        line.get(k) for k in ("flag", "pace_flag", "check_flag") if line.get(k)
-    ]
+    reasons = [line.get(k) for k in ("flag", "pace_flag", "check_flag") if line.get(k)]
     err = line.get("error_rate")
     if err is not None and err > max_error_rate and not line.get("check_flag"):
         reasons.append(f"{err:.0%} off its text")
@@ -95,8 +93,12 @@ _NUMBER = re.compile(r"^(–|[-+]?[\d.]+ ?(%|s|LU|LUFS|dBTP)?)$")  # right-align
 def _table(head: Sequence[str], rows: Sequence[Sequence[str]], cls: str = "") -> str:
     th = "".join(f"<th>{escape(h)}</th>" for h in head)
     body = "".join(
-        "<tr>" + "".join(f'<td class="num">{escape(c)}</td>' if _NUMBER.match(c)
-                         else f"<td>{escape(c)}</td>" for c in r) + "</tr>"  # fmt: skip
+        "<tr>"
+        + "".join(
+            f'<td class="num">{escape(c)}</td>' if _NUMBER.match(c) else f"<td>{escape(c)}</td>"
+            for c in r
+        )
+        + "</tr>"  # fmt: skip
         for r in rows
     )
     return f'<table class="{cls}"><tr>{th}</tr>{body}</table>'
@@ -137,7 +139,9 @@ def _timeline_section(q: QcInput) -> str:
         a, b = ln["span_start_ms"] / 1000, ln["span_end_ms"] / 1000
         rendered = _rendered_s(ln)
         placed = ln.get("placed_at_48k")
-        inner = (placed / 48000, placed / 48000 + rendered) if placed is not None and rendered else None
+        inner = (
+            (placed / 48000, placed / 48000 + rendered) if placed is not None and rendered else None
+        )
         fit = rendered / (b - a) if rendered and b > a else None
         title = (f"#{ln['index']} {ln['speaker']}: {ln['text']}\n{words}\nfit {_fmt(fit, '.0%')}, "
                  f"error {_fmt(ln.get('error_rate'), '.0%')}, "
@@ -182,7 +186,6 @@ def _or_note(chart: str, lines: Sequence[dict], key: str, note: str) -> str:
     return f'<p class="note">{escape(note)}</p>'
 
 
-
 def _speaker_section(q: QcInput) -> str:
     speakers = sorted({str(ln["speaker"]) for ln in q.lines})
     rows, seconds, sims = [], [], []
@@ -214,7 +217,9 @@ def _speaker_section(q: QcInput) -> str:
 
 
 def render_html(q: QcInput) -> str:
-    files = "".join(f"<li>{escape(role)}: {escape(Path(p).name)}</li>" for role, p in q.files.items())
+    files = "".join(
+        f"<li>{escape(role)}: {escape(Path(p).name)}</li>" for role, p in q.files.items()
+    )
     failed = sum(1 for ln in q.lines if ln.get("error"))
     flagged = sum(line_state(ln, q.max_error_rate)[0] == svg.WARN for ln in q.lines)
     return (

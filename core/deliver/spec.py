@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.mixdown import Background, Clip, Placement
+from core.audio.mixdown import Background, Clip, Placement
 from models.units import MIX_RATE
 
 

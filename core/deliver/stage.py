@@ -2,7 +2,7 @@
 write the delivery (stems, take files, timelines, QC report) beside the muxed video.
 
 It reads the job through the few attributes ``DeliveringJob`` names, so the pipeline
-only calls it (core/pipeline.py stays the job's outline).
+only calls it (core/job/pipeline.py stays the job's outline).
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from core.audio.loudness_presets import LoudnessFigures, measure_file, preset_named
+from core.audio.mixdown import MixSettings
 from core.deliver.parts import ALL_PARTS, DeliverParts
 from core.deliver.qc_report import LoudnessSummary, QcInput, write_qc_report
 from core.deliver.spec import Delivery, DeliveryLine
 from core.deliver.stems import write_stems
 from core.deliver.takes import write_takes
 from core.deliver.timeline import build_timeline, write_timelines
-from core.loudness_presets import LoudnessFigures, measure_file, preset_named
-from core.mixdown import MixSettings
 from models.units import MIX_RATE
 
 DEFAULT_FPS = 25.0  # a delivery of a video without a frame rate (never seen, but possible)
@@ -28,17 +28,17 @@ DEFAULT_FPS = 25.0  # a delivery of a video without a frame rate (never seen, bu
 
 class DeliveringJob(Protocol):
     video: Path
-    options: Any  # core.options.DubOptions: output, loudness, deliver_dir, deliver_parts
+    options: Any  # core.job.options.DubOptions: output, loudness, deliver_dir, deliver_parts
     inputs: Any  # media.duration_s, media.fps
     extracted: Any  # master_path, channel_layout (None: a video without sound)
     lines: list  # LinePlan: index, speaker
     mix_path: Path | None
-    file_mix: Any  # core.mix_stream.FileMix: placements, gain_db, num_samples
-    mix_clips: list  # core.mixdown.Clip, line_id = the line's index
+    file_mix: Any  # core.audio.mix_stream.FileMix: placements, gain_db, num_samples
+    mix_clips: list  # core.audio.mixdown.Clip, line_id = the line's index
     mix_settings: MixSettings
     mix_bed: Path | None
     settings: Any  # max_error_rate
-    cancel: Any  # core.render.CancelToken: checked between blocks
+    cancel: Any  # core.lines.render.CancelToken: checked between blocks
 
     def _line_report(self, line: Any) -> Any: ...
 

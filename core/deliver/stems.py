@@ -7,7 +7,7 @@ starting with it, written block by block from the takes' placements and the bed.
     NAME.music-effects.wav       the bed as the mix has it: the background stem, or the
                                  original ducked under the lines (silence in replace mode)
 
-Dialogue and M&E go through core.mixdown.mix_block, the mix's own kernel, with the mix's
+Dialogue and M&E go through core.audio.mixdown.mix_block, the mix's own kernel, with the mix's
 gain, so they add up to the mix (to 24-bit rounding) and a sample of a line sits on the
 same sample index in every stem.
 """
@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from core.audio_stream import read_frames, set_layout
+from core.audio.mix_stream import _DubBus  # the mix's own sweep: clips land where the mix put them
+from core.audio.mixdown import Background, duck_envelope, mix_block, mix_layout
+from core.audio.stream import read_frames, set_layout
 from core.deliver.spec import Delivery, stem_paths
-from core.mix_stream import _DubBus  # the mix's own sweep: clips land where the mix put them
-from core.mixdown import Background, duck_envelope, mix_block, mix_layout
 from models.units import MIX_RATE
 
 BLOCK_S = 10
@@ -33,7 +33,7 @@ _WAV_LIMIT = 2**32 - 2**20
 
 
 def _writer(path: Path, channels: int, frames: int) -> sf.SoundFile:
-    """As the mix's writer (core.audio_stream.open_writer), at 24 bits."""
+    """As the mix's writer (core.audio.stream.open_writer), at 24 bits."""
     big = frames * channels * 3 > _WAV_LIMIT
     kind = "RF64" if big else "WAVEX" if channels > 2 else "WAV"
     return sf.SoundFile(str(path), "w", MIX_RATE, channels, "PCM_24", format=kind)

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from core.audio import write_wav
+from core.audio.mixdown import place_clip
+from core.audio.samples import write_wav
 from core.deliver.spec import Delivery
-from core.mixdown import place_clip
 from models.units import MIX_RATE
 
 

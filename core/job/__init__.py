@@ -1,4 +1,4 @@
-"""One dub's stages, one module each; `core.pipeline.DubJob` runs them in order.
+"""One dub's stages, one module each; `core.job.pipeline.DubJob` runs them in order.
 
 events  what a running job tells its listener, the stage names and their weights
 runner  the stage runner: cancel checked, progress reported, time measured

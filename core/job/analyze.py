@@ -1,5 +1,5 @@
 """The analyze stage's parts: the master split into dialogue and background, and each
-line's speaker taken from the analysis (core/analysis.py)."""
+line's speaker taken from the analysis (core/speakers/analysis.py)."""
 
 from __future__ import annotations
 
@@ -9,23 +9,23 @@ from pathlib import Path
 
 import numpy as np
 
-from core.analysis import SpeakerAnalysis
-from core.disk_space import writing_to
-from core.engines import resolve_device
-from core.job.lines import LinePlan
-from core.notices import Notice
-from core.options import DubOptions
-from core.original_audio import ExtractedAudio
-from core.project_keeper import ProjectKeeper
-from core.render import CancelToken
-from core.separation import (
+from core.audio.original_audio import ExtractedAudio
+from core.audio.separation import (
     SeparationNotInstalled,
     SeparationUnavailable,
     Stems,
     find_model,
     separate_master,
 )
+from core.disk_space import writing_to
+from core.job.lines import LinePlan
+from core.job.options import DubOptions
+from core.job.project_keeper import ProjectKeeper
+from core.lines.render import CancelToken
+from core.models.engines import resolve_device
+from core.notices import Notice
 from core.settings import BackgroundMode
+from core.speakers.analysis import SpeakerAnalysis
 from models.registry import default_model_dir
 
 
@@ -48,7 +48,7 @@ def separate(
     cancel: CancelToken,
     warn: Callable[[Notice], None],
 ) -> Separation:
-    """The dialogue and background stems of the master (core/separation.py) when the
+    """The dialogue and background stems of the master (core/audio/separation.py) when the
     background is `separate`, or `auto` with a separation model installed; cached in
     the work folder. Without a model, `separate` says so and the mix ducks."""
     wanted = mode in (BackgroundMode.AUTO, BackgroundMode.SEPARATE)

@@ -6,12 +6,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from core.engines import EngineChoice, load_engine, resolve_device
-from core.inputs import Inputs
+from core.job.inputs import Inputs
 from core.job.lines import LinePlan
+from core.job.options import DubOptions
 from core.language import detect_language, language_from_filename, language_name, to_iso639_1
+from core.models.engines import EngineChoice, load_engine, resolve_device
 from core.notices import Notice
-from core.options import DubOptions
 from models.contract import Engine
 
 _DEVICE_WORDS = {"cuda": "the CUDA GPU", "mps": "Apple's GPU (MPS)", "cpu": "the CPU (slow)"}

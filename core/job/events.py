@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from core.lines.render import Take
 from core.notices import Notice
-from core.render import Take
 
 ProgressFn = Callable[[str, int, int], None]
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from core.export import ExportOptions, export_video
-from core.inputs import Inputs
+from core.deliver.mux import ExportOptions, export_video
+from core.job.inputs import Inputs
 from core.job.lines import LinePlan
 from core.job.runner import Tick
 from core.language import language_from_filename, to_iso639_2
 from core.notices import Notice
 from core.settings import DubSettings
-from core.subtitles import write_clean_srt
+from core.subtitles.read import write_clean_srt
 
 
 def export_dub(

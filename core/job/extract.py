@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from core.audio.original_audio import ExtractedAudio, extract_audio
 from core.disk_space import writing_to
 from core.job.runner import Tick
 from core.notices import Notice
-from core.original_audio import ExtractedAudio, extract_audio
 
 
 def extract(

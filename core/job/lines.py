@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.listening import TakeCheck
-from core.render import Take
-from core.subtitles import Cue
-from core.timing import Timing
+from core.lines.listening import TakeCheck
+from core.lines.render import Take
+from core.lines.timing import Timing
+from core.subtitles.read import Cue
 from models.contract import DurationMode, SynthesisRequest
 
 RETAKE_SEED_STEP = 7919  # a retake's seed: far from every line's own (a prime step)

@@ -1,18 +1,18 @@
 """The listening check after rendering: each take heard and scored against its text,
-the failing ones rendered again with new seeds (core/retakes.py keeps the better)."""
+the failing ones rendered again with new seeds (core/lines/retakes.py keeps the better)."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
 
-from core.cut_check import cut_note, needs_retake, retake_first
 from core.job.events import JobEvents
 from core.job.lines import RETAKE_SEED_STEP, LinePlan
-from core.listening import Listener, TakeCheck, check_take
+from core.job.project_keeper import ProjectKeeper
+from core.lines.cut_check import cut_note, needs_retake, retake_first
+from core.lines.listening import Listener, TakeCheck, check_take
+from core.lines.render import CancelToken, Take, TakeCache, render
 from core.notices import Notice
-from core.project_keeper import ProjectKeeper
-from core.render import CancelToken, Take, TakeCache, render
 from core.settings import DubSettings
 from models.contract import Engine
 
@@ -36,7 +36,7 @@ def check_and_retake(
             line.check = check_take(
                 listener, line.take.audio, line.take.sample_rate, line.cue.text, language
             )
-    # Suspected cuts whose last words are not heard come first (core/cut_check.py).
+    # Suspected cuts whose last words are not heard come first (core/lines/cut_check.py).
     failing = retake_first(lines, settings.max_error_rate, language)
     for attempt in range(1, settings.retakes + 1):
         if not failing:

@@ -5,15 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.audio.loudness_presets import mix_settings_for
+from core.audio.mix_stream import FileMix, mix_to_file
+from core.audio.mixdown import Clip, MixSettings, write_stems
+from core.audio.original_audio import ExtractedAudio
+from core.audio.separation import Stems
 from core.disk_space import wav_bytes, writing_to
 from core.job.lines import LinePlan
+from core.job.options import DubOptions
 from core.job.runner import Tick
-from core.loudness_presets import mix_settings_for
-from core.mix_stream import FileMix, mix_to_file
-from core.mixdown import Clip, MixSettings, write_stems
-from core.options import DubOptions
-from core.original_audio import ExtractedAudio
-from core.separation import Stems
 from core.settings import BackgroundMode, DubSettings
 from models.units import MIX_RATE
 
@@ -54,7 +54,7 @@ def mix_dub(
     else:
         bed = extracted.master_path if extracted else None
     layout = extracted.channel_layout if extracted else None
-    mix_settings = mix_settings_for(  # --loudness (core/loudness_presets.py)
+    mix_settings = mix_settings_for(  # --loudness (core/audio/loudness_presets.py)
         options.loudness, MixSettings(background=background, duck_db=settings.duck_db),
         extracted.master_path if extracted else None, layout,
     )  # fmt: skip

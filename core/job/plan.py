@@ -1,5 +1,5 @@
 """The plan stage: each line's span and counts, grown into the following silence when
-asked (core/borrow_silence.py, core/timing.py)."""
+asked (core/lines/borrow_silence.py, core/lines/timing.py)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,16 @@ from collections.abc import Callable
 
 import numpy as np
 
-from core.borrow_silence import plan_borrowing
+from core.audio.original_audio import ExtractedAudio
+from core.audio.silence import silence_until_ms
 from core.job.lines import LinePlan
-from core.line_limits import line_problem
-from core.listening import speech_span
+from core.lines.borrow_silence import plan_borrowing
+from core.lines.limits import line_problem
+from core.lines.listening import speech_span
+from core.lines.timing import plan_lines
 from core.notices import Notice
-from core.original_audio import ExtractedAudio
 from core.settings import EXTEND_AUTO, DubSettings
-from core.silence import silence_until_ms
-from core.subtitles import Cue
-from core.timing import plan_lines
+from core.subtitles.read import Cue
 from models.contract import Engine
 
 
@@ -47,7 +47,7 @@ def plan_spans(
         silences = silence_until_ms(extracted.load_mono16k(), 16000, [c.end_ms for c in cues])
     if words:  # the lips move for the speech, not for the subtitle's lead-in
         cues = [speech_cue(words, c) for c in cues]
-    if ext == EXTEND_AUTO:  # only what a too-fast line needs (core/borrow_silence.py)
+    if ext == EXTEND_AUTO:  # only what a too-fast line needs (core/lines/borrow_silence.py)
         planned = plan_borrowing(cues, [ln.speaker for ln in lines], words=words,
                                  audio16k=dialogue16k(), video_end_ms=end_ms)  # fmt: skip
     else:
@@ -56,7 +56,7 @@ def plan_spans(
         line.timing = timing
         why = line_problem(line.cue.text, timing.duration_s, language=timing.language,
                            mode=line.mode, engine=engine)  # fmt: skip
-        if why:  # refused now: never sent to the engine (core/line_limits.py)
+        if why:  # refused now: never sent to the engine (core/lines/limits.py)
             line.error = f"not dubbed: {why}"
             warn(Notice(line.index, "too-long", line.error))
         elif timing.flag:

@@ -5,16 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from core import project as proj
-from core.desk import seed_for
+from core.desk.status import seed_for
 from core.errors import InputError
-from core.inputs import Inputs
+from core.job.inputs import Inputs
 from core.job.lines import LinePlan
-from core.line_limits import line_problem
-from core.options import DubOptions
-from core.project_keeper import ProjectKeeper
+from core.job.options import DubOptions
+from core.job.project_keeper import ProjectKeeper
+from core.lines.limits import line_problem
+from core.lines.timing import plan_lines
 from core.settings import DubSettings
-from core.subtitles import Cue
-from core.timing import plan_lines
+from core.subtitles.read import Cue
 
 
 def dubbable_cues(inputs: Inputs) -> list[Cue]:

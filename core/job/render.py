@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from core.engines import EngineChoice
+from core.job.options import DubOptions
+from core.models.engines import EngineChoice
 from core.notices import Notice
-from core.options import DubOptions
 from core.settings import PRESET_SAMPLING, DubSettings, QualityPreset
 from models.contract import EmotionSource, EmotionSpec, Engine, Sampling
 

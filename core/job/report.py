@@ -1,11 +1,11 @@
-"""The report stage's parts: each line's report (core/report.py holds the report)."""
+"""The report stage's parts: each line's report (core/deliver/dub_report.py holds the report)."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from core.deliver.dub_report import LineReport, fit_fields
 from core.job.lines import LinePlan
-from core.report import LineReport, fit_fields
 from models.contract import SAMPLE_RATE
 
 
@@ -35,7 +35,7 @@ def line_report(
         engine=engine,
         sample_rate=take.sample_rate if take else None,
         rendered_samples=len(take.audio) if take else None,
-        **fit_fields(take.fit if take else None),  # core/report.py
+        **fit_fields(take.fit if take else None),  # core/deliver/dub_report.py
         placed_at_48k=placed_at_48k,
         cached=bool(take and take.cached),
         pace=round(t.pace, 3) if np.isfinite(t.pace) else None,

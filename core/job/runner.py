@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 
 from core.job.events import JobEvents
-from core.render import CancelToken
+from core.lines.render import CancelToken
 
 Tick = Callable[[int, int], None]
 

@@ -6,16 +6,16 @@ from collections.abc import Callable
 
 import numpy as np
 
-from core import preflight
 from core import project as proj
-from core.audio import resample_to_length
-from core.inputs import Inputs
+from core.audio.samples import resample_to_length
+from core.job import preflight
+from core.job.inputs import Inputs
 from core.job.lines import LinePlan
-from core.listening import Listener
-from core.project_keeper import ProjectKeeper
-from core.prompt_choice import Span
-from core.render import CancelToken
-from core.voices import VoicePrompt, cut_prompt
+from core.job.project_keeper import ProjectKeeper
+from core.lines.listening import Listener
+from core.lines.render import CancelToken
+from core.speakers.prompt_choice import Span
+from core.speakers.voices import VoicePrompt, cut_prompt
 from models.contract import SAMPLE_RATE, Engine, VoiceHandle
 
 

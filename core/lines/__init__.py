@@ -1,0 +1,1 @@
+"""One line's rendering: timing and fit, limits, emotion, the take cache, retakes, listening check."""

@@ -1,0 +1,1 @@
+"""Who speaks each line: diarization, clustering of the lines' voices, voices and their prompts."""

@@ -1,0 +1,1 @@
+"""Subtitle files to cues: reading every format, encodings, markup, timing lines, checks."""
