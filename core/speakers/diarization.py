@@ -39,6 +39,7 @@ import numpy as np
 import yaml
 
 from core.lines.render import Cancelled
+from models.hub_offline import hub_offline
 from models.registry import damage_of
 
 # pyannote.audio.telemetry.metrics sends usage spans to otel.pyannote.ai unless this is
@@ -200,7 +201,7 @@ def _load(folder: Path) -> Any:
         raise DiarizationUnavailable(
             f"Diarization is unavailable: pyannote.audio is not installed ({e}); {FALLBACK}."
         ) from e
-    with _neutral_path(folder) as path, _hub_offline():
+    with _neutral_path(folder) as path, hub_offline():  # a local folder never reaches the hub
         try:
             pipeline = Pipeline.from_pretrained(path)
         except Exception as e:  # damaged or foreign files: say which folder and why
@@ -234,26 +235,6 @@ def _neutral_path(folder: Path) -> Iterator[Path]:
     finally:
         # ignore_errors: on Windows numpy may still hold the copied .npz files open.
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def _hub_offline() -> Iterator[None]:
-    """Hugging Face Hub offline while pyannote loads: a local folder never reaches the hub,
-    and should anything try, it fails instead of downloading. huggingface_hub reads
-    HF_HUB_OFFLINE once at import, so its constant is set too, then both are restored."""
-    from huggingface_hub import constants
-
-    saved_env, saved_flag = os.environ.get("HF_HUB_OFFLINE"), constants.HF_HUB_OFFLINE
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    constants.HF_HUB_OFFLINE = True
-    try:
-        yield
-    finally:
-        constants.HF_HUB_OFFLINE = saved_flag
-        if saved_env is None:
-            os.environ.pop("HF_HUB_OFFLINE", None)
-        else:
-            os.environ["HF_HUB_OFFLINE"] = saved_env
 
 
 class _Hook:
