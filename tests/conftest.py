@@ -69,10 +69,34 @@ def _own_qsettings(tmp_path, monkeypatch):
     XDG_CONFIG_HOME once, so once QtCore is loaded the path is set in Qt itself."""
     folder = tmp_path / "qsettings"
     monkeypatch.setenv("XDG_CONFIG_HOME", str(folder))
+    _release_stuck_modifiers()
     qt = sys.modules.get("PySide6.QtCore")
     if qt is not None:
         for fmt in (qt.QSettings.Format.IniFormat, qt.QSettings.Format.NativeFormat):
             qt.QSettings.setPath(fmt, qt.QSettings.Scope.UserScope, str(folder))
+
+
+def _release_stuck_modifiers() -> None:
+    """A shortcut test can leave Shift held in Qt's own state (its release went to a widget
+    that was gone); the next test's selectRow() then extends a selection instead of making
+    one. Released here, as a window system would."""
+    widgets = sys.modules.get("PySide6.QtWidgets")
+    if widgets is None or widgets.QApplication.instance() is None:
+        return
+    if (
+        widgets.QApplication.keyboardModifiers()
+        == widgets.QApplication.keyboardModifiers().NoModifier
+    ):
+        return
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    probe = widgets.QWidget()
+    probe.show()
+    for key in (Qt.Key.Key_Shift, Qt.Key.Key_Control, Qt.Key.Key_Alt, Qt.Key.Key_Meta):
+        QTest.keyRelease(probe, key)
+    probe.close()
+    probe.deleteLater()
 
 
 @pytest.fixture(autouse=True)
