@@ -20,7 +20,6 @@ from core.desk import review as desk_review
 from core.desk import status as desk
 from core.desk.timecode import parse_time
 from core.job.options import default_work_dir
-from core.lines.timing import plan_lines
 
 NUDGE_MS = 100  # Alt+Shift+Left/Right
 
@@ -166,8 +165,7 @@ class LineEditsMixin(LineOpsMixin):
                                 end_ms=self.lines[c.index].end_ms, text=self.lines[c.index].text)
             for c in self.current.cues
         ]  # fmt: skip
-        end_ms = round(self.current.inputs.media.duration_s * 1000)
-        self.current.timings = plan_lines(self.current.cues, video_end_ms=end_ms)
+        self.current.replan()
         self.table_model.timings = list(self.current.timings)
         self._starts = [c.start_ms for c in self.current.cues]
         self.subtitles = desk.write_edited_subtitles(

@@ -14,7 +14,6 @@ from app.gui.lines_model import COL_TEXT
 from core.desk import lines as desk_lines
 from core.desk import status as desk
 from core.job.options import default_work_dir
-from core.lines.timing import plan_lines
 
 
 class LineOpsMixin:
@@ -104,8 +103,7 @@ class LineOpsMixin:
         self.project.lines = list(lines)
         self.lines = {ln.index: ln for ln in lines}
         self.current.cues = list(cues)
-        end_ms = round(self.current.inputs.media.duration_s * 1000)
-        self.current.timings = plan_lines(self.current.cues, video_end_ms=end_ms)
+        self.current.replan()
         self._fill_table()
         # A line still shown keeps its dub waveform (a render may have come since), a line
         # put back gets the one it had; a new line has none.

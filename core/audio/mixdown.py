@@ -2,7 +2,7 @@
 
 A clip (engine output: float32 mono at 22050 Hz) is resampled with soxr to exactly
 round(len * 48000 / 22050) samples and starts at sample round(start_ms * 48). The
-original soundtrack (the 48 kHz master from ``core.media.probe``) is kept under the dub in
+original soundtrack (the 48 kHz master from ``core.audio.original_audio``) is kept under the dub in
 ``duck`` mode, lowered by ``duck_db`` under each clip with short ramps that lie inside
 the clip's span (outside every span the original is untouched), or dropped in
 ``replace`` mode. In ``separate`` mode ``original`` is the background stem of the master

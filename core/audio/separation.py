@@ -51,7 +51,10 @@ ALLOWED_CLASSES = frozenset(
     {"demucs.htdemucs.HTDemucs", "demucs.hdemucs.HDemucs", "demucs.demucs.Demucs"}
 )
 _CACHE_VERSION = 1
-_WORK_RATES = (16000, 22050)  # the mono copies of the dialogue stem, as core.media.probe makes
+_WORK_RATES = (
+    16000,
+    22050,
+)  # the mono copies of the dialogue stem, as core.audio.original_audio makes
 
 ProgressFn = Callable[[int, int], None]
 

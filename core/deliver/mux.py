@@ -7,7 +7,7 @@ MP4; SRT/ASS copied in MKV). The container follows the output's extension (.mp4,
 .m4v, .mov -> MP4 family; .mkv -> Matroska). ffmpeg writes a temp file beside the
 output which is renamed over it only when complete; the input is never overwritten.
 Every path reaches ffmpeg as ``file:/absolute/path`` and inputs are read as local
-files only (``core.media.probe.input_args``); the subtitle file is read only by a text
+files only (``core.media.ffmpeg_tool.input_args``); the subtitle file is read only by a text
 subtitle demuxer, so a file that looks like a playlist is never opened as one.
 
 Public API::

@@ -36,6 +36,11 @@ class Opened:
     merge: CueMerge
     project_error: str | None = None  # the project file was unreadable: started fresh
 
+    def replan(self) -> None:
+        """The cues changed (retimed, reworded, split, merged): their timing follows."""
+        end_ms = round(self.inputs.media.duration_s * 1000)
+        self.timings = plan_lines(self.cues, video_end_ms=end_ms)
+
 
 def sync_project(project: proj.Project, opened: Opened) -> CueMerge:
     """The project's lines as the subtitles have them (a line the subtitles lost is kept
@@ -67,17 +72,17 @@ def read_for_editing(video: Path, subtitles: Path | None) -> Opened:
         project.extra.pop(desk.EDITED_SUBTITLES, None)  # subtitles chosen anew win
     inputs = read_inputs(video, subtitles)
     cues = inputs.subtitles.usable_cues()
-    video_end_ms = round(inputs.media.duration_s * 1000)
     opened = Opened(
         inputs=inputs,
         cues=cues,
         speakers=assign_speakers(cues),
         names=speaker_names(cues),
-        timings=plan_lines(cues, video_end_ms=video_end_ms),
+        timings=[],
         project=project,
         merge=CueMerge({}),
         project_error=error,
     )
+    opened.replan()
     opened.merge = sync_project(project, opened)
     desk.adopt_takes(project.lines)  # takes rendered by the CLI count as current
     return opened

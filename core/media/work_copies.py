@@ -1,6 +1,6 @@
 """ffmpeg's part in writing a film's working audio straight to disk (no Python array).
 
-The extraction (core.media.probe) and the separation (core.audio.separation) both have ffmpeg write
+The extraction (core.audio.original_audio) and the separation (core.audio.separation) both have ffmpeg write
 float WAVs as it decodes: the master, and mono working copies at 16 kHz and 22.05 kHz
 (the channels averaged, the LFE left out, soxr-resampled, exactly round(n * rate / 48000)
 samples). Each goes to a temp file that is renamed only once it holds its exact length.

@@ -1,4 +1,4 @@
-"""What a failed model download says (core/models/installed.py): gated repositories, files the
+"""What a failed model download says (core/models/download.py): gated repositories, files the
 hub does not have, a transfer cut off mid-file, and a hub that could not be reached at all.
 
 The last two differ for the user: an interrupted file resumes from its `.part` on the next
