@@ -208,6 +208,7 @@ def test_one_take_offers_no_compare(qtbot, clip, no_dialogs):
     assert render_now(qtbot, win, lambda: keys(qtbot, win, Qt.Key.Key_P))
     assert len(win.line(win.selected_index()).takes) == 1
     assert not win.inspector.compare.compare_btn.isEnabled()
+    assert not win.inspector.use_btn.isEnabled()  # one take: nothing to choose between
     keys(qtbot, win, Qt.Key.Key_B)
     assert win.inspector.compare.heard is None and win.video.compare_span is None
     assert "two takes" in win.inspector.compare.state.text()

@@ -281,5 +281,8 @@ class LineInspector(QWidget):
 
     def set_busy(self, busy: bool) -> None:
         self.panel.setEnabled(not busy and self.line is not None)
-        for w in (self.preview_btn, self.regenerate_btn, self.use_btn, self.preset, self.mode_box):
+        for w in (self.preview_btn, self.regenerate_btn, self.preset, self.mode_box):
             w.setEnabled(not busy and self.line is not None)
+        # A choice needs a second take to choose (as show_line says); a render ending must
+        # not offer it on a line with one take or none.
+        self.use_btn.setEnabled(not busy and self.line is not None and len(self.line.takes) > 1)
