@@ -89,12 +89,7 @@ def blocks(audio: np.ndarray, size: int) -> Iterator[tuple[int, np.ndarray]]:
 def read_slice(path: Path, a: int, b: int) -> np.ndarray:
     """Frames [a, b) of a sound file (seek, then read), zero-padded past its end."""
     with sf.SoundFile(str(path)) as f:
-        out = np.zeros((b - a, f.channels), dtype=np.float32)
-        end = min(b, f.frames)
-        if end > a:
-            f.seek(a)
-            got = f.read(end - a, dtype="float32", always_2d=True)
-            out[: got.shape[0]] = got
+        out = read_frames(f, a, b)
     return out[:, 0] if out.shape[1] == 1 else out
 
 
